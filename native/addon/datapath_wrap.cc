@@ -1,0 +1,307 @@
+#include "addon/datapath_wrap.h"
+
+#include "addon/errors.h"
+#include "addon/lifecycle.h"
+
+namespace dysco::addon {
+namespace {
+
+constexpr unsigned kEventBatch = 64;
+
+bool ReadString(const Napi::Object& options, const char* key, std::string* out) {
+  const Napi::Value value = options.Get(key);
+  if (!value.IsString()) return false;
+  *out = value.As<Napi::String>().Utf8Value();
+  return true;
+}
+
+// Optional unsigned integer option; false when present but not a non-negative integer ≤ max.
+bool ReadUint(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
+  const Napi::Value value = options.Get(key);
+  if (value.IsUndefined()) return true;
+  if (!value.IsNumber()) return false;
+  const double number = value.As<Napi::Number>().DoubleValue();
+  if (!(number >= 0 && number <= max) || number != static_cast<double>(static_cast<uint64_t>(number))) return false;
+  *out = static_cast<uint32_t>(number);
+  return true;
+}
+
+Napi::Object PortInfo(Napi::Env env, const dpdk::Port& port) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("portId", port.id);
+  out.Set("name", port.name);
+  out.Set("driver", port.driver);
+  out.Set("mtu", port.mtu);
+  return out;
+}
+
+Napi::Object PortCountersObject(Napi::Env env, const PortCounters& port) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("rxPackets", static_cast<double>(port.rx_packets.Read()));
+  out.Set("rxBytes", static_cast<double>(port.rx_bytes.Read()));
+  out.Set("txPackets", static_cast<double>(port.tx_packets.Read()));
+  out.Set("txBytes", static_cast<double>(port.tx_bytes.Read()));
+  return out;
+}
+
+}  // namespace
+
+Napi::Function DatapathWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Datapath",
+                     {
+                         InstanceMethod<&DatapathWrap::Open>("open"),
+                         InstanceMethod<&DatapathWrap::Start>("start"),
+                         InstanceMethod<&DatapathWrap::Stop>("stop"),
+                         InstanceMethod<&DatapathWrap::Close>("close"),
+                         InstanceMethod<&DatapathWrap::SubmitRequest>("request"),
+                         InstanceMethod<&DatapathWrap::Counters>("counters"),
+                         InstanceMethod<&DatapathWrap::Info>("info"),
+                     });
+}
+
+// Returns an empty string when the options are usable, else what is wrong with them.
+std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
+  uint32_t poll_mode = static_cast<uint32_t>(config_.poll_mode);
+  uint32_t rx_desc = config_.host.rx_descriptors;
+  uint32_t tx_desc = config_.host.tx_descriptors;
+  if (!ReadString(options, "hostDevice", &config_.host.device)) return "hostDevice must be a string";
+  if (!ReadString(options, "wireDevice", &config_.wire.device)) return "wireDevice must be a string";
+  if (!ReadUint(options, "mbufs", 1u << 22, &config_.mbufs)) return "mbufs must be an integer";
+  if (!ReadUint(options, "pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
+  if (!ReadUint(options, "idleSleepMaxUs", 1000000, &config_.idle_sleep_max_us))
+    return "idleSleepMaxUs must be an integer <= 1000000";
+  if (!ReadUint(options, "txDrainUs", 1000000, &config_.tx_drain_us)) return "txDrainUs must be an integer <= 1000000";
+  if (!ReadUint(options, "rxDescriptors", 65535, &rx_desc) || !ReadUint(options, "txDescriptors", 65535, &tx_desc))
+    return "descriptor counts must be integers <= 65535";
+  if (!ReadUint(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
+      (config_.ring_size & (config_.ring_size - 1)) != 0)
+    return "ringSize must be a power of two between 2 and 65536";
+  config_.poll_mode = static_cast<PollMode>(poll_mode);
+  config_.host.rx_descriptors = config_.wire.rx_descriptors = static_cast<uint16_t>(rx_desc);
+  config_.host.tx_descriptors = config_.wire.tx_descriptors = static_cast<uint16_t>(tx_desc);
+  return {};
+}
+
+DatapathWrap::DatapathWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DatapathWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) {
+    ThrowType(env, "Datapath: options object expected");
+    return;
+  }
+  const std::string problem = ParseOptions(info[0].As<Napi::Object>());
+  if (!problem.empty()) {
+    ThrowType(env, "Datapath: " + problem);
+    return;
+  }
+  // The TSFN only carries wake-ups; its JavaScript function is never called directly.
+  Napi::Function unused = Napi::Function::New(env, [](const Napi::CallbackInfo&) {});
+  events_tsfn_ = Napi::ThreadSafeFunction::New(env, unused, "dysco-datapath-events", 0, 1);
+  events_tsfn_.Unref(env);
+  tsfn_live_ = true;
+  // Registered after the TSFN, so it runs before the TSFN's own teardown finalises it.
+  cleanup_hook_ = env.AddCleanupHook(std::function<void()>([this] { OnEnvTeardown(); }));
+}
+
+void DatapathWrap::OnEnvTeardown() {
+  env_torn_down_ = true;
+  if (datapath_) {
+    UnregisterDatapath(datapath_.get());
+    datapath_->Close();
+  }
+  tsfn_live_ = false;  // finalised by N-API with the environment
+}
+
+DatapathWrap::~DatapathWrap() {
+  if (!env_torn_down_) cleanup_hook_.Remove(Env());
+  if (datapath_) {
+    UnregisterDatapath(datapath_.get());
+    datapath_->Close();
+  }
+  ReleaseEventChannel();
+  // Requests still in flight are owned by nobody now that the lcore is joined.
+  for (auto& entry : pending_) delete entry.first;
+}
+
+void DatapathWrap::ReleaseEventChannel() {
+  if (!tsfn_live_) return;
+  tsfn_live_ = false;
+  events_tsfn_.Release();
+}
+
+Napi::Value DatapathWrap::Open(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (datapath_) {
+    ThrowStatus(env, Status::ALREADY_RUNNING, "open() was already called");
+    return env.Undefined();
+  }
+  auto datapath = std::make_unique<dpdk::Datapath>();
+  std::string detail;
+  const Status status = datapath->Open(config_, &DatapathWrap::WakeFromLcore, this, &detail);
+  if (status != Status::OK) {
+    ThrowStatus(env, status, detail);
+    return env.Undefined();
+  }
+  datapath_ = std::move(datapath);
+  RegisterDatapath(datapath_.get());
+  InstallExitHandler();
+  return env.Undefined();
+}
+
+Napi::Value DatapathWrap::Start(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!datapath_) {
+    ThrowStatus(env, Status::NOT_RUNNING, "call open() first");
+    return env.Undefined();
+  }
+  std::string detail;
+  const Status status = datapath_->Start(&detail);
+  if (status != Status::OK) ThrowStatus(env, status, detail);
+  return env.Undefined();
+}
+
+Napi::Value DatapathWrap::Stop(const Napi::CallbackInfo& info) {
+  if (datapath_) {
+    datapath_->Stop();
+    OnEvents(info.Env());  // completions the lcore posted before quitting
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value DatapathWrap::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (datapath_) {
+    datapath_->Stop();
+    OnEvents(env);
+    UnregisterDatapath(datapath_.get());
+    datapath_->Close();
+    datapath_.reset();
+  }
+  FailPendingRequests(env, Status::NOT_RUNNING);
+  ReleaseEventChannel();
+  return env.Undefined();
+}
+
+Napi::Value DatapathWrap::SubmitRequest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    deferred.Reject(Napi::TypeError::New(env, "request type must be a number").Value());
+    return deferred.Promise();
+  }
+  if (!datapath_ || !datapath_->running()) {
+    deferred.Reject(StatusError(env, Status::NOT_RUNNING).Value());
+    return deferred.Promise();
+  }
+  if (pending_.size() >= config_.ring_size) {
+    // Bounded so that every completion is guaranteed room in the event ring.
+    deferred.Reject(StatusError(env, Status::REQUEST_RING_FULL).Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = static_cast<RequestType>(info[0].As<Napi::Number>().Uint32Value());
+  request->id = next_request_id_++;
+  if (info.Length() > 1 && info[1].IsArray()) {
+    const Napi::Array args = info[1].As<Napi::Array>();
+    for (uint32_t i = 0; i < args.Length() && i < 4; ++i) {
+      const Napi::Value arg = args.Get(i);
+      request->args[i] = arg.IsNumber() ? static_cast<uint64_t>(arg.As<Napi::Number>().DoubleValue()) : 0;
+    }
+  }
+  const Status status = datapath_->Submit(request);
+  if (status != Status::OK) {
+    delete request;
+    deferred.Reject(StatusError(env, status).Value());
+    return deferred.Promise();
+  }
+  // A pending request keeps the event loop alive until its completion arrives.
+  if (pending_.empty()) events_tsfn_.Ref(env);
+  pending_.emplace(request, deferred);
+  return deferred.Promise();
+}
+
+void DatapathWrap::WakeFromLcore(void* self) {
+  auto* wrap = static_cast<DatapathWrap*>(self);
+  // Coalesced by the datapath: at most one call is outstanding until OnEvents drains the ring.
+  wrap->events_tsfn_.NonBlockingCall([wrap](Napi::Env env, Napi::Function) {
+    if (env != nullptr && !wrap->env_torn_down_) wrap->OnEvents(env);
+  });
+}
+
+void DatapathWrap::OnEvents(Napi::Env env) {
+  if (!datapath_) return;
+  Napi::HandleScope scope(env);
+  Event batch[kEventBatch];
+  unsigned n;
+  while ((n = datapath_->DrainEvents(batch, kEventBatch)) != 0) {
+    for (unsigned i = 0; i < n; ++i) {
+      if (batch[i].type != EventType::kRequestDone) continue;
+      dysco::Request* request = batch[i].request;
+      auto found = pending_.find(request);
+      if (found == pending_.end()) continue;
+      if (request->status == Status::OK) {
+        Napi::Object result = Napi::Object::New(env);
+        result.Set("id", request->id);
+        Napi::Array values = Napi::Array::New(env, 4);
+        for (uint32_t k = 0; k < 4; ++k) values.Set(k, static_cast<double>(request->results[k]));
+        result.Set("results", values);
+        found->second.Resolve(result);
+      } else {
+        found->second.Reject(StatusError(env, request->status).Value());
+      }
+      pending_.erase(found);
+      delete request;
+      if (pending_.empty() && tsfn_live_) events_tsfn_.Unref(env);
+    }
+  }
+}
+
+void DatapathWrap::FailPendingRequests(Napi::Env env, Status status) {
+  if (pending_.empty()) return;
+  for (auto& entry : pending_) {
+    entry.second.Reject(StatusError(env, status, "the datapath closed before answering").Value());
+    delete entry.first;
+  }
+  pending_.clear();
+  if (tsfn_live_) events_tsfn_.Unref(env);
+}
+
+Napi::Value DatapathWrap::Counters(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  if (!datapath_) return out;
+  const LcoreCounters& c = datapath_->counters();
+  Napi::Object ports = Napi::Object::New(env);
+  ports.Set("host", PortCountersObject(env, c.ports[kHostPort]));
+  ports.Set("wire", PortCountersObject(env, c.ports[kWirePort]));
+  out.Set("ports", ports);
+  Napi::Object drops = Napi::Object::New(env);
+  for (size_t i = 0; i < kDropReasonCount; ++i) drops.Set(kDropReasonLabels[i], static_cast<double>(c.drops[i].Read()));
+  out.Set("drops", drops);
+  const double hz = static_cast<double>(datapath_->tsc_hz());
+  out.Set("busySeconds", static_cast<double>(c.busy_cycles.Read()) / hz);
+  out.Set("idleSeconds", static_cast<double>(c.idle_cycles.Read()) / hz);
+  out.Set("loopIterations", static_cast<double>(c.loop_iterations.Read()));
+  out.Set("idleSleeps", static_cast<double>(c.idle_sleeps.Read()));
+  out.Set("requestsServed", static_cast<double>(c.requests_served.Read()));
+  out.Set("eventsPosted", static_cast<double>(c.events_posted.Read()));
+  out.Set("eventsDropped", static_cast<double>(c.events_dropped.Read()));
+  const dpdk::MempoolStats pool = datapath_->mempool_stats();
+  out.Set("mempoolSize", pool.size);
+  out.Set("mempoolAvailable", pool.available);
+  return out;
+}
+
+Napi::Value DatapathWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("open", datapath_ != nullptr);
+  if (!datapath_) return out;
+  out.Set("running", datapath_->running());
+  out.Set("lcore", datapath_->lcore());
+  out.Set("tscHz", static_cast<double>(datapath_->tsc_hz()));
+  out.Set("host", PortInfo(env, datapath_->host_port()));
+  out.Set("wire", PortInfo(env, datapath_->wire_port()));
+  return out;
+}
+
+}  // namespace dysco::addon

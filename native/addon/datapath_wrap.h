@@ -1,0 +1,47 @@
+#pragma once
+// JavaScript class `Datapath`: typed options in, status errors out, requests as Promises completed
+// by events from the lcore, and counters copied on demand.
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "dpdk/datapath.h"
+
+namespace dysco::addon {
+
+class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit DatapathWrap(const Napi::CallbackInfo& info);
+  ~DatapathWrap() override;
+
+ private:
+  Napi::Value Open(const Napi::CallbackInfo& info);
+  Napi::Value Start(const Napi::CallbackInfo& info);
+  Napi::Value Stop(const Napi::CallbackInfo& info);
+  Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SubmitRequest(const Napi::CallbackInfo& info);
+  Napi::Value Counters(const Napi::CallbackInfo& info);
+  Napi::Value Info(const Napi::CallbackInfo& info);
+
+  std::string ParseOptions(const Napi::Object& options);
+  static void WakeFromLcore(void* self);
+  void OnEvents(Napi::Env env);
+  void ReleaseEventChannel();
+  void OnEnvTeardown();
+  void FailPendingRequests(Napi::Env env, Status status);
+
+  dpdk::DatapathConfig config_;
+  std::unique_ptr<dpdk::Datapath> datapath_;
+  Napi::ThreadSafeFunction events_tsfn_;
+  bool tsfn_live_ = false;
+  bool env_torn_down_ = false;
+  Napi::Env::CleanupHook<std::function<void()>> cleanup_hook_;
+  uint32_t next_request_id_ = 1;
+  std::unordered_map<dysco::Request*, Napi::Promise::Deferred> pending_;
+};
+
+}  // namespace dysco::addon

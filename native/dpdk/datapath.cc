@@ -1,0 +1,248 @@
+#include "dpdk/datapath.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring_elem.h>
+
+#include <atomic>
+#include <cstdio>
+
+#include "dpdk/eal.h"
+
+namespace dysco::dpdk {
+namespace {
+
+constexpr uint16_t kRxBurst = 32;
+// Requests are served every this many loop iterations while busy (every iteration when idle).
+constexpr uint32_t kRequestPollInterval = 64;
+// How often the lcore copies the PMDs' own drop counters (ring overflow, no mbuf).
+constexpr uint64_t kPortStatsIntervalUs = 100000;
+
+std::atomic<uint32_t> g_instance{0};
+
+std::string UniqueName(const char* base) {
+  char name[RTE_MEMZONE_NAMESIZE];
+  std::snprintf(name, sizeof(name), "dysco_%s_%u", base, g_instance.load());
+  return name;
+}
+
+}  // namespace
+
+Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_context, std::string* detail) {
+  if (CurrentEalState() != EalState::kRunning) return Status::EAL_NOT_INITIALISED;
+  if (opened_) return Status::ALREADY_RUNNING;
+  config_ = config;
+  wake_ = wake;
+  wake_context_ = wake_context;
+  g_instance.fetch_add(1);
+
+  pool_ = rte_pktmbuf_pool_create(UniqueName("mbufs").c_str(), config.mbufs, config.mbuf_cache, 0,
+                                  RTE_MBUF_DEFAULT_BUF_SIZE, static_cast<int>(rte_socket_id()));
+  if (pool_ == nullptr) {
+    *detail = rte_strerror(rte_errno);
+    Close();
+    return Status::MEMPOOL_FAILED;
+  }
+  requests_ = rte_ring_create(UniqueName("requests").c_str(), config.ring_size, SOCKET_ID_ANY,
+                              RING_F_SP_ENQ | RING_F_SC_DEQ);
+  events_ = rte_ring_create_elem(UniqueName("events").c_str(), sizeof(Event), config.ring_size, SOCKET_ID_ANY,
+                                 RING_F_SP_ENQ | RING_F_SC_DEQ);
+  if (requests_ == nullptr || events_ == nullptr) {
+    *detail = rte_strerror(rte_errno);
+    Close();
+    return Status::RING_FAILED;
+  }
+  opened_ = true;
+
+  Status status = OpenPort(config.host, pool_, &host_, detail);
+  if (status == Status::OK) status = OpenPort(config.wire, pool_, &wire_, detail);
+  if (status != Status::OK) {
+    Close();
+    return status;
+  }
+  to_host_.Bind(host_.id, &counters_.ports[kHostPort], &counters_);
+  to_wire_.Bind(wire_.id, &counters_.ports[kWirePort], &counters_);
+  backoff_.Configure(config.poll_mode, config.idle_sleep_max_us);
+  tsc_hz_ = rte_get_tsc_hz();
+  return Status::OK;
+}
+
+Status Datapath::Start(std::string* detail) {
+  if (!opened_) return Status::NOT_RUNNING;
+  if (running_) return Status::ALREADY_RUNNING;
+  const unsigned lcore = rte_get_next_lcore(-1, 1, 0);
+  if (lcore >= RTE_MAX_LCORE) return Status::NO_WORKER_LCORE;
+  quit_.store(false);
+  const int rc = rte_eal_remote_launch(&Datapath::LoopEntry, this, lcore);
+  if (rc != 0) {
+    *detail = rte_strerror(-rc);
+    return Status::LAUNCH_FAILED;
+  }
+  lcore_ = lcore;
+  running_ = true;
+  return Status::OK;
+}
+
+void Datapath::Stop() {
+  if (!running_) return;
+  quit_.store(true, std::memory_order_release);
+  rte_eal_wait_lcore(lcore_);
+  running_ = false;
+}
+
+void Datapath::Close() {
+  Stop();
+  ClosePort(&host_);
+  ClosePort(&wire_);
+  if (requests_ != nullptr) {
+    // Requests still queued were never served; their owner frees them after Close.
+    rte_ring_free(requests_);
+    requests_ = nullptr;
+  }
+  if (events_ != nullptr) {
+    rte_ring_free(events_);
+    events_ = nullptr;
+  }
+  if (pool_ != nullptr) {
+    rte_mempool_free(pool_);
+    pool_ = nullptr;
+  }
+  opened_ = false;
+}
+
+Status Datapath::Submit(Request* request) {
+  if (!running_) return Status::NOT_RUNNING;
+  if (rte_ring_sp_enqueue(requests_, request) != 0) return Status::REQUEST_RING_FULL;
+  return Status::OK;
+}
+
+unsigned Datapath::DrainEvents(Event* out, unsigned max) {
+  if (events_ == nullptr) return 0;
+  // Clear the flag before dequeuing: an event posted after this point wakes us again.
+  wake_pending_.store(false, std::memory_order_release);
+  return rte_ring_sc_dequeue_burst_elem(events_, out, sizeof(Event), max, nullptr);
+}
+
+MempoolStats Datapath::mempool_stats() const {
+  if (pool_ == nullptr) return {0, 0};
+  return {pool_->size, rte_mempool_avail_count(pool_)};
+}
+
+int Datapath::LoopEntry(void* self) { return static_cast<Datapath*>(self)->Loop(); }
+
+int Datapath::Loop() {
+  const uint64_t tsc_per_us = (tsc_hz_ + 999999) / 1000000;
+  const uint64_t drain_tsc = tsc_per_us * config_.tx_drain_us;
+  const uint64_t stats_tsc = tsc_per_us * kPortStatsIntervalUs;
+  uint64_t last_drain = rte_rdtsc();
+  uint64_t last_stats = last_drain;
+  uint64_t iteration_start = last_drain;
+  uint32_t iteration = 0;
+
+  while (!quit_.load(std::memory_order_acquire)) {
+    uint32_t work = ForwardBurst(host_.id, kHostPort, to_wire_);
+    work += ForwardBurst(wire_.id, kWirePort, to_host_);
+
+    const uint64_t now = rte_rdtsc();
+    if (now - last_drain >= drain_tsc) {
+      to_wire_.Flush();
+      to_host_.Flush();
+      last_drain = now;
+      if (now - last_stats >= stats_tsc) {
+        ReadPortDrops();
+        last_stats = now;
+      }
+    }
+    if (work == 0 || ++iteration % kRequestPollInterval == 0) work += ServeRequests();
+
+    const uint32_t sleep_us = backoff_.AfterPoll(work);
+    if (sleep_us != 0) {
+      to_wire_.Flush();
+      to_host_.Flush();
+      counters_.idle_sleeps.Add(1);
+      rte_delay_us_sleep(sleep_us);
+    }
+    const uint64_t end = rte_rdtsc();
+    (work != 0 ? counters_.busy_cycles : counters_.idle_cycles).Add(end - iteration_start);
+    counters_.loop_iterations.Add(1);
+    iteration_start = end;
+  }
+  to_wire_.Flush();
+  to_host_.Flush();
+  ReadPortDrops();
+  ServeRequests();
+  return 0;
+}
+
+void Datapath::ReadPortDrops() {
+  uint64_t missed = 0;
+  uint64_t no_mbuf = 0;
+  for (uint16_t port : {host_.id, wire_.id}) {
+    rte_eth_stats stats;
+    if (rte_eth_stats_get(port, &stats) != 0) continue;
+    missed += stats.imissed;
+    no_mbuf += stats.rx_nombuf;
+  }
+  // The PMD keeps the running totals; the lcore mirrors them so the control plane never calls the PMD.
+  counters_.drops[static_cast<size_t>(DropReason::RX_MISSED)].Set(missed);
+  counters_.drops[static_cast<size_t>(DropReason::RX_NO_MBUF)].Set(no_mbuf);
+}
+
+uint32_t Datapath::ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& tx) {
+  rte_mbuf* burst[kRxBurst];
+  const uint16_t n = rte_eth_rx_burst(rx_port, 0, burst, kRxBurst);
+  if (n == 0) return 0;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    bytes += rte_pktmbuf_pkt_len(burst[i]);
+    tx.Push(burst[i]);
+  }
+  PortCounters& rx = counters_.ports[rx_index];
+  rx.rx_packets.Add(n);
+  rx.rx_bytes.Add(bytes);
+  return n;
+}
+
+uint32_t Datapath::ServeRequests() {
+  void* slots[16];
+  const unsigned n = rte_ring_sc_dequeue_burst(requests_, slots, 16, nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    auto* request = static_cast<Request*>(slots[i]);
+    request->status = Status::OK;
+    switch (request->type) {
+      case RequestType::kPing:
+        request->results[0] = counters_.loop_iterations.Read();
+        request->results[1] = rte_rdtsc();
+        break;
+      case RequestType::kSetPollMode:
+        backoff_.Configure(static_cast<PollMode>(request->args[0]), static_cast<uint32_t>(request->args[1]));
+        break;
+      default:
+        request->status = Status::UNKNOWN_REQUEST;
+        break;
+    }
+    counters_.requests_served.Add(1);
+    Complete(request);
+  }
+  return n;
+}
+
+void Datapath::Complete(Request* request) {
+  PostEvent(Event{EventType::kRequestDone, 0, request});
+}
+
+void Datapath::PostEvent(const Event& event) {
+  Event copy = event;
+  if (rte_ring_sp_enqueue_elem(events_, &copy, sizeof(Event)) != 0) {
+    counters_.events_dropped.Add(1);
+    return;
+  }
+  counters_.events_posted.Add(1);
+  if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_ != nullptr) wake_(wake_context_);
+}
+
+}  // namespace dysco::dpdk

@@ -1,0 +1,96 @@
+#pragma once
+// The datapath of one agent: a mempool, the host and wire ports, the request/event rings, and the
+// poll-mode loop on one worker lcore. The lcore is the only writer of the counters; the control
+// plane talks to it only through the rings.
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "core/control_messages.h"
+#include "core/counters.h"
+#include "core/error_codes.h"
+#include "core/idle_backoff.h"
+#include "dpdk/port.h"
+#include "dpdk/tx_buffer.h"
+
+namespace dysco::dpdk {
+
+struct DatapathConfig {
+  PortConfig host;
+  PortConfig wire;
+  uint32_t mbufs = 8191;
+  uint32_t mbuf_cache = 256;
+  PollMode poll_mode = PollMode::kAdaptive;
+  uint32_t idle_sleep_max_us = 200;
+  uint32_t tx_drain_us = 100;
+  uint32_t ring_size = 1024;
+};
+
+// Called from the lcore when events are waiting and no wake-up is outstanding. Must not block.
+using WakeFn = void (*)(void* context);
+
+struct MempoolStats {
+  uint32_t size;
+  uint32_t available;
+};
+
+class Datapath {
+ public:
+  Datapath() = default;
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+  ~Datapath() { Close(); }
+
+  Status Open(const DatapathConfig& config, WakeFn wake, void* wake_context, std::string* detail);
+  Status Start(std::string* detail);
+  // Asks the loop to quit, joins the lcore, flushes what is buffered. Idempotent.
+  void Stop();
+  // Stops, closes both ports, frees rings and the mempool. Idempotent.
+  void Close();
+
+  // Control plane side (one thread). A request is owned by the lcore until it comes back in an event.
+  Status Submit(Request* request);
+  // Re-arms the wake-up, then dequeues up to `max` events. Call until it returns 0.
+  unsigned DrainEvents(Event* out, unsigned max);
+
+  const LcoreCounters& counters() const { return counters_; }
+  MempoolStats mempool_stats() const;
+  const Port& host_port() const { return host_; }
+  const Port& wire_port() const { return wire_; }
+  uint64_t tsc_hz() const { return tsc_hz_; }
+  bool running() const { return running_; }
+  unsigned lcore() const { return lcore_; }
+
+ private:
+  static int LoopEntry(void* self);
+  int Loop();
+  uint32_t ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& tx);
+  uint32_t ServeRequests();
+  void ReadPortDrops();
+  void Complete(Request* request);
+  void PostEvent(const Event& event);
+
+  DatapathConfig config_;
+  rte_mempool* pool_ = nullptr;
+  rte_ring* requests_ = nullptr;
+  rte_ring* events_ = nullptr;
+  Port host_;
+  Port wire_;
+  TxBuffer to_host_;
+  TxBuffer to_wire_;
+  IdleBackoff backoff_;
+  LcoreCounters counters_;
+  uint64_t tsc_hz_ = 0;
+  unsigned lcore_ = 0;
+  bool opened_ = false;
+  bool running_ = false;
+  std::atomic<bool> quit_{false};
+  std::atomic<bool> wake_pending_{false};
+  WakeFn wake_ = nullptr;
+  void* wake_context_ = nullptr;
+};
+
+}  // namespace dysco::dpdk

@@ -1,0 +1,127 @@
+// The agent's configuration: one zod schema gives validation, defaults and the TypeScript type.
+// Unknown keys are rejected; every error names the offending field.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
+import { validateDevice } from '../datapath/datapath';
+
+const deviceString = z
+  .string()
+  .min(1)
+  .superRefine((device, ctx) => {
+    const problem = validateDevice(device);
+    if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+  });
+
+const port = z.object({ device: deviceString }).strict();
+
+export const agentConfigSchema = z
+  .object({
+    host: port,
+    wire: port,
+    poll: z
+      .object({
+        mode: z.enum(['adaptive', 'busy']).default('adaptive'),
+        idleSleepMaxUs: z.number().int().min(1).max(100_000).default(200),
+        txDrainUs: z.number().int().min(1).max(100_000).default(100),
+      })
+      .strict()
+      .default({}),
+    datapath: z
+      .object({
+        mbufs: z.number().int().min(1023).max(1 << 22).default(8191),
+        rxDescriptors: z.number().int().min(64).max(16384).default(1024),
+        txDescriptors: z.number().int().min(64).max(16384).default(1024),
+      })
+      .strict()
+      .default({}),
+    eal: z
+      .object({
+        hugepages: z.boolean().default(false),
+        memoryMb: z.number().int().min(64).max(65536).default(256),
+        filePrefix: z
+          .string()
+          .regex(new RegExp(`^${EAL_FILE_PREFIX}[A-Za-z0-9_-]+$`), `must start with "${EAL_FILE_PREFIX}" and use [A-Za-z0-9_-]`)
+          .optional(),
+        logLevel: z.enum(['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'info', 'debug']).default('warning'),
+        extraArgs: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({}),
+    metrics: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().ip().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).default(9464),
+      })
+      .strict()
+      .default({}),
+    log: z
+      .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+      .strict()
+      .default({}),
+    shutdown: z.object({ timeoutMs: z.number().int().min(100).max(60_000).default(4000) }).strict().default({}),
+  })
+  .strict();
+
+export type AgentConfigInput = z.input<typeof agentConfigSchema>;
+export type AgentConfig = z.output<typeof agentConfigSchema> & { eal: { filePrefix: string } };
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssues(error: z.ZodError, source: string): string {
+  const lines = error.issues.map((issue) => {
+    const field = issue.path.length ? issue.path.join('.') : '(root)';
+    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
+      const keys = issue.keys.map((k) => (issue.path.length ? `${field}.${k}` : k));
+      return `  ${keys.join(', ')}: unknown key${keys.length > 1 ? 's' : ''}`;
+    }
+    return `  ${field}: ${issue.message}`;
+  });
+  return `invalid agent configuration (${source}):\n${lines.join('\n')}`;
+}
+
+/** Validates a configuration object, filling defaults. Throws ConfigError naming every bad field. */
+export function parseAgentConfig(input: unknown, source = 'config'): AgentConfig {
+  const result = agentConfigSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(describeIssues(result.error, source));
+  const config = result.data;
+  return { ...config, eal: { ...config.eal, filePrefix: config.eal.filePrefix ?? defaultFilePrefix() } };
+}
+
+/** Reads a YAML or JSON file (YAML is a superset of JSON) into an unvalidated object. */
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid YAML or JSON: ${(error as Error).message}`);
+  }
+}
+
+type Plain = Record<string, unknown>;
+
+function isPlain(value: unknown): value is Plain {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep-merges `overlay` onto `base` (overlay wins; undefined leaves base alone). */
+export function mergeConfig(base: unknown, overlay: Plain): Plain {
+  const out: Plain = isPlain(base) ? { ...base } : {};
+  for (const [key, value] of Object.entries(overlay)) {
+    if (value === undefined) continue;
+    out[key] = isPlain(value) && isPlain(out[key]) ? mergeConfig(out[key], value) : value;
+  }
+  return out;
+}

@@ -1,0 +1,53 @@
+// `dysco agent` flags. Flags only override the config file; defaults live in src/agent/config.ts.
+import type { Argv } from 'yargs';
+import { mergeConfig, parseAgentConfig, readConfigFile, type AgentConfig } from '../../agent/config';
+
+export function agentOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('config', { type: 'string', describe: 'agent config file (YAML or JSON)' })
+    .option('host-device', { type: 'string', describe: 'device string of the port toward the host stack, e.g. net_af_packet0,iface=veth0' })
+    .option('wire-device', { type: 'string', describe: 'device string of the port toward the network, e.g. net_af_xdp0,iface=eth1' })
+    .option('poll-mode', { choices: ['adaptive', 'busy'] as const, describe: 'adaptive idle back-off or pure busy polling' })
+    .option('idle-sleep-max-us', { type: 'number', describe: 'longest idle sleep of the adaptive back-off' })
+    .option('metrics', { type: 'boolean', describe: 'serve Prometheus metrics (--no-metrics to disable)' })
+    .option('metrics-host', { type: 'string', describe: 'address the metrics endpoint binds' })
+    .option('metrics-port', { type: 'number', describe: 'port of the metrics endpoint' })
+    .option('eal-file-prefix', { type: 'string', describe: 'DPDK runtime file prefix (must start with dysco-)' })
+    .option('eal-memory-mb', { type: 'number', describe: 'DPDK memory in MiB' })
+    .option('hugepages', { type: 'boolean', describe: 'use hugepages instead of --no-huge' })
+    .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' });
+}
+
+export interface AgentArgs {
+  config?: string;
+  hostDevice?: string;
+  wireDevice?: string;
+  pollMode?: 'adaptive' | 'busy';
+  idleSleepMaxUs?: number;
+  metrics?: boolean;
+  metricsHost?: string;
+  metricsPort?: number;
+  ealFilePrefix?: string;
+  ealMemoryMb?: number;
+  hugepages?: boolean;
+  logLevel?: string;
+}
+
+/** Config file, then flags on top, validated as one object (errors name the field). */
+export function resolveAgentConfig(args: AgentArgs): AgentConfig {
+  const fromFile = args.config ? readConfigFile(args.config) : {};
+  const overlay = {
+    host: { device: args.hostDevice },
+    wire: { device: args.wireDevice },
+    poll: { mode: args.pollMode, idleSleepMaxUs: args.idleSleepMaxUs },
+    metrics: { enabled: args.metrics, host: args.metricsHost, port: args.metricsPort },
+    eal: { filePrefix: args.ealFilePrefix, memoryMb: args.ealMemoryMb, hugepages: args.hugepages },
+    log: { level: args.logLevel },
+  };
+  const merged = mergeConfig(fromFile, overlay);
+  // Sections the user never mentioned stay absent so that schema defaults apply.
+  for (const [key, value] of Object.entries(merged)) {
+    if (value && typeof value === 'object' && Object.keys(value).length === 0) delete merged[key];
+  }
+  return parseAgentConfig(merged, args.config ? `${args.config} + flags` : 'flags');
+}

@@ -1,0 +1,134 @@
+// The typed datapath: EAL, two ports, the lcore loop, requests and counters.
+import { native, type NativeCounters, type NativeDatapath, type NativeDatapathInfo } from '../native/binding';
+import { callNative, callNativeAsync } from '../native/errors';
+import { DROP_REASONS, type DropReason } from '../native/generated/codes';
+import { initEal, isPciAddress, type EalOptions } from './eal';
+
+export type PollMode = 'adaptive' | 'busy';
+
+export interface DatapathOptions {
+  /** Device string of the port toward the host's own stack. */
+  hostDevice: string;
+  /** Device string of the port toward the network. */
+  wireDevice: string;
+  pollMode: PollMode;
+  /** Longest sleep of the adaptive idle back-off. */
+  idleSleepMaxUs: number;
+  txDrainUs: number;
+  mbufs: number;
+  rxDescriptors: number;
+  txDescriptors: number;
+  eal: EalOptions;
+}
+
+export interface PortCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+}
+
+export interface DatapathCounters {
+  ports: { host: PortCounters; wire: PortCounters };
+  drops: Record<DropReason, number>;
+  busySeconds: number;
+  idleSeconds: number;
+  loopIterations: number;
+  idleSleeps: number;
+  requestsServed: number;
+  eventsPosted: number;
+  eventsDropped: number;
+  mempoolSize: number;
+  mempoolAvailable: number;
+}
+
+const enum RequestType {
+  Ping = 1,
+  SetPollMode = 2,
+}
+
+const POLL_MODE_CODES: Record<PollMode, number> = { adaptive: 0, busy: 1 };
+
+/** Accepted device strings: a DPDK vdev with its arguments, or a PCI address. */
+export function validateDevice(device: string): string | undefined {
+  if (isPciAddress(device)) return undefined;
+  const name = device.split(',')[0] ?? '';
+  if (!/^net_[a-z_]+[0-9]+$/.test(name)) {
+    return `"${device}" is neither a PCI address nor a vdev such as net_af_packet0,iface=X`;
+  }
+  return undefined;
+}
+
+export class Datapath {
+  private stopped = true;
+
+  private constructor(
+    private readonly handle: NativeDatapath,
+    readonly runtimeDir: string,
+  ) {}
+
+  /** Initialises the EAL (once per process) and opens both ports; the loop is not running yet. */
+  static open(options: DatapathOptions): Datapath {
+    const runtimeDir = initEal(options.eal, [options.hostDevice, options.wireDevice]);
+    const binding = native();
+    const handle = callNative(
+      () =>
+        new binding.Datapath({
+          hostDevice: options.hostDevice,
+          wireDevice: options.wireDevice,
+          mbufs: options.mbufs,
+          pollMode: POLL_MODE_CODES[options.pollMode],
+          idleSleepMaxUs: options.idleSleepMaxUs,
+          txDrainUs: options.txDrainUs,
+          rxDescriptors: options.rxDescriptors,
+          txDescriptors: options.txDescriptors,
+        }),
+    );
+    callNative(() => handle.open());
+    return new Datapath(handle, runtimeDir);
+  }
+
+  start(): void {
+    callNative(() => this.handle.start());
+    this.stopped = false;
+  }
+
+  /** Joins the lcore; buffered packets are flushed first. */
+  stop(): void {
+    this.handle.stop();
+    this.stopped = true;
+  }
+
+  /** Stops and closes both ports. The EAL stays up until cleanupEal() or process exit. */
+  close(): void {
+    this.handle.close();
+    this.stopped = true;
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  /** A round trip through the request and event rings. */
+  async ping(): Promise<{ loopIterations: number }> {
+    const reply = await callNativeAsync(() => this.handle.request(RequestType.Ping, []));
+    return { loopIterations: reply.results[0] };
+  }
+
+  async setPollMode(mode: PollMode, idleSleepMaxUs: number): Promise<void> {
+    await callNativeAsync(() => this.handle.request(RequestType.SetPollMode, [POLL_MODE_CODES[mode], idleSleepMaxUs]));
+  }
+
+  counters(): DatapathCounters {
+    const raw: NativeCounters = this.handle.counters();
+    const drops = Object.fromEntries(DROP_REASONS.map((reason) => [reason, raw.drops[reason] ?? 0])) as Record<
+      DropReason,
+      number
+    >;
+    return { ...raw, drops };
+  }
+
+  info(): NativeDatapathInfo {
+    return this.handle.info();
+  }
+}

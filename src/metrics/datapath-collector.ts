@@ -1,0 +1,94 @@
+// Prometheus metrics backed by the native counters. The counters are copied once per scrape
+// (refresh) and every metric's collect() reads that one snapshot.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { DatapathCounters } from '../datapath/datapath';
+import { DROP_REASONS, type DropReason } from '../native/generated/codes';
+
+export interface CounterSource {
+  counters(): DatapathCounters;
+  readonly running: boolean;
+}
+
+const PORTS = ['host', 'wire'] as const;
+
+export class DatapathCollector {
+  private snapshot: DatapathCounters | undefined;
+
+  constructor(
+    registry: Registry,
+    private readonly source: () => CounterSource | undefined,
+  ) {
+    const read = () => this.snapshot;
+    const portCounter = (name: string, help: string, field: keyof DatapathCounters['ports']['host']) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ['port'],
+        registers: [registry],
+        collect() {
+          const s = read();
+          this.reset();
+          if (s) for (const port of PORTS) this.inc({ port }, s.ports[port][field]);
+        },
+      });
+    const scalarCounter = (name: string, help: string, pick: (s: DatapathCounters) => number) =>
+      new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const s = read();
+          this.reset();
+          if (s) this.inc(pick(s));
+        },
+      });
+    const gauge = (name: string, help: string, pick: (s: DatapathCounters) => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const s = read();
+          this.set(s ? pick(s) : 0);
+        },
+      });
+
+    portCounter('dysco_port_rx_packets_total', 'Packets received on a datapath port.', 'rxPackets');
+    portCounter('dysco_port_rx_bytes_total', 'Bytes received on a datapath port.', 'rxBytes');
+    portCounter('dysco_port_tx_packets_total', 'Packets transmitted on a datapath port.', 'txPackets');
+    portCounter('dysco_port_tx_bytes_total', 'Bytes transmitted on a datapath port.', 'txBytes');
+    new Counter({
+      name: 'dysco_drops_total',
+      help: 'Packets dropped by the datapath, by reason.',
+      labelNames: ['reason'],
+      registers: [registry],
+      collect() {
+        const s = read();
+        this.reset();
+        for (const reason of DROP_REASONS) this.inc({ reason }, s ? s.drops[reason as DropReason] : 0);
+      },
+    });
+    scalarCounter('dysco_datapath_busy_seconds_total', 'Lcore time in loop iterations that did work.', (s) => s.busySeconds);
+    scalarCounter('dysco_datapath_idle_seconds_total', 'Lcore time in loop iterations that found nothing, sleeps included.', (s) => s.idleSeconds);
+    scalarCounter('dysco_datapath_loop_iterations_total', 'Iterations of the poll-mode loop.', (s) => s.loopIterations);
+    scalarCounter('dysco_datapath_idle_sleeps_total', 'Sleeps taken by the adaptive idle back-off.', (s) => s.idleSleeps);
+    scalarCounter('dysco_datapath_requests_total', 'Control-plane requests served by the lcore.', (s) => s.requestsServed);
+    scalarCounter('dysco_datapath_events_total', 'Events posted by the lcore to the control plane.', (s) => s.eventsPosted);
+    scalarCounter('dysco_datapath_events_dropped_total', 'Events lost because the event ring was full.', (s) => s.eventsDropped);
+    gauge('dysco_mempool_mbufs', 'Mbufs in the datapath pool.', (s) => s.mempoolSize);
+    gauge('dysco_mempool_free_mbufs', 'Mbufs currently free in the datapath pool.', (s) => s.mempoolAvailable);
+    new Gauge({
+      name: 'dysco_datapath_up',
+      help: '1 while the datapath loop runs.',
+      registers: [registry],
+      collect() {
+        this.set(source()?.running ? 1 : 0);
+      },
+    });
+  }
+
+  /** Copies the native counters once for the scrape about to run. */
+  refresh(): void {
+    this.snapshot = this.source()?.counters();
+  }
+}

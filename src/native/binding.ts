@@ -1,0 +1,88 @@
+// Loads the addon once and describes its surface. Everything native is reached through here.
+import bindings from 'bindings';
+import type { CoreBinding } from './core-binding';
+
+export interface NativeDatapathOptions {
+  hostDevice: string;
+  wireDevice: string;
+  mbufs?: number;
+  /** 0 adaptive, 1 busy. */
+  pollMode?: number;
+  idleSleepMaxUs?: number;
+  txDrainUs?: number;
+  rxDescriptors?: number;
+  txDescriptors?: number;
+  ringSize?: number;
+}
+
+export interface NativePortCounters {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+}
+
+export interface NativeCounters {
+  ports: { host: NativePortCounters; wire: NativePortCounters };
+  drops: Record<string, number>;
+  busySeconds: number;
+  idleSeconds: number;
+  loopIterations: number;
+  idleSleeps: number;
+  requestsServed: number;
+  eventsPosted: number;
+  eventsDropped: number;
+  mempoolSize: number;
+  mempoolAvailable: number;
+}
+
+export interface NativePortInfo {
+  portId: number;
+  name: string;
+  driver: string;
+  mtu: number;
+}
+
+export interface NativeDatapathInfo {
+  open: boolean;
+  running?: boolean;
+  lcore?: number;
+  tscHz?: number;
+  host?: NativePortInfo;
+  wire?: NativePortInfo;
+}
+
+export interface NativeRequestResult {
+  id: number;
+  results: [number, number, number, number];
+}
+
+export interface NativeDatapath {
+  open(): void;
+  start(): void;
+  stop(): void;
+  close(): void;
+  request(type: number, args: number[]): Promise<NativeRequestResult>;
+  counters(): NativeCounters;
+  info(): NativeDatapathInfo;
+}
+
+export type EalState = 'uninitialised' | 'running' | 'cleaned-up';
+
+export interface NativeBinding {
+  /** Returns the EAL runtime directory. */
+  ealInit(args: string[]): string;
+  ealCleanup(): void;
+  ealState(): EalState;
+  errorCodes: Record<string, number>;
+  dropReasons: string[];
+  Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
+  core: CoreBinding;
+}
+
+let cached: NativeBinding | undefined;
+
+export function native(): NativeBinding {
+  cached ??= bindings('dysco_native') as NativeBinding;
+  return cached;
+}
