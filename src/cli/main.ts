@@ -5,12 +5,14 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../agent/config';
 import { DatapathError } from '../native/errors';
 import { agentCommand } from './agent';
+import { testbedCommand } from './testbed';
 import { UserError } from './shared/user-error';
 
 export function buildCli(argv: string[]) {
   return yargs(argv)
     .scriptName('dysco')
     .command(agentCommand)
+    .command(testbedCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .env('DYSCO')

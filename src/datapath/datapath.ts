@@ -2,7 +2,7 @@
 import { native, type NativeCounters, type NativeDatapath, type NativeDatapathInfo } from '../native/binding';
 import { callNative, callNativeAsync } from '../native/errors';
 import { DROP_REASONS, type DropReason } from '../native/generated/codes';
-import { initEal, isPciAddress, type EalOptions } from './eal';
+import { ensureEal, isPciAddress, type EalOptions } from './eal';
 
 export type PollMode = 'adaptive' | 'busy';
 
@@ -67,9 +67,9 @@ export class Datapath {
     readonly runtimeDir: string,
   ) {}
 
-  /** Initialises the EAL (once per process) and opens both ports; the loop is not running yet. */
+  /** Initialises the EAL if needed (once per process) and opens both ports; the loop is not running yet. */
   static open(options: DatapathOptions): Datapath {
-    const runtimeDir = initEal(options.eal, [options.hostDevice, options.wireDevice]);
+    const runtimeDir = ensureEal(options.eal, [options.hostDevice, options.wireDevice]);
     const binding = native();
     const handle = callNative(
       () =>

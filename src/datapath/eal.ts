@@ -57,9 +57,17 @@ export function ealArguments(options: EalOptions, devices: string[]): string[] {
   return [...args, ...options.extraArgs];
 }
 
+let runtimeDir = '';
+
 /** Initialises the EAL; a second call in the same process throws DatapathError EAL_ALREADY_INITIALISED. */
 export function initEal(options: EalOptions, devices: string[]): string {
-  return callNative(() => native().ealInit(ealArguments(options, devices)));
+  runtimeDir = callNative(() => native().ealInit(ealArguments(options, devices)));
+  return runtimeDir;
+}
+
+/** Initialises the EAL unless it already runs in this process; returns its runtime directory. */
+export function ensureEal(options: EalOptions, devices: string[]): string {
+  return native().ealState() === 'running' ? runtimeDir : initEal(options, devices);
 }
 
 export function cleanupEal(): void {

@@ -1,0 +1,33 @@
+/** Network-namespace testbeds: topologies, names, live testbeds with agents, cleanup and sweeps, iperf3. */
+export * from './names';
+export * from './topology';
+export * from './state';
+export {
+  DEFAULT_AGENT_STOP_TIMEOUT_MS,
+  destroyRun,
+  isStale,
+  listDyscoNamespaces,
+  listNamespaces,
+  listRuns,
+  namespacePids,
+  namespacesOfRun,
+  staleDpdkDirs,
+  sweep,
+  sweepAll,
+  type RunStatus,
+  type SweepOptions,
+  type SweepReport,
+  type TeardownReport,
+} from './cleanup';
+export {
+  CommandError,
+  inNamespace,
+  isAlive,
+  run,
+  runInNamespace,
+  spawnInNamespace,
+  type RunOptions,
+  type RunResult,
+} from './exec';
+export * from './testbed';
+export * from './iperf';

@@ -1,0 +1,68 @@
+// EAL with net_null (endless traffic) and net_ring (silence) ports: every received packet is either
+// transmitted or counted as a drop, the mempool drains back, and the idle back-off sleeps only when
+// idle and only in adaptive mode.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Datapath, type DatapathOptions } from '../../src/datapath/datapath';
+import { cleanupEal } from '../../src/datapath/eal';
+import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
+
+const skip = dpdkUnavailableReason();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function options(hostDevice: string, wireDevice: string): DatapathOptions {
+  return {
+    hostDevice,
+    wireDevice,
+    pollMode: 'adaptive',
+    idleSleepMaxUs: 200,
+    txDrainUs: 100,
+    mbufs: 4095,
+    rxDescriptors: 512,
+    txDescriptors: 512,
+    eal: testEalOptions('poll'),
+  };
+}
+
+describe('poll-mode loop', { skip }, () => {
+  after(() => cleanupEal());
+
+  it('accounts for every packet under load: received = transmitted + dropped', async () => {
+    const datapath = Datapath.open(options('net_null0', 'net_null1'));
+    try {
+      datapath.start();
+      await sleep(300);
+      datapath.stop();
+      const c = datapath.counters();
+      assert.ok(c.ports.host.rxPackets > 1000, `null PMD produced traffic: ${c.ports.host.rxPackets}`);
+      assert.equal(c.ports.host.rxPackets + c.ports.wire.rxPackets, c.ports.host.txPackets + c.ports.wire.txPackets + c.drops.tx_full);
+      assert.equal(c.mempoolAvailable, c.mempoolSize);
+      assert.ok(c.busySeconds > 0);
+    } finally {
+      datapath.close();
+    }
+  });
+
+  it('sleeps when idle in adaptive mode and never in busy mode', async () => {
+    const datapath = Datapath.open(options('net_ring0', 'net_ring1'));
+    try {
+      datapath.start();
+      await sleep(200);
+      const adaptive = datapath.counters();
+      assert.ok(adaptive.idleSleeps > 0, 'adaptive mode sleeps when idle');
+      assert.ok(adaptive.idleSeconds > adaptive.busySeconds);
+
+      await datapath.setPollMode('busy', 200);
+      const before = datapath.counters().idleSleeps;
+      await sleep(100);
+      assert.equal(datapath.counters().idleSleeps, before, 'busy mode never sleeps');
+
+      await datapath.setPollMode('adaptive', 50);
+      await sleep(100);
+      assert.ok(datapath.counters().idleSleeps > before, 'adaptive again after the request');
+      assert.equal(datapath.counters().ports.host.rxPackets, 0);
+    } finally {
+      datapath.close();
+    }
+  });
+});
