@@ -5,6 +5,8 @@ import { hideBin } from 'yargs/helpers';
 import { ConfigError } from '../agent/config';
 import { DatapathError } from '../native/errors';
 import { agentCommand } from './agent';
+import { benchCommand } from './bench';
+import { demoCommand } from './demo';
 import { testbedCommand } from './testbed';
 import { UserError } from './shared/user-error';
 
@@ -13,6 +15,8 @@ export function buildCli(argv: string[]) {
     .scriptName('dysco')
     .command(agentCommand)
     .command(testbedCommand)
+    .command(demoCommand)
+    .command(benchCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .env('DYSCO')

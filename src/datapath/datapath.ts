@@ -59,6 +59,19 @@ export function validateDevice(device: string): string | undefined {
   return undefined;
 }
 
+/** af_packet's default RX ring (512 frames) overflows under one TCP stream on a veth and the kernel drops
+ * silently (the 22.11 PMD reports no imissed); 4096 frames measured 0 retransmits where 512 saw thousands. */
+export const AF_PACKET_DEFAULT_FRAMES = 4096;
+
+/** Fills in device arguments whose PMD defaults lose packets; arguments the user gave win. */
+export function withDeviceDefaults(device: string): string {
+  const [name = '', ...args] = device.split(',');
+  if (name.startsWith('net_af_packet') && !args.some((arg) => arg.startsWith('framecnt='))) {
+    return `${device},framecnt=${AF_PACKET_DEFAULT_FRAMES}`;
+  }
+  return device;
+}
+
 export class Datapath {
   private stopped = true;
 
@@ -74,8 +87,8 @@ export class Datapath {
     const handle = callNative(
       () =>
         new binding.Datapath({
-          hostDevice: options.hostDevice,
-          wireDevice: options.wireDevice,
+          hostDevice: withDeviceDefaults(options.hostDevice),
+          wireDevice: withDeviceDefaults(options.wireDevice),
           mbufs: options.mbufs,
           pollMode: POLL_MODE_CODES[options.pollMode],
           idleSleepMaxUs: options.idleSleepMaxUs,
