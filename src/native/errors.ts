@@ -18,7 +18,7 @@ export class DatapathError extends Error {
   static from(error: unknown): unknown {
     if (error instanceof DatapathError) return error;
     const code: unknown = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-    if (typeof code === 'string' && code in ERROR_CODES) {
+    if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) {
       return new DatapathError(code as ErrorCodeName, (error as Error).message, { cause: error });
     }
     return error;

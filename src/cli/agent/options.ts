@@ -44,10 +44,5 @@ export function resolveAgentConfig(args: AgentArgs): AgentConfig {
     eal: { filePrefix: args.ealFilePrefix, memoryMb: args.ealMemoryMb, hugepages: args.hugepages },
     log: { level: args.logLevel },
   };
-  const merged = mergeConfig(fromFile, overlay);
-  // Sections the user never mentioned stay absent so that schema defaults apply.
-  for (const [key, value] of Object.entries(merged)) {
-    if (value && typeof value === 'object' && Object.keys(value).length === 0) delete merged[key];
-  }
-  return parseAgentConfig(merged, args.config ? `${args.config} + flags` : 'flags');
+  return parseAgentConfig(mergeConfig(fromFile, overlay), args.config ? `${args.config} + flags` : 'flags');
 }
