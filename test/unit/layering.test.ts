@@ -1,0 +1,23 @@
+// The native layers: core knows neither DPDK nor N-API; dpdk does not know N-API.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { REPO_ROOT } from '../../src/version';
+
+function includes(layer: string): { file: string; header: string }[] {
+  const dir = join(REPO_ROOT, 'native', layer);
+  return readdirSync(dir).flatMap((file) =>
+    [...readFileSync(join(dir, file), 'utf8').matchAll(/^\s*#\s*include\s*[<"]([^>"]+)[>"]/gm)].map((m) => ({ file, header: m[1]! })),
+  );
+}
+
+test('native/core includes only the standard library and itself', () => {
+  const foreign = includes('core').filter(({ header }) => !header.startsWith('core/') && !/^[a-z_]+$/.test(header));
+  assert.deepEqual(foreign, []);
+});
+
+test('native/dpdk includes no N-API or addon header', () => {
+  const foreign = includes('dpdk').filter(({ header }) => /napi|node_api|^addon\//.test(header));
+  assert.deepEqual(foreign, []);
+});
