@@ -6,6 +6,10 @@
 #include "addon/datapath_wrap.h"
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
+#include "addon/pipeline_bindings.h"
+#include "addon/table_bindings.h"
+#include "addon/neighbour_bindings.h"
+#include "addon/protocol_bindings.h"
 #include "core/counters.h"
 #include "dpdk/eal.h"
 
@@ -74,6 +78,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropReasons", DropReasons(env));
   exports.Set("Datapath", DatapathWrap::Define(env));
   RegisterCoreBindings(env, exports);
+  RegisterTableBindings(env, exports);
+  RegisterNeighbourBindings(env, exports);
+  RegisterProtocolBindings(env, exports);
+  RegisterPipelineBindings(env, exports);
   return exports;
 }
 

@@ -2,6 +2,9 @@
 
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
+#include "core/session_summary.h"
+
+#include <algorithm>
 
 namespace dysco::addon {
 namespace {
@@ -56,6 +59,9 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::SubmitRequest>("request"),
                          InstanceMethod<&DatapathWrap::Counters>("counters"),
                          InstanceMethod<&DatapathWrap::Info>("info"),
+                         InstanceMethod<&DatapathWrap::InstallPolicies>("installPolicies"),
+                         InstanceMethod<&DatapathWrap::Sessions>("sessions"),
+                         InstanceMethod<&DatapathWrap::PipelineStats>("pipelineStats"),
                      });
 }
 
@@ -76,9 +82,44 @@ std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
   if (!ReadUint(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
       (config_.ring_size & (config_.ring_size - 1)) != 0)
     return "ringSize must be a power of two between 2 and 65536";
+  const Napi::Value dysco = options.Get("dysco");
+  if (!dysco.IsUndefined()) {
+    if (!dysco.IsObject()) return "dysco must be an object";
+    const std::string problem = ParsePipelineOptions(dysco.As<Napi::Object>());
+    if (!problem.empty()) return "dysco." + problem;
+    config_.dysco = true;
+  }
   config_.poll_mode = static_cast<PollMode>(poll_mode);
   config_.host.rx_descriptors = config_.wire.rx_descriptors = static_cast<uint16_t>(rx_desc);
   config_.host.tx_descriptors = config_.wire.tx_descriptors = static_cast<uint16_t>(tx_desc);
+  return {};
+}
+
+std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
+  PipelineConfig& p = config_.pipeline;
+  uint32_t host_ip = 0, prefix = 0, gateway = 0, port_lo = p.port_lo, port_hi = p.port_hi, mtu = p.mtu;
+  if (!ReadUint(options, "hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
+  if (!ReadUint(options, "prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
+  if (!ReadUint(options, "gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
+  if (!ReadUint(options, "maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
+    return "maxSessions must be 1..4194304";
+  if (!ReadUint(options, "maxSetups", SessionTable::kMaxSessions, &p.max_setups) || p.max_setups == 0)
+    return "maxSetups must be 1..4194304";
+  if (!ReadUint(options, "portLo", 65535, &port_lo) || !ReadUint(options, "portHi", 65535, &port_hi) ||
+      port_lo < 1024 || port_lo >= port_hi)
+    return "portLo..portHi must be a range within 1024..65535";
+  if (!ReadUint(options, "mtu", 9216, &mtu) || mtu < 576) return "mtu must be 576..9216";
+  if (!ReadUint(options, "setupTimeoutMs", 3600000, &p.setup_timeout_ms) ||
+      !ReadUint(options, "establishedTimeoutMs", 86400000, &p.established_timeout_ms) ||
+      !ReadUint(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
+      !ReadUint(options, "lingerMs", 600000, &p.linger_ms))
+    return "timeouts must be integers of milliseconds";
+  p.host_ip = __builtin_bswap32(host_ip);
+  p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
+  p.gateway_ip = __builtin_bswap32(gateway);
+  p.port_lo = static_cast<uint16_t>(port_lo);
+  p.port_hi = static_cast<uint16_t>(port_hi);
+  p.mtu = static_cast<uint16_t>(mtu);
   return {};
 }
 
@@ -119,7 +160,10 @@ DatapathWrap::~DatapathWrap() {
   }
   ReleaseEventChannel();
   // Requests still in flight are owned by nobody now that the lcore is joined.
-  for (auto& entry : pending_) delete entry.first;
+  for (auto& entry : pending_) {
+    if (entry.second.release) entry.second.release(*entry.first, false);
+    delete entry.first;
+  }
 }
 
 void DatapathWrap::ReleaseEventChannel() {
@@ -183,23 +227,20 @@ Napi::Value DatapathWrap::Close(const Napi::CallbackInfo& info) {
 
 Napi::Value DatapathWrap::SubmitRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  auto deferred = Napi::Promise::Deferred::New(env);
   if (info.Length() < 1 || !info[0].IsNumber()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
     deferred.Reject(Napi::TypeError::New(env, "request type must be a number").Value());
-    return deferred.Promise();
-  }
-  if (!datapath_ || !datapath_->running()) {
-    deferred.Reject(StatusError(env, Status::NOT_RUNNING).Value());
-    return deferred.Promise();
-  }
-  if (pending_.size() >= config_.ring_size) {
-    // Bounded so that every completion is guaranteed room in the event ring.
-    deferred.Reject(StatusError(env, Status::REQUEST_RING_FULL).Value());
     return deferred.Promise();
   }
   auto* request = new dysco::Request{};
   request->type = static_cast<RequestType>(info[0].As<Napi::Number>().Uint32Value());
-  request->id = next_request_id_++;
+  if (request->type == RequestType::kInstallPolicies || request->type == RequestType::kDumpSessions) {
+    // These carry native pointers; only the typed methods may send them.
+    delete request;
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(StatusError(env, Status::INVALID_ARGUMENT, "use installPolicies() or sessions()").Value());
+    return deferred.Promise();
+  }
   if (info.Length() > 1 && info[1].IsArray()) {
     const Napi::Array args = info[1].As<Napi::Array>();
     for (uint32_t i = 0; i < args.Length() && i < 4; ++i) {
@@ -207,16 +248,151 @@ Napi::Value DatapathWrap::SubmitRequest(const Napi::CallbackInfo& info) {
       request->args[i] = arg.IsNumber() ? static_cast<uint64_t>(arg.As<Napi::Number>().DoubleValue()) : 0;
     }
   }
-  const Status status = datapath_->Submit(request);
+  return Submit(env, request, [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("id", done.id);
+    Napi::Array values = Napi::Array::New(env, 4);
+    for (uint32_t k = 0; k < 4; ++k) values.Set(k, static_cast<double>(done.results[k]));
+    result.Set("results", values);
+    return result;
+  }, nullptr);
+}
+
+Napi::Value DatapathWrap::Submit(Napi::Env env, dysco::Request* request, Finisher finish, Releaser release) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  Status status = Status::OK;
+  if (!datapath_ || !datapath_->running()) {
+    status = Status::NOT_RUNNING;
+  } else if (pending_.size() >= config_.ring_size) {
+    // Bounded so that every completion is guaranteed room in the event ring.
+    status = Status::REQUEST_RING_FULL;
+  } else {
+    request->id = next_request_id_++;
+    status = datapath_->Submit(request);
+  }
   if (status != Status::OK) {
+    if (release) release(*request, false);
     delete request;
     deferred.Reject(StatusError(env, status).Value());
     return deferred.Promise();
   }
   // A pending request keeps the event loop alive until its completion arrives.
   if (pending_.empty()) events_tsfn_.Ref(env);
-  pending_.emplace(request, deferred);
+  pending_.emplace(request, PendingRequest{deferred, std::move(finish), std::move(release)});
   return deferred.Promise();
+}
+
+Napi::Value DatapathWrap::InstallPolicies(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  if (info.Length() < 1 || !info[0].IsBuffer()) {
+    deferred.Reject(Napi::TypeError::New(env, "installPolicies: a Buffer of compiled policies is expected").Value());
+    return deferred.Promise();
+  }
+  const auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
+  auto policies = std::make_unique<PolicySet>();
+  const PolicyParseStatus parsed = ParsePolicySet(buffer.Data(), buffer.Length(), policies.get());
+  if (parsed != PolicyParseStatus::kOk) {
+    deferred.Reject(StatusError(env, Status::BAD_POLICIES, PolicyParseStatusName(parsed)).Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kInstallPolicies;
+  request->args[0] = reinterpret_cast<uint64_t>(policies.release());
+  return Submit(
+      env, request,
+      [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+        delete reinterpret_cast<PolicySet*>(done.results[0]);  // the set the lcore swapped out
+        return env.Undefined();
+      },
+      [](dysco::Request& request, bool completed) {
+        if (!completed) delete reinterpret_cast<PolicySet*>(request.args[0]);
+      });
+}
+
+namespace {
+
+Napi::Value TupleObject(Napi::Env env, const FiveTuple& tuple) {
+  if (tuple.protocol == 0) return env.Undefined();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("srcIp", static_cast<double>(__builtin_bswap32(tuple.src_ip)));
+  out.Set("dstIp", static_cast<double>(__builtin_bswap32(tuple.dst_ip)));
+  out.Set("srcPort", __builtin_bswap16(tuple.src_port));
+  out.Set("dstPort", __builtin_bswap16(tuple.dst_port));
+  return out;
+}
+
+}  // namespace
+
+Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t cursor = 0, limit = 0;
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, "sessions(cursor, limit) expects numbers").Value());
+    return deferred.Promise();
+  }
+  cursor = info[0].As<Napi::Number>().Uint32Value();
+  limit = std::min<uint32_t>(info[1].As<Napi::Number>().Uint32Value(), 4096);
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kDumpSessions;
+  request->args[0] = reinterpret_cast<uint64_t>(new SessionSummary[limit == 0 ? 1 : limit]);
+  request->args[1] = cursor;
+  request->args[2] = limit;
+  return Submit(
+      env, request,
+      [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+        const auto* summaries = reinterpret_cast<const SessionSummary*>(done.args[0]);
+        const uint32_t count = static_cast<uint32_t>(done.results[0]);
+        Napi::Array list = Napi::Array::New(env, count);
+        for (uint32_t i = 0; i < count; ++i) {
+          const SessionSummary& s = summaries[i];
+          Napi::Object item = Napi::Object::New(env);
+          item.Set("id", s.id);
+          item.Set("state", s.state);
+          item.Set("role", s.role);
+          item.Set("leftSession", TupleObject(env, s.left_session));
+          item.Set("leftSubsession", TupleObject(env, s.left_subsession));
+          item.Set("rightSession", TupleObject(env, s.right_session));
+          item.Set("rightSubsession", TupleObject(env, s.right_subsession));
+          item.Set("packets", static_cast<double>(s.packets));
+          item.Set("bytes", static_cast<double>(s.bytes));
+          item.Set("idleMs", s.idle_ms);
+          item.Set("ruleId", s.rule_id == UINT32_MAX ? -1.0 : static_cast<double>(s.rule_id));
+          list.Set(i, item);
+        }
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("sessions", list);
+        out.Set("nextCursor", done.results[1] == UINT64_MAX ? env.Null() : Napi::Number::New(env, static_cast<double>(done.results[1])));
+        return out;
+      },
+      [](dysco::Request& request, bool) { delete[] reinterpret_cast<SessionSummary*>(request.args[0]); });
+}
+
+Napi::Value DatapathWrap::PipelineStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!datapath_ || datapath_->pipeline() == nullptr) return env.Null();
+  const SessionPipeline& pipeline = *datapath_->pipeline();
+  const PipelineCounters& c = pipeline.counters();
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("sessionsInitiated", static_cast<double>(c.sessions_initiated.Read()));
+  out.Set("sessionsAccepted", static_cast<double>(c.sessions_accepted.Read()));
+  out.Set("sessionsCompleted", static_cast<double>(c.sessions_completed.Read()));
+  out.Set("completedByTag", static_cast<double>(c.completed_by_tag.Read()));
+  out.Set("established", static_cast<double>(c.established.Read()));
+  out.Set("synRetransmits", static_cast<double>(c.syn_retransmits.Read()));
+  Napi::Object teardowns = Napi::Object::New(env);
+  teardowns.Set("fin", static_cast<double>(c.teardowns[0].Read()));
+  teardowns.Set("rst", static_cast<double>(c.teardowns[1].Read()));
+  teardowns.Set("idle", static_cast<double>(c.teardowns[2].Read()));
+  out.Set("teardowns", teardowns);
+  out.Set("tagNoSpace", static_cast<double>(c.tag_no_space.Read()));
+  out.Set("staleTags", static_cast<double>(c.stale_tags.Read()));
+  out.Set("arpRequests", static_cast<double>(c.arp_requests.Read()));
+  out.Set("activeSessions", static_cast<double>(c.active_sessions.Read()));
+  out.Set("sessionCapacity", static_cast<double>(pipeline.sessions().capacity()));
+  out.Set("tableBytes", static_cast<double>(pipeline.MemoryBytes()));
+  return out;
 }
 
 void DatapathWrap::WakeFromLcore(void* self) {
@@ -238,17 +414,15 @@ void DatapathWrap::OnEvents(Napi::Env env) {
       dysco::Request* request = batch[i].request;
       auto found = pending_.find(request);
       if (found == pending_.end()) continue;
-      if (request->status == Status::OK) {
-        Napi::Object result = Napi::Object::New(env);
-        result.Set("id", request->id);
-        Napi::Array values = Napi::Array::New(env, 4);
-        for (uint32_t k = 0; k < 4; ++k) values.Set(k, static_cast<double>(request->results[k]));
-        result.Set("results", values);
-        found->second.Resolve(result);
-      } else {
-        found->second.Reject(StatusError(env, request->status).Value());
-      }
+      PendingRequest pending = std::move(found->second);
       pending_.erase(found);
+      const bool ok = request->status == Status::OK;
+      if (ok) {
+        pending.deferred.Resolve(pending.finish(env, *request));
+      } else {
+        pending.deferred.Reject(StatusError(env, request->status).Value());
+      }
+      if (pending.release) pending.release(*request, ok);
       delete request;
       if (pending_.empty() && tsfn_live_) events_tsfn_.Unref(env);
     }
@@ -258,7 +432,8 @@ void DatapathWrap::OnEvents(Napi::Env env) {
 void DatapathWrap::FailPendingRequests(Napi::Env env, Status status) {
   if (pending_.empty()) return;
   for (auto& entry : pending_) {
-    entry.second.Reject(StatusError(env, status, "the datapath closed before answering").Value());
+    entry.second.deferred.Reject(StatusError(env, status, "the datapath closed before answering").Value());
+    if (entry.second.release) entry.second.release(*entry.first, false);
     delete entry.first;
   }
   pending_.clear();

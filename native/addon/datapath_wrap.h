@@ -26,6 +26,10 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value SubmitRequest(const Napi::CallbackInfo& info);
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value InstallPolicies(const Napi::CallbackInfo& info);
+  Napi::Value Sessions(const Napi::CallbackInfo& info);
+  Napi::Value PipelineStats(const Napi::CallbackInfo& info);
+  std::string ParsePipelineOptions(const Napi::Object& options);
 
   std::string ParseOptions(const Napi::Object& options);
   static void WakeFromLcore(void* self);
@@ -41,7 +45,18 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   bool env_torn_down_ = false;
   Napi::Env::CleanupHook<std::function<void()>> cleanup_hook_;
   uint32_t next_request_id_ = 1;
-  std::unordered_map<dysco::Request*, Napi::Promise::Deferred> pending_;
+  // Builds the Promise's value from a completed request (on the JS thread).
+  using Finisher = std::function<Napi::Value(Napi::Env, dysco::Request&)>;
+  // Frees what the request carried; `completed` says whether the lcore served it.
+  using Releaser = std::function<void(dysco::Request&, bool completed)>;
+  struct PendingRequest {
+    Napi::Promise::Deferred deferred;
+    Finisher finish;
+    Releaser release;
+  };
+  Napi::Value Submit(Napi::Env env, dysco::Request* request, Finisher finish, Releaser release);
+
+  std::unordered_map<dysco::Request*, PendingRequest> pending_;
 };
 
 }  // namespace dysco::addon

@@ -10,6 +10,9 @@ namespace dysco {
 enum class RequestType : uint32_t {
   kPing = 1,         // liveness: the lcore answers with its loop iteration count and TSC
   kSetPollMode = 2,  // args[0]: PollMode, args[1]: longest idle sleep in microseconds
+  kInstallPolicies = 3,  // args[0]: PolicySet* to swap in; results[0]: the PolicySet* it replaced
+  kDumpSessions = 4,     // args[0]: SessionSummary* out, args[1]: first slot, args[2]: capacity;
+                         // results[0]: summaries written, results[1]: next slot (UINT64_MAX at the end)
 };
 
 enum class PollMode : uint32_t { kAdaptive = 0, kBusy = 1 };

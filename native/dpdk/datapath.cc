@@ -10,7 +10,9 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 
+#include "core/session_summary.h"
 #include "dpdk/eal.h"
 
 namespace dysco::dpdk {
@@ -19,6 +21,8 @@ namespace {
 constexpr uint16_t kRxBurst = 32;
 // Requests are served every this many loop iterations while busy (every iteration when idle).
 constexpr uint32_t kRequestPollInterval = 64;
+// Session slots the expiry scan visits per TX drain period (100 µs): 640K slots a second.
+constexpr uint32_t kExpiryBudget = 64;
 // How often the lcore copies the PMDs' own drop counters (ring overflow, no mbuf).
 constexpr uint64_t kPortStatsIntervalUs = 100000;
 
@@ -64,6 +68,11 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
     Close();
     return status;
   }
+  if (config.dysco && !pipeline_.Init(config.pipeline, &counters_, this)) {
+    *detail = "session tables could not be allocated";
+    Close();
+    return Status::PIPELINE_INIT_FAILED;
+  }
   to_host_.Bind(host_.id, &counters_.ports[kHostPort], &counters_);
   to_wire_.Bind(wire_.id, &counters_.ports[kWirePort], &counters_);
   backoff_.Configure(config.poll_mode, config.idle_sleep_max_us);
@@ -96,6 +105,7 @@ void Datapath::Stop() {
 
 void Datapath::Close() {
   Stop();
+  if (config_.dysco && opened_) pipeline_.ReleaseAllHeld();
   ClosePort(&host_);
   ClosePort(&wire_);
   if (requests_ != nullptr) {
@@ -138,20 +148,31 @@ int Datapath::Loop() {
   const uint64_t tsc_per_us = (tsc_hz_ + 999999) / 1000000;
   const uint64_t drain_tsc = tsc_per_us * config_.tx_drain_us;
   const uint64_t stats_tsc = tsc_per_us * kPortStatsIntervalUs;
+  const uint64_t tsc_per_ms = tsc_per_us * 1000;
+  epoch_ = rte_rdtsc();
+  const uint64_t epoch = epoch_;
   uint64_t last_drain = rte_rdtsc();
   uint64_t last_stats = last_drain;
   uint64_t iteration_start = last_drain;
   uint32_t iteration = 0;
 
   while (!quit_.load(std::memory_order_acquire)) {
-    uint32_t work = ForwardBurst(host_.id, kHostPort, to_wire_);
-    work += ForwardBurst(wire_.id, kWirePort, to_host_);
+    uint32_t work;
+    if (config_.dysco) {
+      const uint32_t now_ms = static_cast<uint32_t>((rte_rdtsc() - epoch) / tsc_per_ms);
+      work = DyscoBurst(host_.id, kHostPort, now_ms);
+      work += DyscoBurst(wire_.id, kWirePort, now_ms);
+    } else {
+      work = ForwardBurst(host_.id, kHostPort, to_wire_);
+      work += ForwardBurst(wire_.id, kWirePort, to_host_);
+    }
 
     const uint64_t now = rte_rdtsc();
     if (now - last_drain >= drain_tsc) {
       to_wire_.Flush();
       to_host_.Flush();
       last_drain = now;
+      if (config_.dysco) pipeline_.Expire(static_cast<uint32_t>((now - epoch) / tsc_per_ms), kExpiryBudget);
       if (now - last_stats >= stats_tsc) {
         ReadPortDrops();
         last_stats = now;
@@ -207,6 +228,74 @@ uint32_t Datapath::ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& 
   return n;
 }
 
+uint32_t Datapath::DyscoBurst(uint16_t rx_port, PortIndex rx_index, uint32_t now_ms) {
+  rte_mbuf* burst[kRxBurst];
+  const uint16_t n = rte_eth_rx_burst(rx_port, 0, burst, kRxBurst);
+  if (n == 0) return 0;
+  PipelinePacket packets[kRxBurst];
+  Verdict verdicts[kRxBurst];
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    bytes += rte_pktmbuf_pkt_len(m);
+    // Frames from af_packet, af_xdp and tap are single-segment; a chained mbuf is linearised first.
+    if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0) {
+      packets[i] = PipelinePacket{nullptr, 0, 0, m};
+      continue;
+    }
+    packets[i] = PipelinePacket{rte_pktmbuf_mtod(m, uint8_t*), m->data_len,
+                                static_cast<uint32_t>(m->data_len + rte_pktmbuf_tailroom(m)), m};
+  }
+  PortCounters& rx = counters_.ports[rx_index];
+  rx.rx_packets.Add(n);
+  rx.rx_bytes.Add(bytes);
+  if (rx_index == kHostPort) {
+    pipeline_.FromHost(packets, n, now_ms, verdicts);
+  } else {
+    pipeline_.FromWire(packets, n, now_ms, verdicts);
+  }
+  for (uint16_t i = 0; i < n; ++i) {
+    rte_mbuf* m = burst[i];
+    if (packets[i].data == nullptr) {
+      counters_.Drop(DropReason::RX_NO_MBUF);
+      rte_pktmbuf_free(m);
+      continue;
+    }
+    m->data_len = static_cast<uint16_t>(packets[i].length);
+    m->pkt_len = packets[i].length;
+    switch (verdicts[i]) {
+      case Verdict::kToWire: to_wire_.Push(m); break;
+      case Verdict::kToHost: to_host_.Push(m); break;
+      case Verdict::kHeld: break;
+      case Verdict::kDrop: rte_pktmbuf_free(m); break;
+    }
+  }
+  return n;
+}
+
+bool Datapath::SendFrame(const uint8_t* frame, uint32_t length) {
+  rte_mbuf* m = rte_pktmbuf_alloc(pool_);
+  if (m == nullptr) return false;
+  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(length)));
+  if (data == nullptr) {
+    rte_pktmbuf_free(m);
+    return false;
+  }
+  std::memcpy(data, frame, length);
+  to_wire_.Push(m);
+  return true;
+}
+
+void Datapath::ReleaseHeld(void* handle, const uint8_t* mac) {
+  auto* m = static_cast<rte_mbuf*>(handle);
+  if (mac == nullptr) {
+    rte_pktmbuf_free(m);
+    return;
+  }
+  std::memcpy(rte_pktmbuf_mtod(m, uint8_t*), mac, 6);
+  to_wire_.Push(m);
+}
+
 uint32_t Datapath::ServeRequests() {
   void* slots[16];
   const unsigned n = rte_ring_sc_dequeue_burst(requests_, slots, 16, nullptr);
@@ -221,6 +310,18 @@ uint32_t Datapath::ServeRequests() {
       case RequestType::kSetPollMode:
         backoff_.Configure(static_cast<PollMode>(request->args[0]), static_cast<uint32_t>(request->args[1]));
         break;
+      case RequestType::kInstallPolicies: {
+        if (!config_.dysco) {
+          request->status = Status::NOT_RUNNING;
+          break;
+        }
+        std::unique_ptr<PolicySet> incoming(reinterpret_cast<PolicySet*>(request->args[0]));
+        request->results[0] = reinterpret_cast<uint64_t>(pipeline_.ReplacePolicies(std::move(incoming)).release());
+        break;
+      }
+      case RequestType::kDumpSessions:
+        DumpSessions(request);
+        break;
       default:
         request->status = Status::UNKNOWN_REQUEST;
         break;
@@ -229,6 +330,25 @@ uint32_t Datapath::ServeRequests() {
     Complete(request);
   }
   return n;
+}
+
+void Datapath::DumpSessions(Request* request) {
+  if (!config_.dysco) {
+    request->status = Status::NOT_RUNNING;
+    return;
+  }
+  auto* out = reinterpret_cast<SessionSummary*>(request->args[0]);
+  const uint64_t capacity = request->args[2];
+  const SessionTable& table = pipeline_.sessions();
+  const uint32_t now_ms = static_cast<uint32_t>((rte_rdtsc() - epoch_) / (tsc_hz_ / 1000));
+  uint64_t slot = request->args[1];
+  uint64_t written = 0;
+  for (; slot < table.capacity() && written < capacity; ++slot) {
+    if (table.at(static_cast<uint32_t>(slot)).state == SessionState::kFree) continue;
+    out[written++] = Summarize(table, static_cast<uint32_t>(slot), now_ms);
+  }
+  request->results[0] = written;
+  request->results[1] = slot >= table.capacity() ? UINT64_MAX : slot;
 }
 
 void Datapath::Complete(Request* request) {

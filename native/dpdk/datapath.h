@@ -13,6 +13,7 @@
 #include "core/counters.h"
 #include "core/error_codes.h"
 #include "core/idle_backoff.h"
+#include "core/session_pipeline.h"
 #include "dpdk/port.h"
 #include "dpdk/tx_buffer.h"
 
@@ -27,6 +28,9 @@ struct DatapathConfig {
   uint32_t idle_sleep_max_us = 200;
   uint32_t tx_drain_us = 100;
   uint32_t ring_size = 1024;
+  // Without a pipeline the datapath bridges every frame unchanged (pass-through).
+  bool dysco = false;
+  PipelineConfig pipeline;
 };
 
 // Called from the lcore when events are waiting and no wake-up is outstanding. Must not block.
@@ -37,7 +41,7 @@ struct MempoolStats {
   uint32_t available;
 };
 
-class Datapath {
+class Datapath : private PipelineIo {
  public:
   Datapath() = default;
   Datapath(const Datapath&) = delete;
@@ -57,6 +61,7 @@ class Datapath {
   unsigned DrainEvents(Event* out, unsigned max);
 
   const LcoreCounters& counters() const { return counters_; }
+  const SessionPipeline* pipeline() const { return config_.dysco ? &pipeline_ : nullptr; }
   MempoolStats mempool_stats() const;
   const Port& host_port() const { return host_; }
   const Port& wire_port() const { return wire_; }
@@ -68,6 +73,10 @@ class Datapath {
   static int LoopEntry(void* self);
   int Loop();
   uint32_t ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& tx);
+  uint32_t DyscoBurst(uint16_t rx_port, PortIndex rx_index, uint32_t now_ms);
+  bool SendFrame(const uint8_t* frame, uint32_t length) override;
+  void ReleaseHeld(void* handle, const uint8_t* mac) override;
+  void DumpSessions(Request* request);
   uint32_t ServeRequests();
   void ReadPortDrops();
   void Complete(Request* request);
@@ -82,8 +91,10 @@ class Datapath {
   TxBuffer to_host_;
   TxBuffer to_wire_;
   IdleBackoff backoff_;
+  SessionPipeline pipeline_;
   LcoreCounters counters_;
   uint64_t tsc_hz_ = 0;
+  uint64_t epoch_ = 0;  // TSC at loop start: the pipeline's millisecond clock counts from here
   unsigned lcore_ = 0;
   bool opened_ = false;
   bool running_ = false;

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
 import { validateDevice } from '../datapath/datapath';
+import { policyListSchema } from '../policy/validate';
 
 const deviceString = z
   .string()
@@ -62,6 +63,30 @@ export const agentConfigSchema = z
       .strict()
       .default({}),
     shutdown: z.object({ timeoutMs: z.number().int().min(100).max(60_000).default(4000) }).strict().default({}),
+    // Local policies, in match order (first match wins); see src/policy/ and docs/policy.md.
+    policies: policyListSchema.default([]),
+    policyService: z
+      .object({
+        url: z
+          .string()
+          .url()
+          .refine((url) => /^https?:\/\//.test(url), 'must be an http or https URL')
+          .optional(),
+        intervalMs: z.number().int().min(100).max(3_600_000).default(5000),
+        timeoutMs: z.number().int().min(50).max(60_000).default(2000),
+        cachePath: z.string().min(1).default('/var/lib/dysco/policy-cache.json'),
+      })
+      .strict()
+      .optional(),
+    // Control API. `socket` undefined: the agent uses /run/dysco/agent-<pid>.sock. TCP only if `port` is set.
+    api: z
+      .object({
+        socket: z.string().min(1).optional(),
+        host: z.string().ip().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65535).optional(),
+      })
+      .strict()
+      .default({}),
   })
   .strict();
 

@@ -6,7 +6,9 @@ import { ConfigError } from '../agent/config';
 import { DatapathError } from '../native/errors';
 import { agentCommand } from './agent';
 import { benchCommand } from './bench';
+import { ctlCommand } from './ctl';
 import { demoCommand } from './demo';
+import { policyServerCommand } from './policy-server';
 import { testbedCommand } from './testbed';
 import { UserError } from './shared/user-error';
 
@@ -17,6 +19,8 @@ export function buildCli(argv: string[]) {
     .command(testbedCommand)
     .command(demoCommand)
     .command(benchCommand)
+    .command(ctlCommand)
+    .command(policyServerCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()
     .env('DYSCO')

@@ -1,0 +1,599 @@
+#include "core/session_pipeline.h"
+
+#include <cstring>
+
+#include "core/address_list.h"
+#include "core/arp.h"
+#include "core/byte_order.h"
+#include "core/tag_option.h"
+#include "core/tcp_options.h"
+
+namespace dysco {
+namespace {
+
+constexpr uint32_t kEthernetHeader = 14;
+constexpr uint64_t kNsPerMs = 1000000;
+
+uint16_t Fold(uint32_t sum) {
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint16_t>(sum);
+}
+
+// One's-complement sum of (~old + new) over the 16-bit words of a 32-bit value (host order).
+uint32_t WordDelta32(uint32_t old_value, uint32_t new_value) {
+  return static_cast<uint16_t>(~(old_value >> 16)) + (new_value >> 16) + static_cast<uint16_t>(~old_value) +
+         (new_value & 0xffff);
+}
+
+uint32_t WordDelta16(uint16_t old_value, uint16_t new_value) {
+  return static_cast<uint16_t>(~old_value) + uint32_t{new_value};
+}
+
+// RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust).
+inline uint16_t ApplyAdjust(uint16_t checksum, uint16_t adjust) {
+  return static_cast<uint16_t>(~Fold(static_cast<uint16_t>(~checksum) + uint32_t{adjust}));
+}
+
+Translation MakeTranslation(const FiveTuple& from, const FiveTuple& to) {
+  Translation t;
+  t.src_ip = to.src_ip;
+  t.dst_ip = to.dst_ip;
+  t.src_port = to.src_port;
+  t.dst_port = to.dst_port;
+  const uint32_t ip = WordDelta32(__builtin_bswap32(from.src_ip), __builtin_bswap32(to.src_ip)) +
+                      WordDelta32(__builtin_bswap32(from.dst_ip), __builtin_bswap32(to.dst_ip));
+  const uint32_t ports = WordDelta16(__builtin_bswap16(from.src_port), __builtin_bswap16(to.src_port)) +
+                         WordDelta16(__builtin_bswap16(from.dst_port), __builtin_bswap16(to.dst_port));
+  t.ip_adjust = Fold(ip);
+  t.l4_adjust = Fold(uint32_t{Fold(ip)} + ports);
+  return t;
+}
+
+FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
+  FiveTuple key;
+  std::memcpy(&key.src_ip, frame + layout.l3_offset + 12, 4);
+  std::memcpy(&key.dst_ip, frame + layout.l3_offset + 16, 4);
+  std::memcpy(&key.src_port, frame + layout.l4_offset, 2);
+  std::memcpy(&key.dst_port, frame + layout.l4_offset + 2, 2);
+  key.protocol = kIpProtocolTcp;
+  return key;
+}
+
+bool MacIsZero(const uint8_t* mac) {
+  uint32_t a;
+  uint16_t b;
+  std::memcpy(&a, mac, 4);
+  std::memcpy(&b, mac + 4, 2);
+  return (a | b) == 0;
+}
+
+// a ≥ b in sequence space.
+bool SeqGeq(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
+
+DropReason DropFor(AddressListStatus status) {
+  switch (status) {
+    case AddressListStatus::kBadMagic: return DropReason::LIST_BAD_MAGIC;
+    case AddressListStatus::kBadVersion: return DropReason::LIST_BAD_VERSION;
+    case AddressListStatus::kUnsupportedFlags: return DropReason::LIST_BAD_FLAGS;
+    case AddressListStatus::kZeroHops: return DropReason::LIST_ZERO_HOPS;
+    case AddressListStatus::kTooManyHops: return DropReason::LIST_TOO_MANY_HOPS;
+    case AddressListStatus::kLengthMismatch: return DropReason::LIST_LENGTH;
+    default: return DropReason::LIST_TRUNCATED;
+  }
+}
+
+// A SYN payload is ours (or a damaged copy of ours) when it starts with the first three magic bytes.
+// Anything else (TCP Fast Open data) is not a Dysco SYN and passes untouched.
+bool LooksLikeAddressList(const uint8_t* payload, uint32_t length) {
+  return length >= 3 && payload[0] == 'D' && payload[1] == 'Y' && payload[2] == 'S';
+}
+
+void RecordHandshake(TcpHandshake* out, const uint8_t* frame, const PacketLayout& layout) {
+  const TcpView tcp(const_cast<uint8_t*>(frame) + layout.l4_offset);
+  out->isn = tcp.seq();
+  const TcpOptionSummary options = SummarizeTcpOptions(tcp.options(), tcp.options_size());
+  if (options.status != TcpOptionStatus::kOk) return;
+  out->window_scale = options.has_window_scale ? options.window_scale : 0xff;
+  out->sack_permitted = options.sack_permitted ? 1 : 0;
+  out->timestamps = options.has_timestamps ? 1 : 0;
+  out->ts_val = options.has_timestamps ? options.timestamps.value : 0;
+}
+
+}  // namespace
+
+bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters, PipelineIo* io) {
+  config_ = config;
+  counters_ = counters;
+  io_ = io;
+  policies_ = std::make_unique<PolicySet>();
+  return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi) &&
+         neighbours_.Init(NeighbourConfig{}) == Status::OK;
+}
+
+std::unique_ptr<PolicySet> SessionPipeline::ReplacePolicies(std::unique_ptr<PolicySet> policies) {
+  policies_.swap(policies);
+  return policies;
+}
+
+Verdict SessionPipeline::DropWith(DropReason reason) {
+  counters_->Drop(reason);
+  return Verdict::kDrop;
+}
+
+void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
+  PacketLayout layouts[kMaxBurst];
+  FiveTuple keys[kMaxBurst];
+  uint32_t values[kMaxBurst];
+  uint64_t hits = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    layouts[i] = ParsePacket(packets[i].data, packets[i].length);
+    keys[i] = layouts[i].is_tcp() ? TupleOf(packets[i].data, layouts[i]) : FiveTuple{};
+  }
+  table_.outbound().LookupBulk(keys, n, values, &hits);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (hits & (1ull << i)) __builtin_prefetch(&table_.at(EntryIndex(values[i])), 1);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!layouts[i].is_tcp()) {
+      if (layouts[i].status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
+      verdicts[i] = Verdict::kToWire;
+      continue;
+    }
+    verdicts[i] = HostPacket(packets[i], layouts[i], keys[i], (hits >> i) & 1, values[i], now);
+  }
+}
+
+void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
+  PacketLayout layouts[kMaxBurst];
+  FiveTuple keys[kMaxBurst];
+  uint32_t values[kMaxBurst];
+  uint64_t hits = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    layouts[i] = ParsePacket(packets[i].data, packets[i].length);
+    keys[i] = layouts[i].is_tcp() ? TupleOf(packets[i].data, layouts[i]) : FiveTuple{};
+  }
+  table_.inbound().LookupBulk(keys, n, values, &hits);
+  for (uint32_t i = 0; i < n; ++i) {
+    if (hits & (1ull << i)) __builtin_prefetch(&table_.at(EntryIndex(values[i])), 1);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    if (!layouts[i].is_tcp()) {
+      if (layouts[i].status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
+      verdicts[i] = Verdict::kToHost;
+      continue;
+    }
+    verdicts[i] = WirePacket(packets[i], layouts[i], keys[i], (hits >> i) & 1, values[i], now);
+  }
+}
+
+Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
+                                    uint32_t value, uint32_t now) {
+  const uint8_t flags = packet.data[layout.l4_offset + 13];
+  const bool bare_syn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  if (!host_mac_known_ && key.src_ip == config_.host_ip) {
+    std::memcpy(host_mac_, packet.data + 6, 6);
+    host_mac_known_ = true;
+  }
+  if (hit) {
+    const uint32_t index = EntryIndex(value);
+    const TranslationKind kind = EntryKind(value);
+    Session& session = table_.at(index);
+    if (session.state == SessionState::kPending) {
+      // The middlebox emitted the SYN with the session's tuple unchanged.
+      if (bare_syn) return CompletePending(index, packet, layout, key, false, now);
+      return Verdict::kToWire;  // not ours to judge before the SYN has gone on
+    }
+    if (bare_syn && kind == kOutRight && session.state == SessionState::kSynSent) {
+      stats_.syn_retransmits.Add(1);
+      return SendSyn(index, packet, layout, now);
+    }
+    const int side = kind == kOutRight ? 0 : 1;
+    if (__builtin_expect(MacIsZero(session.next_hop_mac[side]), 0)) ResolveSessionMac(session, side, now);
+    Translate(session, kind, packet, layout);
+    Track(index, kind, packet, layout, now);
+    return Verdict::kToWire;
+  }
+  if (!bare_syn) return Verdict::kToWire;  // a flow no policy chains
+
+  uint32_t tag;
+  if (FindTagOption(packet.data, layout, &tag)) {
+    uint32_t index;
+    if (table_.ByTag(tag, &index) != nullptr) return CompletePending(index, packet, layout, key, true, now);
+    stats_.stale_tags.Add(1);
+    size_t length = packet.length;
+    RemoveTagOption(packet.data, &length, layout);
+    packet.length = static_cast<uint32_t>(length);
+    const PacketLayout clean = ParsePacket(packet.data, packet.length);
+    const PolicyRule* rule = policies_->Match(key);
+    return rule ? Initiate(packet, clean, key, *rule, now) : Verdict::kToWire;
+  }
+  const PolicyRule* rule = policies_->Match(key);
+  if (rule == nullptr) return Verdict::kToWire;
+  return Initiate(packet, layout, key, *rule, now);
+}
+
+Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
+                                    uint32_t value, uint32_t now) {
+  const uint8_t flags = packet.data[layout.l4_offset + 13];
+  const bool bare_syn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
+  if (hit) {
+    const uint32_t index = EntryIndex(value);
+    const TranslationKind kind = EntryKind(value);
+    Session& session = table_.at(index);
+    if (bare_syn && kind == kInLeft) {
+      // The left neighbour retransmitted its SYN: deliver it again exactly as the first time.
+      stats_.syn_retransmits.Add(1);
+      size_t length = packet.length;
+      if (layout.payload_length() != 0 && StripSynPayload(packet.data, &length, layout) != SynPayloadStatus::kOk) {
+        return DropWith(DropReason::LIST_LENGTH);
+      }
+      packet.length = static_cast<uint32_t>(length);
+      const PacketLayout stripped = ParsePacket(packet.data, packet.length);
+      Translate(session, kind, packet, stripped);
+      if (session.state == SessionState::kPending) {
+        const PacketLayout translated = ParsePacket(packet.data, packet.length);
+        if (AddTagOption(packet.data, &length, packet.capacity, translated, session.tag) == TagStatus::kOk) {
+          packet.length = static_cast<uint32_t>(length);
+        }
+      }
+      session.last_seen_ms = now;
+      return Verdict::kToHost;
+    }
+    Translate(session, kind, packet, layout);
+    Track(index, kind, packet, layout, now);
+    return Verdict::kToHost;
+  }
+  if (bare_syn && key.dst_ip == config_.host_ip && layout.payload_length() != 0 &&
+      LooksLikeAddressList(packet.data + layout.payload_offset, layout.payload_length())) {
+    return Accept(packet, layout, key, now);
+  }
+  return Verdict::kToHost;
+}
+
+bool SessionPipeline::SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple,
+                                const FiveTuple& subsession) {
+  // out_kind carries session → subsession; its partner carries the replies back.
+  Session& session = table_.at(index);
+  if (out_kind == kOutRight) {
+    session.xlate[kOutRight] = MakeTranslation(session_tuple, subsession);
+    session.xlate[kInRight] = MakeTranslation(subsession.Reversed(), session_tuple.Reversed());
+    if (table_.inbound().Insert(subsession.Reversed(), PackEntry(index, kInRight)) != FlowTable::InsertResult::kInserted) {
+      return false;
+    }
+    const auto placed = table_.outbound().Insert(session_tuple, PackEntry(index, kOutRight));
+    if (placed == FlowTable::InsertResult::kFull) {
+      table_.inbound().Erase(subsession.Reversed());
+      return false;
+    }
+    if (placed == FlowTable::InsertResult::kExists) table_.outbound().Update(session_tuple, PackEntry(index, kOutRight));
+    session.sides |= kHasRight;
+  } else {
+    // Left side: `subsession` arrived from the left neighbour, `session_tuple` is what it stands for.
+    session.xlate[kInLeft] = MakeTranslation(subsession, session_tuple);
+    session.xlate[kOutLeft] = MakeTranslation(session_tuple.Reversed(), subsession.Reversed());
+    if (table_.inbound().Insert(subsession, PackEntry(index, kInLeft)) != FlowTable::InsertResult::kInserted) return false;
+    if (table_.outbound().Insert(session_tuple.Reversed(), PackEntry(index, kOutLeft)) !=
+        FlowTable::InsertResult::kInserted) {
+      table_.inbound().Erase(subsession);
+      return false;
+    }
+    session.sides |= kHasLeft;
+  }
+  return true;
+}
+
+Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
+                                  const PolicyRule& rule, uint32_t now) {
+  uint32_t hops[kMaxChainHops + 1];
+  const uint8_t count = AddressListFor(rule, key.dst_ip, hops);
+  uint32_t index;
+  Session* session = table_.Allocate(&index);
+  if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
+  session->role = SessionRole::kInitiator;
+  session->rule_id = rule.rule_id;
+  session->last_seen_ms = now;
+  session->state = SessionState::kSynSent;
+  SubsessionPorts ports;
+  if (!table_.AllocatePorts(config_.host_ip, hops[0], &ports)) {
+    table_.Free(index);
+    return DropWith(DropReason::PORTS_EXHAUSTED);
+  }
+  FiveTuple subsession;
+  subsession.src_ip = config_.host_ip;
+  subsession.dst_ip = hops[0];
+  subsession.src_port = ports.src_port;
+  subsession.dst_port = ports.dst_port;
+  subsession.protocol = kIpProtocolTcp;
+  if (!table_.StoreSetup(*session, hops, count)) {
+    table_.Free(index);
+    return DropWith(DropReason::SETUP_POOL_FULL);
+  }
+  if (!SetUpSide(index, kOutRight, key, subsession)) {
+    table_.Free(index);
+    return DropWith(DropReason::TABLE_FULL);
+  }
+  RecordHandshake(&session->handshake[0], packet.data, layout);
+  stats_.sessions_initiated.Add(1);
+  return SendSyn(index, packet, layout, now);
+}
+
+Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {
+  AddressList list;
+  const AddressListStatus status = ParseAddressList(packet.data + layout.payload_offset, layout.payload_length(), &list);
+  if (status != AddressListStatus::kOk) return DropWith(DropFor(status));
+  if (list.hops[0] != config_.host_ip) return DropWith(DropReason::LIST_NOT_FOR_ME);
+  uint32_t index;
+  Session* session = table_.Allocate(&index);
+  if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
+  session->last_seen_ms = now;
+  const bool last_hop = list.hop_count == 1;
+  session->role = last_hop ? SessionRole::kResponder : SessionRole::kMiddlebox;
+  session->state = last_hop ? SessionState::kSynSent : SessionState::kPending;
+  // Replies to the left neighbour go back to the MAC this SYN came from.
+  std::memcpy(session->next_hop_mac[1], packet.data + 6, 6);
+  if (!last_hop && !table_.StoreSetup(*session, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1))) {
+    table_.Free(index);
+    return DropWith(DropReason::SETUP_POOL_FULL);
+  }
+  if (!SetUpSide(index, kOutLeft, list.session, key)) {
+    table_.Free(index);
+    return DropWith(DropReason::TABLE_FULL);
+  }
+  if (!last_hop) {
+    // Recognise the SYN when the middlebox software sends it on unchanged.
+    if (table_.outbound().Insert(list.session, PackEntry(index, kOutRight)) != FlowTable::InsertResult::kInserted) {
+      table_.Free(index);
+      return DropWith(DropReason::TABLE_FULL);
+    }
+    session->tag = table_.NewTag(index);
+  }
+  RecordHandshake(&session->handshake[0], packet.data, layout);
+  stats_.sessions_accepted.Add(1);
+
+  size_t length = packet.length;
+  if (StripSynPayload(packet.data, &length, layout) != SynPayloadStatus::kOk) {
+    EndSession(index, TeardownCause::kIdle);
+    return DropWith(DropReason::LIST_LENGTH);
+  }
+  packet.length = static_cast<uint32_t>(length);
+  const PacketLayout stripped = ParsePacket(packet.data, packet.length);
+  Translate(*session, kInLeft, packet, stripped);
+  if (!last_hop) {
+    const PacketLayout translated = ParsePacket(packet.data, packet.length);
+    if (AddTagOption(packet.data, &length, packet.capacity, translated, session->tag) == TagStatus::kOk) {
+      packet.length = static_cast<uint32_t>(length);
+    } else {
+      stats_.tag_no_space.Add(1);  // still found by its tuple unless the middlebox rewrites it
+    }
+  }
+  return Verdict::kToHost;
+}
+
+Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout,
+                                         const FiveTuple& key, bool by_tag, uint32_t now) {
+  Session& session = table_.at(index);
+  const SetupList* rest = table_.SetupOf(session);
+  if (rest == nullptr || rest->count == 0) return DropWith(DropReason::LIST_ZERO_HOPS);
+  const FiveTuple placeholder = session.xlate[kInLeft].Result();
+  if (!(placeholder == key)) table_.outbound().Erase(placeholder);  // the middlebox rewrote the tuple
+  SubsessionPorts ports;
+  if (!table_.AllocatePorts(config_.host_ip, rest->hops[0], &ports)) {
+    EndSession(index, TeardownCause::kIdle);
+    return DropWith(DropReason::PORTS_EXHAUSTED);
+  }
+  FiveTuple subsession;
+  subsession.src_ip = config_.host_ip;
+  subsession.dst_ip = rest->hops[0];
+  subsession.src_port = ports.src_port;
+  subsession.dst_port = ports.dst_port;
+  subsession.protocol = kIpProtocolTcp;
+  session.state = SessionState::kSynSent;
+  if (!SetUpSide(index, kOutRight, key, subsession)) {
+    EndSession(index, TeardownCause::kIdle);
+    return DropWith(DropReason::TABLE_FULL);
+  }
+  stats_.sessions_completed.Add(1);
+  if (by_tag) stats_.completed_by_tag.Add(1);
+  return SendSyn(index, packet, layout, now);
+}
+
+Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now) {
+  Session& session = table_.at(index);
+  const SetupList* list = table_.SetupOf(session);
+  if (list == nullptr) return DropWith(DropReason::LIST_ZERO_HOPS);
+  size_t length = packet.length;
+  PacketLayout current = layout;
+  if (RemoveTagOption(packet.data, &length, current)) {
+    packet.length = static_cast<uint32_t>(length);
+    current = ParsePacket(packet.data, packet.length);
+  }
+  Translate(session, kOutRight, packet, current);
+  const FiveTuple downstream = table_.KeyOf(session, kOutRight);
+  if (AppendAddressListToSyn(packet.data, &length, packet.capacity, current, downstream, list->hops, list->count) !=
+          SynPayloadStatus::kOk ||
+      length - kEthernetHeader > config_.mtu) {
+    return DropWith(DropReason::SYN_TOO_LARGE);
+  }
+  packet.length = static_cast<uint32_t>(length);
+  session.last_seen_ms = now;
+  return ForwardToNextHop(session, 0, list->hops[0], packet, now);
+}
+
+uint32_t SessionPipeline::NextHopFor(uint32_t agent) const {
+  const bool on_link = config_.gateway_ip == 0 || ((agent ^ config_.host_ip) & config_.prefix_mask) == 0;
+  return on_link ? agent : config_.gateway_ip;
+}
+
+// A session whose first SYN waited for ARP learns its next-hop MAC on a later packet.
+void SessionPipeline::ResolveSessionMac(Session& session, int side, uint32_t now) {
+  const uint32_t agent = session.xlate[side == 0 ? kOutRight : kOutLeft].dst_ip;
+  MacAddress mac;
+  if (ResolveHasMac(neighbours_.Resolve(NextHopFor(agent), uint64_t{now} * kNsPerMs, &mac))) {
+    std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
+  }
+}
+
+Verdict SessionPipeline::ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet,
+                                          uint32_t now) {
+  if (!MacIsZero(session.next_hop_mac[side])) {
+    std::memcpy(packet.data, session.next_hop_mac[side], 6);
+    return Verdict::kToWire;
+  }
+  const uint32_t next_hop = NextHopFor(next_agent);
+  const uint64_t now_ns = uint64_t{now} * kNsPerMs;
+  MacAddress mac;
+  const ResolveResult resolved = neighbours_.Resolve(next_hop, now_ns, &mac);
+  if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
+  if (ResolveHasMac(resolved)) {
+    std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
+    std::memcpy(packet.data, mac.bytes, 6);
+    return Verdict::kToWire;
+  }
+  if (resolved != ResolveResult::kNeedRequest && resolved != ResolveResult::kPending) {
+    return DropWith(DropReason::NEIGHBOUR_UNRESOLVED);
+  }
+  if (neighbours_.Enqueue(next_hop, packet.handle, now_ns) != EnqueueResult::kQueued) {
+    return DropWith(DropReason::NEIGHBOUR_QUEUE_FULL);
+  }
+  return Verdict::kHeld;
+}
+
+void SessionPipeline::SendArpRequest(uint32_t target_be) {
+  if (!host_mac_known_) {
+    counters_->Drop(DropReason::NO_HOST_MAC);
+    return;
+  }
+  uint8_t request[kEthernetMinFrameSize];
+  MacAddress sender;
+  std::memcpy(sender.bytes, host_mac_, 6);
+  const size_t size = BuildArpRequest(request, sizeof(request), sender, config_.host_ip, target_be);
+  if (size != 0 && io_->SendFrame(request, static_cast<uint32_t>(size))) stats_.arp_requests.Add(1);
+}
+
+void SessionPipeline::Translate(const Session& session, TranslationKind kind, PipelinePacket& packet,
+                                const PacketLayout& layout) const {
+  const Translation& t = session.xlate[kind];
+  uint8_t* ip = packet.data + layout.l3_offset;
+  uint8_t* tcp = packet.data + layout.l4_offset;
+  std::memcpy(ip + 12, &t.src_ip, 4);
+  std::memcpy(ip + 16, &t.dst_ip, 4);
+  StoreBe16(ip + 10, ApplyAdjust(LoadBe16(ip + 10), t.ip_adjust));
+  std::memcpy(tcp, &t.src_port, 2);
+  std::memcpy(tcp + 2, &t.dst_port, 2);
+  StoreBe16(tcp + 16, ApplyAdjust(LoadBe16(tcp + 16), t.l4_adjust));
+  if (IsOutbound(kind)) {
+    const uint8_t* mac = session.next_hop_mac[kind == kOutRight ? 0 : 1];
+    if (!MacIsZero(mac)) std::memcpy(packet.data, mac, 6);
+  }
+}
+
+void SessionPipeline::Track(uint32_t index, TranslationKind kind, const PipelinePacket& packet,
+                            const PacketLayout& layout, uint32_t now) {
+  Session& session = table_.at(index);
+  const TcpView tcp(packet.data + layout.l4_offset);
+  const uint8_t flags = tcp.flags();
+  const int dir = IsForward(kind) ? 0 : 1;
+  session.last_seen_ms = now;
+  if (!IsOutbound(kind) || session.role != SessionRole::kMiddlebox) {
+    ++session.packets;
+    session.bytes += packet.length;
+  }
+  if (__builtin_expect((flags & (kTcpSyn | kTcpFin | kTcpRst)) == 0 && session.fin_flags == 0, 1)) return;
+
+  if (flags & kTcpRst) {
+    if (session.state != SessionState::kLinger) EndSession(index, TeardownCause::kRst);
+    return;
+  }
+  if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
+    if (session.state == SessionState::kSynSent) {
+      RecordHandshake(&session.handshake[1], packet.data, layout);
+      session.state = SessionState::kEstablished;
+      table_.ReleaseSetup(session);
+      stats_.established.Add(1);
+    }
+    return;
+  }
+  if (flags & kTcpFin) {
+    session.fin_flags |= dir == 0 ? kFinSeenForward : kFinSeenReverse;
+    session.fin_end[dir] = tcp.seq() + layout.payload_length() + 1;
+    if (session.state == SessionState::kEstablished || session.state == SessionState::kSynSent) {
+      session.state = SessionState::kClosing;
+    }
+  }
+  if (flags & kTcpAck) {
+    const int other = 1 - dir;
+    const uint8_t seen = other == 0 ? kFinSeenForward : kFinSeenReverse;
+    const uint8_t acked = other == 0 ? kFinAckedForward : kFinAckedReverse;
+    if ((session.fin_flags & seen) && SeqGeq(tcp.ack(), session.fin_end[other])) session.fin_flags |= acked;
+  }
+  if ((session.fin_flags & (kFinAckedForward | kFinAckedReverse)) == (kFinAckedForward | kFinAckedReverse) &&
+      session.state != SessionState::kLinger) {
+    EndSession(index, TeardownCause::kFin);
+  }
+}
+
+void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
+  Session& session = table_.at(index);
+  stats_.teardowns[static_cast<int>(cause)].Add(1);
+  if (cause == TeardownCause::kIdle) {
+    table_.Free(index);
+    return;
+  }
+  // Keep translating stragglers (the last ACK, retransmitted FINs) for a short linger.
+  session.state = SessionState::kLinger;
+}
+
+void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
+  stats_.active_sessions.Set(table_.active());
+  const uint32_t capacity = table_.capacity();
+  for (uint32_t visited = 0; visited < budget && visited < capacity; ++visited) {
+    const uint32_t index = expiry_cursor_;
+    expiry_cursor_ = expiry_cursor_ + 1 == capacity ? 0 : expiry_cursor_ + 1;
+    Session& session = table_.at(index);
+    uint32_t limit;
+    switch (session.state) {
+      case SessionState::kFree: continue;
+      case SessionState::kPending:
+      case SessionState::kSynSent: limit = config_.setup_timeout_ms; break;
+      case SessionState::kEstablished: limit = config_.established_timeout_ms; break;
+      case SessionState::kClosing: limit = config_.closing_timeout_ms; break;
+      case SessionState::kLinger: limit = config_.linger_ms; break;
+      default: continue;
+    }
+    if (now - session.last_seen_ms < limit) continue;
+    if (session.state == SessionState::kLinger) {
+      table_.Free(index);  // its cause was counted when it began to linger
+    } else {
+      EndSession(index, TeardownCause::kIdle);
+    }
+  }
+  neighbours_.Expire(uint64_t{now} * kNsPerMs, [this](void* handle) {
+    counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
+    io_->ReleaseHeld(handle, nullptr);
+  });
+}
+
+void SessionPipeline::LearnFromArp(const PipelinePacket& packet, bool from_host, uint32_t now) {
+  ArpMessage arp;
+  if (!ParseArp(packet.data, packet.length, &arp)) return;
+  if (from_host) {
+    if (arp.sender_ip_be == config_.host_ip && !host_mac_known_) {
+      std::memcpy(host_mac_, arp.sender_mac.bytes, 6);
+      host_mac_known_ = true;
+    }
+    return;
+  }
+  const MacAddress mac = arp.sender_mac;
+  neighbours_.Learn(arp.sender_ip_be, mac, uint64_t{now} * kNsPerMs,
+                    [this, &mac](void* handle) { io_->ReleaseHeld(handle, mac.bytes); });
+}
+
+void SessionPipeline::ReleaseAllHeld() {
+  neighbours_.Clear([this](void* handle) {
+    counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
+    io_->ReleaseHeld(handle, nullptr);
+  });
+}
+
+}  // namespace dysco

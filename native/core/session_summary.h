@@ -1,0 +1,50 @@
+#pragma once
+// A copy of one session for the control API, made on the lcore between bursts.
+#include <cstdint>
+
+#include "core/session.h"
+#include "core/session_table.h"
+
+namespace dysco {
+
+struct SessionSummary {
+  uint32_t id;
+  uint8_t state;  // SessionState
+  uint8_t role;   // SessionRole
+  uint8_t sides;  // kHasLeft | kHasRight
+  uint8_t reserved;
+  FiveTuple left_session;   // as the left neighbour named it (valid with kHasLeft)
+  FiveTuple left_subsession;  // as it arrives from the left neighbour
+  FiveTuple right_session;  // as this host emits it toward the right
+  FiveTuple right_subsession;  // as it leaves toward the right neighbour
+  uint64_t packets;
+  uint64_t bytes;
+  uint32_t idle_ms;
+  uint32_t rule_id;
+};
+
+inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint32_t now_ms) {
+  const Session& s = table.at(index);
+  SessionSummary out{};
+  out.id = index;
+  out.state = static_cast<uint8_t>(s.state);
+  out.role = static_cast<uint8_t>(s.role);
+  out.sides = s.sides;
+  if (s.sides & kHasLeft) {
+    out.left_session = s.xlate[kInLeft].Result();
+    out.left_subsession = SessionTable::KeyOf(s, kInLeft);
+  } else if (s.state == SessionState::kPending) {
+    out.left_session = s.xlate[kInLeft].Result();
+  }
+  if (s.sides & kHasRight) {
+    out.right_session = SessionTable::KeyOf(s, kOutRight);
+    out.right_subsession = s.xlate[kOutRight].Result();
+  }
+  out.packets = s.packets;
+  out.bytes = s.bytes;
+  out.idle_ms = now_ms - s.last_seen_ms;
+  out.rule_id = s.rule_id;
+  return out;
+}
+
+}  // namespace dysco

@@ -1,0 +1,144 @@
+// Client of the agent's control API, over a Unix socket or http://host:port. Used by `dysco ctl`.
+import { readdirSync } from 'node:fs';
+import { request, type RequestOptions } from 'node:http';
+import { join } from 'node:path';
+import type { Policy } from '../policy/model';
+import type { ApiErrorBody, PolicyCreated, PolicyList, SessionPage, SessionQuery, SessionRecord } from './types';
+
+export const DEFAULT_API_DIR = '/run/dysco';
+
+/** The default socket of the agent with this pid. */
+export function defaultApiSocket(pid: number = process.pid, dir = DEFAULT_API_DIR): string {
+  return join(dir, `agent-${pid}.sock`);
+}
+
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly details?: string[],
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/**
+ * Where to reach the agent: an explicit socket path or http(s) URL, else the one agent socket in
+ * /run/dysco (an error if there are none or several).
+ */
+export function resolveApiEndpoint(explicit?: string, dir = DEFAULT_API_DIR): string {
+  if (explicit) return explicit;
+  let sockets: string[];
+  try {
+    sockets = readdirSync(dir).filter((name) => /^agent-[0-9]+\.sock$/.test(name));
+  } catch {
+    sockets = [];
+  }
+  if (sockets.length === 1) return join(dir, sockets[0]!);
+  if (sockets.length === 0) throw new ApiError(`no agent socket in ${dir}; is the agent running? (or pass --api)`);
+  throw new ApiError(`several agents in ${dir} (${sockets.join(', ')}); pick one with --api`);
+}
+
+export interface ApiClientOptions {
+  timeoutMs?: number;
+}
+
+export class ApiClient {
+  private readonly base: RequestOptions;
+  private readonly timeoutMs: number;
+
+  /** `endpoint`: a Unix socket path, or an http:// URL of the agent's TCP listener. */
+  constructor(
+    readonly endpoint: string,
+    options: ApiClientOptions = {},
+  ) {
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    if (/^https?:\/\//.test(endpoint)) {
+      const url = new URL(endpoint);
+      if (url.protocol !== 'http:') throw new ApiError(`the control API speaks plain http on 127.0.0.1: ${endpoint}`);
+      this.base = { host: url.hostname, port: url.port || 80 };
+    } else {
+      this.base = { socketPath: endpoint };
+    }
+  }
+
+  async sessions(query: SessionQuery = {}): Promise<SessionPage> {
+    const params = new URLSearchParams();
+    for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+    const qs = params.toString();
+    return (await this.call('GET', `/v1/sessions${qs ? `?${qs}` : ''}`)) as SessionPage;
+  }
+
+  /** Follows nextCursor from `query.cursor` to the end, at most `maxPages` pages. */
+  async allSessions(query: SessionQuery = {}, maxPages = 10_000): Promise<SessionRecord[]> {
+    const out: SessionRecord[] = [];
+    let cursor: number | null = query.cursor ?? 0;
+    for (let page = 0; cursor !== null && page < maxPages; page += 1) {
+      const result: SessionPage = await this.sessions({ ...query, cursor });
+      out.push(...result.sessions);
+      cursor = result.nextCursor;
+    }
+    return out;
+  }
+
+  async listPolicies(): Promise<PolicyList> {
+    return (await this.call('GET', '/v1/policies')) as PolicyList;
+  }
+
+  async addPolicy(policy: Policy): Promise<PolicyCreated> {
+    return (await this.call('POST', '/v1/policies', policy)) as PolicyCreated;
+  }
+
+  async removePolicy(name: string): Promise<void> {
+    await this.call('DELETE', `/v1/policies/${encodeURIComponent(name)}`);
+  }
+
+  /** One request; resolves with the parsed JSON body (undefined for 204), rejects with ApiError. */
+  call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          ...this.base,
+          method,
+          path,
+          timeout: this.timeoutMs,
+          headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('error', (error) => reject(new ApiError(`${this.endpoint}: ${error.message}`)));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let data: unknown;
+            try {
+              data = text ? JSON.parse(text) : undefined;
+            } catch {
+              reject(new ApiError(`${this.endpoint}: HTTP ${res.statusCode}, response is not JSON`, res.statusCode));
+              return;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) resolve(data);
+            else {
+              const err = data as Partial<ApiErrorBody> | undefined;
+              reject(new ApiError(typeof err?.error === 'string' ? err.error : `HTTP ${status}`, status, err?.details));
+            }
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('error', (error: NodeJS.ErrnoException) => {
+        const reason =
+          error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
+            ? 'agent not reachable (is it running?)'
+            : error.code === 'EACCES'
+              ? 'permission denied (run as root or a member of the socket group)'
+              : error.message;
+        reject(new ApiError(`${this.endpoint}: ${reason}`));
+      });
+      req.end(payload);
+    });
+  }
+}

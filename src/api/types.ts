@@ -1,0 +1,67 @@
+// Shapes of the agent's local control API (HTTP/1.1 + JSON on a Unix socket, optionally 127.0.0.1 TCP).
+import type { Policy } from '../policy/model';
+import type { EffectivePolicy } from '../policy/store';
+
+export interface Tuple {
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+}
+
+export interface SessionSide {
+  /** The session five-tuple as seen on this side. */
+  session: Tuple;
+  /** The subsession carrying it on the wire (absent where the side faces the local stack). */
+  subsession?: Tuple;
+}
+
+export type SessionRole = 'initiator' | 'middlebox' | 'responder';
+
+export interface SessionRecord {
+  id: number;
+  state: string;
+  role: SessionRole;
+  left?: SessionSide;
+  right?: SessionSide;
+  chain: string[];
+  packets: number;
+  bytes: number;
+  idleSeconds: number;
+}
+
+/** Pages through the datapath's sessions. `cursor` is opaque to the API: 0 starts, null ends. */
+export interface SessionSource {
+  sessions(cursor: number, limit: number): Promise<{ sessions: SessionRecord[]; nextCursor: number | null }>;
+}
+
+export interface SessionQuery {
+  limit?: number;
+  cursor?: number;
+  state?: string;
+  address?: string;
+  port?: number;
+}
+
+export interface SessionPage {
+  sessions: SessionRecord[];
+  nextCursor: number | null;
+}
+
+export interface PolicyList {
+  policies: EffectivePolicy[];
+}
+
+export interface PolicyCreated {
+  policy: Policy;
+}
+
+/** Every 4xx/5xx body. */
+export interface ApiErrorBody {
+  error: string;
+  details?: string[];
+}
+
+export const SESSION_LIMIT_MAX = 1000;
+export const SESSION_LIMIT_DEFAULT = 100;
+export const API_MAX_BODY_BYTES = 1 << 20;

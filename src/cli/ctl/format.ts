@@ -1,0 +1,61 @@
+// Tables for `dysco ctl`.
+import type { SessionRecord, Tuple } from '../../api/types';
+import type { EffectivePolicy } from '../../policy/store';
+
+export function formatTuple(t: Tuple): string {
+  return `${t.srcIp}:${t.srcPort}->${t.dstIp}:${t.dstPort}`;
+}
+
+/** Columns padded to their widest cell; columns listed in `right` are right-aligned. */
+export function formatTable(header: string[], rows: string[][], right: ReadonlySet<number> = new Set()): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (right.has(i) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+const same = (a: Tuple, b: Tuple) => a.srcIp === b.srcIp && a.dstIp === b.dstIp && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+
+export function sessionRow(s: SessionRecord): string[] {
+  const sessions: Tuple[] = [];
+  for (const side of [s.left, s.right]) if (side && !sessions.some((t) => same(t, side.session))) sessions.push(side.session);
+  const subs = [
+    s.left?.subsession ? `L ${formatTuple(s.left.subsession)}` : undefined,
+    s.right?.subsession ? `R ${formatTuple(s.right.subsession)}` : undefined,
+  ].filter((x) => x !== undefined);
+  return [
+    String(s.id),
+    s.state,
+    s.role,
+    sessions.map(formatTuple).join(' | ') || '-',
+    subs.join(' | ') || '-',
+    s.chain.join(',') || '-',
+    String(s.packets),
+    String(s.bytes),
+    String(s.idleSeconds),
+  ];
+}
+
+export function formatSessions(sessions: readonly SessionRecord[]): string {
+  return formatTable(['ID', 'STATE', 'ROLE', 'SESSION', 'SUBSESSIONS', 'CHAIN', 'PACKETS', 'BYTES', 'IDLE_S'], sessions.map(sessionRow), new Set([0, 6, 7, 8]));
+}
+
+export function formatPolicies(policies: readonly EffectivePolicy[]): string {
+  return formatTable(
+    ['#', 'NAME', 'SOURCE', 'SRC', 'DST', 'SRC_PORTS', 'DST_PORTS', 'CHAIN'],
+    policies.map((p, i) => [
+      String(i),
+      p.name,
+      p.source,
+      p.match.srcPrefix ?? '*',
+      p.match.dstPrefix ?? '*',
+      p.match.srcPorts === undefined ? '*' : String(p.match.srcPorts),
+      p.match.dstPorts === undefined ? '*' : String(p.match.dstPorts),
+      p.chain.length ? p.chain.join(',') : '(direct)',
+    ]),
+    new Set([0]),
+  );
+}

@@ -1,0 +1,60 @@
+import { ApiClient, ApiError, resolveApiEndpoint } from '../../api/client';
+import { UserError } from '../shared/user-error';
+import { formatPolicies, formatSessions } from './format';
+import { policyFromArgs, sessionQueryFromArgs, type CtlArgs, type PolicyAddArgs, type PolicyRmArgs, type SessionsArgs } from './options';
+
+export type Output = (text: string) => void;
+const stdout: Output = (text) => process.stdout.write(`${text}\n`);
+
+function clientFor(args: CtlArgs): ApiClient {
+  return new ApiClient(resolveApiEndpoint(args.api), args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {});
+}
+
+/** API errors become one-line user errors (exit 1, no stack). */
+async function userFacing<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof ApiError) throw new UserError(error.message);
+    throw error;
+  }
+}
+
+export function runSessions(args: SessionsArgs, out: Output = stdout): Promise<void> {
+  return userFacing(async () => {
+    const client = clientFor(args);
+    const query = sessionQueryFromArgs(args);
+    if (args.all) {
+      const sessions = await client.allSessions(query);
+      out(args.json ? JSON.stringify({ sessions, nextCursor: null }) : formatSessions(sessions));
+      return;
+    }
+    const page = await client.sessions(query);
+    if (args.json) out(JSON.stringify(page));
+    else {
+      out(formatSessions(page.sessions));
+      if (page.nextCursor !== null) out(`(more: --cursor ${page.nextCursor}, or --all)`);
+    }
+  });
+}
+
+export function runPolicyAdd(args: PolicyAddArgs, out: Output = stdout): Promise<void> {
+  return userFacing(async () => {
+    const { policy } = await clientFor(args).addPolicy(policyFromArgs(args));
+    out(args.json ? JSON.stringify({ policy }) : `policy ${policy.name} added`);
+  });
+}
+
+export function runPolicyList(args: CtlArgs, out: Output = stdout): Promise<void> {
+  return userFacing(async () => {
+    const { policies } = await clientFor(args).listPolicies();
+    out(args.json ? JSON.stringify({ policies }) : formatPolicies(policies));
+  });
+}
+
+export function runPolicyRm(args: PolicyRmArgs, out: Output = stdout): Promise<void> {
+  return userFacing(async () => {
+    await clientFor(args).removePolicy(String(args.name));
+    if (!args.json) out(`policy ${args.name} removed`);
+  });
+}
