@@ -155,7 +155,11 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       if (verdicts[i] == Verdict::kToWire || verdicts[i] == Verdict::kToHost) {
         r.Set("frame", Napi::Buffer<uint8_t>::Copy(env, packets[i].data, packets[i].length));
       }
-      if (verdicts[i] != Verdict::kHeld) delete buffers[i];  // held frames belong to the pipeline now
+      if (verdicts[i] == Verdict::kHeld) {
+        buffers[i]->bytes.resize(packets[i].length);  // held frames belong to the pipeline now
+      } else {
+        delete buffers[i];
+      }
       out.Set(i, r);
     }
     return out;

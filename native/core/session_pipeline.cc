@@ -171,7 +171,8 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
                                     uint32_t value, uint32_t now) {
   const uint8_t flags = packet.data[layout.l4_offset + 13];
   const bool bare_syn = (flags & (kTcpSyn | kTcpAck)) == kTcpSyn;
-  if (!host_mac_known_ && key.src_ip == config_.host_ip) {
+  if (__builtin_expect(!host_mac_known_, 0)) {
+    // Everything on the host port comes from the host's own interface (a middlebox forwards with it too).
     std::memcpy(host_mac_, packet.data + 6, 6);
     host_mac_known_ = true;
   }
@@ -231,7 +232,8 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       packet.length = static_cast<uint32_t>(length);
       const PacketLayout stripped = ParsePacket(packet.data, packet.length);
       Translate(session, kind, packet, stripped);
-      if (session.state == SessionState::kPending) {
+      // Until the SYN-ACK, every copy of the SYN carries the same tag as the first.
+      if (session.tag != 0 && (session.state == SessionState::kPending || session.state == SessionState::kSynSent)) {
         const PacketLayout translated = ParsePacket(packet.data, packet.length);
         if (AddTagOption(packet.data, &length, packet.capacity, translated, session.tag) == TagStatus::kOk) {
           packet.length = static_cast<uint32_t>(length);

@@ -1,6 +1,7 @@
 // Loads the addon once and describes its surface. Everything native is reached through here.
 import bindings from 'bindings';
 import type { CoreBinding } from './core-binding';
+import type { PipelineBinding } from './pipeline-binding';
 import type { ProtocolBinding } from './protocol-binding';
 
 export interface NativeDatapathOptions {
@@ -79,6 +80,7 @@ export interface NativeBinding {
   dropReasons: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
   core: CoreBinding;
+  pipeline: PipelineBinding;
   protocol: ProtocolBinding;
 }
 

@@ -1,0 +1,90 @@
+// The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
+export interface PipelineOptions {
+  /** Host-order IPv4 numbers. */
+  hostIp: number;
+  prefixLength?: number;
+  gatewayIp?: number;
+  maxSessions?: number;
+  maxSetups?: number;
+  portLo?: number;
+  portHi?: number;
+  mtu?: number;
+  setupTimeoutMs?: number;
+  establishedTimeoutMs?: number;
+  closingTimeoutMs?: number;
+  lingerMs?: number;
+}
+
+export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';
+
+export interface PipelineResult {
+  verdict: PipelineVerdict;
+  /** The frame as it leaves (for wire and host verdicts). */
+  frame?: Buffer;
+}
+
+export interface NativeTuple {
+  srcIp: number;
+  dstIp: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+export interface PipelineHandshake {
+  isn: number;
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
+
+export interface PipelineSession {
+  id: number;
+  state: number;
+  role: number;
+  leftSession?: NativeTuple;
+  leftSubsession?: NativeTuple;
+  rightSession?: NativeTuple;
+  rightSubsession?: NativeTuple;
+  packets: number;
+  bytes: number;
+  handshake: [PipelineHandshake, PipelineHandshake];
+  tag: number;
+}
+
+export interface PipelineStats {
+  sessionsInitiated: number;
+  sessionsAccepted: number;
+  sessionsCompleted: number;
+  completedByTag: number;
+  established: number;
+  synRetransmits: number;
+  teardownsFin: number;
+  teardownsRst: number;
+  teardownsIdle: number;
+  tagNoSpace: number;
+  staleTags: number;
+  arpRequests: number;
+  activeSessions: number;
+  tableBytes: number;
+}
+
+export interface NativePipeline {
+  fromHost(frames: Buffer[], nowMs: number): PipelineResult[];
+  fromWire(frames: Buffer[], nowMs: number): PipelineResult[];
+  expire(nowMs: number, budget: number): void;
+  installPolicies(compiled: Buffer): void;
+  sessions(nowMs?: number): PipelineSession[];
+  stats(): PipelineStats;
+  drops(): Record<string, number>;
+  /** Frames the pipeline sent by itself since the last call (ARP requests, packets released after ARP). */
+  takeSent(): Buffer[];
+}
+
+export interface PipelineBinding {
+  Pipeline: new (options: PipelineOptions) => NativePipeline;
+}
+
+/** SessionState and SessionRole numbering of native/core/session.h. */
+export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
+export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;
