@@ -10,7 +10,7 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 packages=(
   dpdk libdpdk-dev pkg-config build-essential python3
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
-  valgrind
+  valgrind iptables conntrack nginx-light haproxy
 )
 
 missing=()

@@ -1,14 +1,39 @@
-// One agent per host: the datapath bridging the host and wire ports, and its metrics endpoint.
+// One agent per host: the datapath between the host and wire ports (Dysco sessions, or pass-through),
+// its policy control plane and control API, and its metrics endpoint.
+import { AgentControlPlane } from '../api/control-plane';
 import { Datapath } from '../datapath/datapath';
 import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
+import type { PipelineOptions } from '../native/pipeline-binding';
+import { parseIpv4 } from '../protocol/address-list';
 import type { AgentConfig } from './config';
+import { DatapathSessionSource } from './session-source';
+
+export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
+  const [address, prefix] = dysco.address.split('/') as [string, string];
+  const [portLo, portHi] = dysco.portRange.split('-').map(Number) as [number, number];
+  return {
+    hostIp: parseIpv4(address),
+    prefixLength: Number(prefix),
+    gatewayIp: dysco.gateway ? parseIpv4(dysco.gateway) : 0,
+    maxSessions: dysco.maxSessions,
+    maxSetups: dysco.maxSetups,
+    portLo,
+    portHi,
+    mtu: dysco.mtu,
+    setupTimeoutMs: dysco.timeouts.setupMs,
+    establishedTimeoutMs: dysco.timeouts.establishedMs,
+    closingTimeoutMs: dysco.timeouts.closingMs,
+    lingerMs: dysco.timeouts.lingerMs,
+  };
+}
 
 export class Agent {
   private datapath: Datapath | undefined;
   private metricsServer: MetricsServer | undefined;
+  private controlPlane: AgentControlPlane | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -18,6 +43,10 @@ export class Agent {
 
   get metricsUrl(): string | undefined {
     return this.metricsServer?.url;
+  }
+
+  get apiSocket(): string | undefined {
+    return this.controlPlane?.apiSocket;
   }
 
   async start(): Promise<void> {
@@ -32,19 +61,35 @@ export class Agent {
       rxDescriptors: config.datapath.rxDescriptors,
       txDescriptors: config.datapath.txDescriptors,
       eal: config.eal,
+      ...(config.dysco ? { dysco: pipelineOptions(config.dysco) } : {}),
     });
     this.datapath.start();
     await this.datapath.ping();
     const info = this.datapath.info();
-    this.log.info({ host: info.host, wire: info.wire, lcore: info.lcore, runtimeDir: this.datapath.runtimeDir }, 'datapath running');
+    const mode = config.dysco ? 'dysco' : 'passthrough';
+    this.log.info({ host: info.host, wire: info.wire, lcore: info.lcore, mode, runtimeDir: this.datapath.runtimeDir }, 'datapath running');
 
+    const metrics = createAgentMetrics(() => this.datapath);
+    if (config.dysco) {
+      const datapath = this.datapath;
+      this.controlPlane = new AgentControlPlane();
+      this.controlPlane.registerMetrics(metrics.registry);
+      await this.controlPlane.start({
+        config,
+        sink: datapath,
+        sessions: new DatapathSessionSource(datapath, () => this.controlPlane?.store?.effective() ?? []),
+        log: this.log,
+      });
+    }
     if (config.metrics.enabled) {
-      const metrics = createAgentMetrics(() => this.datapath);
       this.metricsServer = await startMetricsServer(metrics, config.metrics.host, config.metrics.port, () =>
         Boolean(this.datapath?.running),
       );
     }
-    this.log.info({ event: 'ready', metricsUrl: this.metricsServer?.url, mode: 'passthrough' }, 'agent ready');
+    this.log.info(
+      { event: 'ready', metricsUrl: this.metricsServer?.url, apiSocket: this.controlPlane?.apiSocket, mode },
+      'agent ready',
+    );
   }
 
   /** Ordered shutdown: control plane, lcore, ports, EAL, metrics server. Idempotent. */
@@ -55,10 +100,12 @@ export class Agent {
 
   private async shutdown(reason: string): Promise<void> {
     this.log.info({ reason }, 'agent stopping');
+    await this.controlPlane?.stop();
     if (this.datapath) {
       const counters = this.datapath.counters();
+      const sessions = this.datapath.pipelineStats();
       this.datapath.close();
-      this.log.info({ ports: counters.ports, drops: counters.drops }, 'datapath closed');
+      this.log.info({ ports: counters.ports, drops: counters.drops, sessions }, 'datapath closed');
     }
     cleanupEal();
     await this.metricsServer?.close();

@@ -63,6 +63,36 @@ export const agentConfigSchema = z
       .strict()
       .default({}),
     shutdown: z.object({ timeoutMs: z.number().int().min(100).max(60_000).default(4000) }).strict().default({}),
+    // Dysco mode: without this section the agent bridges every frame unchanged (pass-through).
+    dysco: z
+      .object({
+        // The host's own address and prefix: subsessions use it, and on-link next hops are ARPed directly.
+        address: z.string().refine(isIpv4Cidr, 'must be an IPv4 address with a prefix length, e.g. 10.0.1.2/24'),
+        gateway: z.string().ip({ version: 'v4' }).optional(),
+        maxSessions: z.number().int().min(1).max(4_194_304).default(65_536),
+        maxSetups: z.number().int().min(1).max(4_194_304).default(16_384),
+        // Subsession ports; keep them outside the hosts' ephemeral range (Linux: 32768-60999).
+        portRange: z
+          .string()
+          .regex(/^\d+-\d+$/, 'must be "lo-hi"')
+          .refine((r) => {
+            const [lo, hi] = r.split('-').map(Number) as [number, number];
+            return lo >= 1024 && hi <= 65535 && lo < hi;
+          }, 'must lie within 1024-65535 with lo < hi')
+          .default('61000-65535'),
+        mtu: z.number().int().min(576).max(9216).default(1500),
+        timeouts: z
+          .object({
+            setupMs: z.number().int().min(100).max(3_600_000).default(10_000),
+            establishedMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+            closingMs: z.number().int().min(100).max(3_600_000).default(30_000),
+            lingerMs: z.number().int().min(0).max(600_000).default(2_000),
+          })
+          .strict()
+          .default({}),
+      })
+      .strict()
+      .optional(),
     // Local policies, in match order (first match wins); see src/policy/ and docs/policy.md.
     policies: policyListSchema.default([]),
     policyService: z
@@ -89,6 +119,13 @@ export const agentConfigSchema = z
       .default({}),
   })
   .strict();
+
+function isIpv4Cidr(value: string): boolean {
+  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
+  if (!match) return false;
+  const octets = match.slice(1, 5).map(Number);
+  return octets.every((o) => o <= 255) && Number(match[5]) <= 32;
+}
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema> & { eal: { filePrefix: string } };
@@ -146,7 +183,13 @@ export function mergeConfig(base: unknown, overlay: Plain): Plain {
   const out: Plain = isPlain(base) ? { ...base } : {};
   for (const [key, value] of Object.entries(overlay)) {
     if (value === undefined) continue;
-    out[key] = isPlain(value) && isPlain(out[key]) ? mergeConfig(out[key], value) : value;
+    if (isPlain(value)) {
+      const merged = mergeConfig(out[key], value);
+      // An overlay section with nothing set does not create the section (its presence can mean something).
+      if (Object.keys(merged).length > 0 || key in out) out[key] = merged;
+    } else {
+      out[key] = value;
+    }
   }
   return out;
 }

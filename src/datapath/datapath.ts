@@ -1,5 +1,13 @@
 // The typed datapath: EAL, two ports, the lcore loop, requests and counters.
-import { native, type NativeCounters, type NativeDatapath, type NativeDatapathInfo } from '../native/binding';
+import {
+  native,
+  type NativeCounters,
+  type NativeDatapath,
+  type NativeDatapathInfo,
+  type NativePipelineStats,
+  type NativeSessionPage,
+} from '../native/binding';
+import type { PipelineOptions } from '../native/pipeline-binding';
 import { callNative, callNativeAsync } from '../native/errors';
 import { DROP_REASONS, type DropReason } from '../native/generated/codes';
 import { ensureEal, isPciAddress, type EalOptions } from './eal';
@@ -19,6 +27,8 @@ export interface DatapathOptions {
   rxDescriptors: number;
   txDescriptors: number;
   eal: EalOptions;
+  /** Present: the Dysco session pipeline runs; absent: every frame bridges unchanged. */
+  dysco?: PipelineOptions;
 }
 
 export interface PortCounters {
@@ -95,6 +105,7 @@ export class Datapath {
           txDrainUs: options.txDrainUs,
           rxDescriptors: options.rxDescriptors,
           txDescriptors: options.txDescriptors,
+          ...(options.dysco ? { dysco: options.dysco } : {}),
         }),
     );
     callNative(() => handle.open());
@@ -143,5 +154,20 @@ export class Datapath {
 
   info(): NativeDatapathInfo {
     return this.handle.info();
+  }
+
+  /** Swaps a compiled policy set (src/policy/compile.ts) into the running pipeline. */
+  async installPolicies(compiled: Buffer): Promise<void> {
+    await callNativeAsync(() => this.handle.installPolicies(compiled));
+  }
+
+  /** A page of sessions copied by the lcore; pass nextCursor back for the next page. */
+  sessions(cursor: number, limit: number): Promise<NativeSessionPage> {
+    return callNativeAsync(() => this.handle.sessions(cursor, limit));
+  }
+
+  /** Session counters, or null in pass-through mode. */
+  pipelineStats(): NativePipelineStats | null {
+    return this.handle.pipelineStats();
   }
 }

@@ -1,6 +1,7 @@
 // The agent's dedicated prom-client registry: build info, process metrics and datapath counters.
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { DatapathCollector, type CounterSource } from './datapath-collector';
+import { registerSessionMetrics, type SessionStatsSource } from './session-collector';
 import { VERSION } from '../version';
 
 export interface AgentMetrics {
@@ -9,7 +10,7 @@ export interface AgentMetrics {
   refresh(): void;
 }
 
-export function createAgentMetrics(source: () => CounterSource | undefined): AgentMetrics {
+export function createAgentMetrics(source: () => (CounterSource & SessionStatsSource) | undefined): AgentMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'dysco_' });
   new Gauge({
@@ -19,6 +20,7 @@ export function createAgentMetrics(source: () => CounterSource | undefined): Age
     registers: [registry],
   }).set({ version: VERSION, node: process.version }, 1);
   const collector = new DatapathCollector(registry, source);
+  registerSessionMetrics(registry, source);
   return {
     registry,
     refresh: () => collector.refresh(),

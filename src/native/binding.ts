@@ -1,7 +1,7 @@
 // Loads the addon once and describes its surface. Everything native is reached through here.
 import bindings from 'bindings';
 import type { CoreBinding } from './core-binding';
-import type { PipelineBinding } from './pipeline-binding';
+import type { NativeTuple, PipelineBinding, PipelineOptions } from './pipeline-binding';
 import type { ProtocolBinding } from './protocol-binding';
 
 export interface NativeDatapathOptions {
@@ -15,6 +15,8 @@ export interface NativeDatapathOptions {
   rxDescriptors?: number;
   txDescriptors?: number;
   ringSize?: number;
+  /** Present: run the Dysco session pipeline; absent: pass-through. */
+  dysco?: PipelineOptions;
 }
 
 export interface NativePortCounters {
@@ -59,6 +61,42 @@ export interface NativeRequestResult {
   results: [number, number, number, number];
 }
 
+export interface NativeSessionPage {
+  sessions: NativeSessionSummary[];
+  nextCursor: number | null;
+}
+
+export interface NativeSessionSummary {
+  id: number;
+  state: number;
+  role: number;
+  leftSession?: NativeTuple;
+  leftSubsession?: NativeTuple;
+  rightSession?: NativeTuple;
+  rightSubsession?: NativeTuple;
+  packets: number;
+  bytes: number;
+  idleMs: number;
+  /** -1 when no local policy chained it. */
+  ruleId: number;
+}
+
+export interface NativePipelineStats {
+  sessionsInitiated: number;
+  sessionsAccepted: number;
+  sessionsCompleted: number;
+  completedByTag: number;
+  established: number;
+  synRetransmits: number;
+  teardowns: { fin: number; rst: number; idle: number };
+  tagNoSpace: number;
+  staleTags: number;
+  arpRequests: number;
+  activeSessions: number;
+  sessionCapacity: number;
+  tableBytes: number;
+}
+
 export interface NativeDatapath {
   open(): void;
   start(): void;
@@ -67,6 +105,9 @@ export interface NativeDatapath {
   request(type: number, args: number[]): Promise<NativeRequestResult>;
   counters(): NativeCounters;
   info(): NativeDatapathInfo;
+  installPolicies(compiled: Buffer): Promise<void>;
+  sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
+  pipelineStats(): NativePipelineStats | null;
 }
 
 export type EalState = 'uninitialised' | 'running' | 'cleaned-up';

@@ -3,8 +3,8 @@
  * without leftovers. Everything is named `dysco-<run>-*` (namespaces) or `dy<run>*` (links).
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { closeSync, existsSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   DEFAULT_AGENT_STOP_TIMEOUT_MS,
   listNamespaces,
@@ -94,6 +94,21 @@ export interface TestbedOptions {
   runRoot?: string;
   /** sweep stale runs before creating; default true */
   sweep?: boolean;
+  /** run the agents in Dysco mode (each with its host's address and gateway); default false (pass-through) */
+  dysco?: boolean;
+  /**
+   * Dysco policies per host name. A chain entry may name a host of the topology instead of giving its address;
+   * a match prefix may name a host too (its /32).
+   */
+  policies?: Readonly<Record<string, readonly TestbedPolicy[]>>;
+  /** extra agent config (merged into each Dysco agent's config file), e.g. dysco.timeouts */
+  agentConfig?: Readonly<Record<string, unknown>>;
+}
+
+export interface TestbedPolicy {
+  name: string;
+  match: { srcPrefix?: string; dstPrefix?: string; srcPorts?: number | string; dstPorts?: number | string };
+  chain: readonly string[];
 }
 
 /** A host's agent: its namespace, its two devices, its metrics endpoint and log. */
@@ -339,8 +354,29 @@ export class Testbed implements LiveTestbed {
       String(ag.metricsPort),
       '--log-level',
       this.opts.logLevel ?? DEFAULT_AGENT_LOG_LEVEL,
+      ...this.dyscoArgs(host),
       ...(this.opts.agentArgs ?? []),
     ]);
+  }
+
+  /** Dysco mode: the host's address and gateway, and a config file with its policies. */
+  private dyscoArgs(target: Target): string[] {
+    if (!this.opts.dysco) return [];
+    const h = typeof target === 'string' ? this.host(target) : target;
+    const resolve = (name: string) => this.hosts.find((x) => x.name === name)?.address ?? name;
+    const prefix = (p: string | undefined) => (p === undefined ? undefined : p.includes('/') ? p : `${resolve(p)}/32`);
+    const policies = (this.opts.policies?.[h.name] ?? []).map((p) => ({
+      name: p.name,
+      match: Object.fromEntries(
+        Object.entries({ ...p.match, srcPrefix: prefix(p.match.srcPrefix), dstPrefix: prefix(p.match.dstPrefix) }).filter(
+          ([, v]) => v !== undefined,
+        ),
+      ),
+      chain: p.chain.map(resolve),
+    }));
+    const file = join(this.runDir, `agent-${h.name}.json`);
+    writeFileSync(file, `${JSON.stringify({ ...(this.opts.agentConfig ?? {}), policies }, null, 2)}\n`);
+    return ['--address', h.cidr, '--gateway', h.gateway, '--config', file];
   }
 
   /**

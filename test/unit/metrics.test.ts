@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { collectDefaultMetrics, Registry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { DatapathCounters } from '../../src/datapath/datapath';
 import type { CounterSource } from '../../src/metrics/datapath-collector';
+import type { NativePipelineStats } from '../../src/native/binding';
 import { createAgentMetrics } from '../../src/metrics/registry';
 import { startMetricsServer } from '../../src/metrics/server';
 import { DROP_REASONS, type DropReason } from '../../src/native/generated/codes';
@@ -22,7 +23,39 @@ class FixedSource implements CounterSource {
     this.calls += 1;
     return structuredClone(this.snapshot);
   }
+
+  pipelineStats(): NativePipelineStats {
+    return structuredClone(PIPELINE_STATS);
+  }
 }
+
+const PIPELINE_STATS: NativePipelineStats = {
+  sessionsInitiated: 11,
+  sessionsAccepted: 12,
+  sessionsCompleted: 13,
+  completedByTag: 4,
+  established: 20,
+  synRetransmits: 3,
+  teardowns: { fin: 7, rst: 2, idle: 1 },
+  tagNoSpace: 0,
+  staleTags: 5,
+  arpRequests: 6,
+  activeSessions: 9,
+  sessionCapacity: 65536,
+  tableBytes: 123456,
+};
+
+const SESSION_METRICS = [
+  'dysco_sessions_active',
+  'dysco_sessions_capacity',
+  'dysco_session_table_bytes',
+  'dysco_session_setups_total',
+  'dysco_session_teardowns_total',
+  'dysco_syn_retransmits_total',
+  'dysco_tag_no_space_total',
+  'dysco_stale_tags_total',
+  'dysco_arp_requests_total',
+];
 
 function snapshot(): DatapathCounters {
   return {
@@ -84,7 +117,7 @@ const PORT_COUNTERS = {
   dysco_port_tx_bytes_total: 'txBytes',
 } as const;
 
-const BOUNDED_LABELS = new Set(['port', 'reason', 'version', 'node']);
+const BOUNDED_LABELS = new Set(['port', 'reason', 'version', 'node', 'kind', 'cause']);
 
 describe('agent metrics registry', () => {
   test('names, types and label names', async () => {
@@ -108,6 +141,7 @@ describe('agent metrics registry', () => {
         'dysco_mempool_free_mbufs',
         'dysco_datapath_up',
         'dysco_build_info',
+        ...SESSION_METRICS,
       ].sort(),
     );
     for (const metric of all) assert.ok(metric.name.startsWith('dysco_'), metric.name);
@@ -321,5 +355,22 @@ describe('metrics HTTP server', () => {
     } finally {
       await first.close();
     }
+  });
+});
+
+describe('session metrics', () => {
+  test('mirror the pipeline counters by kind and cause', async () => {
+    const source = new FixedSource(snapshot(), true);
+    const metrics = createAgentMetrics(() => source);
+    metrics.refresh();
+    const text = await metrics.registry.metrics();
+    const line = (key: string) => new RegExp(`^${key.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1];
+    assert.equal(line('dysco_sessions_active'), '9');
+    assert.equal(line('dysco_session_setups_total{kind="initiated"}'), '11');
+    assert.equal(line('dysco_session_setups_total{kind="completed_by_tag"}'), '4');
+    assert.equal(line('dysco_session_teardowns_total{cause="fin"}'), '7');
+    assert.equal(line('dysco_session_teardowns_total{cause="rst"}'), '2');
+    assert.equal(line('dysco_session_teardowns_total{cause="idle"}'), '1');
+    assert.equal(line('dysco_arp_requests_total'), '6');
   });
 });

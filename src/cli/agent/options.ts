@@ -15,7 +15,9 @@ export function agentOptions<T>(yargs: Argv<T>) {
     .option('eal-file-prefix', { type: 'string', describe: 'DPDK runtime file prefix (must start with dysco-)' })
     .option('eal-memory-mb', { type: 'number', describe: 'DPDK memory in MiB' })
     .option('hugepages', { type: 'boolean', describe: 'use hugepages instead of --no-huge' })
-    .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' });
+    .option('log-level', { type: 'string', describe: 'fatal|error|warn|info|debug|trace|silent' })
+    .option('address', { type: 'string', describe: 'Dysco mode: the host\'s address and prefix, e.g. 10.0.1.2/24 (without it, and without a dysco section in the config, the agent is a pass-through bridge)' })
+    .option('gateway', { type: 'string', describe: 'Dysco mode: the host\'s default gateway, for next hops off the prefix' });
 }
 
 export interface AgentArgs {
@@ -31,6 +33,8 @@ export interface AgentArgs {
   ealMemoryMb?: number;
   hugepages?: boolean;
   logLevel?: string;
+  address?: string;
+  gateway?: string;
 }
 
 /** Config file, then flags on top, validated as one object (errors name the field). */
@@ -43,6 +47,7 @@ export function resolveAgentConfig(args: AgentArgs): AgentConfig {
     metrics: { enabled: args.metrics, host: args.metricsHost, port: args.metricsPort },
     eal: { filePrefix: args.ealFilePrefix, memoryMb: args.ealMemoryMb, hugepages: args.hugepages },
     log: { level: args.logLevel },
+    dysco: { address: args.address, gateway: args.gateway },
   };
   return parseAgentConfig(mergeConfig(fromFile, overlay), args.config ? `${args.config} + flags` : 'flags');
 }

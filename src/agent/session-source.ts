@@ -1,0 +1,44 @@
+// The control API's view of the datapath's sessions: native summaries, paged by the lcore, turned
+// into SessionRecords with dotted addresses, state and role names, and the chain of the policy
+// that started the session (known at the initiating agent only).
+import type { SessionRecord, SessionSource, Tuple } from '../api/types';
+import type { Datapath } from '../datapath/datapath';
+import type { NativeTuple } from '../native/pipeline-binding';
+import { SESSION_ROLES, SESSION_STATES } from '../native/pipeline-binding';
+import type { EffectivePolicy } from '../policy/store';
+import { formatIpv4 } from '../protocol/address-list';
+
+function tuple(t: NativeTuple | undefined): Tuple | undefined {
+  return t && { srcIp: formatIpv4(t.srcIp), dstIp: formatIpv4(t.dstIp), srcPort: t.srcPort, dstPort: t.dstPort };
+}
+
+export class DatapathSessionSource implements SessionSource {
+  constructor(
+    private readonly datapath: Pick<Datapath, 'sessions'>,
+    private readonly policies: () => readonly EffectivePolicy[],
+  ) {}
+
+  async sessions(cursor: number, limit: number): Promise<{ sessions: SessionRecord[]; nextCursor: number | null }> {
+    const page = await this.datapath.sessions(cursor, limit);
+    const policies = this.policies();
+    return {
+      nextCursor: page.nextCursor,
+      sessions: page.sessions.map((s) => {
+        const left = tuple(s.leftSession);
+        const right = tuple(s.rightSession);
+        const record: SessionRecord = {
+          id: s.id,
+          state: SESSION_STATES[s.state] ?? `state_${s.state}`,
+          role: SESSION_ROLES[s.role] ?? 'middlebox',
+          chain: s.ruleId >= 0 ? [...(policies[s.ruleId]?.chain ?? [])] : [],
+          packets: s.packets,
+          bytes: s.bytes,
+          idleSeconds: s.idleMs / 1000,
+        };
+        if (left) record.left = { session: left, ...(s.leftSubsession ? { subsession: tuple(s.leftSubsession)! } : {}) };
+        if (right) record.right = { session: right, ...(s.rightSubsession ? { subsession: tuple(s.rightSubsession)! } : {}) };
+        return record;
+      }),
+    };
+  }
+}
