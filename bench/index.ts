@@ -1,4 +1,5 @@
 // The benchmark registry behind `dysco bench <name>`.
+import { runSetupLatency } from './setup-latency';
 import { runThroughput } from './throughput';
 
 export interface BenchOptions {
@@ -10,7 +11,11 @@ export interface BenchOptions {
 
 export const BENCHMARKS: Record<string, { describe: string; run: (options: BenchOptions) => Promise<void> }> = {
   throughput: {
-    describe: 'iperf3 goodput through two pass-through agents vs plain veths',
+    describe: 'iperf3 goodput client → mb1 → server: a Dysco chain vs pass-through agents vs plain veths',
     run: (options) => runThroughput(options),
+  },
+  'setup-latency': {
+    describe: 'connect() latency through chains of 0-4 middleboxes: Dysco vs the same chain routed by IP',
+    run: (options) => runSetupLatency(options),
   },
 };

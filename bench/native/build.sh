@@ -2,7 +2,10 @@
 # Builds the standalone native benchmarks into bench/native/build/ (not part of the addon):
 #   flow_table_bench       FlowTable and the parallel-array layout, no DPDK
 #   flow_table_bench_dpdk  the same plus DPDK's rte_hash in the same run (needs libdpdk via pkg-config)
+#   pipeline_bench         SessionPipeline on synthetic packets (bench/pipeline.ts runs it), no DPDK
+#   pipeline_bench_callgrind  the same without AVX-512 (valgrind does not decode it), for instruction counts
 # Run: bench/native/build/flow_table_bench_dpdk [--quick]
+# Only some targets: bench/native/build.sh pipeline_bench pipeline_bench_callgrind
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -11,11 +14,37 @@ mkdir -p "$out"
 cxx=${CXX:-g++}
 flags=(-std=gnu++20 -O3 -march=native -fno-exceptions -Wall -Wextra -I"$root/native")
 sources=("$here/flow_table_bench.cc" "$root/native/core/flow_table.cc")
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=(flow_table_bench flow_table_bench_dpdk pipeline_bench pipeline_bench_callgrind)
+wants() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
-"$cxx" "${flags[@]}" "${sources[@]}" -o "$out/flow_table_bench"
-echo "built $out/flow_table_bench"
+# The pipeline and the parts of native/core it calls (no DPDK, no N-API).
+pipeline_sources=("$here/pipeline_bench.cc")
+for unit in session_pipeline session_table flow_table neighbour_table policy_rules address_list arp tag_option tcp_options; do
+  pipeline_sources+=("$root/native/core/$unit.cc")
+done
+# The two pipeline builds run side by side.
+pids=()
+if wants pipeline_bench; then
+  "$cxx" "${flags[@]}" -g "${pipeline_sources[@]}" -o "$out/pipeline_bench" &
+  pids+=($!)
+fi
+if wants pipeline_bench_callgrind; then
+  "$cxx" "${flags[@]}" -mno-avx512f -g "${pipeline_sources[@]}" -o "$out/pipeline_bench_callgrind" &
+  pids+=($!)
+fi
+for pid in "${pids[@]}"; do wait "$pid"; done
+wants pipeline_bench && echo "built $out/pipeline_bench"
+wants pipeline_bench_callgrind && echo "built $out/pipeline_bench_callgrind"
 
-if pkg-config --exists libdpdk; then
+if wants flow_table_bench; then
+  "$cxx" "${flags[@]}" "${sources[@]}" -o "$out/flow_table_bench"
+  echo "built $out/flow_table_bench"
+fi
+
+if ! wants flow_table_bench_dpdk; then
+  :
+elif pkg-config --exists libdpdk; then
   # shellcheck disable=SC2046
   "$cxx" "${flags[@]}" -DDYSCO_BENCH_RTE_HASH -Wno-volatile -DALLOW_EXPERIMENTAL_API $(pkg-config --cflags libdpdk) \
     "${sources[@]}" -o "$out/flow_table_bench_dpdk" $(pkg-config --libs libdpdk)

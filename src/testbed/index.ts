@@ -31,3 +31,4 @@ export {
 } from './exec';
 export * from './testbed';
 export * from './iperf';
+export * from './ip-chain';
