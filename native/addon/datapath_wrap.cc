@@ -114,6 +114,15 @@ std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
       !ReadUint(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
       !ReadUint(options, "lingerMs", 600000, &p.linger_ms))
     return "timeouts must be integers of milliseconds";
+  const Napi::Value policies = options.Get("policies");
+  if (!policies.IsUndefined()) {
+    if (!policies.IsBuffer()) return "policies must be a Buffer of compiled policies";
+    const auto buffer = policies.As<Napi::Buffer<uint8_t>>();
+    auto parsed = std::make_unique<PolicySet>();
+    const PolicyParseStatus status = ParsePolicySet(buffer.Data(), buffer.Length(), parsed.get());
+    if (status != PolicyParseStatus::kOk) return std::string("policies: ") + PolicyParseStatusName(status);
+    initial_policies_ = std::move(parsed);
+  }
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
   p.gateway_ip = __builtin_bswap32(gateway);
@@ -186,6 +195,8 @@ Napi::Value DatapathWrap::Open(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   datapath_ = std::move(datapath);
+  // Policies in place before the first packet: no SYN slips through unchained while the agent starts.
+  if (initial_policies_) datapath_->InstallPoliciesBeforeStart(std::move(initial_policies_));
   RegisterDatapath(datapath_.get());
   InstallExitHandler();
   return env.Undefined();

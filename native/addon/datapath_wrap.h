@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/policy_rules.h"
 #include "dpdk/datapath.h"
 
 namespace dysco::addon {
@@ -39,6 +40,7 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   void FailPendingRequests(Napi::Env env, Status status);
 
   dpdk::DatapathConfig config_;
+  std::unique_ptr<PolicySet> initial_policies_;
   std::unique_ptr<dpdk::Datapath> datapath_;
   Napi::ThreadSafeFunction events_tsfn_;
   bool tsfn_live_ = false;

@@ -55,6 +55,11 @@ class Datapath : private PipelineIo {
   // Stops, closes both ports, frees rings and the mempool. Idempotent.
   void Close();
 
+  // Only while the lcore is not running (between Open and Start).
+  void InstallPoliciesBeforeStart(std::unique_ptr<PolicySet> policies) {
+    if (!running_ && config_.dysco) pipeline_.ReplacePolicies(std::move(policies));
+  }
+
   // Control plane side (one thread). A request is owned by the lcore until it comes back in an event.
   Status Submit(Request* request);
   // Re-arms the wake-up, then dequeues up to `max` events. Call until it returns 0.

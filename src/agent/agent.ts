@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import type { PipelineOptions } from '../native/pipeline-binding';
+import { compilePolicies } from '../policy/compile';
 import { parseIpv4 } from '../protocol/address-list';
 import type { AgentConfig } from './config';
 import { DatapathSessionSource } from './session-source';
@@ -61,7 +62,7 @@ export class Agent {
       rxDescriptors: config.datapath.rxDescriptors,
       txDescriptors: config.datapath.txDescriptors,
       eal: config.eal,
-      ...(config.dysco ? { dysco: pipelineOptions(config.dysco) } : {}),
+      ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
     });
     this.datapath.start();
     await this.datapath.ping();

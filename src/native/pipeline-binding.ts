@@ -13,6 +13,8 @@ export interface PipelineOptions {
   establishedTimeoutMs?: number;
   closingTimeoutMs?: number;
   lingerMs?: number;
+  /** Compiled policies in force from the first packet (the Datapath only). */
+  policies?: Buffer;
 }
 
 export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';

@@ -1,0 +1,361 @@
+// Unmodified Linux software on testbed hosts, for the Dysco chain tests: nginx serving random files, HAProxy as a
+// TCP proxy, an iptables/conntrack firewall, an iptables MASQUERADE NAT, tcpdump captures, and small parsers for
+// what those tools print. Everything lives in the testbed's run directory and dies with the testbed; every wait is
+// bounded.
+import type { ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { HostHandle, Testbed } from '../../src/testbed';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Bounded wait for a child to exit; SIGKILL after `graceMs`. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill(signal);
+  const gone = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
+  if (!gone) {
+    child.kill('SIGKILL');
+    await Promise.race([exited, sleep(2_000)]);
+  }
+}
+
+/** Polls `ss` in the host's namespace until something listens on `address:port`. */
+export async function waitForListener(tb: Testbed, host: string, port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = await tb.exec(host, ['ss', '-Hltn', `sport = :${port}`], { allowFailure: true, timeoutMs: 3_000 });
+    if (r.stdout.trim() !== '') return;
+    await sleep(50);
+  }
+  throw new Error(`nothing listens on port ${port} on ${host} after ${timeoutMs} ms`);
+}
+
+function collectOutput(child: ChildProcess): () => string {
+  let text = '';
+  child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
+  child.stderr?.on('data', (b: Buffer) => (text += b.toString()));
+  return () => text.trim().split('\n').slice(-10).join('\n');
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+// ---- nginx --------------------------------------------------------------------------------------------------------
+
+export interface ServedFile {
+  /** URL path, e.g. /big.bin */
+  urlPath: string;
+  size: number;
+  sha256: string;
+}
+
+export interface Nginx {
+  readonly dir: string;
+  readonly files: readonly ServedFile[];
+  readonly accessLog: string;
+  /** Parsed access log lines so far. */
+  accessEntries(): AccessEntry[];
+  stop(): Promise<void>;
+}
+
+export interface AccessEntry {
+  remoteAddr: string;
+  remotePort: number;
+  request: string;
+  status: number;
+  bytes: number;
+}
+
+/** Files of random content (sizes in bytes), an 8 MiB one among them by default. */
+export const DEFAULT_FILE_SIZES: readonly number[] = [0, 1, 1_460, 65_537, 1_000_003, 8 * 1024 * 1024];
+
+/**
+ * nginx in the host's namespace, in the foreground (master + one worker), listening on `host.address:port` and
+ * serving a directory of random files. Config, pid file, logs and temp paths in `<runDir>/nginx-<host>`.
+ */
+export async function startNginx(
+  tb: Testbed,
+  host: HostHandle,
+  opts: { port?: number; sizes?: readonly number[] } = {},
+): Promise<Nginx> {
+  const port = opts.port ?? 80;
+  const dir = join(tb.runDir, `nginx-${host.name}`);
+  const root = join(dir, 'www');
+  mkdirSync(root, { recursive: true });
+  const files = (opts.sizes ?? DEFAULT_FILE_SIZES).map((size, i) => {
+    const data = randomBytes(size);
+    const name = `file-${i}-${size}.bin`;
+    writeFileSync(join(root, name), data);
+    return { urlPath: `/${name}`, size, sha256: sha256(data) };
+  });
+  const accessLog = join(dir, 'access.log');
+  const conf = join(dir, 'nginx.conf');
+  writeFileSync(
+    conf,
+    [
+      'user root;',
+      'daemon off;',
+      'worker_processes 1;',
+      `pid ${join(dir, 'nginx.pid')};`,
+      `error_log ${join(dir, 'error.log')} warn;`,
+      'events { worker_connections 4096; }',
+      'http {',
+      `  log_format peers '$remote_addr $remote_port "$request" $status $body_bytes_sent';`,
+      `  access_log ${accessLog} peers;`,
+      ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`),
+      '  default_type application/octet-stream;',
+      '  sendfile off;',
+      '  keepalive_timeout 30s;',
+      '  server {',
+      `    listen ${host.address}:${port} backlog=4096;`,
+      `    root ${root};`,
+      '  }',
+      '}',
+      '',
+    ].join('\n'),
+  );
+  const child = tb.spawn(host, ['nginx', '-c', conf, '-p', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  try {
+    await waitForListener(tb, host.name, port);
+  } catch (err) {
+    await stopProcess(child, 'SIGKILL');
+    throw new Error(`${(err as Error).message}; nginx: ${output()} ${safeRead(join(dir, 'error.log'))}`);
+  }
+  return {
+    dir,
+    files,
+    accessLog,
+    accessEntries: () => parseAccessLog(safeRead(accessLog)),
+    stop: () => stopProcess(child),
+  };
+}
+
+function safeRead(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+export function parseAccessLog(text: string): AccessEntry[] {
+  const entries: AccessEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\S+) (\d+) "([^"]*)" (\d+) (\d+)$/.exec(line.trim());
+    if (m) entries.push({ remoteAddr: m[1]!, remotePort: Number(m[2]), request: m[3]!, status: Number(m[4]), bytes: Number(m[5]) });
+  }
+  return entries;
+}
+
+export interface Download {
+  sha256: string;
+  bytes: number;
+  /** the client's source port as curl reports it */
+  localPort: number;
+}
+
+/**
+ * `curl` in the host's namespace into a file of the run directory; resolves with the sha256 of what arrived.
+ * Fails on any HTTP error or after `timeoutMs`.
+ */
+export async function download(tb: Testbed, host: string, url: string, timeoutMs = 60_000): Promise<Download> {
+  const dir = join(tb.runDir, `downloads-${host}`);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `d-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+  const seconds = Math.ceil(timeoutMs / 1000);
+  const r = await tb.exec(host, ['curl', '-sS', '--fail', '--max-time', String(seconds), '-o', file, '-w', '%{local_port}', url], {
+    timeoutMs: timeoutMs + 5_000,
+  });
+  const data = readFileSync(file);
+  writeFileSync(file, ''); // keep the run directory small
+  return { sha256: sha256(data), bytes: data.length, localPort: Number(r.stdout.trim()) };
+}
+
+// ---- HAProxy ------------------------------------------------------------------------------------------------------
+
+export interface Haproxy {
+  readonly config: string;
+  stop(): Promise<void>;
+}
+
+/** HAProxy in TCP mode in the host's namespace, in the foreground: `bind` → `backend` (address:port each). */
+export async function startHaproxy(tb: Testbed, host: HostHandle, bind: { address: string; port: number }, backend: string): Promise<Haproxy> {
+  const dir = join(tb.runDir, `haproxy-${host.name}`);
+  mkdirSync(dir, { recursive: true });
+  const config = join(dir, 'haproxy.cfg');
+  writeFileSync(
+    config,
+    [
+      'global',
+      '  maxconn 4096',
+      'defaults',
+      '  mode tcp',
+      '  timeout connect 5s',
+      '  timeout client 60s',
+      '  timeout server 60s',
+      'frontend fe',
+      `  bind ${bind.address}:${bind.port}`,
+      '  default_backend be',
+      'backend be',
+      `  server upstream ${backend}`,
+      '',
+    ].join('\n'),
+  );
+  const child = tb.spawn(host, ['haproxy', '-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = collectOutput(child);
+  try {
+    await waitForListener(tb, host.name, bind.port);
+  } catch (err) {
+    await stopProcess(child, 'SIGKILL');
+    throw new Error(`${(err as Error).message}; haproxy: ${output()}`);
+  }
+  return { config, stop: () => stopProcess(child) };
+}
+
+// ---- iptables and conntrack ---------------------------------------------------------------------------------------
+
+/** The stateful firewall of the Dysco paper's experiments: new connections only by SYN, then conntrack's state. */
+export const FIREWALL_RULES: readonly (readonly string[])[] = [
+  ['-P', 'FORWARD', 'DROP'],
+  ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'],
+  ['-A', 'FORWARD', '-p', 'tcp', '--syn', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'ACCEPT'],
+  ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
+];
+
+export async function installFirewall(tb: Testbed, host: string): Promise<void> {
+  for (const rule of FIREWALL_RULES) await tb.exec(host, ['iptables', '-w', '5', ...rule]);
+  // conntrack must not pick up connections in the middle: a packet that is not a SYN of a known flow is INVALID
+  await tb.exec(host, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
+}
+
+export async function installMasquerade(tb: Testbed, host: string): Promise<void> {
+  await tb.exec(host, ['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'MASQUERADE']);
+}
+
+export interface RuleCounters {
+  /** the chain policy's packet count */
+  policyPackets: number;
+  rules: { packets: number; bytes: number; target: string; text: string }[];
+}
+
+/** `iptables -L <chain> -v -n -x`, parsed. */
+export async function ruleCounters(tb: Testbed, host: string, chain = 'FORWARD'): Promise<RuleCounters> {
+  const r = await tb.exec(host, ['iptables', '-w', '5', '-L', chain, '-v', '-n', '-x']);
+  const lines = r.stdout.trim().split('\n');
+  const policy = /policy \S+ (\d+) packets/.exec(lines[0] ?? '');
+  const rules = lines.slice(2).map((line) => {
+    const cols = line.trim().split(/\s+/);
+    return { packets: Number(cols[0]), bytes: Number(cols[1]), target: cols[2] ?? '', text: line.trim() };
+  });
+  return { policyPackets: policy ? Number(policy[1]) : 0, rules };
+}
+
+export interface ConntrackEntry {
+  state: string;
+  /** the original direction */
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  /** the reply direction (after NAT) */
+  replySrc: string;
+  replyDst: string;
+  replySport: number;
+  replyDport: number;
+  line: string;
+}
+
+/** `conntrack -L -p tcp` in the host's namespace, parsed. */
+export async function conntrackEntries(tb: Testbed, host: string): Promise<ConntrackEntry[]> {
+  const r = await tb.exec(host, ['conntrack', '-L', '-p', 'tcp'], { allowFailure: true });
+  const entries: ConntrackEntry[] = [];
+  for (const line of r.stdout.split('\n')) {
+    const m = /^tcp\s+\d+\s+\d+\s+(\S+)\s+src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+).*?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/.exec(line);
+    if (!m) continue;
+    entries.push({
+      state: m[1]!,
+      src: m[2]!,
+      dst: m[3]!,
+      sport: Number(m[4]),
+      dport: Number(m[5]),
+      replySrc: m[6]!,
+      replyDst: m[7]!,
+      replySport: Number(m[8]),
+      replyDport: Number(m[9]),
+      line,
+    });
+  }
+  return entries;
+}
+
+// ---- tcpdump ------------------------------------------------------------------------------------------------------
+
+export interface Capture {
+  readonly file: string;
+  /** Stop tcpdump (SIGINT, bounded) and let it flush the file. */
+  stop(): Promise<void>;
+}
+
+/** tcpdump writing `filter` on `iface` in `target`'s namespace (a host, or `router`) to a pcap in the run dir. */
+export async function startCapture(tb: Testbed, target: string, iface: string, filter: readonly string[] = ['tcp']): Promise<Capture> {
+  const file = join(tb.runDir, `capture-${target}-${iface}-${Date.now()}.pcap`);
+  const child = tb.spawn(target, ['tcpdump', '-i', iface, '-n', '-U', '-s', '256', '-w', file, ...filter], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const deadline = Date.now() + 10_000;
+  while (!/listening on/.test(stderr) && child.exitCode === null && Date.now() < deadline) await sleep(20);
+  if (!/listening on/.test(stderr)) {
+    await stopProcess(child, 'SIGKILL');
+    throw new Error(`tcpdump on ${target}/${iface} did not start: ${stderr.trim()}`);
+  }
+  return { file, stop: () => stopProcess(child, 'SIGINT') };
+}
+
+export interface TcpPacket {
+  srcIp: string;
+  dstIp: string;
+  srcPort: number;
+  dstPort: number;
+  flags: number;
+  payload: Buffer;
+}
+
+export const TCP_FIN = 0x01;
+export const TCP_SYN = 0x02;
+export const TCP_RST = 0x04;
+export const TCP_ACK = 0x10;
+
+function ip(buf: Buffer, at: number): string {
+  return `${buf[at]}.${buf[at + 1]}.${buf[at + 2]}.${buf[at + 3]}`;
+}
+
+/** The IPv4/TCP packets among Ethernet frames (others skipped); payload cut to what was captured. */
+export function tcpPackets(frames: readonly Buffer[]): TcpPacket[] {
+  const out: TcpPacket[] = [];
+  for (const f of frames) {
+    if (f.length < 14 + 20 || f.readUInt16BE(12) !== 0x0800) continue;
+    const ihl = (f[14]! & 0x0f) * 4;
+    if (f[14 + 9] !== 6) continue;
+    const totalLength = f.readUInt16BE(14 + 2);
+    const tcp = 14 + ihl;
+    if (f.length < tcp + 20) continue;
+    const dataOffset = (f[tcp + 12]! >> 4) * 4;
+    const payloadEnd = Math.min(f.length, 14 + totalLength);
+    out.push({
+      srcIp: ip(f, 14 + 12),
+      dstIp: ip(f, 14 + 16),
+      srcPort: f.readUInt16BE(tcp),
+      dstPort: f.readUInt16BE(tcp + 2),
+      flags: f[tcp + 13]!,
+      payload: Buffer.from(f.subarray(Math.min(tcp + dataOffset, payloadEnd), payloadEnd)),
+    });
+  }
+  return out;
+}
