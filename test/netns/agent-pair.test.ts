@@ -2,6 +2,7 @@
 // them: ping, 64 MiB each way with equal sha256, counters that match what was sent, clean SIGTERM,
 // and nothing left behind — also after an agent dies by SIGKILL.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -125,9 +126,10 @@ describe('two hosts behind pass-through agents', { skip, timeout: 600_000 }, () 
     await sweep(); // what the next run does first
     assert.equal(existsSync(runtimeDir), false);
     assert.deepEqual(listDyscoNamespaces().filter((n) => n.includes(runId)), []);
-    const agents = await import('node:child_process').then((cp) =>
-      cp.execFileSync('pgrep', ['-f', 'dist/src/cli/main.js agent'], { encoding: 'utf8' }).trim(),
-    ).catch(() => '');
-    assert.equal(agents, '', 'no agent process left');
+    assert.equal(existsSync(`/proc/${pid}`), false, 'the killed agent is gone');
+    const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((args) => args.includes(`dysco-${runId}-`));
+    assert.deepEqual(leftovers, [], 'no process of this run is left');
   });
 });
