@@ -129,7 +129,7 @@ describe('two hosts behind pass-through agents', { skip, timeout: 600_000 }, () 
     assert.equal(existsSync(`/proc/${pid}`), false, 'the killed agent is gone');
     const leftovers = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
       .split('\n')
-      .filter((args) => args.includes(`dysco-${runId}-`));
+      .filter((args) => args.includes(`iface=dy${runId}`));
     assert.deepEqual(leftovers, [], 'no process of this run is left');
   });
 });
