@@ -2,7 +2,7 @@
 
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
-#include "core/session_summary.h"
+#include "addon/session_js.h"
 
 #include <algorithm>
 
@@ -321,19 +321,6 @@ Napi::Value DatapathWrap::InstallPolicies(const Napi::CallbackInfo& info) {
       });
 }
 
-namespace {
-
-Napi::Value TupleObject(Napi::Env env, const FiveTuple& tuple) {
-  if (tuple.protocol == 0) return env.Undefined();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("srcIp", static_cast<double>(__builtin_bswap32(tuple.src_ip)));
-  out.Set("dstIp", static_cast<double>(__builtin_bswap32(tuple.dst_ip)));
-  out.Set("srcPort", __builtin_bswap16(tuple.src_port));
-  out.Set("dstPort", __builtin_bswap16(tuple.dst_port));
-  return out;
-}
-
-}  // namespace
 
 Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -356,22 +343,7 @@ Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
         const auto* summaries = reinterpret_cast<const SessionSummary*>(done.args[0]);
         const uint32_t count = static_cast<uint32_t>(done.results[0]);
         Napi::Array list = Napi::Array::New(env, count);
-        for (uint32_t i = 0; i < count; ++i) {
-          const SessionSummary& s = summaries[i];
-          Napi::Object item = Napi::Object::New(env);
-          item.Set("id", s.id);
-          item.Set("state", s.state);
-          item.Set("role", s.role);
-          item.Set("leftSession", TupleObject(env, s.left_session));
-          item.Set("leftSubsession", TupleObject(env, s.left_subsession));
-          item.Set("rightSession", TupleObject(env, s.right_session));
-          item.Set("rightSubsession", TupleObject(env, s.right_subsession));
-          item.Set("packets", static_cast<double>(s.packets));
-          item.Set("bytes", static_cast<double>(s.bytes));
-          item.Set("idleMs", s.idle_ms);
-          item.Set("ruleId", s.rule_id == UINT32_MAX ? -1.0 : static_cast<double>(s.rule_id));
-          list.Set(i, item);
-        }
+        for (uint32_t i = 0; i < count; ++i) list.Set(i, SessionSummaryObject(env, summaries[i]));
         Napi::Object out = Napi::Object::New(env);
         out.Set("sessions", list);
         out.Set("nextCursor", done.results[1] == UINT64_MAX ? env.Null() : Napi::Number::New(env, static_cast<double>(done.results[1])));
@@ -383,27 +355,7 @@ Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
 Napi::Value DatapathWrap::PipelineStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!datapath_ || datapath_->pipeline() == nullptr) return env.Null();
-  const SessionPipeline& pipeline = *datapath_->pipeline();
-  const PipelineCounters& c = pipeline.counters();
-  Napi::Object out = Napi::Object::New(env);
-  out.Set("sessionsInitiated", static_cast<double>(c.sessions_initiated.Read()));
-  out.Set("sessionsAccepted", static_cast<double>(c.sessions_accepted.Read()));
-  out.Set("sessionsCompleted", static_cast<double>(c.sessions_completed.Read()));
-  out.Set("completedByTag", static_cast<double>(c.completed_by_tag.Read()));
-  out.Set("established", static_cast<double>(c.established.Read()));
-  out.Set("synRetransmits", static_cast<double>(c.syn_retransmits.Read()));
-  Napi::Object teardowns = Napi::Object::New(env);
-  teardowns.Set("fin", static_cast<double>(c.teardowns[0].Read()));
-  teardowns.Set("rst", static_cast<double>(c.teardowns[1].Read()));
-  teardowns.Set("idle", static_cast<double>(c.teardowns[2].Read()));
-  out.Set("teardowns", teardowns);
-  out.Set("tagNoSpace", static_cast<double>(c.tag_no_space.Read()));
-  out.Set("staleTags", static_cast<double>(c.stale_tags.Read()));
-  out.Set("arpRequests", static_cast<double>(c.arp_requests.Read()));
-  out.Set("activeSessions", static_cast<double>(c.active_sessions.Read()));
-  out.Set("sessionCapacity", static_cast<double>(pipeline.sessions().capacity()));
-  out.Set("tableBytes", static_cast<double>(pipeline.MemoryBytes()));
-  return out;
+  return PipelineStatsObject(env, *datapath_->pipeline());
 }
 
 void DatapathWrap::WakeFromLcore(void* self) {

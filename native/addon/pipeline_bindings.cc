@@ -8,7 +8,7 @@
 #include "addon/errors.h"
 #include "core/counters.h"
 #include "core/session_pipeline.h"
-#include "core/session_summary.h"
+#include "addon/session_js.h"
 
 namespace dysco::addon {
 namespace {
@@ -53,16 +53,6 @@ bool ReadUintField(const Napi::Object& o, const char* key, uint32_t* out) {
   if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
   *out = static_cast<uint32_t>(d);
   return true;
-}
-
-Napi::Value Tuple(Napi::Env env, const FiveTuple& t) {
-  if (t.protocol == 0) return env.Undefined();
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("srcIp", static_cast<double>(__builtin_bswap32(t.src_ip)));
-  o.Set("dstIp", static_cast<double>(__builtin_bswap32(t.dst_ip)));
-  o.Set("srcPort", __builtin_bswap16(t.src_port));
-  o.Set("dstPort", __builtin_bswap16(t.dst_port));
-  return o;
 }
 
 class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
@@ -202,17 +192,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     uint32_t n = 0;
     for (uint32_t i = 0; i < table.capacity(); ++i) {
       if (table.at(i).state == SessionState::kFree) continue;
-      const SessionSummary s = Summarize(table, i, now);
-      Napi::Object o = Napi::Object::New(env);
-      o.Set("id", s.id);
-      o.Set("state", s.state);
-      o.Set("role", s.role);
-      o.Set("leftSession", Tuple(env, s.left_session));
-      o.Set("leftSubsession", Tuple(env, s.left_subsession));
-      o.Set("rightSession", Tuple(env, s.right_session));
-      o.Set("rightSubsession", Tuple(env, s.right_subsession));
-      o.Set("packets", static_cast<double>(s.packets));
-      o.Set("bytes", static_cast<double>(s.bytes));
+      Napi::Object o = SessionSummaryObject(env, Summarize(table, i, now));
       const Session& raw = table.at(i);
       Napi::Array handshakes = Napi::Array::New(env, 2);
       for (uint32_t d = 0; d < 2; ++d) {
@@ -231,26 +211,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     return out;
   }
 
-  Napi::Value Stats(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    const PipelineCounters& c = pipeline_.counters();
-    Napi::Object o = Napi::Object::New(env);
-    o.Set("sessionsInitiated", static_cast<double>(c.sessions_initiated.Read()));
-    o.Set("sessionsAccepted", static_cast<double>(c.sessions_accepted.Read()));
-    o.Set("sessionsCompleted", static_cast<double>(c.sessions_completed.Read()));
-    o.Set("completedByTag", static_cast<double>(c.completed_by_tag.Read()));
-    o.Set("established", static_cast<double>(c.established.Read()));
-    o.Set("synRetransmits", static_cast<double>(c.syn_retransmits.Read()));
-    o.Set("teardownsFin", static_cast<double>(c.teardowns[0].Read()));
-    o.Set("teardownsRst", static_cast<double>(c.teardowns[1].Read()));
-    o.Set("teardownsIdle", static_cast<double>(c.teardowns[2].Read()));
-    o.Set("tagNoSpace", static_cast<double>(c.tag_no_space.Read()));
-    o.Set("staleTags", static_cast<double>(c.stale_tags.Read()));
-    o.Set("arpRequests", static_cast<double>(c.arp_requests.Read()));
-    o.Set("activeSessions", pipeline_.active_sessions());
-    o.Set("tableBytes", static_cast<double>(pipeline_.MemoryBytes()));
-    return o;
-  }
+  Napi::Value Stats(const Napi::CallbackInfo& info) { return PipelineStatsObject(info.Env(), pipeline_); }
 
   Napi::Value Drops(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();

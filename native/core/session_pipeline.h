@@ -102,6 +102,13 @@ class SessionPipeline {
   size_t MemoryBytes() const { return table_.MemoryBytes(); }
 
  private:
+  struct BurstKeys {
+    PacketLayout layouts[kMaxBurst];
+    FiveTuple keys[kMaxBurst];
+    uint32_t values[kMaxBurst];
+    uint64_t hits;
+  };
+  void ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table, BurstKeys* burst) const;
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
   Verdict WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,

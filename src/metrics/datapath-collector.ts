@@ -1,6 +1,7 @@
 // Prometheus metrics backed by the native counters. The counters are copied once per scrape
 // (refresh) and every metric's collect() reads that one snapshot.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
+import { labelledSnapshotCounter, snapshotCounter, snapshotGauge } from './snapshot-metrics';
 import type { DatapathCounters } from '../datapath/datapath';
 import { DROP_REASONS, type DropReason } from '../native/generated/codes';
 
@@ -20,54 +21,17 @@ export class DatapathCollector {
   ) {
     const read = () => this.snapshot;
     const portCounter = (name: string, help: string, field: keyof DatapathCounters['ports']['host']) =>
-      new Counter({
-        name,
-        help,
-        labelNames: ['port'],
-        registers: [registry],
-        collect() {
-          const s = read();
-          this.reset();
-          if (s) for (const port of PORTS) this.inc({ port }, s.ports[port][field]);
-        },
-      });
+      labelledSnapshotCounter(registry, name, help, 'port', PORTS, read, (s, port) => s.ports[port as (typeof PORTS)[number]][field]);
     const scalarCounter = (name: string, help: string, pick: (s: DatapathCounters) => number) =>
-      new Counter({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          const s = read();
-          this.reset();
-          if (s) this.inc(pick(s));
-        },
-      });
+      snapshotCounter(registry, name, help, read, pick);
     const gauge = (name: string, help: string, pick: (s: DatapathCounters) => number) =>
-      new Gauge({
-        name,
-        help,
-        registers: [registry],
-        collect() {
-          const s = read();
-          this.set(s ? pick(s) : 0);
-        },
-      });
+      snapshotGauge(registry, name, help, read, pick);
 
     portCounter('dysco_port_rx_packets_total', 'Packets received on a datapath port.', 'rxPackets');
     portCounter('dysco_port_rx_bytes_total', 'Bytes received on a datapath port.', 'rxBytes');
     portCounter('dysco_port_tx_packets_total', 'Packets transmitted on a datapath port.', 'txPackets');
     portCounter('dysco_port_tx_bytes_total', 'Bytes transmitted on a datapath port.', 'txBytes');
-    new Counter({
-      name: 'dysco_drops_total',
-      help: 'Packets dropped by the datapath, by reason.',
-      labelNames: ['reason'],
-      registers: [registry],
-      collect() {
-        const s = read();
-        this.reset();
-        for (const reason of DROP_REASONS) this.inc({ reason }, s ? s.drops[reason as DropReason] : 0);
-      },
-    });
+    labelledSnapshotCounter(registry, 'dysco_drops_total', 'Packets dropped by the datapath, by reason.', 'reason', DROP_REASONS, read, (s, reason) => s.drops[reason as DropReason]);
     scalarCounter('dysco_datapath_busy_seconds_total', 'Lcore time in loop iterations that did work.', (s) => s.busySeconds);
     scalarCounter('dysco_datapath_idle_seconds_total', 'Lcore time in loop iterations that found nothing, sleeps included.', (s) => s.idleSeconds);
     scalarCounter('dysco_datapath_loop_iterations_total', 'Iterations of the poll-mode loop.', (s) => s.loopIterations);

@@ -25,6 +25,8 @@ export interface PipelineResult {
   frame?: Buffer;
 }
 
+import type { NativePipelineStats, NativeSessionSummary } from './binding';
+
 export interface NativeTuple {
   srcIp: number;
   dstIp: number;
@@ -40,36 +42,14 @@ export interface PipelineHandshake {
   tsVal: number;
 }
 
-export interface PipelineSession {
-  id: number;
-  state: number;
-  role: number;
-  leftSession?: NativeTuple;
-  leftSubsession?: NativeTuple;
-  rightSession?: NativeTuple;
-  rightSubsession?: NativeTuple;
-  packets: number;
-  bytes: number;
+/** A session summary plus what the Buffer harness shows beyond the control API. */
+export interface PipelineSession extends NativeSessionSummary {
   handshake: [PipelineHandshake, PipelineHandshake];
   tag: number;
 }
 
-export interface PipelineStats {
-  sessionsInitiated: number;
-  sessionsAccepted: number;
-  sessionsCompleted: number;
-  completedByTag: number;
-  established: number;
-  synRetransmits: number;
-  teardownsFin: number;
-  teardownsRst: number;
-  teardownsIdle: number;
-  tagNoSpace: number;
-  staleTags: number;
-  arpRequests: number;
-  activeSessions: number;
-  tableBytes: number;
-}
+/** Session counters, the same shape the Datapath reports. */
+export type PipelineStats = NativePipelineStats;
 
 export interface NativePipeline {
   fromHost(frames: Buffer[], nowMs: number): PipelineResult[];

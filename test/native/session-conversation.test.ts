@@ -223,7 +223,7 @@ describe('a session through a forwarding middlebox and a NAT', () => {
     assert.equal(parseFrame(lastAck).tcp!.flags, TCP_ACK, 'the last ACK still crosses during the linger');
     for (const host of [client, mb, nat, server]) {
       assert.equal(host.agent.sessions(lab.now)[0]?.state, 5, `${host.name} lingers`);
-      assert.equal(host.agent.stats().teardownsFin, 1);
+      assert.equal(host.agent.stats().teardowns.fin, 1);
     }
     lab.advance(2500);
     for (const host of [client, mb, nat, server]) {
@@ -259,7 +259,7 @@ describe('set-up corner cases', () => {
     lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 10, ack: 2, flags: TCP_RST | TCP_ACK }));
     const rst = client.delivered[client.delivered.length - 1]!;
     assert.equal(parseFrame(rst).tcp!.flags & TCP_RST, TCP_RST);
-    for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().teardownsRst, 1, host.name);
+    for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
     lab.advance(2500);
     for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().activeSessions, 0, host.name);
   });
@@ -273,7 +273,7 @@ describe('set-up corner cases', () => {
     lab.advance(6000);
     for (const host of lab.hosts) {
       assert.equal(host.agent.stats().activeSessions, 0, `${host.name} expired the half-open session`);
-      assert.equal(host.agent.stats().teardownsIdle, host.agent.stats().sessionsInitiated + host.agent.stats().sessionsAccepted);
+      assert.equal(host.agent.stats().teardowns.idle, host.agent.stats().sessionsInitiated + host.agent.stats().sessionsAccepted);
     }
   });
 
