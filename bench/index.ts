@@ -1,5 +1,6 @@
 // The benchmark registry behind `dysco bench <name>`.
 import { runSetupLatency } from './setup-latency';
+import { runPipeline } from './pipeline';
 import { runThroughput } from './throughput';
 
 export interface BenchOptions {
@@ -17,5 +18,9 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
   'setup-latency': {
     describe: 'connect() latency through chains of 0-4 middleboxes: Dysco vs the same chain routed by IP',
     run: (options) => runSetupLatency(options),
+  },
+  pipeline: {
+    describe: 'SessionPipeline on synthetic packets: cycles and instructions per packet, setups/s, bytes/session',
+    run: (options) => runPipeline(options),
   },
 };

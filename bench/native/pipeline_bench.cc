@@ -63,8 +63,8 @@ struct RunPlan {
   uint32_t setup_rounds;
   uint32_t setup_sessions;  // per round
 };
-constexpr RunPlan kFullPlan = {11, 1u << 18, 5, 1000000};
-constexpr RunPlan kQuickPlan = {5, 1u << 16, 3, 200000};
+constexpr RunPlan kFullPlan = {31, 1u << 18, 5, 1000000};
+constexpr RunPlan kQuickPlan = {15, 1u << 16, 3, 200000};
 
 // --- addresses ----------------------------------------------------------------------------------------
 
@@ -140,6 +140,19 @@ double TscHz() {
   }
   const uint64_t t1 = Tsc();
   return static_cast<double>(t1 - t0) / (NowSeconds() - w0);
+}
+
+// Core clock against the TSC: a chain of dependent adds runs at one per core cycle. Context only (every
+// figure is in TSC cycles); turbo makes the core faster than the TSC on most machines.
+double CoreCyclesPerTscCycle() {
+  constexpr uint64_t kAdds = 40000000;
+  uint64_t x = 0;
+  const uint64_t t0 = Tsc();
+  for (uint64_t i = 0; i < kAdds / 4; ++i) {
+    asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+  }
+  const uint64_t t1 = Tsc();
+  return static_cast<double>(kAdds) / static_cast<double>(t1 - t0);
 }
 
 double Median(std::vector<double> v) {
@@ -717,6 +730,9 @@ int main(int argc, char** argv) {
   const RunPlan& plan = quick ? kQuickPlan : kFullPlan;
   const double tsc_hz = TscHz();
   std::printf("RESULT tsc_hz %.0f\n", tsc_hz);
+  std::vector<double> clock_ratios;
+  for (int r = 0; r < 5; ++r) clock_ratios.push_back(CoreCyclesPerTscCycle());
+  std::printf("RESULT core_cycles_per_tsc_cycle %.3f\n", Median(clock_ratios));
   std::printf("RESULT burst %u\n", kBurst);
   std::printf("RESULT steady_rounds %u\n", plan.steady_rounds);
   std::printf("RESULT steady_packets_per_round %u\n", plan.steady_packets);

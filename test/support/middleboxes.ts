@@ -304,7 +304,7 @@ export interface Capture {
 /** tcpdump writing `filter` on `iface` in `target`'s namespace (a host, or `router`) to a pcap in the run dir. */
 export async function startCapture(tb: Testbed, target: string, iface: string, filter: readonly string[] = ['tcp']): Promise<Capture> {
   const file = join(tb.runDir, `capture-${target}-${iface}-${Date.now()}.pcap`);
-  const child = tb.spawn(target, ['tcpdump', '-i', iface, '-n', '-U', '-s', '256', '-w', file, ...filter], {
+  const child = tb.spawn(target, ['tcpdump', '-i', iface, '-n', '-U', '--immediate-mode', '-s', '256', '-w', file, ...filter], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
