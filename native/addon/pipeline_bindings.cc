@@ -194,14 +194,15 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       if (table.at(i).state == SessionState::kFree) continue;
       Napi::Object o = SessionSummaryObject(env, Summarize(table, i, now));
       const Session& raw = table.at(i);
+      const TcpHandshake* shakes = table.handshakes(i);
       Napi::Array handshakes = Napi::Array::New(env, 2);
       for (uint32_t d = 0; d < 2; ++d) {
         Napi::Object h = Napi::Object::New(env);
-        h.Set("isn", static_cast<double>(raw.handshake[d].isn));
-        h.Set("windowScale", raw.handshake[d].window_scale == 0xff ? env.Null() : Napi::Number::New(env, raw.handshake[d].window_scale));
-        h.Set("sackPermitted", raw.handshake[d].sack_permitted != 0);
-        h.Set("timestamps", raw.handshake[d].timestamps != 0);
-        h.Set("tsVal", static_cast<double>(raw.handshake[d].ts_val));
+        h.Set("isn", static_cast<double>(shakes[d].isn));
+        h.Set("windowScale", shakes[d].window_scale == 0xff ? env.Null() : Napi::Number::New(env, shakes[d].window_scale));
+        h.Set("sackPermitted", shakes[d].sack_permitted != 0);
+        h.Set("timestamps", shakes[d].timestamps != 0);
+        h.Set("tsVal", static_cast<double>(shakes[d].ts_val));
         handshakes.Set(d, h);
       }
       o.Set("handshake", handshakes);

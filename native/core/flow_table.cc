@@ -1,24 +1,15 @@
 #include "core/flow_table.h"
 
-#include <cstdlib>
 #include <cstring>
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
+
+#include "core/table_memory.h"
 
 namespace dysco {
-namespace {
-
-// Tables at least this large are aligned to it and asked for transparent huge pages: at 1M sessions
-// a lookup otherwise pays a TLB miss on top of its cache miss.
-constexpr size_t kHugePage = size_t{2} << 20;
-
-}  // namespace
 
 FlowTable::~FlowTable() { Release(); }
 
 void FlowTable::Release() {
-  std::free(buckets_);
+  FreeTableMemory(buckets_);
   buckets_ = nullptr;
   bucket_mask_ = 0;
   slot_count_ = 0;
@@ -36,14 +27,9 @@ bool FlowTable::Init(uint32_t max_entries) {
   while (bucket_count < buckets_needed) bucket_count <<= 1;
 
   const size_t bytes = static_cast<size_t>(bucket_count) * sizeof(Bucket);
-  const size_t alignment = bytes >= kHugePage ? kHugePage : alignof(Bucket);
-  void* memory = std::aligned_alloc(alignment, bytes);
+  // Zeroed: every slot starts empty.
+  void* memory = AllocateTableMemory(bytes, alignof(Bucket));
   if (memory == nullptr) return false;
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (alignment == kHugePage) madvise(memory, bytes, MADV_HUGEPAGE);  // advisory: failure costs only speed
-#endif
-  // Zeroing marks every slot empty and touches every page now rather than on the datapath.
-  std::memset(memory, 0, bytes);
   buckets_ = static_cast<Bucket*>(memory);
   bucket_mask_ = static_cast<uint32_t>(bucket_count - 1);
   slot_count_ = static_cast<uint32_t>(bucket_count * kSlotsPerBucket);

@@ -30,9 +30,19 @@ uint32_t WordDelta16(uint16_t old_value, uint16_t new_value) {
   return static_cast<uint16_t>(~old_value) + uint32_t{new_value};
 }
 
-// RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust).
+// RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
+// depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
+// suffices: ~HC + adjust is at most 0x1fffe.
 inline uint16_t ApplyAdjust(uint16_t checksum, uint16_t adjust) {
-  return static_cast<uint16_t>(~Fold(static_cast<uint16_t>(~checksum) + uint32_t{adjust}));
+  const uint32_t sum = static_cast<uint16_t>(~checksum) + uint32_t{adjust};
+  return static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
+}
+
+inline void AdjustChecksumAt(uint8_t* field, uint16_t adjust) {
+  uint16_t checksum;
+  std::memcpy(&checksum, field, 2);
+  checksum = ApplyAdjust(checksum, adjust);
+  std::memcpy(field, &checksum, 2);
 }
 
 Translation MakeTranslation(const FiveTuple& from, const FiveTuple& to) {
@@ -45,9 +55,36 @@ Translation MakeTranslation(const FiveTuple& from, const FiveTuple& to) {
                       WordDelta32(__builtin_bswap32(from.dst_ip), __builtin_bswap32(to.dst_ip));
   const uint32_t ports = WordDelta16(__builtin_bswap16(from.src_port), __builtin_bswap16(to.src_port)) +
                          WordDelta16(__builtin_bswap16(from.dst_port), __builtin_bswap16(to.dst_port));
-  t.ip_adjust = Fold(ip);
-  t.l4_adjust = Fold(uint32_t{Fold(ip)} + ports);
+  t.ip_adjust = __builtin_bswap16(Fold(ip));
+  t.l4_adjust = __builtin_bswap16(Fold(uint32_t{Fold(ip)} + ports));
   return t;
+}
+
+// The frame nearly every data packet is: untagged Ethernet, IPv4 without options, not a fragment,
+// TCP with a sane data offset. Anything else takes the full defensive parse.
+inline bool ParseCommonTcp(const uint8_t* frame, uint32_t length, PacketLayout* layout) {
+  constexpr uint32_t kL3 = 14, kL4 = 34;
+  if (length < kL4 + kTcpMinHeaderSize) return false;
+  uint16_t ether_type, fragment;
+  std::memcpy(&ether_type, frame + 12, 2);
+  std::memcpy(&fragment, frame + 20, 2);
+  if (ether_type != __builtin_bswap16(0x0800) || frame[14] != 0x45 || frame[23] != kIpProtocolTcp ||
+      (fragment & __builtin_bswap16(0x3fff)) != 0) {
+    return false;
+  }
+  const uint32_t total = LoadBe16(frame + 16);
+  const uint32_t tcp_header = static_cast<uint32_t>(frame[kL4 + 12] >> 4) * 4;
+  if (kL3 + total > length || tcp_header < kTcpMinHeaderSize || 20 + tcp_header > total) return false;
+  layout->status = ParseStatus::kOk;
+  layout->ip_protocol = kIpProtocolTcp;
+  layout->has_vlan = false;
+  layout->vlan_tci = 0;
+  layout->ether_type = 0x0800;
+  layout->l3_offset = kL3;
+  layout->l4_offset = kL4;
+  layout->payload_offset = kL4 + tcp_header;
+  layout->l3_end = kL3 + total;
+  return true;
 }
 
 FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
@@ -123,44 +160,68 @@ Verdict SessionPipeline::DropWith(DropReason reason) {
 
 // Parses a burst, builds the TCP keys, looks them all up at once (bucket prefetch inside) and
 // prefetches the session records of the hits, so the per-packet work that follows finds them cached.
-void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table,
-                                    BurstKeys* burst) const {
+void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table) {
+  BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
-    burst->layouts[i] = ParsePacket(packets[i].data, packets[i].length);
-    burst->keys[i] = burst->layouts[i].is_tcp() ? TupleOf(packets[i].data, burst->layouts[i]) : FiveTuple{};
+    PacketLayout& layout = burst.layouts[i];
+    if (!ParseCommonTcp(packets[i].data, packets[i].length, &layout)) layout = ParsePacket(packets[i].data, packets[i].length);
+    burst.keys[i] = layout.is_tcp() ? TupleOf(packets[i].data, layout) : FiveTuple{};
   }
-  burst->hits = 0;
-  table.LookupBulk(burst->keys, n, burst->values, &burst->hits);
-  for (uint32_t i = 0; i < n; ++i) {
-    if (burst->hits & (1ull << i)) __builtin_prefetch(&table_.at(EntryIndex(burst->values[i])), 1);
+  burst.hits = 0;
+  table.LookupBulk(burst.keys, n, burst.values, &burst.hits);
+  for (uint64_t hits = burst.hits; hits != 0; hits &= hits - 1) {
+    const Session* session = &table_.at(EntryIndex(burst.values[__builtin_ctzll(hits)]));
+    __builtin_prefetch(session, 1);
+    __builtin_prefetch(reinterpret_cast<const uint8_t*>(session) + 64, 1);
   }
 }
 
+// A data packet of an established session with every next hop known: its translation, its
+// timestamp and its counters, nothing else. Everything else goes the slow way (HostPacket/WirePacket).
+inline bool SessionPipeline::FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now) {
+  Session& session = table_.at(EntryIndex(value));
+  const TranslationKind kind = EntryKind(value);
+  if (!session.fast || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return false;
+  Translate(session, kind, packet, layout);
+  session.last_seen_ms = now;
+  if (!IsOutbound(kind) || session.role != SessionRole::kMiddlebox) {
+    ++session.packets;
+    session.bytes += packet.length;
+  }
+  return true;
+}
+
 void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
-  BurstKeys burst;
-  ClassifyBurst(packets, n, table_.outbound(), &burst);
+  ClassifyBurst(packets, n, table_.outbound());
+  const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
-    if (!layout.is_tcp()) {
+    const bool hit = (burst.hits >> i) & 1;
+    if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
+      verdicts[i] = Verdict::kToWire;
+    } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
       verdicts[i] = Verdict::kToWire;
-      continue;
+    } else {
+      verdicts[i] = HostPacket(packets[i], layout, burst.keys[i], hit, burst.values[i], now);
     }
-    verdicts[i] = HostPacket(packets[i], layout, burst.keys[i], (burst.hits >> i) & 1, burst.values[i], now);
   }
 }
 
 void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
-  BurstKeys burst;
-  ClassifyBurst(packets, n, table_.inbound(), &burst);
+  ClassifyBurst(packets, n, table_.inbound());
+  const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
-    if (!layout.is_tcp()) {
+    const bool hit = (burst.hits >> i) & 1;
+    if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
+      verdicts[i] = Verdict::kToHost;
+    } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
       verdicts[i] = Verdict::kToHost;
-      continue;
+    } else {
+      verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, burst.values[i], now);
     }
-    verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], (burst.hits >> i) & 1, burst.values[i], now);
   }
 }
 
@@ -312,7 +373,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
     table_.Free(index);
     return DropWith(DropReason::TABLE_FULL);
   }
-  RecordHandshake(&session->handshake[0], packet.data, layout);
+  RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
   stats_.sessions_initiated.Add(1);
   return SendSyn(index, packet, layout, now);
 }
@@ -347,7 +408,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     }
     session->tag = table_.NewTag(index);
   }
-  RecordHandshake(&session->handshake[0], packet.data, layout);
+  RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
   stats_.sessions_accepted.Add(1);
 
   size_t length = packet.length;
@@ -419,6 +480,12 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
   return ForwardToNextHop(session, 0, list->hops[0], packet, now);
 }
 
+void SessionPipeline::RefreshFast(Session& session) {
+  const bool right_ready = !(session.sides & kHasRight) || !MacIsZero(session.next_hop_mac[0]);
+  const bool left_ready = !(session.sides & kHasLeft) || !MacIsZero(session.next_hop_mac[1]);
+  session.fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready;
+}
+
 uint32_t SessionPipeline::NextHopFor(uint32_t agent) const {
   const bool on_link = config_.gateway_ip == 0 || ((agent ^ config_.host_ip) & config_.prefix_mask) == 0;
   return on_link ? agent : config_.gateway_ip;
@@ -430,6 +497,7 @@ void SessionPipeline::ResolveSessionMac(Session& session, int side, uint32_t now
   MacAddress mac;
   if (ResolveHasMac(neighbours_.Resolve(NextHopFor(agent), uint64_t{now} * kNsPerMs, &mac))) {
     std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
+    RefreshFast(session);
   }
 }
 
@@ -470,20 +538,19 @@ void SessionPipeline::SendArpRequest(uint32_t target_be) {
   if (size != 0 && io_->SendFrame(request, static_cast<uint32_t>(size))) stats_.arp_requests.Add(1);
 }
 
-void SessionPipeline::Translate(const Session& session, TranslationKind kind, PipelinePacket& packet,
-                                const PacketLayout& layout) const {
+inline void SessionPipeline::Translate(const Session& session, TranslationKind kind, PipelinePacket& packet,
+                                       const PacketLayout& layout) const {
   const Translation& t = session.xlate[kind];
   uint8_t* ip = packet.data + layout.l3_offset;
   uint8_t* tcp = packet.data + layout.l4_offset;
-  std::memcpy(ip + 12, &t.src_ip, 4);
-  std::memcpy(ip + 16, &t.dst_ip, 4);
-  StoreBe16(ip + 10, ApplyAdjust(LoadBe16(ip + 10), t.ip_adjust));
-  std::memcpy(tcp, &t.src_port, 2);
-  std::memcpy(tcp + 2, &t.dst_port, 2);
-  StoreBe16(tcp + 16, ApplyAdjust(LoadBe16(tcp + 16), t.l4_adjust));
+  std::memcpy(ip + 12, &t.src_ip, 8);   // both addresses
+  std::memcpy(tcp, &t.src_port, 4);     // both ports
+  AdjustChecksumAt(ip + 10, t.ip_adjust);
+  AdjustChecksumAt(tcp + 16, t.l4_adjust);
   if (IsOutbound(kind)) {
+    // Set before the session goes fast; until then a zero MAC leaves the host's own choice in place.
     const uint8_t* mac = session.next_hop_mac[kind == kOutRight ? 0 : 1];
-    if (!MacIsZero(mac)) std::memcpy(packet.data, mac, 6);
+    if (session.fast || !MacIsZero(mac)) std::memcpy(packet.data, mac, 6);
   }
 }
 
@@ -506,8 +573,9 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
   }
   if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
     if (session.state == SessionState::kSynSent) {
-      RecordHandshake(&session.handshake[1], packet.data, layout);
+      RecordHandshake(&table_.handshakes(index)[1], packet.data, layout);
       session.state = SessionState::kEstablished;
+      RefreshFast(session);
       table_.ReleaseSetup(session);
       stats_.established.Add(1);
     }
@@ -519,6 +587,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
     if (session.state == SessionState::kEstablished || session.state == SessionState::kSynSent) {
       session.state = SessionState::kClosing;
     }
+    session.fast = 0;
   }
   if (flags & kTcpAck) {
     const int other = 1 - dir;
@@ -541,6 +610,7 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   }
   // Keep translating stragglers (the last ACK, retransmitted FINs) for a short linger.
   session.state = SessionState::kLinger;
+  session.fast = 0;
 }
 
 void SessionPipeline::Expire(uint32_t now, uint32_t budget) {

@@ -102,13 +102,16 @@ class SessionPipeline {
   size_t MemoryBytes() const { return table_.MemoryBytes(); }
 
  private:
-  struct BurstKeys {
+  // Per-burst working space, kept in the pipeline so that a burst does not initialise it again.
+  struct BurstScratch {
     PacketLayout layouts[kMaxBurst];
     FiveTuple keys[kMaxBurst];
     uint32_t values[kMaxBurst];
     uint64_t hits;
   };
-  void ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table, BurstKeys* burst) const;
+  void ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table);
+  bool FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now);
+  static void RefreshFast(Session& session);
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
   Verdict WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
@@ -140,6 +143,7 @@ class SessionPipeline {
   uint8_t host_mac_[6] = {};
   bool host_mac_known_ = false;
   uint32_t expiry_cursor_ = 0;
+  BurstScratch scratch_;
 };
 
 }  // namespace dysco

@@ -1,5 +1,9 @@
 #include "core/session_table.h"
 
+#include <new>
+
+#include "core/table_memory.h"
+
 namespace dysco {
 namespace {
 
@@ -9,9 +13,16 @@ constexpr int kPortAttempts = 64;
 
 }  // namespace
 
+SessionTable::~SessionTable() { FreeTableMemory(sessions_); }
+
 bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi) {
   if (max_sessions == 0 || max_sessions > kMaxSessions || max_setups == 0 || port_lo >= port_hi) return false;
-  sessions_.assign(max_sessions, Session{});
+  FreeTableMemory(sessions_);
+  sessions_ = static_cast<Session*>(AllocateTableMemory(size_t{max_sessions} * sizeof(Session), alignof(Session)));
+  if (sessions_ == nullptr) return false;
+  capacity_ = max_sessions;
+  for (uint32_t i = 0; i < max_sessions; ++i) new (&sessions_[i]) Session{};
+  handshakes_.assign(max_sessions, {});
   free_sessions_.resize(max_sessions);
   for (uint32_t i = 0; i < max_sessions; ++i) free_sessions_[i] = max_sessions - 1 - i;  // lowest index first
   setups_.assign(max_setups, SetupList{});
@@ -30,6 +41,7 @@ Session* SessionTable::Allocate(uint32_t* index) {
   ++active_;
   Session& session = sessions_[*index];
   session = Session{};
+  handshakes_[*index] = {};
   return &session;
 }
 
@@ -113,7 +125,7 @@ uint32_t SessionTable::NewTag(uint32_t index) {
 
 Session* SessionTable::ByTag(uint32_t tag, uint32_t* index) {
   const uint32_t candidate = tag & kTagIndexMask;
-  if (candidate >= sessions_.size()) return nullptr;
+  if (candidate >= capacity_) return nullptr;
   Session& session = sessions_[candidate];
   if (session.state != SessionState::kPending || session.tag != tag) return nullptr;
   *index = candidate;
@@ -121,7 +133,8 @@ Session* SessionTable::ByTag(uint32_t tag, uint32_t* index) {
 }
 
 size_t SessionTable::MemoryBytes() const {
-  return sessions_.capacity() * sizeof(Session) + free_sessions_.capacity() * sizeof(uint32_t) +
+  return size_t{capacity_} * sizeof(Session) + handshakes_.capacity() * sizeof(handshakes_[0]) +
+         free_sessions_.capacity() * sizeof(uint32_t) +
          setups_.capacity() * sizeof(SetupList) + free_setups_.capacity() * sizeof(uint32_t) +
          inbound_.MemoryBytes() + outbound_.MemoryBytes();
 }

@@ -3,6 +3,7 @@
 // wire are looked up by the tuple they arrive with, packets from the host by the tuple the host
 // emitted), the address lists of sessions still setting up, subsession port allocation and tags.
 // Single writer: the datapath lcore.
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -33,6 +34,11 @@ class SessionTable {
  public:
   static constexpr uint32_t kMaxSessions = 1u << 22;  // the tag keeps 22 bits of index
 
+  SessionTable() = default;
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
+  ~SessionTable();
+
   bool Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi);
 
   // A free session record, zeroed, or nullptr when the table is full.
@@ -42,7 +48,10 @@ class SessionTable {
 
   Session& at(uint32_t index) { return sessions_[index]; }
   const Session& at(uint32_t index) const { return sessions_[index]; }
-  uint32_t capacity() const { return static_cast<uint32_t>(sessions_.size()); }
+  // [0] the forward SYN's, [1] the SYN-ACK's.
+  TcpHandshake* handshakes(uint32_t index) { return handshakes_[index].data(); }
+  const TcpHandshake* handshakes(uint32_t index) const { return handshakes_[index].data(); }
+  uint32_t capacity() const { return capacity_; }
   uint32_t active() const { return active_; }
 
   FlowTable& inbound() { return inbound_; }
@@ -68,7 +77,9 @@ class SessionTable {
   size_t MemoryBytes() const;
 
  private:
-  std::vector<Session> sessions_;
+  Session* sessions_ = nullptr;  // huge-page table memory
+  uint32_t capacity_ = 0;
+  std::vector<std::array<TcpHandshake, 2>> handshakes_;
   std::vector<uint32_t> free_sessions_;
   std::vector<SetupList> setups_;
   std::vector<uint32_t> free_setups_;
