@@ -13,14 +13,14 @@ out=$here/build
 mkdir -p "$out"
 cxx=${CXX:-g++}
 flags=(-std=gnu++20 -O3 -march=native -fno-exceptions -Wall -Wextra -I"$root/native")
-sources=("$here/flow_table_bench.cc" "$root/native/core/flow_table.cc")
+sources=("$here/flow_table_bench.cc" "$root/native/core/flow_table.cc" "$root/native/core/table_memory.cc")
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(flow_table_bench flow_table_bench_dpdk pipeline_bench pipeline_bench_callgrind)
 wants() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
 # The pipeline and the parts of native/core it calls (no DPDK, no N-API).
 pipeline_sources=("$here/pipeline_bench.cc")
-for unit in session_pipeline session_table flow_table neighbour_table policy_rules address_list arp tag_option tcp_options; do
+for unit in session_pipeline session_table flow_table table_memory neighbour_table policy_rules address_list arp tag_option tcp_options; do
   pipeline_sources+=("$root/native/core/$unit.cc")
 done
 # The two pipeline builds run side by side.
