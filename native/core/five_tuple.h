@@ -2,6 +2,7 @@
 // The fixed-size key of every session and subsession table: a TCP/UDP five-tuple with addresses and
 // ports kept in network byte order exactly as they sit in the packet, so building a key is four loads
 // and no byte swaps. 16 bytes, no implicit padding, compared and hashed as two 64-bit words.
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -58,4 +59,10 @@ inline uint32_t HashFiveTuple(const FiveTuple& key) {
 #endif
 }
 
+}  // namespace dysco
+
+namespace dysco {
+// Keys are built with two loads from the packet: addresses, then ports, each pair adjacent as in IPv4/TCP.
+static_assert(offsetof(FiveTuple, dst_ip) == offsetof(FiveTuple, src_ip) + 4);
+static_assert(offsetof(FiveTuple, dst_port) == offsetof(FiveTuple, src_port) + 2);
 }  // namespace dysco

@@ -87,12 +87,11 @@ inline bool ParseCommonTcp(const uint8_t* frame, uint32_t length, PacketLayout* 
   return true;
 }
 
+// Addresses and ports sit in the packet in the key's own order and byte order: two loads.
 FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
   FiveTuple key;
-  std::memcpy(&key.src_ip, frame + layout.l3_offset + 12, 4);
-  std::memcpy(&key.dst_ip, frame + layout.l3_offset + 16, 4);
-  std::memcpy(&key.src_port, frame + layout.l4_offset, 2);
-  std::memcpy(&key.dst_port, frame + layout.l4_offset + 2, 2);
+  std::memcpy(&key.src_ip, frame + layout.l3_offset + 12, 8);
+  std::memcpy(&key.src_port, frame + layout.l4_offset, 4);
   key.protocol = kIpProtocolTcp;
   return key;
 }
