@@ -237,8 +237,8 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
     const uint32_t index = EntryIndex(value);
     const TranslationKind kind = EntryKind(value);
     Session& session = table_.at(index);
-    if (session.state == SessionState::kPending) {
-      // The middlebox emitted the SYN with the session's tuple unchanged.
+    if (session.state == SessionState::kPending && kind == kOutRight) {
+      // The placeholder: the middlebox emitted the SYN with the session's tuple unchanged.
       if (bare_syn) return CompletePending(index, packet, layout, key, false, now);
       return Verdict::kToWire;  // not ours to judge before the SYN has gone on
     }
@@ -571,7 +571,8 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
     return;
   }
   if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
-    if (session.state == SessionState::kSynSent) {
+    // kPending: the middlebox host answered the SYN itself (a SYN proxy) before sending it on.
+    if (session.state == SessionState::kSynSent || session.state == SessionState::kPending) {
       RecordHandshake(&table_.handshakes(index)[1], packet.data, layout);
       session.state = SessionState::kEstablished;
       RefreshFast(session);

@@ -59,8 +59,9 @@ void SessionTable::Free(uint32_t index) {
   if (session.sides & kHasRight) {
     inbound_.Erase(KeyOf(session, kInRight));
     outbound_.Erase(KeyOf(session, kOutRight));
-  } else if (session.state == SessionState::kPending) {
-    // The placeholder that lets the SYN be recognised when the middlebox emits it unchanged.
+  } else if (session.role == SessionRole::kMiddlebox) {
+    // The placeholder that lets the SYN be recognised when the middlebox emits it unchanged; it stays
+    // until the SYN goes on, so also a session that ended while pending (a RST from the host) owns it.
     outbound_.Erase(session.xlate[kInLeft].Result());
   }
   ReleaseSetup(session);

@@ -264,6 +264,35 @@ describe('set-up corner cases', () => {
     for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().activeSessions, 0, host.name);
   });
 
+  it('a RST from the middlebox host for a still-pending session is translated and retires it', () => {
+    const lab = new DyscoLab();
+    const client = lab.addHost('client', 1, 'endpoint');
+    const mb = lab.addHost('mb', 2, 'endpoint');  // its stack answers instead of forwarding (iptables REJECT)
+    const server = lab.addHost('server', 4, 'endpoint');
+    client.agent.installPolicies(compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32` }, chain: [mb.ip] }]));
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6004, dstPort: 81, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    assert.equal(mb.agent.sessions(lab.now)[0]?.state, 1, 'pending at the middlebox');
+    lab.send(mb, segment(mb, server.ip, client.ip, { srcPort: 81, dstPort: 6004, seq: 0, ack: 2, flags: TCP_RST | TCP_ACK }));
+    const onWire = lastWireFrom(lab, 'mb');
+    assert.equal(numberToIpv4(parseFrame(onWire).ip.src), mb.ip, 'a subsession header on the wire');
+    const rst = client.delivered[client.delivered.length - 1]!;
+    const p = parseFrame(rst);
+    assert.equal(numberToIpv4(p.ip.src), server.ip);
+    assert.equal(p.tcp!.dstPort, 6004);
+    assert.equal(p.tcp!.flags & TCP_RST, TCP_RST);
+    assertChecksums(rst, 'RST at the client');
+    for (const host of [client, mb]) assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
+    lab.advance(2500);
+    for (const host of [client, mb]) {
+      assert.equal(host.agent.stats().activeSessions, 0, host.name);
+      assert.equal(host.agent.stats().teardowns.idle, 0, host.name);
+    }
+    // The placeholder went with the session: the same tuple starts afresh.
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6004, dstPort: 81, seq: 9, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    assert.equal(mb.agent.stats().sessionsAccepted, 2);
+    assert.equal(mb.agent.sessions(lab.now)[0]?.state, 1);
+  });
+
   it('idle sessions expire by state', () => {
     const { lab, client, mb, server } = buildLab();
     lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6002, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));

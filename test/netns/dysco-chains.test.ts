@@ -25,6 +25,7 @@ import {
   stopProcess,
   tcpPackets,
   waitForListener,
+  type AccessEntry,
   type Haproxy,
   type Nginx,
 } from '../support/middleboxes';
@@ -147,8 +148,8 @@ async function transfer(tb: Testbed, from: HostHandle, to: HostHandle, port: num
 
 /** N connections from the many-connections fixture, held open until `close()`. */
 interface OpenConnections {
-  /** resolves when all are established and echoed */
-  established: Promise<void>;
+  /** resolves when all are established and echoed, with the fixture's report ({established, ms}) */
+  established: Promise<Record<string, unknown>>;
   /** closes them all; resolves when every socket is closed */
   close(): Promise<void>;
 }
@@ -171,9 +172,10 @@ function openConnections(tb: Testbed, from: HostHandle, to: HostHandle, port: nu
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const until = (key: string) =>
-    new Promise<void>((resolveKey, reject) => {
+    new Promise<Record<string, unknown>>((resolveKey, reject) => {
       const check = () => {
-        if (records.some((r) => key in r)) return resolveKey();
+        const record = records.find((r) => key in r);
+        if (record) return resolveKey(record);
         waiters.push(check);
       };
       check();
@@ -202,6 +204,18 @@ async function startEcho(tb: Testbed, host: HostHandle, port: number): Promise<(
   const child = tb.spawn(host, [process.execPath, MANY, 'serve', host.address, String(port), '600000'], { stdio: ['ignore', 'ignore', 'pipe'] });
   await waitForListener(tb, host.name, port);
   return () => stopProcess(child);
+}
+
+/** The access log entries after the first `skip`, once there are `count` of them (nginx logs as it finishes). */
+async function accessEntriesAfter(nginx: Nginx, skip: number, count: number): Promise<AccessEntry[]> {
+  const deadline = Date.now() + 5_000;
+  let entries = nginx.accessEntries().slice(skip);
+  while (entries.length < count && Date.now() < deadline) {
+    await sleep(50);
+    entries = nginx.accessEntries().slice(skip);
+  }
+  assert.equal(entries.length, count, `nginx access log: ${JSON.stringify(entries)}`);
+  return entries;
 }
 
 function inSubsessionRange(port: number): boolean {
@@ -253,8 +267,7 @@ for (const length of [0, 1, 2, 4]) {
         assert.equal(got.bytes, file.size, file.urlPath);
         assert.equal(got.sha256, file.sha256, file.urlPath);
       }
-      const log = nginx.accessEntries();
-      assert.equal(log.length, nginx.files.length);
+      const log = await accessEntriesAfter(nginx, 0, nginx.files.length);
       // no NAT on the way: the server sees the client itself
       for (const e of log) assert.equal(e.remoteAddr, client.address, JSON.stringify(e));
     });
@@ -276,25 +289,27 @@ for (const length of [0, 1, 2, 4]) {
       assert.ok(r.bytesReceived > 0 && r.gbps > 0.001, `iperf3: ${r.gbps} Gbit/s, ${r.bytesReceived} bytes`);
     });
 
-    it('counts every session as set up on every agent, and retires them all after the linger', { timeout: 60_000 }, async () => {
+    it('counts every session as set up on every agent, and retires them all after the linger', { timeout: 60_000 }, async (t) => {
       const total = fromClient + fromServer;
       assert.ok(fromClient >= nginx.files.length + 3, `sessions counted by the tests: ${fromClient}`);
       const now = await assertAllRetired(tb, hosts);
       const d = (h: string, f: (m: Metrics) => number) => f(now[h]!) - f(base[h]!);
       const report = hosts.map((h) => `${h}: ${sessionSummary(now[h]!)}`).join('\n');
-      assert.ok(d('client', (m) => setups(m, 'initiated')) >= fromClient, `client initiated ≥ ${fromClient}\n${report}`);
-      assert.ok(d('server', (m) => setups(m, 'initiated')) >= fromServer, `server initiated ≥ ${fromServer}\n${report}`);
-      assert.ok(d('server', (m) => setups(m, 'accepted')) >= fromClient, `server accepted ≥ ${fromClient}\n${report}`);
-      assert.ok(d('client', (m) => setups(m, 'accepted')) >= fromServer, `client accepted ≥ ${fromServer}\n${report}`);
+      t.diagnostic(`sessions: ${fromClient} from the client, ${fromServer} from the server; ${report.replace(/\n/g, '; ')}`);
+      // exact: a retransmitted SYN must not count as another session (set-up is idempotent)
+      assert.equal(d('client', (m) => setups(m, 'initiated')), fromClient, `client initiated\n${report}`);
+      assert.equal(d('server', (m) => setups(m, 'initiated')), fromServer, `server initiated\n${report}`);
+      assert.equal(d('server', (m) => setups(m, 'accepted')), fromClient, `server accepted\n${report}`);
+      assert.equal(d('client', (m) => setups(m, 'accepted')), fromServer, `client accepted\n${report}`);
       for (const mb of middleboxes) {
-        assert.ok(d(mb, (m) => setups(m, 'accepted')) >= total, `${mb} accepted ≥ ${total}\n${report}`);
-        assert.ok(d(mb, (m) => setups(m, 'completed')) >= total, `${mb} completed ≥ ${total}\n${report}`);
+        assert.equal(d(mb, (m) => setups(m, 'accepted')), total, `${mb} accepted\n${report}`);
+        assert.equal(d(mb, (m) => setups(m, 'completed')), total, `${mb} completed\n${report}`);
         // a forwarder keeps the session's five-tuple: the SYN comes back under the same tuple, not by its tag
         assert.equal(d(mb, (m) => setups(m, 'completed_by_tag')), 0, `${mb} completed_by_tag\n${report}`);
         assert.equal(d(mb, (m) => setups(m, 'initiated')), 0, `${mb} initiated\n${report}`);
       }
       for (const h of hosts) {
-        assert.ok(d(h, (m) => setups(m, 'established')) >= total, `${h} established ≥ ${total}\n${report}`);
+        assert.equal(d(h, (m) => setups(m, 'established')), total, `${h} established\n${report}`);
         const closed = d(h, (m) => teardowns(m, 'fin') + teardowns(m, 'rst'));
         assert.ok(closed >= total, `${h} teardowns by fin or rst ≥ ${total}\n${report}`);
         assert.equal(d(h, (m) => teardowns(m, 'idle')), 0, `${h}: no session retired by idle timeout\n${report}`);
@@ -303,14 +318,15 @@ for (const length of [0, 1, 2, 4]) {
     });
 
     if (length === 1) {
-      it(`holds ${CONCURRENT} concurrent sessions through the chain and retires them all after close`, { timeout: 240_000 }, async () => {
+      it(`holds ${CONCURRENT} concurrent sessions through the chain and retires them all after close`, { timeout: 240_000 }, async (t) => {
         const stopEcho = await startEcho(tb, server, 7100);
         try {
           const before = await assertAllRetired(tb, hosts);
           const conns = openConnections(tb, client, server, 7100, CONCURRENT, 150_000);
           let closed = false;
           try {
-            await conns.established;
+            const report = await conns.established;
+            t.diagnostic(`${CONCURRENT} connections established and echoed in ${String(report.ms)} ms`);
             const open = await scrapeAll(tb, hosts);
             for (const h of hosts) {
               assert.ok(active(open[h]!) >= CONCURRENT, `${h}: ${active(open[h]!)} active with ${CONCURRENT} open\n${sessionSummary(open[h]!)}`);
@@ -322,7 +338,9 @@ for (const length of [0, 1, 2, 4]) {
           } finally {
             if (!closed) await conns.close().catch(() => undefined);
           }
+          const closedAt = Date.now();
           const after = await assertAllRetired(tb, hosts, LINGER_MS + 30_000);
+          t.diagnostic(`every agent back to 0 sessions ${Date.now() - closedAt} ms after the last close`);
           const report = hosts.map((h) => `${h}: ${sessionSummary(after[h]!)}`).join('\n');
           for (const h of hosts) {
             const fin = teardowns(after[h]!, 'fin') - teardowns(before[h]!, 'fin');
@@ -393,14 +411,13 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
     try {
       await conns.established;
       const tracked = await conntrackEntries(tb, 'mb1');
-      const echo = tracked.filter((e) => e.dport === 7100);
+      const echo = tracked.filter((e) => e.dport === 7100 && e.state === 'ESTABLISHED');
       assert.equal(echo.length, 3, `conntrack on mb1:\n${tracked.map((e) => e.line).join('\n')}`);
       for (const e of echo) {
         // the session header (client:ephemeral → server:7100), not a subsession
         assert.equal(e.src, client.address);
         assert.equal(e.dst, server.address);
         assert.ok(e.sport < SUBSESSION_PORTS.lo, `the client's ephemeral port: ${e.line}`);
-        assert.equal(e.state, 'ESTABLISHED', e.line);
         // the NAT is downstream: the firewall's reply tuple is the plain reverse
         assert.equal(e.replySrc, server.address);
         assert.equal(e.replyDst, client.address);
@@ -432,8 +449,7 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
     assert.equal(received.bytes, TRANSFER_BYTES);
     assert.equal(received.sha256, sent.sha256);
     const sessions = nginx.files.length + 1;
-    const entries = nginx.accessEntries().slice(logged);
-    assert.equal(entries.length, nginx.files.length);
+    const entries = await accessEntriesAfter(nginx, logged, nginx.files.length);
     for (const e of entries) assert.equal(e.remoteAddr, mb2.address, `nginx's peer is the NAT: ${JSON.stringify(e)}`);
     // a live session: the server's socket peer is the NAT's address
     const conns = openConnections(tb, client, server, 7100, 1, 30_000);
@@ -475,8 +491,7 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
     assert.ok(d('mb1', 'initiated') >= n, `HAProxy's upstream connections start sessions on mb1\n${report}`);
     assert.ok(d('mb2', 'completed_by_tag') >= n, `the upstream sessions go through the NAT\n${report}`);
     assert.ok(d('server', 'accepted') >= n, report);
-    const entries = nginx.accessEntries().slice(logged);
-    assert.equal(entries.length, n);
+    const entries = await accessEntriesAfter(nginx, logged, n);
     for (const e of entries) assert.equal(e.remoteAddr, mb2.address, JSON.stringify(e));
   });
 
@@ -489,6 +504,7 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
     try {
       await waitForListener(tb, server.name, 5201);
       const run = tb.exec(client, ['iperf3', '-c', server.address, '-p', '5201', '-t', '3', '-J'], { timeoutMs: 30_000 });
+      run.catch(() => undefined); // awaited below
       await sleep(1_500);
       // mid-run: the server's sockets face the client's own address; no agent holds a session for them
       const ss = await tb.exec(server, ['ss', '-Htn', 'state', 'established', '( sport = :5201 )']);
@@ -538,7 +554,6 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
       const what = `${p.srcIp}:${p.srcPort} → ${p.dstIp}:${p.dstPort} flags ${p.flags.toString(16)}`;
       assert.ok(agents.has(p.srcIp) && agents.has(p.dstIp), `agent host addresses only: ${what}`);
       assert.ok(inSubsessionRange(p.srcPort) && inSubsessionRange(p.dstPort), `subsession ports only: ${what}`);
-      assert.notEqual(p.srcIp === client.address && p.srcPort === got.localPort, true, `the session's own port on the wire: ${what}`);
     }
     // both hops through mb1 are on this link: client → mb1 and mb1 → mb2
     const syns = packets.filter((p) => (p.flags & (TCP_SYN | TCP_ACK)) === TCP_SYN);
@@ -603,32 +618,46 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
     await assertAllRetired(tb, hosts);
   });
 
+  // A firewall verdict other than ACCEPT: mb1's own stack answers a session's SYN with a RST.
+  let rejectCapture: string | undefined;
+  let beforeReject: Record<string, Metrics> | undefined;
+
+  it('the firewall\'s verdicts apply to Dysco sessions: a port it REJECTs is refused, the server never sees the SYN', { timeout: 60_000 }, async () => {
+    await tb.exec('mb1', ['iptables', '-w', '5', '-I', 'FORWARD', '-p', 'tcp', '--dport', '81', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
+    beforeReject = await assertAllRetired(tb, hosts);
+    const capture = await startCapture(tb, 'router', client.routerIface);
+    rejectCapture = capture.file;
+    try {
+      const r = await tb.exec(client, ['curl', '-sS', '--max-time', '5', `http://${server.address}:81/`], { allowFailure: true });
+      assert.equal(r.code, 7, `connection refused by the firewall: ${r.stderr}`);
+    } finally {
+      await capture.stop();
+    }
+    const rejected = (await ruleCounters(tb, 'mb1')).rules[0]!;
+    assert.equal(rejected.target, 'REJECT');
+    assert.equal(rejected.packets, 1, rejected.text);
+    const m = await scrapeAll(tb, hosts);
+    const report = hosts.map((h) => `${h}: ${sessionSummary(m[h]!)}`).join('\n');
+    assert.equal(setups(m.client!, 'initiated') - setups(beforeReject.client!, 'initiated'), 1, report);
+    assert.equal(setups(m.mb1!, 'accepted') - setups(beforeReject.mb1!, 'accepted'), 1, report);
+    assert.equal(setups(m.mb1!, 'completed') - setups(beforeReject.mb1!, 'completed'), 0, `the SYN never left mb1's stack\n${report}`);
+    assert.equal(setups(m.server!, 'accepted') - setups(beforeReject.server!, 'accepted'), 0, report);
+  });
+
   it(
-    'a firewall REJECT (a RST from the middlebox stack for a pending session) reaches the client as a subsession and retires the session',
+    'that RST reaches the client as a subsession packet and retires the session at the client and mb1',
     {
       timeout: 60_000,
-      todo: 'datapath: the RST that mb1\'s stack sends for a session still pending at its agent leaves mb1 unmapped (session header on the wire); client and mb1 keep the session until the set-up timeout',
     },
     async () => {
-      await tb.exec('mb1', ['iptables', '-w', '5', '-I', 'FORWARD', '-p', 'tcp', '--dport', '81', '-j', 'REJECT', '--reject-with', 'tcp-reset']);
-      const m0 = await assertAllRetired(tb, hosts);
-      const capture = await startCapture(tb, 'router', client.routerIface);
-      try {
-        const r = await tb.exec(client, ['curl', '-sS', '--max-time', '5', `http://${server.address}:81/`], { allowFailure: true });
-        assert.equal(r.code, 7, `connection refused by the firewall: ${r.stderr}`);
-      } finally {
-        await capture.stop();
-      }
-      const rejected = (await ruleCounters(tb, 'mb1')).rules[0]!;
-      assert.equal(rejected.target, 'REJECT');
-      assert.ok(rejected.packets >= 1, rejected.text);
-      const resets = tcpPackets(readPcap(capture.file)).filter((p) => p.flags & TCP_RST);
+      assert.ok(rejectCapture && beforeReject, 'the REJECT test ran');
+      const resets = tcpPackets(readPcap(rejectCapture)).filter((p) => p.flags & TCP_RST);
       assert.ok(resets.length >= 1, 'a RST on the client link');
       for (const p of resets) {
         assert.ok(inSubsessionRange(p.srcPort) && inSubsessionRange(p.dstPort), `RST ${p.srcIp}:${p.srcPort} → ${p.dstIp}:${p.dstPort} is a subsession packet`);
       }
       const m1 = await assertAllRetired(tb, hosts, LINGER_MS + 2_000);
-      for (const h of ['client', 'mb1']) assert.ok(teardowns(m1[h]!, 'rst') > teardowns(m0[h]!, 'rst'), `${h}: ${sessionSummary(m1[h]!)}`);
+      for (const h of ['client', 'mb1']) assert.ok(teardowns(m1[h]!, 'rst') > teardowns(beforeReject[h]!, 'rst'), `${h}: ${sessionSummary(m1[h]!)}`);
     },
   );
 });
