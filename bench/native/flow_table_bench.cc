@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -435,7 +436,10 @@ int main(int argc, char** argv) {
   json += std::string(",\"pass\":") + (pass ? "true" : "false") + "}";
   std::printf("%s\n", json.c_str());
 #if defined(DYSCO_BENCH_RTE_HASH)
+  const std::string runtime_dir = rte_eal_get_runtime_dir();
   rte_eal_cleanup();
+  std::error_code ignored;
+  std::filesystem::remove_all(runtime_dir, ignored);  // EAL leaves its runtime directory behind
 #endif
   return 0;
 }

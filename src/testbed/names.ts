@@ -83,8 +83,9 @@ export function dpdkRuntimeDir(pid: number): string {
   return `${DPDK_RUNTIME_ROOT}/${NAMESPACE_PREFIX}${pid}`;
 }
 /** The pid encoded in a DPDK runtime directory's name, or undefined if the name is not one of ours. */
+/** The owner pid of a DPDK runtime directory of ours: `dysco-<pid>` (agents) or `dysco-<what>-<pid>` (tests, benchmarks). */
 export function pidOfDpdkRuntimeDir(entry: string): number | undefined {
-  const m = /^dysco-(\d+)$/.exec(entry);
+  const m = /^dysco-(?:[A-Za-z0-9_-]+-)?(\d+)$/.exec(entry);
   return m ? Number(m[1]) : undefined;
 }
 

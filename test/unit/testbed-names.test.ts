@@ -55,6 +55,9 @@ describe('names', () => {
     assert.equal(dpdkRuntimeDir(1234), '/var/run/dpdk/dysco-1234');
     assert.equal(pidOfDpdkRuntimeDir('dysco-1234'), 1234);
     assert.equal(pidOfDpdkRuntimeDir('rte'), undefined);
+    assert.equal(pidOfDpdkRuntimeDir('dysco-bench-4321'), 4321);
+    assert.equal(pidOfDpdkRuntimeDir('dysco-test-pcap-77'), 77);
+    assert.equal(pidOfDpdkRuntimeDir('dysco-test-pcap'), undefined);
     assert.equal(runDirectory('0a1b', '/x'), '/x/0a1b');
   });
 });
