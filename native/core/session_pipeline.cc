@@ -373,8 +373,13 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
     return DropWith(DropReason::TABLE_FULL);
   }
   RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
+  const Verdict verdict = SendSyn(index, packet, layout, now);
+  if (verdict == Verdict::kDrop) {
+    table_.Free(index);  // the SYN cannot leave (counted): no session to keep
+    return verdict;
+  }
   stats_.sessions_initiated.Add(1);
-  return SendSyn(index, packet, layout, now);
+  return verdict;
 }
 
 Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {

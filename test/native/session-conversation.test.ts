@@ -293,6 +293,27 @@ describe('set-up corner cases', () => {
     assert.equal(mb.agent.sessions(lab.now)[0]?.state, 1);
   });
 
+  it('a SYN whose address list would exceed the link MTU is dropped and counted, never sent', () => {
+    const lab = new DyscoLab();
+    const client = lab.addHost('client', 1, 'endpoint', { mtu: 200 });
+    const server = lab.addHost('server', 4, 'endpoint');
+    const longChain = Array.from({ length: 31 }, (_, i) => `10.0.${100 + i}.2`);
+    client.agent.installPolicies(
+      compilePolicies([
+        { name: 'long', match: { dstPorts: 81 }, chain: longChain },
+        { name: 'short', match: { dstPorts: 80 }, chain: [] },
+      ]),
+    );
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6005, dstPort: 81, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    assert.equal(client.agent.drops().syn_too_large, 1);
+    assert.equal(server.delivered.length, 0);
+    assert.equal(client.agent.stats().activeSessions, 0, 'no session kept for a SYN that cannot leave');
+    // 20 IP + 40 TCP + 20 list header + 4 per hop must fit in 200 bytes: the one-hop list does.
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6006, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    assert.equal(server.delivered.length, 1);
+    assert.ok(lab.wire.every((r) => r.frame.length - 14 <= 200), 'nothing on the wire exceeds the MTU');
+  });
+
   it('idle sessions expire by state', () => {
     const { lab, client, mb, server } = buildLab();
     lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6002, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
