@@ -8,7 +8,7 @@ interface DemoArgs {
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
   command: 'demo',
-  describe: 'client ↔ server, each behind a Dysco agent, in network namespaces: iperf3 through them, then tear down',
+  describe: 'client → middlebox → server, each behind a Dysco agent, in network namespaces: iperf3 through the chain, then tear down',
   builder: (yargs) =>
     yargs
       .option('seconds', { type: 'number', default: 5, describe: 'iperf3 duration' })
