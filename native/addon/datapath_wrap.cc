@@ -2,6 +2,7 @@
 
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
+#include "addon/pipeline_options.h"
 #include "addon/session_js.h"
 
 #include <algorithm>
@@ -96,24 +97,8 @@ std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
 }
 
 std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
-  PipelineConfig& p = config_.pipeline;
-  uint32_t host_ip = 0, prefix = 0, gateway = 0, port_lo = p.port_lo, port_hi = p.port_hi, mtu = p.mtu;
-  if (!ReadUint(options, "hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
-  if (!ReadUint(options, "prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
-  if (!ReadUint(options, "gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
-  if (!ReadUint(options, "maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
-    return "maxSessions must be 1..4194304";
-  if (!ReadUint(options, "maxSetups", SessionTable::kMaxSessions, &p.max_setups) || p.max_setups == 0)
-    return "maxSetups must be 1..4194304";
-  if (!ReadUint(options, "portLo", 65535, &port_lo) || !ReadUint(options, "portHi", 65535, &port_hi) ||
-      port_lo < 1024 || port_lo >= port_hi)
-    return "portLo..portHi must be a range within 1024..65535";
-  if (!ReadUint(options, "mtu", 9216, &mtu) || mtu < 576) return "mtu must be 576..9216";
-  if (!ReadUint(options, "setupTimeoutMs", 3600000, &p.setup_timeout_ms) ||
-      !ReadUint(options, "establishedTimeoutMs", 86400000, &p.established_timeout_ms) ||
-      !ReadUint(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
-      !ReadUint(options, "lingerMs", 600000, &p.linger_ms))
-    return "timeouts must be integers of milliseconds";
+  const std::string problem = ParsePipelineConfig(options, &config_.pipeline);
+  if (!problem.empty()) return problem;
   const Napi::Value policies = options.Get("policies");
   if (!policies.IsUndefined()) {
     if (!policies.IsBuffer()) return "policies must be a Buffer of compiled policies";
@@ -123,12 +108,6 @@ std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
     if (status != PolicyParseStatus::kOk) return std::string("policies: ") + PolicyParseStatusName(status);
     initial_policies_ = std::move(parsed);
   }
-  p.host_ip = __builtin_bswap32(host_ip);
-  p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
-  p.gateway_ip = __builtin_bswap32(gateway);
-  p.port_lo = static_cast<uint16_t>(port_lo);
-  p.port_hi = static_cast<uint16_t>(port_hi);
-  p.mtu = static_cast<uint16_t>(mtu);
   return {};
 }
 

@@ -8,6 +8,7 @@
 #include "addon/errors.h"
 #include "core/counters.h"
 #include "core/session_pipeline.h"
+#include "addon/pipeline_options.h"
 #include "addon/session_js.h"
 
 namespace dysco::addon {
@@ -45,15 +46,6 @@ const char* VerdictName(Verdict verdict) {
   return "unknown";
 }
 
-bool ReadUintField(const Napi::Object& o, const char* key, uint32_t* out) {
-  const Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return true;
-  if (!v.IsNumber()) return false;
-  const double d = v.As<Napi::Number>().DoubleValue();
-  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint64_t>(d))) return false;
-  *out = static_cast<uint32_t>(d);
-  return true;
-}
 
 class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
  public:
@@ -77,26 +69,12 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       ThrowType(env, "Pipeline: options object expected");
       return;
     }
-    const Napi::Object o = info[0].As<Napi::Object>();
     PipelineConfig config;
-    uint32_t host_ip = 0, prefix = 24, gateway = 0, port_lo = config.port_lo, port_hi = config.port_hi, mtu = config.mtu;
-    if (!ReadUintField(o, "hostIp", &host_ip) || host_ip == 0 || !ReadUintField(o, "prefixLength", &prefix) ||
-        prefix > 32 || !ReadUintField(o, "gatewayIp", &gateway) || !ReadUintField(o, "maxSessions", &config.max_sessions) ||
-        !ReadUintField(o, "maxSetups", &config.max_setups) || !ReadUintField(o, "portLo", &port_lo) ||
-        !ReadUintField(o, "portHi", &port_hi) || port_hi > 65535 || port_lo >= port_hi || !ReadUintField(o, "mtu", &mtu) ||
-        mtu > 9216 || !ReadUintField(o, "setupTimeoutMs", &config.setup_timeout_ms) ||
-        !ReadUintField(o, "establishedTimeoutMs", &config.established_timeout_ms) ||
-        !ReadUintField(o, "closingTimeoutMs", &config.closing_timeout_ms) ||
-        !ReadUintField(o, "lingerMs", &config.linger_ms)) {
-      ThrowType(env, "Pipeline: invalid options");
+    const std::string problem = ParsePipelineConfig(info[0].As<Napi::Object>(), &config);
+    if (!problem.empty()) {
+      ThrowType(env, "Pipeline: " + problem);
       return;
     }
-    config.host_ip = __builtin_bswap32(host_ip);
-    config.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
-    config.gateway_ip = __builtin_bswap32(gateway);
-    config.port_lo = static_cast<uint16_t>(port_lo);
-    config.port_hi = static_cast<uint16_t>(port_hi);
-    config.mtu = static_cast<uint16_t>(mtu);
     if (!pipeline_.Init(config, &counters_, &io_)) ThrowStatus(env, Status::PIPELINE_INIT_FAILED);
   }
 

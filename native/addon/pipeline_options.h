@@ -1,0 +1,15 @@
+#pragma once
+// The session pipeline's options from a JavaScript object (hostIp, prefixLength, gatewayIp, table
+// sizes, port range, MTU, timeouts), shared by the Datapath and the Buffer-only Pipeline classes.
+#include <napi.h>
+
+#include <string>
+
+#include "core/session_pipeline.h"
+
+namespace dysco::addon {
+
+// Fills `config`; returns an empty string, or what is wrong with the options.
+std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config);
+
+}  // namespace dysco::addon
