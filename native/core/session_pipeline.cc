@@ -13,6 +13,7 @@ namespace {
 
 constexpr uint32_t kEthernetHeader = 14;
 constexpr uint64_t kNsPerMs = 1000000;
+constexpr uint32_t kNeighbourExpiryIntervalMs = 10;
 
 uint16_t Fold(uint32_t sum) {
   sum = (sum & 0xffff) + (sum >> 16);
@@ -642,6 +643,9 @@ void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
       EndSession(index, TeardownCause::kIdle);
     }
   }
+  // The neighbour table walks every entry; its timers are 200 ms and up, so every 10 ms is plenty.
+  if (now - last_neighbour_expiry_ms_ < kNeighbourExpiryIntervalMs) return;
+  last_neighbour_expiry_ms_ = now;
   neighbours_.Expire(uint64_t{now} * kNsPerMs, [this](void* handle) {
     counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
     io_->ReleaseHeld(handle, nullptr);

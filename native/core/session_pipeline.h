@@ -143,6 +143,7 @@ class SessionPipeline {
   uint8_t host_mac_[6] = {};
   bool host_mac_known_ = false;
   uint32_t expiry_cursor_ = 0;
+  uint32_t last_neighbour_expiry_ms_ = 0;
   BurstScratch scratch_;
 };
 

@@ -168,9 +168,14 @@ int Datapath::Loop() {
     }
 
     const uint64_t now = rte_rdtsc();
-    if (now - last_drain >= drain_tsc) {
+    // A short burst means the ports are not saturated: send now rather than hold packets (a SYN, an
+    // ACK) for the drain timer. Under load bursts are full and go out as they fill.
+    const bool light = work != 0 && work < kRxBurst;
+    if (light || now - last_drain >= drain_tsc) {
       to_wire_.Flush();
       to_host_.Flush();
+    }
+    if (now - last_drain >= drain_tsc) {
       last_drain = now;
       if (config_.dysco) pipeline_.Expire(static_cast<uint32_t>((now - epoch) / tsc_per_ms), kExpiryBudget);
       if (now - last_stats >= stats_tsc) {
