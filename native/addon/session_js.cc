@@ -44,6 +44,7 @@ Napi::Object PipelineStatsObject(Napi::Env env, const SessionPipeline& pipeline)
   out.Set("teardowns", teardowns);
   out.Set("tagNoSpace", static_cast<double>(c.tag_no_space.Read()));
   out.Set("staleTags", static_cast<double>(c.stale_tags.Read()));
+  out.Set("rstsIgnored", static_cast<double>(c.rsts_ignored.Read()));
   out.Set("arpRequests", static_cast<double>(c.arp_requests.Read()));
   // The lcore mirrors the live count every expiry pass; the Buffer harness has no lcore, so read it directly.
   out.Set("activeSessions", static_cast<double>(pipeline.active_sessions()));

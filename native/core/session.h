@@ -69,6 +69,9 @@ struct TcpHandshake {
 static_assert(sizeof(TcpHandshake) == 12);
 
 inline constexpr uint8_t kFinSeenForward = 1, kFinSeenReverse = 2, kFinAckedForward = 4, kFinAckedReverse = 8;
+// A RST ended the session (from the initiator's side, or the responder's): it lingers, and comes back if
+// its sender talks again (the endpoint ignored an out-of-window RST, RFC 5961).
+inline constexpr uint8_t kRstForward = 16, kRstReverse = 32;
 inline constexpr uint8_t kHasLeft = 1, kHasRight = 2;
 
 // Two cache lines, both prefetched before a packet is translated: the translations, then the state a
@@ -89,6 +92,7 @@ struct alignas(64) Session {
   uint8_t fin_flags = 0;
   // Established, every next-hop MAC known, no FIN yet: a data packet needs only its translation.
   uint8_t fast = 0;
+  SessionState state_before_rst = SessionState::kFree;
 };
 static_assert(sizeof(Session) == 128, "two cache lines: translations, then per-packet state");
 

@@ -238,14 +238,22 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
     const uint32_t index = EntryIndex(value);
     const TranslationKind kind = EntryKind(value);
     Session& session = table_.at(index);
-    if (session.state == SessionState::kPending && kind == kOutRight) {
-      // The placeholder: the middlebox emitted the SYN with the session's tuple unchanged.
-      if (bare_syn) return CompletePending(index, packet, layout, key, false, now);
-      return Verdict::kToWire;  // not ours to judge before the SYN has gone on
+    if (kind == kOutRight && !(session.sides & kHasRight)) {
+      // The placeholder of a middlebox session whose SYN has not gone on yet.
+      if (!bare_syn) return Verdict::kToWire;  // not ours to judge before the SYN has gone on
+      if (session.state == SessionState::kLinger) return DropWith(DropReason::SESSION_CLOSED);
+      return CompletePending(index, packet, layout, key, false, now);
     }
-    if (bare_syn && kind == kOutRight && session.state == SessionState::kSynSent) {
-      stats_.syn_retransmits.Add(1);
-      return SendSyn(index, packet, layout, now);
+    if (bare_syn && kind == kOutRight) {
+      if (session.state == SessionState::kSynSent) {
+        stats_.syn_retransmits.Add(1);
+        return SendSyn(index, packet, layout, now);
+      }
+      if (session.state == SessionState::kLinger || session.state == SessionState::kClosing) {
+        // A new connection on the tuple of one that has ended: start afresh.
+        Retire(index);
+        return HostMiss(packet, layout, key, now);
+      }
     }
     const int side = kind == kOutRight ? 0 : 1;
     if (__builtin_expect(MacIsZero(session.next_hop_mac[side]), 0)) ResolveSessionMac(session, side, now);
@@ -254,7 +262,17 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
     return Verdict::kToWire;
   }
   if (!bare_syn) return Verdict::kToWire;  // a flow no policy chains
+  return HostMiss(packet, layout, key, now);
+}
 
+// A bare SYN from the host that no key knows: a tagged SYN the middlebox software rewrote, or a new
+// session under this host's policies, or a flow nobody chains.
+Verdict SessionPipeline::HostMiss(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {
+  uint32_t value;
+  if (table_.outbound().Lookup(key, &value)) {
+    // An earlier packet of this burst created it (the burst was looked up before any was handled).
+    return HostPacket(packet, layout, key, true, value, now);
+  }
   uint32_t tag;
   if (FindTagOption(packet.data, layout, &tag)) {
     uint32_t index;
@@ -280,6 +298,12 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
     const uint32_t index = EntryIndex(value);
     const TranslationKind kind = EntryKind(value);
     Session& session = table_.at(index);
+    if (bare_syn && kind == kInLeft && session.state == SessionState::kLinger && layout.payload_length() != 0 &&
+        LooksLikeAddressList(packet.data + layout.payload_offset, layout.payload_length())) {
+      // The left neighbour starts a new session on the subsession of one that has ended.
+      Retire(index);
+      return Accept(packet, layout, key, now);
+    }
     if (bare_syn && kind == kInLeft) {
       // The left neighbour retransmitted its SYN: deliver it again exactly as the first time.
       stats_.syn_retransmits.Add(1);
@@ -322,11 +346,14 @@ bool SessionPipeline::SetUpSide(uint32_t index, TranslationKind out_kind, const 
       return false;
     }
     const auto placed = table_.outbound().Insert(session_tuple, PackEntry(index, kOutRight));
-    if (placed == FlowTable::InsertResult::kFull) {
+    uint32_t owner = 0;
+    // kExists is fine only when the key is this session's own placeholder (the tuple came back unchanged).
+    if (placed != FlowTable::InsertResult::kInserted &&
+        !(placed == FlowTable::InsertResult::kExists && table_.outbound().Lookup(session_tuple, &owner) &&
+          owner == PackEntry(index, kOutRight))) {
       table_.inbound().Erase(subsession.Reversed());
       return false;
     }
-    if (placed == FlowTable::InsertResult::kExists) table_.outbound().Update(session_tuple, PackEntry(index, kOutRight));
     session.sides |= kHasRight;
   } else {
     // Left side: `subsession` arrived from the left neighbour, `session_tuple` is what it stands for.
@@ -371,7 +398,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
   }
   if (!SetUpSide(index, kOutRight, key, subsession)) {
     table_.Free(index);
-    return DropWith(DropReason::TABLE_FULL);
+    return DropWith(DropReason::KEY_CONFLICT);
   }
   RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
   const Verdict verdict = SendSyn(index, packet, layout, now);
@@ -384,6 +411,11 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
 }
 
 Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {
+  uint32_t value;
+  if (table_.inbound().Lookup(key, &value)) {
+    // An earlier packet of this burst created it: this one is a retransmission.
+    return WirePacket(packet, layout, key, true, value, now);
+  }
   AddressList list;
   const AddressListStatus status = ParseAddressList(packet.data + layout.payload_offset, layout.payload_length(), &list);
   if (status != AddressListStatus::kOk) return DropWith(DropFor(status));
@@ -403,13 +435,13 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   }
   if (!SetUpSide(index, kOutLeft, list.session, key)) {
     table_.Free(index);
-    return DropWith(DropReason::TABLE_FULL);
+    return DropWith(DropReason::KEY_CONFLICT);
   }
   if (!last_hop) {
     // Recognise the SYN when the middlebox software sends it on unchanged.
     if (table_.outbound().Insert(list.session, PackEntry(index, kOutRight)) != FlowTable::InsertResult::kInserted) {
       table_.Free(index);
-      return DropWith(DropReason::TABLE_FULL);
+      return DropWith(DropReason::KEY_CONFLICT);
     }
     session->tag = table_.NewTag(index);
   }
@@ -456,7 +488,7 @@ Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet,
   session.state = SessionState::kSynSent;
   if (!SetUpSide(index, kOutRight, key, subsession)) {
     EndSession(index, TeardownCause::kIdle);
-    return DropWith(DropReason::TABLE_FULL);
+    return DropWith(DropReason::KEY_CONFLICT);
   }
   stats_.sessions_completed.Add(1);
   if (by_tag) stats_.completed_by_tag.Add(1);
@@ -469,6 +501,13 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
   if (list == nullptr) return DropWith(DropReason::LIST_ZERO_HOPS);
   size_t length = packet.length;
   PacketLayout current = layout;
+  if (current.payload_length() != 0) {
+    // TCP Fast Open data: the list takes the payload. The peer does not acknowledge the data and the
+    // host sends it again after the handshake, as with any server that refuses TFO.
+    if (StripSynPayload(packet.data, &length, current) != SynPayloadStatus::kOk) return DropWith(DropReason::SYN_TOO_LARGE);
+    packet.length = static_cast<uint32_t>(length);
+    current = ParsePacket(packet.data, packet.length);
+  }
   if (RemoveTagOption(packet.data, &length, current)) {
     packet.length = static_cast<uint32_t>(length);
     current = ParsePacket(packet.data, packet.length);
@@ -486,7 +525,9 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
 }
 
 void SessionPipeline::RefreshFast(Session& session) {
-  const bool right_ready = !(session.sides & kHasRight) || !MacIsZero(session.next_hop_mac[0]);
+  // A middlebox session is ready only with both sides: before its right side exists, the host's SYN
+  // must still take the slow path to be sent on.
+  const bool right_ready = (session.sides & kHasRight) ? !MacIsZero(session.next_hop_mac[0]) : session.role != SessionRole::kMiddlebox;
   const bool left_ready = !(session.sides & kHasLeft) || !MacIsZero(session.next_hop_mac[1]);
   session.fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready;
 }
@@ -500,7 +541,10 @@ uint32_t SessionPipeline::NextHopFor(uint32_t agent) const {
 void SessionPipeline::ResolveSessionMac(Session& session, int side, uint32_t now) {
   const uint32_t agent = session.xlate[side == 0 ? kOutRight : kOutLeft].dst_ip;
   MacAddress mac;
-  if (ResolveHasMac(neighbours_.Resolve(NextHopFor(agent), uint64_t{now} * kNsPerMs, &mac))) {
+  const uint32_t next_hop = NextHopFor(agent);
+  const ResolveResult resolved = neighbours_.Resolve(next_hop, uint64_t{now} * kNsPerMs, &mac);
+  if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
+  if (ResolveHasMac(resolved)) {
     std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
     RefreshFast(session);
   }
@@ -572,9 +616,21 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
   }
   if (__builtin_expect((flags & (kTcpSyn | kTcpFin | kTcpRst)) == 0 && session.fin_flags == 0, 1)) return;
 
+  const uint8_t rst_bit = dir == 0 ? kRstForward : kRstReverse;
   if (flags & kTcpRst) {
-    if (session.state != SessionState::kLinger) EndSession(index, TeardownCause::kRst);
+    if (session.state != SessionState::kLinger) {
+      session.state_before_rst = session.state;
+      session.fin_flags |= rst_bit;
+      EndSession(index, TeardownCause::kRst);
+    }
     return;
+  }
+  if (session.fin_flags & rst_bit) {
+    // The RST's sender still talks: its endpoint did not take the RST (out of window). Carry on.
+    session.fin_flags &= static_cast<uint8_t>(~(kRstForward | kRstReverse));
+    session.state = session.state_before_rst;
+    stats_.rsts_ignored.Add(1);
+    RefreshFast(session);
   }
   if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
     // kPending: the middlebox host answered the SYN itself (a SYN proxy) before sending it on.
@@ -582,7 +638,8 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
       RecordHandshake(&table_.handshakes(index)[1], packet.data, layout);
       session.state = SessionState::kEstablished;
       RefreshFast(session);
-      table_.ReleaseSetup(session);
+      // A middlebox that answered the SYN itself still has to send it on: keep its list.
+      if (session.role != SessionRole::kMiddlebox || (session.sides & kHasRight)) table_.ReleaseSetup(session);
       stats_.established.Add(1);
     }
     return;
@@ -609,7 +666,8 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
 
 void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   Session& session = table_.at(index);
-  stats_.teardowns[static_cast<int>(cause)].Add(1);
+  // A RST is counted when its linger ends: until then the session may carry on (see Track).
+  if (cause != TeardownCause::kRst) stats_.teardowns[static_cast<int>(cause)].Add(1);
   if (cause == TeardownCause::kIdle) {
     table_.Free(index);
     return;
@@ -617,6 +675,13 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   // Keep translating stragglers (the last ACK, retransmitted FINs) for a short linger.
   session.state = SessionState::kLinger;
   session.fast = 0;
+}
+
+// Frees a session that has ended; a RST is counted now that nobody took it back (a FIN was counted
+// when the session began to linger).
+void SessionPipeline::Retire(uint32_t index) {
+  if (table_.at(index).fin_flags & (kRstForward | kRstReverse)) stats_.teardowns[static_cast<int>(TeardownCause::kRst)].Add(1);
+  table_.Free(index);
 }
 
 void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
@@ -638,7 +703,7 @@ void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
     }
     if (now - session.last_seen_ms < limit) continue;
     if (session.state == SessionState::kLinger) {
-      table_.Free(index);  // its cause was counted when it began to linger
+      Retire(index);
     } else {
       EndSession(index, TeardownCause::kIdle);
     }

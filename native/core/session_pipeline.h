@@ -72,6 +72,7 @@ struct PipelineCounters {
   SingleWriterCounter teardowns[static_cast<int>(TeardownCause::kCount)];
   SingleWriterCounter tag_no_space;  // a SYN with no room for the tag went up untagged
   SingleWriterCounter stale_tags;    // a tagged SYN named no pending session
+  SingleWriterCounter rsts_ignored;  // a RST's sender kept talking: the session carried on
   SingleWriterCounter arp_requests;
   SingleWriterCounter active_sessions;
 };
@@ -116,6 +117,7 @@ class SessionPipeline {
                      uint32_t value, uint32_t now);
   Verdict WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
+  Verdict HostMiss(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
   Verdict Initiate(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, const PolicyRule& rule,
                    uint32_t now);
   Verdict Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
@@ -131,6 +133,7 @@ class SessionPipeline {
   void SendArpRequest(uint32_t target_be);
   void LearnFromArp(const PipelinePacket& packet, bool from_host, uint32_t now);
   void EndSession(uint32_t index, TeardownCause cause);
+  void Retire(uint32_t index);
   Verdict DropWith(DropReason reason);
 
   PipelineConfig config_;

@@ -7,9 +7,13 @@
 namespace dysco {
 namespace {
 
-constexpr uint32_t kTagIndexBits = 22;
-constexpr uint32_t kTagIndexMask = (1u << kTagIndexBits) - 1;
 constexpr int kPortAttempts = 64;
+
+// Erases `key` only if it still maps to `value`: a session never removes a key another one owns.
+void EraseOwned(FlowTable& table, const FiveTuple& key, uint32_t value) {
+  uint32_t found;
+  if (table.Lookup(key, &found) && found == value) table.Erase(key);
+}
 
 }  // namespace
 
@@ -21,6 +25,9 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t por
   sessions_ = static_cast<Session*>(AllocateTableMemory(size_t{max_sessions} * sizeof(Session), alignof(Session)));
   if (sessions_ == nullptr) return false;
   capacity_ = max_sessions;
+  // The tag keeps just enough bits for a slot; the rest is a generation, so a stale tag rarely matches.
+  tag_index_bits_ = 1;
+  while ((1u << tag_index_bits_) < max_sessions) ++tag_index_bits_;
   for (uint32_t i = 0; i < max_sessions; ++i) new (&sessions_[i]) Session{};
   handshakes_.assign(max_sessions, {});
   free_sessions_.resize(max_sessions);
@@ -53,19 +60,20 @@ void SessionTable::Free(uint32_t index) {
   Session& session = sessions_[index];
   if (session.state == SessionState::kFree) return;
   if (session.sides & kHasLeft) {
-    inbound_.Erase(KeyOf(session, kInLeft));
-    outbound_.Erase(KeyOf(session, kOutLeft));
+    EraseOwned(inbound_, KeyOf(session, kInLeft), PackEntry(index, kInLeft));
+    EraseOwned(outbound_, KeyOf(session, kOutLeft), PackEntry(index, kOutLeft));
   }
   if (session.sides & kHasRight) {
-    inbound_.Erase(KeyOf(session, kInRight));
-    outbound_.Erase(KeyOf(session, kOutRight));
+    EraseOwned(inbound_, KeyOf(session, kInRight), PackEntry(index, kInRight));
+    EraseOwned(outbound_, KeyOf(session, kOutRight), PackEntry(index, kOutRight));
   } else if (session.role == SessionRole::kMiddlebox) {
     // The placeholder that lets the SYN be recognised when the middlebox emits it unchanged; it stays
     // until the SYN goes on, so also a session that ended while pending (a RST from the host) owns it.
-    outbound_.Erase(session.xlate[kInLeft].Result());
+    EraseOwned(outbound_, session.xlate[kInLeft].Result(), PackEntry(index, kOutRight));
   }
   ReleaseSetup(session);
   session.state = SessionState::kFree;
+  session.fast = 0;
   free_sessions_.push_back(index);
   --active_;
 }
@@ -119,16 +127,20 @@ bool SessionTable::AllocatePorts(uint32_t host_be, uint32_t neighbour_be, Subses
 
 uint32_t SessionTable::NewTag(uint32_t index) {
   ++tag_generation_;
-  uint32_t tag = (tag_generation_ << kTagIndexBits) | index;
-  if (tag == 0) tag = (1u << kTagIndexBits) | index;  // 0 never names a session
+  uint32_t tag = (tag_generation_ << tag_index_bits_) | index;
+  if (tag == 0) tag = (1u << tag_index_bits_) | index;  // 0 never names a session
   return tag;
 }
 
 Session* SessionTable::ByTag(uint32_t tag, uint32_t* index) {
-  const uint32_t candidate = tag & kTagIndexMask;
+  const uint32_t candidate = tag & ((1u << tag_index_bits_) - 1);
   if (candidate >= capacity_) return nullptr;
   Session& session = sessions_[candidate];
-  if (session.state != SessionState::kPending || session.tag != tag) return nullptr;
+  // A middlebox session whose SYN has not gone on yet (pending, or established by a SYN proxy).
+  if (session.state == SessionState::kFree || session.state == SessionState::kLinger ||
+      session.role != SessionRole::kMiddlebox || (session.sides & kHasRight) || session.tag != tag) {
+    return nullptr;
+  }
   *index = candidate;
   return &session;
 }

@@ -32,7 +32,7 @@ struct SubsessionPorts {
 
 class SessionTable {
  public:
-  static constexpr uint32_t kMaxSessions = 1u << 22;  // the tag keeps 22 bits of index
+  static constexpr uint32_t kMaxSessions = 1u << 22;  // leaves a tag at least 10 bits of generation
 
   SessionTable() = default;
   SessionTable(const SessionTable&) = delete;
@@ -90,6 +90,7 @@ class SessionTable {
   uint16_t port_lo_ = 61000;
   uint16_t port_hi_ = 65535;
   uint32_t tag_generation_ = 0;
+  uint32_t tag_index_bits_ = 22;
 };
 
 }  // namespace dysco

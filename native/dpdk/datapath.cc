@@ -77,6 +77,8 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
   to_wire_.Bind(wire_.id, &counters_.ports[kWirePort], &counters_);
   backoff_.Configure(config.poll_mode, config.idle_sleep_max_us);
   tsc_hz_ = rte_get_tsc_hz();
+  // Once per datapath: sessions remember times on this clock, so a Stop/Start must not restart it.
+  epoch_ = rte_rdtsc();
   return Status::OK;
 }
 
@@ -149,7 +151,6 @@ int Datapath::Loop() {
   const uint64_t drain_tsc = tsc_per_us * config_.tx_drain_us;
   const uint64_t stats_tsc = tsc_per_us * kPortStatsIntervalUs;
   const uint64_t tsc_per_ms = tsc_per_us * 1000;
-  epoch_ = rte_rdtsc();
   const uint64_t epoch = epoch_;
   uint64_t last_drain = rte_rdtsc();
   uint64_t last_stats = last_drain;

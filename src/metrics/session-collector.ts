@@ -50,5 +50,6 @@ export function registerSessionMetrics(registry: Registry, source: () => Session
   counter('dysco_syn_retransmits_total', 'Retransmitted SYNs handled idempotently.', (s) => s.synRetransmits);
   counter('dysco_tag_no_space_total', 'SYNs delivered untagged because their option space was full.', (s) => s.tagNoSpace);
   counter('dysco_stale_tags_total', 'Tagged SYNs that named no pending session.', (s) => s.staleTags);
+  counter('dysco_rsts_ignored_total', 'RSTs whose sender kept talking (out of window): the session carried on.', (s) => s.rstsIgnored);
   counter('dysco_arp_requests_total', 'ARP requests the agent sent for next hops.', (s) => s.arpRequests);
 }

@@ -91,6 +91,7 @@ export interface NativePipelineStats {
   teardowns: { fin: number; rst: number; idle: number };
   tagNoSpace: number;
   staleTags: number;
+  rstsIgnored: number;
   arpRequests: number;
   activeSessions: number;
   sessionCapacity: number;

@@ -259,9 +259,12 @@ describe('set-up corner cases', () => {
     lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 10, ack: 2, flags: TCP_RST | TCP_ACK }));
     const rst = client.delivered[client.delivered.length - 1]!;
     assert.equal(parseFrame(rst).tcp!.flags & TCP_RST, TCP_RST);
-    for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
+    for (const host of [client, mb, nat, server]) assert.equal(host.agent.sessions(lab.now)[0]?.state, 5, `${host.name} lingers`);
     lab.advance(2500);
-    for (const host of [client, mb, nat, server]) assert.equal(host.agent.stats().activeSessions, 0, host.name);
+    for (const host of [client, mb, nat, server]) {
+      assert.equal(host.agent.stats().activeSessions, 0, host.name);
+      assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
+    }
   });
 
   it('a RST from the middlebox host for a still-pending session is translated and retires it', () => {
@@ -281,10 +284,10 @@ describe('set-up corner cases', () => {
     assert.equal(p.tcp!.dstPort, 6004);
     assert.equal(p.tcp!.flags & TCP_RST, TCP_RST);
     assertChecksums(rst, 'RST at the client');
-    for (const host of [client, mb]) assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
     lab.advance(2500);
     for (const host of [client, mb]) {
       assert.equal(host.agent.stats().activeSessions, 0, host.name);
+      assert.equal(host.agent.stats().teardowns.rst, 1, host.name);
       assert.equal(host.agent.stats().teardowns.idle, 0, host.name);
     }
     // The placeholder went with the session: the same tuple starts afresh.
@@ -312,6 +315,80 @@ describe('set-up corner cases', () => {
     lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6006, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
     assert.equal(server.delivered.length, 1);
     assert.ok(lab.wire.every((r) => r.frame.length - 14 <= 200), 'nothing on the wire exceeds the MTU');
+  });
+
+  it('a middlebox that answers the SYN itself (a SYN proxy) still sends it on with a proper subsession', () => {
+    const lab = new DyscoLab();
+    const client = lab.addHost('client', 1, 'endpoint');
+    const mb = lab.addHost('mb', 2, 'endpoint');
+    const server = lab.addHost('server', 4, 'endpoint');
+    client.agent.installPolicies(compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32` }, chain: [mb.ip] }]));
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6010, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    lab.send(mb, segment(mb, server.ip, client.ip, { srcPort: 80, dstPort: 6010, seq: 700, ack: 2, flags: TCP_SYN | TCP_ACK }));
+    assert.equal(parseFrame(client.delivered[client.delivered.length - 1]!).tcp!.flags, TCP_SYN | TCP_ACK);
+    lab.send(mb, segment(mb, client.ip, server.ip, { srcPort: 6010, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    const out = lastWireFrom(lab, 'mb');
+    const p = parseFrame(out);
+    assert.equal(numberToIpv4(p.ip.src), mb.ip, 'a subsession header, not zeros');
+    assert.equal(numberToIpv4(p.ip.dst), server.ip);
+    assertChecksums(out, 'mb → server');
+    assert.equal(server.delivered.length, 1);
+    assert.deepEqual(mb.agent.drops(), Object.fromEntries(Object.keys(mb.agent.drops()).map((k) => [k, 0])));
+  });
+
+  it('a RST its endpoint ignores (out of window) does not end the session', () => {
+    const { lab, client, nat, server } = buildLab();
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6011, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 9, ack: 2, flags: TCP_SYN | TCP_ACK }));
+    lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 0x12345678, flags: TCP_RST }));
+    lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 10, ack: 2, flags: TCP_ACK, payload: Buffer.from('still here') }));
+    lab.advance(2500);
+    for (const host of lab.hosts) {
+      assert.equal(host.agent.stats().activeSessions, 1, `${host.name} kept the session`);
+      assert.equal(host.agent.stats().teardowns.rst, 0, host.name);
+      assert.equal(host.agent.sessions(lab.now)[0]?.state, 3, `${host.name} established again`);
+    }
+    assert.equal(server.agent.stats().rstsIgnored, 1);
+    assert.deepEqual(parseFrame(client.delivered[client.delivered.length - 1]!).tcp!.payload, Buffer.from('still here'));
+  });
+
+  it('a new SYN on the tuple of a session that is lingering starts a new session', () => {
+    const { lab, client, nat, server } = buildLab();
+    const open = (seq: number) =>
+      lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6012, dstPort: 80, seq, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    open(1);
+    lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 9, ack: 2, flags: TCP_SYN | TCP_ACK }));
+    lab.send(server, segment(server, server.ip, nat.ip, { srcPort: 80, dstPort: 40000, seq: 10, ack: 2, flags: TCP_RST | TCP_ACK }));
+    open(5000);
+    assert.equal(client.agent.stats().sessionsInitiated, 2);
+    const p = parseFrame(lastWireFrom(lab, 'client'));
+    assert.ok(decodeAddressList(p.tcp!.payload).ok, 'the new SYN carries an address list');
+    assert.equal(p.tcp!.seq, 5000);
+  });
+
+  it('a TCP Fast Open SYN that a policy chains goes out with the list instead of its data', () => {
+    const { lab, client, server } = buildLab();
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6013, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS, payload: Buffer.from('GET / HTTP/1.0\r\n\r\n') }));
+    const p = parseFrame(lastWireFrom(lab, 'client'));
+    assert.ok(decodeAddressList(p.tcp!.payload).ok);
+    assert.equal(client.agent.stats().sessionsInitiated, 1);
+    assert.equal(client.agent.drops().syn_too_large, 0);
+    assert.equal(parseFrame(server.delivered[0]!).tcp!.payload.length, 0, 'the server gets a plain SYN');
+  });
+
+  it('two copies of a list SYN in one burst make one session and two deliveries', () => {
+    const { lab, client, mb, server } = buildLab();
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 6014, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    const syn = lastWireFrom(lab, 'client');
+    const routed = Buffer.from(syn);
+    Buffer.from([2, 0, 0, 0, 2, 2]).copy(routed, 0);
+    const fresh = new DyscoLab().addHost('mb', 2, 'endpoint');
+    const results = fresh.agent.fromWire([routed, Buffer.from(routed)], lab.now);
+    assert.deepEqual(results.map((r) => r.verdict), ['host', 'host']);
+    assert.deepEqual(results[0]!.frame, results[1]!.frame);
+    assert.equal(fresh.agent.stats().sessionsAccepted, 1);
+    assert.equal(fresh.agent.stats().activeSessions, 1);
+    assert.equal(mb.agent.stats().sessionsAccepted, 1);
   });
 
   it('idle sessions expire by state', () => {

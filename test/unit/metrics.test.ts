@@ -39,6 +39,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   teardowns: { fin: 7, rst: 2, idle: 1 },
   tagNoSpace: 0,
   staleTags: 5,
+  rstsIgnored: 0,
   arpRequests: 6,
   activeSessions: 9,
   sessionCapacity: 65536,
@@ -54,6 +55,7 @@ const SESSION_METRICS = [
   'dysco_syn_retransmits_total',
   'dysco_tag_no_space_total',
   'dysco_stale_tags_total',
+  'dysco_rsts_ignored_total',
   'dysco_arp_requests_total',
 ];
 
