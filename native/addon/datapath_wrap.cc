@@ -19,16 +19,6 @@ bool ReadString(const Napi::Object& options, const char* key, std::string* out) 
   return true;
 }
 
-// Optional unsigned integer option; false when present but not a non-negative integer ≤ max.
-bool ReadUint(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
-  const Napi::Value value = options.Get(key);
-  if (value.IsUndefined()) return true;
-  if (!value.IsNumber()) return false;
-  const double number = value.As<Napi::Number>().DoubleValue();
-  if (!(number >= 0 && number <= max) || number != static_cast<double>(static_cast<uint64_t>(number))) return false;
-  *out = static_cast<uint32_t>(number);
-  return true;
-}
 
 Napi::Object PortInfo(Napi::Env env, const dpdk::Port& port) {
   Napi::Object out = Napi::Object::New(env);
@@ -73,14 +63,14 @@ std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
   uint32_t tx_desc = config_.host.tx_descriptors;
   if (!ReadString(options, "hostDevice", &config_.host.device)) return "hostDevice must be a string";
   if (!ReadString(options, "wireDevice", &config_.wire.device)) return "wireDevice must be a string";
-  if (!ReadUint(options, "mbufs", 1u << 22, &config_.mbufs)) return "mbufs must be an integer";
-  if (!ReadUint(options, "pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
-  if (!ReadUint(options, "idleSleepMaxUs", 1000000, &config_.idle_sleep_max_us))
+  if (!ReadUintOption(options, "mbufs", 1u << 22, &config_.mbufs)) return "mbufs must be an integer";
+  if (!ReadUintOption(options, "pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
+  if (!ReadUintOption(options, "idleSleepMaxUs", 1000000, &config_.idle_sleep_max_us))
     return "idleSleepMaxUs must be an integer <= 1000000";
-  if (!ReadUint(options, "txDrainUs", 1000000, &config_.tx_drain_us)) return "txDrainUs must be an integer <= 1000000";
-  if (!ReadUint(options, "rxDescriptors", 65535, &rx_desc) || !ReadUint(options, "txDescriptors", 65535, &tx_desc))
+  if (!ReadUintOption(options, "txDrainUs", 1000000, &config_.tx_drain_us)) return "txDrainUs must be an integer <= 1000000";
+  if (!ReadUintOption(options, "rxDescriptors", 65535, &rx_desc) || !ReadUintOption(options, "txDescriptors", 65535, &tx_desc))
     return "descriptor counts must be integers <= 65535";
-  if (!ReadUint(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
+  if (!ReadUintOption(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
       (config_.ring_size & (config_.ring_size - 1)) != 0)
     return "ringSize must be a power of two between 2 and 65536";
   const Napi::Value dysco = options.Get("dysco");

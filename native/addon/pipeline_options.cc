@@ -3,10 +3,8 @@
 #include "core/session_table.h"
 
 namespace dysco::addon {
-namespace {
 
-// Optional unsigned integer; false when present but not an integer within [0, max].
-bool ReadUint(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
+bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
   const Napi::Value value = options.Get(key);
   if (value.IsUndefined()) return true;
   if (!value.IsNumber()) return false;
@@ -16,27 +14,25 @@ bool ReadUint(const Napi::Object& options, const char* key, uint32_t max, uint32
   return true;
 }
 
-}  // namespace
-
 std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config) {
   PipelineConfig& p = *config;
   uint32_t host_ip = 0, prefix = 24, gateway = 0, port_lo = p.port_lo, port_hi = p.port_hi, mtu = p.mtu;
-  if (!ReadUint(options, "hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
-  if (!ReadUint(options, "prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
-  if (!ReadUint(options, "gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
-  if (!ReadUint(options, "maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
+  if (!ReadUintOption(options, "hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
+  if (!ReadUintOption(options, "prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
+  if (!ReadUintOption(options, "gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
+  if (!ReadUintOption(options, "maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
     return "maxSessions must be 1..4194304";
-  if (!ReadUint(options, "maxSetups", SessionTable::kMaxSessions, &p.max_setups) || p.max_setups == 0)
+  if (!ReadUintOption(options, "maxSetups", SessionTable::kMaxSessions, &p.max_setups) || p.max_setups == 0)
     return "maxSetups must be 1..4194304";
-  if (!ReadUint(options, "portLo", 65535, &port_lo) || !ReadUint(options, "portHi", 65535, &port_hi) ||
+  if (!ReadUintOption(options, "portLo", 65535, &port_lo) || !ReadUintOption(options, "portHi", 65535, &port_hi) ||
       port_lo < 1024 || port_lo >= port_hi)
     return "portLo..portHi must be a range within 1024..65535";
   // 68 is IPv4's minimum; agents are held to 576 by their config schema.
-  if (!ReadUint(options, "mtu", 9216, &mtu) || mtu < 68) return "mtu must be 68..9216";
-  if (!ReadUint(options, "setupTimeoutMs", 3600000, &p.setup_timeout_ms) ||
-      !ReadUint(options, "establishedTimeoutMs", 86400000, &p.established_timeout_ms) ||
-      !ReadUint(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
-      !ReadUint(options, "lingerMs", 600000, &p.linger_ms))
+  if (!ReadUintOption(options, "mtu", 9216, &mtu) || mtu < 68) return "mtu must be 68..9216";
+  if (!ReadUintOption(options, "setupTimeoutMs", 3600000, &p.setup_timeout_ms) ||
+      !ReadUintOption(options, "establishedTimeoutMs", 86400000, &p.established_timeout_ms) ||
+      !ReadUintOption(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
+      !ReadUintOption(options, "lingerMs", 600000, &p.linger_ms))
     return "timeouts must be integers of milliseconds";
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));

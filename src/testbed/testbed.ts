@@ -359,6 +359,11 @@ export class Testbed implements LiveTestbed {
     ]);
   }
 
+  /** Whether the agents run in Dysco mode. */
+  get dysco(): boolean {
+    return Boolean(this.opts.dysco);
+  }
+
   /** Dysco mode: the host's address and gateway, and a config file with its policies. */
   private dyscoArgs(target: Target): string[] {
     if (!this.opts.dysco) return [];

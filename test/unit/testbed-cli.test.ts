@@ -11,6 +11,10 @@ describe('dysco testbed options', () => {
       topology: 'chain-2',
       options: { persistent: true, deviceKind: 'af_xdp', startAgents: false, metricsPort: 9000 },
     });
+    assert.deepEqual(parseUpArgs({ topology: 'chain-1', dysco: true }), {
+      topology: 'chain-1',
+      options: { persistent: true, dysco: true },
+    });
     assert.throws(() => parseUpArgs({ topology: 'pair', metricsPort: 70000 }), UserError);
     assert.throws(() => parseUpArgs({ topology: 'pair', readyTimeoutMs: -1 }), /--ready-timeout-ms/);
   });

@@ -32,6 +32,7 @@ export function describeTestbed(tb: Testbed, agentsStarted: boolean): string {
       if (agentsStarted) {
         lines.push(`  ${pad}  agent pid ${tb.agentPid(h) ?? '?'}, log ${h.agent.logFile}`);
         lines.push(`  ${pad}  metrics: ip netns exec ${h.agent.ns} curl -s ${h.agent.metricsUrl}`);
+        if (tb.dysco) lines.push(`  ${pad}  control: dysco ctl sessions --api /run/dysco/agent-${tb.agentPid(h) ?? '?'}.sock`);
       } else {
         lines.push(`  ${pad}  agent not started; start it with: ${tb.agentCommand(h).join(' ')}`);
       }

@@ -18,6 +18,10 @@ export function upOptions<T>(yargs: Argv<T>) {
       type: 'boolean',
       describe: 'start the agents (--no-agents wires the agent namespaces but starts nothing)',
     })
+    .option('dysco', {
+      type: 'boolean',
+      describe: 'run the agents in Dysco mode (no policies: add them with dysco ctl policy add --api <socket>)',
+    })
     .option('metrics-port', { type: 'number', describe: 'metrics port of every agent, inside its agent namespace' })
     .option('ready-timeout-ms', { type: 'number', describe: 'how long to wait for each agent to be ready' })
     .option('log-level', { type: 'string', describe: 'agent log level' });
@@ -27,6 +31,7 @@ export interface UpArgs {
   topology: string;
   deviceKind?: DeviceKind;
   agents?: boolean;
+  dysco?: boolean;
   metricsPort?: number;
   readyTimeoutMs?: number;
   logLevel?: string;
@@ -48,6 +53,7 @@ export function parseUpArgs(args: UpArgs): UpRequest {
   const options: TestbedOptions = { persistent: true };
   if (args.deviceKind !== undefined) options.deviceKind = args.deviceKind;
   if (args.agents !== undefined) options.startAgents = args.agents;
+  if (args.dysco !== undefined) options.dysco = args.dysco;
   const port = positiveInt(args.metricsPort, 'metrics-port', 65535);
   if (port !== undefined) options.metricsPort = port;
   const ready = positiveInt(args.readyTimeoutMs, 'ready-timeout-ms');
