@@ -284,6 +284,10 @@ describe('set-up corner cases', () => {
     assert.equal(p.tcp!.dstPort, 6004);
     assert.equal(p.tcp!.flags & TCP_RST, TCP_RST);
     assertChecksums(rst, 'RST at the client');
+    // The middlebox software sends the SYN on after all: the session is over, so it goes nowhere.
+    lab.send(mb, segment(mb, client.ip, server.ip, { srcPort: 6004, dstPort: 81, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    assert.equal(mb.agent.drops().session_closed, 1);
+    assert.equal(server.delivered.length, 0);
     lab.advance(2500);
     for (const host of [client, mb]) {
       assert.equal(host.agent.stats().activeSessions, 0, host.name);
@@ -389,6 +393,37 @@ describe('set-up corner cases', () => {
     assert.equal(fresh.agent.stats().sessionsAccepted, 1);
     assert.equal(fresh.agent.stats().activeSessions, 1);
     assert.equal(mb.agent.stats().sessionsAccepted, 1);
+  });
+
+  it('resource limits and dead next hops are drops with their own reasons', () => {
+    // A /8 makes every agent on-link: ARP for 10.0.2.2 itself, which nobody answers here.
+    const lab = new DyscoLab();
+    const client = lab.addHost('client', 1, 'endpoint', { prefixLength: 8, maxSetups: 64, portLo: 61000, portHi: 61003 });
+    const server = lab.addHost('server', 4, 'endpoint');
+    client.agent.installPolicies(compilePolicies([{ name: 'via', match: {}, chain: ['10.0.2.2'] }]));
+    const syn = (port: number) => segment(client, client.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS });
+    for (let port = 7100; port < 7110; port++) lab.send(client, syn(port));
+    // 61000-61003 holds 2 ports of one parity: 4 port pairs toward 10.0.2.2.
+    assert.equal(client.agent.stats().sessionsInitiated, 4);
+    assert.equal(client.agent.drops().ports_exhausted, 6);
+    lab.advance(1500);  // no ARP answer: the held SYNs come back as unresolved
+    assert.equal(client.agent.drops().neighbour_unresolved, 4);
+
+    const queued = new DyscoLab();
+    const busy = queued.addHost('client', 1, 'endpoint', { prefixLength: 8 });
+    busy.agent.installPolicies(compilePolicies([{ name: 'via', match: {}, chain: ['10.0.2.2'] }]));
+    for (let port = 7200; port < 7212; port++) {
+      queued.send(busy, segment(busy, busy.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    }
+    assert.equal(busy.agent.drops().neighbour_queue_full, 4, 'eight wait for one next hop, the rest are counted');
+
+    const small = new DyscoLab();
+    const tight = small.addHost('client', 1, 'endpoint', { prefixLength: 8, maxSetups: 1 });
+    tight.agent.installPolicies(compilePolicies([{ name: 'via', match: {}, chain: ['10.0.2.2'] }]));
+    for (const port of [7300, 7301]) {
+      small.send(tight, segment(tight, tight.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    }
+    assert.equal(tight.agent.drops().setup_pool_full, 1);
   });
 
   it('idle sessions expire by state', () => {
