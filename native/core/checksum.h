@@ -97,6 +97,9 @@ class ChecksumDelta {
   // Folds another header's changes into this one (e.g. IPv4 address changes into the TCP pseudo-header).
   void Add(const ChecksumDelta& other) { sum_ += FoldChecksumSum(other.sum_); }
 
+  // The changes folded to 16 bits: an adjustment to keep and add to a checksum later (ApplyTo's operand).
+  uint16_t Folded() const { return FoldChecksumSum(sum_); }
+
   // RFC 1624 eqn 3 with every recorded change at once.
   uint16_t ApplyTo(uint16_t checksum) const {
     return static_cast<uint16_t>(~FoldChecksumSum(uint64_t{static_cast<uint16_t>(~checksum)} + sum_));

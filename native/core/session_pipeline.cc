@@ -5,6 +5,7 @@
 #include "core/address_list.h"
 #include "core/arp.h"
 #include "core/byte_order.h"
+#include "core/checksum.h"
 #include "core/tag_option.h"
 #include "core/tcp_options.h"
 
@@ -14,22 +15,6 @@ namespace {
 constexpr uint32_t kEthernetHeader = 14;
 constexpr uint64_t kNsPerMs = 1000000;
 constexpr uint32_t kNeighbourExpiryIntervalMs = 10;
-
-uint16_t Fold(uint32_t sum) {
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  return static_cast<uint16_t>(sum);
-}
-
-// One's-complement sum of (~old + new) over the 16-bit words of a 32-bit value (host order).
-uint32_t WordDelta32(uint32_t old_value, uint32_t new_value) {
-  return static_cast<uint16_t>(~(old_value >> 16)) + (new_value >> 16) + static_cast<uint16_t>(~old_value) +
-         (new_value & 0xffff);
-}
-
-uint32_t WordDelta16(uint16_t old_value, uint16_t new_value) {
-  return static_cast<uint16_t>(~old_value) + uint32_t{new_value};
-}
 
 // RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
 // depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
@@ -52,12 +37,16 @@ Translation MakeTranslation(const FiveTuple& from, const FiveTuple& to) {
   t.dst_ip = to.dst_ip;
   t.src_port = to.src_port;
   t.dst_port = to.dst_port;
-  const uint32_t ip = WordDelta32(__builtin_bswap32(from.src_ip), __builtin_bswap32(to.src_ip)) +
-                      WordDelta32(__builtin_bswap32(from.dst_ip), __builtin_bswap32(to.dst_ip));
-  const uint32_t ports = WordDelta16(__builtin_bswap16(from.src_port), __builtin_bswap16(to.src_port)) +
-                         WordDelta16(__builtin_bswap16(from.dst_port), __builtin_bswap16(to.dst_port));
-  t.ip_adjust = __builtin_bswap16(Fold(ip));
-  t.l4_adjust = __builtin_bswap16(Fold(uint32_t{Fold(ip)} + ports));
+  ChecksumDelta ip;
+  ip.Replace32(__builtin_bswap32(from.src_ip), __builtin_bswap32(to.src_ip));
+  ip.Replace32(__builtin_bswap32(from.dst_ip), __builtin_bswap32(to.dst_ip));
+  ChecksumDelta l4;  // the pseudo-header's addresses, then the ports
+  l4.Add(ip);
+  l4.Replace16(__builtin_bswap16(from.src_port), __builtin_bswap16(to.src_port));
+  l4.Replace16(__builtin_bswap16(from.dst_port), __builtin_bswap16(to.dst_port));
+  // Kept in network order: ApplyAdjust works on checksums as they sit in the packet.
+  t.ip_adjust = __builtin_bswap16(ip.Folded());
+  t.l4_adjust = __builtin_bswap16(l4.Folded());
   return t;
 }
 
