@@ -19,7 +19,7 @@
 
 #include <sys/mman.h>
 
-#include "core/flow_table.h"
+#include "core/keyed_flow_table.h"
 
 #if defined(DYSCO_BENCH_RTE_HASH)
 #include <rte_eal.h>
@@ -33,6 +33,7 @@ namespace {
 
 using dysco::FiveTuple;
 using dysco::FlowTable;
+using dysco::KeyedFlowTable;
 
 constexpr uint32_t kBurst = 32;
 // How far ahead the prefetch-ahead loop hashes and prefetches (packets in flight).
@@ -161,11 +162,11 @@ struct Workload {
 
 Workload MakeWorkload(uint32_t entries, uint32_t stream_length, uint64_t seed) {
   Workload w;
-  FlowTable dedupe;
+  KeyedFlowTable dedupe;
   dedupe.Init(entries);
   while (w.keys.size() < entries) {
     const FiveTuple k = RandomKey(&seed);
-    if (dedupe.Insert(k, 0) == FlowTable::InsertResult::kInserted) w.keys.push_back(k);
+    if (dedupe.Insert(k, 0) == KeyedFlowTable::InsertResult::kInserted) w.keys.push_back(k);
   }
   w.stream.resize(stream_length);
   for (uint32_t i = 0; i < stream_length; ++i) {
@@ -357,7 +358,7 @@ int main(int argc, char** argv) {
 
   for (const uint32_t entries : kSizes) {
     const Workload w = MakeWorkload(entries, stream_length, 0x5eed0000u + entries);
-    FlowTable ours;
+    KeyedFlowTable ours;
     ParallelArrayTable<false> parallel;
     ParallelArrayTable<true> parallel_hash;
     if (!ours.Init(entries) || !parallel.Init(entries) || !parallel_hash.Init(entries)) {

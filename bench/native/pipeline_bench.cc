@@ -601,7 +601,7 @@ std::unique_ptr<Agent> MakeInitiator(uint32_t sessions) {
   config.prefix_mask = kMask24;
   config.gateway_ip = kInitiatorGateway;
   config.max_sessions = sessions;
-  config.max_setups = sessions;  // no SYN-ACK comes back: every setup keeps its list
+  config.max_setups = dysco::SessionTable::kMaxSetups;
   if (!agent->pipeline.Init(config, agent->counters.get(), &agent->io)) Fail("initiator Init");
   auto policies = std::make_unique<dysco::PolicySet>();
   dysco::PolicyRule rule{};
@@ -625,6 +625,27 @@ std::unique_ptr<Agent> MakeInitiator(uint32_t sessions) {
 // Session i at the initiator: 10.0.1.2:(1024 + i % 60000) -> 10.0.4.(2 + i / 60000):80.
 FiveTuple InitiatorSession(uint32_t i) {
   return Tuple(kInitiator, Port(1024 + i % 60000), Ip(10, 0, 4, static_cast<uint8_t>(2 + i / 60000)), Port(80));
+}
+
+// Answers the SYNs of `subsessions` with SYN-ACKs from the wire (untimed), so that their set-up slots
+// return to the pool: a pool holds at most SessionTable::kMaxSetups sessions waiting for a SYN-ACK.
+void EstablishAll(Agent& agent, std::vector<FiveTuple>* subsessions) {
+  std::vector<uint8_t> storage(kBurst * kSynCapacity);
+  PipelinePacket packets[kBurst];
+  Verdict verdicts[kBurst];
+  for (size_t done = 0; done < subsessions->size();) {
+    const uint32_t count = static_cast<uint32_t>(std::min<size_t>(kBurst, subsessions->size() - done));
+    for (uint32_t j = 0; j < count; ++j) {
+      uint8_t* f = &storage[j * kSynCapacity];
+      const uint32_t length = BuildTcp(f, kInitiatorMac, kInitiatorGatewayMac, (*subsessions)[done + j].Reversed(),
+                                       dysco::kTcpSyn | dysco::kTcpAck, kSynOptions, sizeof kSynOptions, nullptr, 0);
+      packets[j] = PipelinePacket{f, length, kSynCapacity, &packets[j]};
+    }
+    agent.pipeline.FromWire(packets, count, kNowMs, verdicts);
+    for (uint32_t j = 0; j < count; ++j) Check(verdicts[j] == Verdict::kToHost, "SYN-ACK delivered to the host");
+    done += count;
+  }
+  subsessions->clear();
 }
 
 // Seconds of TSC spent setting up `sessions` sessions (the first, which resolves the gateway, not counted).
@@ -661,7 +682,9 @@ double MeasureSetup(uint32_t sessions, double tsc_hz) {
           "address list is [middlebox, destination] for the session");
   }
   uint64_t cycles = 0;
+  std::vector<FiveTuple> waiting{FrameTuple(packets[0].data)};
   for (uint32_t done = 1; done <= sessions;) {
+    if (waiting.size() + kBurst > dysco::SessionTable::kMaxSetups) EstablishAll(*agent, &waiting);
     const uint32_t count = std::min(kBurst, sessions + 1 - done);
     for (uint32_t j = 0; j < count; ++j) build(j, done + j);
     const uint64_t t0 = Tsc();
@@ -672,6 +695,7 @@ double MeasureSetup(uint32_t sessions, double tsc_hz) {
       if (verdicts[j] != Verdict::kToWire || packets[j].length != syn_length + dysco::AddressListSize(2)) {
         Fail("subsession SYN sent with its list");
       }
+      waiting.push_back(FrameTuple(packets[j].data));
     }
     done += count;
   }

@@ -172,19 +172,20 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       if (table.at(i).state == SessionState::kFree) continue;
       Napi::Object o = SessionSummaryObject(env, Summarize(table, i, now));
       const Session& raw = table.at(i);
-      const TcpHandshake* shakes = table.handshakes(i);
       Napi::Array handshakes = Napi::Array::New(env, 2);
       for (uint32_t d = 0; d < 2; ++d) {
+        const TcpHandshake shake = SessionTable::Handshake(raw, static_cast<int>(d));
         Napi::Object h = Napi::Object::New(env);
-        h.Set("isn", static_cast<double>(shakes[d].isn));
-        h.Set("windowScale", shakes[d].window_scale == 0xff ? env.Null() : Napi::Number::New(env, shakes[d].window_scale));
-        h.Set("sackPermitted", shakes[d].sack_permitted != 0);
-        h.Set("timestamps", shakes[d].timestamps != 0);
-        h.Set("tsVal", static_cast<double>(shakes[d].ts_val));
+        h.Set("isn", static_cast<double>(shake.isn));
+        h.Set("windowScale", shake.window_scale == 0xff ? env.Null() : Napi::Number::New(env, shake.window_scale));
+        h.Set("sackPermitted", shake.sack_permitted != 0);
+        h.Set("timestamps", shake.timestamps != 0);
+        h.Set("tsVal", static_cast<double>(shake.ts_val));
         handshakes.Set(d, h);
       }
       o.Set("handshake", handshakes);
-      o.Set("tag", static_cast<double>(raw.tag));
+      const SetupState* setup = table.SetupOf(raw);
+      o.Set("tag", static_cast<double>(setup != nullptr ? setup->tag : 0));
       out.Set(n++, o);
     }
     return out;

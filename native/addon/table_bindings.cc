@@ -6,17 +6,17 @@
 #include <cstdint>
 #include <string>
 
-#include "core/flow_table.h"
+#include "core/keyed_flow_table.h"
 
 namespace dysco::addon {
 namespace {
 
-const char* InsertStatusName(FlowTable::InsertResult status) {
+const char* InsertStatusName(KeyedFlowTable::InsertResult status) {
   switch (status) {
-    case FlowTable::InsertResult::kInserted: return "inserted";
-    case FlowTable::InsertResult::kExists: return "exists";
-    case FlowTable::InsertResult::kFull: return "full";
-    case FlowTable::InsertResult::kInvalidKey: return "invalid_key";
+    case KeyedFlowTable::InsertResult::kInserted: return "inserted";
+    case KeyedFlowTable::InsertResult::kExists: return "exists";
+    case KeyedFlowTable::InsertResult::kFull: return "full";
+    case KeyedFlowTable::InsertResult::kInvalidKey: return "invalid_key";
   }
   return "unknown";
 }
@@ -120,7 +120,7 @@ class FlowTableWrap : public Napi::ObjectWrap<FlowTableWrap> {
   Napi::Value Size(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table_.size()); }
   Napi::Value Capacity(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), table_.capacity()); }
   Napi::Value MemoryBytes(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(table_.MemoryBytes()));
+    return Napi::Number::New(info.Env(), static_cast<double>(table_.TableBytes()));
   }
 
   // lookupBulk(keys[]) -> { hitMask: bigint, values: (number | undefined)[] }, at most 64 keys.
@@ -153,7 +153,7 @@ class FlowTableWrap : public Napi::ObjectWrap<FlowTableWrap> {
     return result;
   }
 
-  FlowTable table_;
+  KeyedFlowTable table_;
 };
 
 // create(maxEntries): constructs a FlowTableWrap through the class kept alive for this environment.

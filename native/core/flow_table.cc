@@ -11,8 +11,7 @@ FlowTable::~FlowTable() { Release(); }
 void FlowTable::Release() {
   FreeTableMemory(buckets_);
   buckets_ = nullptr;
-  bucket_mask_ = 0;
-  slot_count_ = 0;
+  bucket_count_ = 0;
   max_entries_ = 0;
   size_ = 0;
 }
@@ -20,19 +19,16 @@ void FlowTable::Release() {
 bool FlowTable::Init(uint32_t max_entries) {
   Release();
   if (max_entries == 0 || max_entries > kMaxEntriesLimit) return false;
-  // Slots needed for a load factor of 0.75 at max_entries, rounded up to whole buckets.
-  const uint64_t slots_needed = (uint64_t{max_entries} * 4 + 2) / 3;
-  const uint64_t buckets_needed = (slots_needed + kSlotsPerBucket - 1) / kSlotsPerBucket;
-  uint64_t bucket_count = 1;
-  while (bucket_count < buckets_needed) bucket_count <<= 1;
-
+  const double slots_needed = static_cast<double>(max_entries) / kMaxLoad;
+  uint64_t bucket_count = static_cast<uint64_t>(slots_needed / kSlotsPerBucket) + 1;
+  // Always one bucket more than max_entries fill, so a chain of full buckets ends.
+  if (bucket_count * kSlotsPerBucket <= max_entries) bucket_count = max_entries / kSlotsPerBucket + 1;
   const size_t bytes = static_cast<size_t>(bucket_count) * sizeof(Bucket);
   // Zeroed: every slot starts empty.
   void* memory = AllocateTableMemory(bytes, alignof(Bucket));
   if (memory == nullptr) return false;
   buckets_ = static_cast<Bucket*>(memory);
-  bucket_mask_ = static_cast<uint32_t>(bucket_count - 1);
-  slot_count_ = static_cast<uint32_t>(bucket_count * kSlotsPerBucket);
+  bucket_count_ = static_cast<uint32_t>(bucket_count);
   max_entries_ = max_entries;
   return true;
 }
@@ -42,64 +38,41 @@ void FlowTable::Clear() {
   size_ = 0;
 }
 
-bool FlowTable::Find(const FiveTuple& key, uint32_t hash, SlotRef* where) const {
-  SlotRef s{hash & bucket_mask_, 0};
-  for (;;) {
-    const FiveTuple& k = buckets_[s.bucket].keys[s.slot];
-    if (k == key) {
-      *where = s;
-      return true;
+bool FlowTable::Locate(uint32_t hash, uint32_t value, uint32_t* bucket_out, uint32_t* slot_out) const {
+  if (buckets_ == nullptr) return false;
+  const uint8_t signature = SignatureOf(hash);
+  uint32_t b = HomeOf(hash);
+  for (uint32_t step = 0; step < bucket_count_; ++step, b = NextBucket(b)) {
+    const Bucket& bucket = buckets_[b];
+    for (uint32_t mask = MatchMask(bucket, signature); mask != 0; mask &= mask - 1) {
+      const uint32_t slot = __builtin_ctz(mask);
+      if (bucket.values[slot] == value) {
+        *bucket_out = b;
+        *slot_out = slot;
+        return true;
+      }
     }
-    if (k.protocol == 0) {
-      *where = s;  // the first empty slot of the cluster: where the key would go
-      return false;
-    }
-    s = Next(s);
+    if (bucket.overflow == 0) return false;
   }
+  return false;
 }
 
-FlowTable::InsertResult FlowTable::Insert(const FiveTuple& key, uint32_t value) {
-  if (key.protocol == 0) return InsertResult::kInvalidKey;
-  if (buckets_ == nullptr) return InsertResult::kFull;
-  SlotRef s;
-  if (Find(key, Hash(key), &s)) return InsertResult::kExists;
-  if (size_ == max_entries_) return InsertResult::kFull;
-  buckets_[s.bucket].keys[s.slot] = key;
-  buckets_[s.bucket].values[s.slot] = value;
-  ++size_;
-  return InsertResult::kInserted;
-}
-
-bool FlowTable::Update(const FiveTuple& key, uint32_t value) {
-  if (key.protocol == 0 || buckets_ == nullptr) return false;
-  SlotRef s;
-  if (!Find(key, Hash(key), &s)) return false;
-  buckets_[s.bucket].values[s.slot] = value;
+bool FlowTable::Erase(uint32_t hash, uint32_t value) {
+  uint32_t target, slot;
+  if (!Locate(hash, value, &target, &slot)) return false;
+  buckets_[target].signatures[slot] = 0;
+  buckets_[target].values[slot] = 0;
+  for (uint32_t b = HomeOf(hash); b != target; b = NextBucket(b)) {
+    if (buckets_[b].overflow != kOverflowSaturated) --buckets_[b].overflow;
+  }
+  --size_;
   return true;
 }
 
-bool FlowTable::Erase(const FiveTuple& key) {
-  if (key.protocol == 0 || buckets_ == nullptr) return false;
-  SlotRef hole;
-  if (!Find(key, Hash(key), &hole)) return false;
-  // Backward shift: walk the rest of the cluster; an entry may fill the hole when its home is not in
-  // the cyclic range (hole, entry], i.e. moving it back does not put it before its home.
-  SlotRef s = hole;
-  for (;;) {
-    s = Next(s);
-    Bucket& bucket = buckets_[s.bucket];
-    const FiveTuple& k = bucket.keys[s.slot];
-    if (k.protocol == 0) break;
-    const uint32_t home = Hash(k) & bucket_mask_;
-    if (Distance(home, 0, s) >= Distance(hole.bucket, hole.slot, s)) {
-      buckets_[hole.bucket].keys[hole.slot] = k;
-      buckets_[hole.bucket].values[hole.slot] = bucket.values[s.slot];
-      hole = s;
-    }
-  }
-  buckets_[hole.bucket].keys[hole.slot] = FiveTuple{};
-  buckets_[hole.bucket].values[hole.slot] = 0;
-  --size_;
+bool FlowTable::Replace(uint32_t hash, uint32_t old_value, uint32_t new_value) {
+  uint32_t target, slot;
+  if (!Locate(hash, old_value, &target, &slot)) return false;
+  buckets_[target].values[slot] = new_value;
   return true;
 }
 

@@ -1,12 +1,14 @@
 #pragma once
-// One Dysco session as an agent sees it. An agent holds up to four translations per session:
+// One Dysco session as an agent sees it: up to two sides, each the mapping between a subsession
+// with a neighbour agent and the session as this host's stack sees it on that side.
 //
 //   host stack ──out_right──► wire (toward the right neighbour)    wire ──in_left──► host stack
 //   host stack ──out_left───► wire (toward the left neighbour)     wire ──in_right─► host stack
 //
 // The initiator's agent has only the right side, the responder's only the left, a middlebox's both.
-// Each translation rewrites addresses and ports to fixed values, so its checksum adjustments are
-// computed once at set-up and every packet pays one table lookup and a few adds.
+// A side holds each tuple once: the four translations of a middlebox are derived from two sides, the
+// subsession's local address is always the agent's own, and a direction's reverse is the same tuple
+// read swapped. That keeps the record at 96 bytes, which never spans more than two cache lines.
 #include <cstdint>
 
 #include "core/five_tuple.h"
@@ -18,33 +20,48 @@ enum TranslationKind : uint8_t { kInLeft = 0, kOutRight = 1, kInRight = 2, kOutL
 // Which TCP direction a translation carries: forward = initiator → responder.
 inline constexpr bool IsForward(TranslationKind kind) { return kind == kInLeft || kind == kOutRight; }
 inline constexpr bool IsOutbound(TranslationKind kind) { return kind == kOutRight || kind == kOutLeft; }
-// The translation whose result, reversed, is this translation's lookup key.
-inline constexpr TranslationKind Opposite(TranslationKind kind) {
-  switch (kind) {
-    case kInLeft: return kOutLeft;
-    case kOutLeft: return kInLeft;
-    case kOutRight: return kInRight;
-    default: return kOutRight;
-  }
-}
+inline constexpr bool IsLeft(TranslationKind kind) { return kind == kInLeft || kind == kOutLeft; }
 
-struct Translation {
-  uint32_t src_ip = 0, dst_ip = 0;      // network byte order: what the packet gets
-  uint16_t src_port = 0, dst_port = 0;  // network byte order
-  uint16_t ip_adjust = 0;               // one's-complement sum to add to the IPv4 checksum
-  uint16_t l4_adjust = 0;               // ... and to the TCP checksum (addresses + ports)
+// One side of a session. Addresses and ports in network byte order, each pair in packet order.
+struct SessionSide {
+  uint32_t host_src_ip = 0, host_dst_ip = 0;      // the session on this side, forward direction
+  uint16_t host_src_port = 0, host_dst_port = 0;
+  uint32_t neighbour_ip = 0;                       // the subsession's far end (ours is the agent's address)
+  uint16_t local_port = 0, neighbour_port = 0;
 
-  FiveTuple Result() const {
+  FiveTuple HostTuple() const {
     FiveTuple t;
-    t.src_ip = src_ip;
-    t.dst_ip = dst_ip;
-    t.src_port = src_port;
-    t.dst_port = dst_port;
+    t.src_ip = host_src_ip;
+    t.dst_ip = host_dst_ip;
+    t.src_port = host_src_port;
+    t.dst_port = host_dst_port;
     t.protocol = 6;
     return t;
   }
+  // The subsession as this agent sends it (from its own address to the neighbour).
+  FiveTuple Outgoing(uint32_t own_ip) const {
+    FiveTuple t;
+    t.src_ip = own_ip;
+    t.dst_ip = neighbour_ip;
+    t.src_port = local_port;
+    t.dst_port = neighbour_port;
+    t.protocol = 6;
+    return t;
+  }
+  void SetHost(const FiveTuple& t) {
+    host_src_ip = t.src_ip;
+    host_dst_ip = t.dst_ip;
+    host_src_port = t.src_port;
+    host_dst_port = t.dst_port;
+  }
+  // `incoming`: the subsession as it arrives from the neighbour.
+  void SetSubsession(const FiveTuple& incoming) {
+    neighbour_ip = incoming.src_ip;
+    neighbour_port = incoming.src_port;
+    local_port = incoming.dst_port;
+  }
 };
-static_assert(sizeof(Translation) == 16);
+static_assert(sizeof(SessionSide) == 20);
 
 enum class SessionState : uint8_t {
   kFree = 0,
@@ -60,40 +77,57 @@ enum class SessionRole : uint8_t { kInitiator = 0, kMiddlebox = 1, kResponder = 
 // TCP facts of one direction, recorded from its SYN (reconfiguration needs them).
 struct TcpHandshake {
   uint32_t isn = 0;
-  uint32_t ts_val = 0;  // the SYN's TSval (0 when timestamps are off)
+  uint32_t ts_val = 0;          // the SYN's TSval (0 when timestamps are off)
   uint8_t window_scale = 0xff;  // 0xff: option absent
   uint8_t sack_permitted = 0;
   uint8_t timestamps = 0;
-  uint8_t reserved = 0;
 };
-static_assert(sizeof(TcpHandshake) == 12);
+
+// A handshake's options packed into one byte of the record.
+inline constexpr uint8_t kHandshakeScaleMask = 0x0f, kHandshakeNoScale = 0x0f, kHandshakeSack = 0x10,
+                         kHandshakeTimestamps = 0x20;
 
 inline constexpr uint8_t kFinSeenForward = 1, kFinSeenReverse = 2, kFinAckedForward = 4, kFinAckedReverse = 8;
 // A RST ended the session (from the initiator's side, or the responder's): it lingers, and comes back if
 // its sender talks again (the endpoint ignored an out-of-window RST, RFC 5961).
 inline constexpr uint8_t kRstForward = 16, kRstReverse = 32;
-inline constexpr uint8_t kHasLeft = 1, kHasRight = 2;
+// Session::flags. kFast: established, every next-hop MAC known, no FIN yet: a data packet needs only
+// its translation.
+inline constexpr uint8_t kHasLeft = 1, kHasRight = 2, kFast = 4, kStateBeforeRstShift = 4;
+inline constexpr uint16_t kNoSlot = 0xffff;
+inline constexpr uint16_t kNoRule = 0xffff;
 
-// Two cache lines, both prefetched before a packet is translated: the translations, then the state a
-// packet reads or updates. The handshakes, read only by reconfiguration, live in a separate array.
-struct alignas(64) Session {
-  Translation xlate[kTranslationKinds];
-  uint64_t packets = 0;
+// Both cache lines a record spans are prefetched before a packet is translated. What a data packet reads
+// and writes comes first; what set-up, teardown and reconfiguration read follows.
+struct alignas(32) Session {
+  SessionSide left;
+  SessionSide right;
   uint64_t bytes = 0;
+  uint32_t packets = 0;  // counts modulo 2^32
   uint32_t last_seen_ms = 0;
-  uint32_t tag = 0;              // set while pending (kInLeft SYN delivered with this tag)
   uint32_t fin_end[2] = {0, 0};  // sequence number that acknowledges each direction's FIN
-  uint32_t setup = UINT32_MAX;   // slot of the remaining address list while setting up
-  uint32_t rule_id = UINT32_MAX;  // the policy that chained it (initiating agent only)
-  uint8_t next_hop_mac[2][6] = {};  // destination MAC for out_right [0] and out_left [1]
+  uint32_t isn[2] = {0, 0};      // [0] the forward SYN's, [1] the SYN-ACK's
+  uint32_t syn_ts_val[2] = {0, 0};
+  uint16_t next_hop[2] = {0, 0};  // MacTable references for out_right [0] and out_left [1]; 0 = unknown
+  uint16_t setup = kNoSlot;       // slot of the set-up state (remaining address list, tag)
+  uint16_t reconfig = kNoSlot;    // slot of reconfiguration state (second path)
+  uint16_t rule_id = kNoRule;     // the policy that chained it (initiating agent only)
+  uint8_t handshake_options[2] = {kHandshakeNoScale, kHandshakeNoScale};
   SessionState state = SessionState::kFree;
   SessionRole role = SessionRole::kInitiator;
-  uint8_t sides = 0;
+  uint8_t flags = 0;  // kHasLeft | kHasRight | kFast, and the state a RST ended (bits 4-6)
   uint8_t fin_flags = 0;
-  // Established, every next-hop MAC known, no FIN yet: a data packet needs only its translation.
-  uint8_t fast = 0;
-  SessionState state_before_rst = SessionState::kFree;
+
+  bool fast() const { return flags & kFast; }
+  bool has_left() const { return flags & kHasLeft; }
+  bool has_right() const { return flags & kHasRight; }
+  SessionState state_before_rst() const { return static_cast<SessionState>((flags >> kStateBeforeRstShift) & 7); }
+  void set_state_before_rst(SessionState s) {
+    flags = static_cast<uint8_t>((flags & ((1u << kStateBeforeRstShift) - 1)) | (static_cast<uint8_t>(s) << kStateBeforeRstShift));
+  }
+  SessionSide& side(TranslationKind kind) { return IsLeft(kind) ? left : right; }
+  const SessionSide& side(TranslationKind kind) const { return IsLeft(kind) ? left : right; }
 };
-static_assert(sizeof(Session) == 128, "two cache lines: translations, then per-packet state");
+static_assert(sizeof(Session) == 96, "96-byte records never span more than two cache lines");
 
 }  // namespace dysco

@@ -16,39 +16,21 @@ constexpr uint32_t kEthernetHeader = 14;
 constexpr uint64_t kNsPerMs = 1000000;
 constexpr uint32_t kNeighbourExpiryIntervalMs = 10;
 
-// RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
-// depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
-// suffices: ~HC + adjust is at most 0x1fffe.
-inline uint16_t ApplyAdjust(uint16_t checksum, uint16_t adjust) {
-  const uint32_t sum = static_cast<uint16_t>(~checksum) + uint32_t{adjust};
-  return static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
-}
-
-inline void AdjustChecksumAt(uint8_t* field, uint16_t adjust) {
+// RFC 1624 eqn 3 over 32-bit words: HC' = ~(~HC + ~m + m'). One's-complement sums do not depend on
+// byte order, so words and checksums are used as they sit in the packet, without swaps. `partial` is
+// the sum of the words' ~m + m' terms (below 2^35), folded here with the checksum.
+inline void AdjustChecksumAt(uint8_t* field, uint64_t partial) {
   uint16_t checksum;
   std::memcpy(&checksum, field, 2);
-  checksum = ApplyAdjust(checksum, adjust);
+  uint64_t sum = static_cast<uint16_t>(~checksum) + partial;
+  sum = (sum & 0xffffffff) + (sum >> 32);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  checksum = static_cast<uint16_t>(~sum);
   std::memcpy(field, &checksum, 2);
 }
 
-Translation MakeTranslation(const FiveTuple& from, const FiveTuple& to) {
-  Translation t;
-  t.src_ip = to.src_ip;
-  t.dst_ip = to.dst_ip;
-  t.src_port = to.src_port;
-  t.dst_port = to.dst_port;
-  ChecksumDelta ip;
-  ip.Replace32(__builtin_bswap32(from.src_ip), __builtin_bswap32(to.src_ip));
-  ip.Replace32(__builtin_bswap32(from.dst_ip), __builtin_bswap32(to.dst_ip));
-  ChecksumDelta l4;  // the pseudo-header's addresses, then the ports
-  l4.Add(ip);
-  l4.Replace16(__builtin_bswap16(from.src_port), __builtin_bswap16(to.src_port));
-  l4.Replace16(__builtin_bswap16(from.dst_port), __builtin_bswap16(to.dst_port));
-  // Kept in network order: ApplyAdjust works on checksums as they sit in the packet.
-  t.ip_adjust = __builtin_bswap16(ip.Folded());
-  t.l4_adjust = __builtin_bswap16(l4.Folded());
-  return t;
-}
+inline uint64_t WordChange(uint32_t from, uint32_t to) { return uint64_t{~from} + to; }
 
 // The frame nearly every data packet is: untagged Ethernet, IPv4 without options, not a fragment,
 // TCP with a sane data offset. Anything else takes the full defensive parse.
@@ -86,14 +68,6 @@ FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
   return key;
 }
 
-bool MacIsZero(const uint8_t* mac) {
-  uint32_t a;
-  uint16_t b;
-  std::memcpy(&a, mac, 4);
-  std::memcpy(&b, mac + 4, 2);
-  return (a | b) == 0;
-}
-
 // a ≥ b in sequence space.
 bool SeqGeq(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) >= 0; }
 
@@ -115,15 +89,18 @@ bool LooksLikeAddressList(const uint8_t* payload, uint32_t length) {
   return length >= 3 && payload[0] == 'D' && payload[1] == 'Y' && payload[2] == 'S';
 }
 
-void RecordHandshake(TcpHandshake* out, const uint8_t* frame, const PacketLayout& layout) {
+void RecordHandshake(Session& session, int direction, const uint8_t* frame, const PacketLayout& layout) {
   const TcpView tcp(const_cast<uint8_t*>(frame) + layout.l4_offset);
-  out->isn = tcp.seq();
+  TcpHandshake handshake;
+  handshake.isn = tcp.seq();
   const TcpOptionSummary options = SummarizeTcpOptions(tcp.options(), tcp.options_size());
-  if (options.status != TcpOptionStatus::kOk) return;
-  out->window_scale = options.has_window_scale ? options.window_scale : 0xff;
-  out->sack_permitted = options.sack_permitted ? 1 : 0;
-  out->timestamps = options.has_timestamps ? 1 : 0;
-  out->ts_val = options.has_timestamps ? options.timestamps.value : 0;
+  if (options.status == TcpOptionStatus::kOk) {
+    handshake.window_scale = options.has_window_scale ? options.window_scale : 0xff;
+    handshake.sack_permitted = options.sack_permitted ? 1 : 0;
+    handshake.timestamps = options.has_timestamps ? 1 : 0;
+    handshake.ts_val = options.has_timestamps ? options.timestamps.value : 0;
+  }
+  SessionTable::SetHandshake(session, direction, handshake);
 }
 
 }  // namespace
@@ -133,7 +110,7 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
   counters_ = counters;
   io_ = io;
   policies_ = std::make_unique<PolicySet>();
-  return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi) &&
+  return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi, config.host_ip) &&
          neighbours_.Init(NeighbourConfig{}) == Status::OK;
 }
 
@@ -147,22 +124,51 @@ Verdict SessionPipeline::DropWith(DropReason reason) {
   return Verdict::kDrop;
 }
 
-// Parses a burst, builds the TCP keys, looks them all up at once (bucket prefetch inside) and
-// prefetches the session records of the hits, so the per-packet work that follows finds them cached.
-void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table) {
+// Parses a burst, builds the TCP keys, prefetches their home buckets, then takes each key's first
+// candidate value and prefetches the session record it names, so the per-packet work that follows finds
+// both cached. Candidates are confirmed against their records in Resolve.
+void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound) {
   BurstScratch& burst = scratch_;
+  const FlowTable& table = table_.lookup_table(outbound);
   for (uint32_t i = 0; i < n; ++i) {
     PacketLayout& layout = burst.layouts[i];
     if (!ParseCommonTcp(packets[i].data, packets[i].length, &layout)) layout = ParsePacket(packets[i].data, packets[i].length);
-    burst.keys[i] = layout.is_tcp() ? TupleOf(packets[i].data, layout) : FiveTuple{};
+    if (layout.is_tcp()) {
+      burst.keys[i] = TupleOf(packets[i].data, layout);
+      burst.hashes[i] = FlowTable::Hash(burst.keys[i]);
+      table.Prefetch(burst.hashes[i]);
+    } else {
+      burst.keys[i] = FiveTuple{};
+    }
   }
-  burst.hits = 0;
-  table.LookupBulk(burst.keys, n, burst.values, &burst.hits);
-  for (uint64_t hits = burst.hits; hits != 0; hits &= hits - 1) {
-    const Session* session = &table_.at(EntryIndex(burst.values[__builtin_ctzll(hits)]));
-    __builtin_prefetch(session, 1);
-    __builtin_prefetch(reinterpret_cast<const uint8_t*>(session) + 64, 1);
+  burst.candidates = 0;
+  burst.complete = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    if (burst.keys[i].protocol == 0) {
+      burst.complete |= uint64_t{1} << i;
+      continue;
+    }
+    bool found, complete;
+    burst.values[i] = table.FirstCandidate(burst.hashes[i], &found, &complete);
+    burst.complete |= uint64_t{complete} << i;
+    if (!found) continue;
+    burst.candidates |= uint64_t{1} << i;
+    const uint32_t index = EntryIndex(burst.values[i]);
+    if (index >= table_.capacity()) continue;
+    const uint8_t* record = reinterpret_cast<const uint8_t*>(&table_.at(index));
+    __builtin_prefetch(record, 1);
+    __builtin_prefetch(record + sizeof(Session) - 1, 1);
   }
+}
+
+// Whether packet i of the burst belongs to a session, and which entry: its candidate confirmed, or a
+// full lookup when the candidate was wrong and the home bucket did not settle it.
+inline bool SessionPipeline::Resolve(uint32_t i, bool outbound, uint32_t* value) const {
+  const BurstScratch& burst = scratch_;
+  *value = burst.values[i];
+  if (((burst.candidates >> i) & 1) && table_.Matches(*value, burst.keys[i])) return true;
+  if ((burst.complete >> i) & 1) return false;
+  return table_.Lookup(outbound, burst.keys[i], value);
 }
 
 // A data packet of an established session with every next hop known: its translation, its
@@ -170,7 +176,7 @@ void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, c
 inline bool SessionPipeline::FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now) {
   Session& session = table_.at(EntryIndex(value));
   const TranslationKind kind = EntryKind(value);
-  if (!session.fast || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return false;
+  if (!session.fast() || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return false;
   Translate(session, kind, packet, layout);
   session.last_seen_ms = now;
   if (!IsOutbound(kind) || session.role != SessionRole::kMiddlebox) {
@@ -181,35 +187,37 @@ inline bool SessionPipeline::FastPath(PipelinePacket& packet, const PacketLayout
 }
 
 void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
-  ClassifyBurst(packets, n, table_.outbound());
+  ClassifyBurst(packets, n, true);
   const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
-    const bool hit = (burst.hits >> i) & 1;
-    if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
+    uint32_t value;
+    const bool hit = Resolve(i, true, &value);
+    if (hit && FastPath(packets[i], layout, value, now)) {
       verdicts[i] = Verdict::kToWire;
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
       verdicts[i] = Verdict::kToWire;
     } else {
-      verdicts[i] = HostPacket(packets[i], layout, burst.keys[i], hit, burst.values[i], now);
+      verdicts[i] = HostPacket(packets[i], layout, burst.keys[i], hit, value, now);
     }
   }
 }
 
 void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
-  ClassifyBurst(packets, n, table_.inbound());
+  ClassifyBurst(packets, n, false);
   const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
-    const bool hit = (burst.hits >> i) & 1;
-    if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
+    uint32_t value;
+    const bool hit = Resolve(i, false, &value);
+    if (hit && FastPath(packets[i], layout, value, now)) {
       verdicts[i] = Verdict::kToHost;
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
       verdicts[i] = Verdict::kToHost;
     } else {
-      verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, burst.values[i], now);
+      verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, value, now);
     }
   }
 }
@@ -227,7 +235,7 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
     const uint32_t index = EntryIndex(value);
     const TranslationKind kind = EntryKind(value);
     Session& session = table_.at(index);
-    if (kind == kOutRight && !(session.sides & kHasRight)) {
+    if (kind == kOutRight && !session.has_right()) {
       // The placeholder of a middlebox session whose SYN has not gone on yet.
       if (!bare_syn) return Verdict::kToWire;  // not ours to judge before the SYN has gone on
       if (session.state == SessionState::kLinger) return DropWith(DropReason::SESSION_CLOSED);
@@ -245,7 +253,7 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
       }
     }
     const int side = kind == kOutRight ? 0 : 1;
-    if (__builtin_expect(MacIsZero(session.next_hop_mac[side]), 0)) ResolveSessionMac(session, side, now);
+    if (__builtin_expect(session.next_hop[side] == 0, 0)) ResolveSessionMac(session, side, now);
     Translate(session, kind, packet, layout);
     Track(index, kind, packet, layout, now);
     return Verdict::kToWire;
@@ -258,7 +266,7 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
 // session under this host's policies, or a flow nobody chains.
 Verdict SessionPipeline::HostMiss(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {
   uint32_t value;
-  if (table_.outbound().Lookup(key, &value)) {
+  if (table_.Lookup(true, key, &value)) {
     // An earlier packet of this burst created it (the burst was looked up before any was handled).
     return HostPacket(packet, layout, key, true, value, now);
   }
@@ -304,9 +312,11 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       const PacketLayout stripped = ParsePacket(packet.data, packet.length);
       Translate(session, kind, packet, stripped);
       // Until the SYN-ACK, every copy of the SYN carries the same tag as the first.
-      if (session.tag != 0 && (session.state == SessionState::kPending || session.state == SessionState::kSynSent)) {
+      const SetupState* setup = table_.SetupOf(session);
+      if (setup != nullptr && setup->tag != 0 &&
+          (session.state == SessionState::kPending || session.state == SessionState::kSynSent)) {
         const PacketLayout translated = ParsePacket(packet.data, packet.length);
-        if (AddTagOption(packet.data, &length, packet.capacity, translated, session.tag) == TagStatus::kOk) {
+        if (AddTagOption(packet.data, &length, packet.capacity, translated, setup->tag) == TagStatus::kOk) {
           packet.length = static_cast<uint32_t>(length);
         }
       }
@@ -326,36 +336,19 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
 
 bool SessionPipeline::SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple,
                                 const FiveTuple& subsession) {
-  // out_kind carries session → subsession; its partner carries the replies back.
+  // Right: `subsession` leaves toward the right neighbour. Left: it arrived from the left neighbour.
   Session& session = table_.at(index);
-  if (out_kind == kOutRight) {
-    session.xlate[kOutRight] = MakeTranslation(session_tuple, subsession);
-    session.xlate[kInRight] = MakeTranslation(subsession.Reversed(), session_tuple.Reversed());
-    if (table_.inbound().Insert(subsession.Reversed(), PackEntry(index, kInRight)) != FlowTable::InsertResult::kInserted) {
-      return false;
-    }
-    const auto placed = table_.outbound().Insert(session_tuple, PackEntry(index, kOutRight));
-    uint32_t owner = 0;
-    // kExists is fine only when the key is this session's own placeholder (the tuple came back unchanged).
-    if (placed != FlowTable::InsertResult::kInserted &&
-        !(placed == FlowTable::InsertResult::kExists && table_.outbound().Lookup(session_tuple, &owner) &&
-          owner == PackEntry(index, kOutRight))) {
-      table_.inbound().Erase(subsession.Reversed());
-      return false;
-    }
-    session.sides |= kHasRight;
-  } else {
-    // Left side: `subsession` arrived from the left neighbour, `session_tuple` is what it stands for.
-    session.xlate[kInLeft] = MakeTranslation(subsession, session_tuple);
-    session.xlate[kOutLeft] = MakeTranslation(session_tuple.Reversed(), subsession.Reversed());
-    if (table_.inbound().Insert(subsession, PackEntry(index, kInLeft)) != FlowTable::InsertResult::kInserted) return false;
-    if (table_.outbound().Insert(session_tuple.Reversed(), PackEntry(index, kOutLeft)) !=
-        FlowTable::InsertResult::kInserted) {
-      table_.inbound().Erase(subsession);
-      return false;
-    }
-    session.sides |= kHasLeft;
+  const bool right = out_kind == kOutRight;
+  SessionSide& side = right ? session.right : session.left;
+  const TranslationKind in_kind = right ? kInRight : kInLeft;
+  side.SetHost(session_tuple);
+  side.SetSubsession(right ? subsession.Reversed() : subsession);
+  if (table_.AddKey(index, in_kind) != FlowTable::InsertResult::kInserted) return false;
+  if (table_.AddKey(index, out_kind) != FlowTable::InsertResult::kInserted) {
+    table_.RemoveKey(index, in_kind);
+    return false;
   }
+  session.flags |= right ? kHasRight : kHasLeft;
   return true;
 }
 
@@ -367,11 +360,11 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
   session->role = SessionRole::kInitiator;
-  session->rule_id = rule.rule_id;
+  session->rule_id = rule.rule_id < kNoRule ? static_cast<uint16_t>(rule.rule_id) : kNoRule;
   session->last_seen_ms = now;
   session->state = SessionState::kSynSent;
   SubsessionPorts ports;
-  if (!table_.AllocatePorts(config_.host_ip, hops[0], &ports)) {
+  if (!table_.AllocatePorts(hops[0], &ports)) {
     table_.Free(index);
     return DropWith(DropReason::PORTS_EXHAUSTED);
   }
@@ -389,7 +382,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
     table_.Free(index);
     return DropWith(DropReason::KEY_CONFLICT);
   }
-  RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
+  RecordHandshake(table_.at(index), 0, packet.data, layout);
   const Verdict verdict = SendSyn(index, packet, layout, now);
   if (verdict == Verdict::kDrop) {
     table_.Free(index);  // the SYN cannot leave (counted): no session to keep
@@ -401,7 +394,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
 
 Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now) {
   uint32_t value;
-  if (table_.inbound().Lookup(key, &value)) {
+  if (table_.Lookup(false, key, &value)) {
     // An earlier packet of this burst created it: this one is a retransmission.
     return WirePacket(packet, layout, key, true, value, now);
   }
@@ -417,7 +410,10 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   session->role = last_hop ? SessionRole::kResponder : SessionRole::kMiddlebox;
   session->state = last_hop ? SessionState::kSynSent : SessionState::kPending;
   // Replies to the left neighbour go back to the MAC this SYN came from.
-  std::memcpy(session->next_hop_mac[1], packet.data + 6, 6);
+  if (!table_.SetNextHop(*session, 1, packet.data + 6)) {
+    table_.Free(index);
+    return DropWith(DropReason::MAC_TABLE_FULL);
+  }
   if (!last_hop && !table_.StoreSetup(*session, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1))) {
     table_.Free(index);
     return DropWith(DropReason::SETUP_POOL_FULL);
@@ -427,14 +423,15 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     return DropWith(DropReason::KEY_CONFLICT);
   }
   if (!last_hop) {
-    // Recognise the SYN when the middlebox software sends it on unchanged.
-    if (table_.outbound().Insert(list.session, PackEntry(index, kOutRight)) != FlowTable::InsertResult::kInserted) {
+    // Recognise the SYN when the middlebox software sends it on unchanged: the right side starts as
+    // the left side's tuple.
+    session->right.SetHost(list.session);
+    if (table_.AddKey(index, kOutRight) != FlowTable::InsertResult::kInserted) {
       table_.Free(index);
       return DropWith(DropReason::KEY_CONFLICT);
     }
-    session->tag = table_.NewTag(index);
   }
-  RecordHandshake(&table_.handshakes(index)[0], packet.data, layout);
+  RecordHandshake(table_.at(index), 0, packet.data, layout);
   stats_.sessions_accepted.Add(1);
 
   size_t length = packet.length;
@@ -447,7 +444,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   Translate(*session, kInLeft, packet, stripped);
   if (!last_hop) {
     const PacketLayout translated = ParsePacket(packet.data, packet.length);
-    if (AddTagOption(packet.data, &length, packet.capacity, translated, session->tag) == TagStatus::kOk) {
+    if (AddTagOption(packet.data, &length, packet.capacity, translated, table_.NewTag(index)) == TagStatus::kOk) {
       packet.length = static_cast<uint32_t>(length);
     } else {
       stats_.tag_no_space.Add(1);  // still found by its tuple unless the middlebox rewrites it
@@ -459,12 +456,11 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
 Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout,
                                          const FiveTuple& key, bool by_tag, uint32_t now) {
   Session& session = table_.at(index);
-  const SetupList* rest = table_.SetupOf(session);
+  const SetupState* rest = table_.SetupOf(session);
   if (rest == nullptr || rest->count == 0) return DropWith(DropReason::LIST_ZERO_HOPS);
-  const FiveTuple placeholder = session.xlate[kInLeft].Result();
-  if (!(placeholder == key)) table_.outbound().Erase(placeholder);  // the middlebox rewrote the tuple
+  if (!(session.right.HostTuple() == key)) table_.RemoveKey(index, kOutRight);  // the middlebox rewrote the tuple
   SubsessionPorts ports;
-  if (!table_.AllocatePorts(config_.host_ip, rest->hops[0], &ports)) {
+  if (!table_.AllocatePorts(rest->hops[0], &ports)) {
     EndSession(index, TeardownCause::kIdle);
     return DropWith(DropReason::PORTS_EXHAUSTED);
   }
@@ -486,7 +482,7 @@ Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet,
 
 Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now) {
   Session& session = table_.at(index);
-  const SetupList* list = table_.SetupOf(session);
+  const SetupState* list = table_.SetupOf(session);
   if (list == nullptr) return DropWith(DropReason::LIST_ZERO_HOPS);
   size_t length = packet.length;
   PacketLayout current = layout;
@@ -516,9 +512,10 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
 void SessionPipeline::RefreshFast(Session& session) {
   // A middlebox session is ready only with both sides: before its right side exists, the host's SYN
   // must still take the slow path to be sent on.
-  const bool right_ready = (session.sides & kHasRight) ? !MacIsZero(session.next_hop_mac[0]) : session.role != SessionRole::kMiddlebox;
-  const bool left_ready = !(session.sides & kHasLeft) || !MacIsZero(session.next_hop_mac[1]);
-  session.fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready;
+  const bool right_ready = session.has_right() ? session.next_hop[0] != 0 : session.role != SessionRole::kMiddlebox;
+  const bool left_ready = !session.has_left() || session.next_hop[1] != 0;
+  const bool fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready;
+  session.flags = static_cast<uint8_t>(fast ? session.flags | kFast : session.flags & ~kFast);
 }
 
 uint32_t SessionPipeline::NextHopFor(uint32_t agent) const {
@@ -528,21 +525,18 @@ uint32_t SessionPipeline::NextHopFor(uint32_t agent) const {
 
 // A session whose first SYN waited for ARP learns its next-hop MAC on a later packet.
 void SessionPipeline::ResolveSessionMac(Session& session, int side, uint32_t now) {
-  const uint32_t agent = session.xlate[side == 0 ? kOutRight : kOutLeft].dst_ip;
+  const uint32_t agent = side == 0 ? session.right.neighbour_ip : session.left.neighbour_ip;
   MacAddress mac;
   const uint32_t next_hop = NextHopFor(agent);
   const ResolveResult resolved = neighbours_.Resolve(next_hop, uint64_t{now} * kNsPerMs, &mac);
   if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
-  if (ResolveHasMac(resolved)) {
-    std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
-    RefreshFast(session);
-  }
+  if (ResolveHasMac(resolved) && table_.SetNextHop(session, side, mac.bytes)) RefreshFast(session);
 }
 
 Verdict SessionPipeline::ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet,
                                           uint32_t now) {
-  if (!MacIsZero(session.next_hop_mac[side])) {
-    std::memcpy(packet.data, session.next_hop_mac[side], 6);
+  if (session.next_hop[side] != 0) {
+    std::memcpy(packet.data, table_.macs().bytes(session.next_hop[side]), 6);
     return Verdict::kToWire;
   }
   const uint32_t next_hop = NextHopFor(next_agent);
@@ -551,7 +545,7 @@ Verdict SessionPipeline::ForwardToNextHop(Session& session, int side, uint32_t n
   const ResolveResult resolved = neighbours_.Resolve(next_hop, now_ns, &mac);
   if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
   if (ResolveHasMac(resolved)) {
-    std::memcpy(session.next_hop_mac[side], mac.bytes, 6);
+    table_.SetNextHop(session, side, mac.bytes);  // a full MAC table only costs the next packet a lookup
     std::memcpy(packet.data, mac.bytes, 6);
     return Verdict::kToWire;
   }
@@ -578,17 +572,35 @@ void SessionPipeline::SendArpRequest(uint32_t target_be) {
 
 inline void SessionPipeline::Translate(const Session& session, TranslationKind kind, PipelinePacket& packet,
                                        const PacketLayout& layout) const {
-  const Translation& t = session.xlate[kind];
+  const SessionSide& side = session.side(kind);
   uint8_t* ip = packet.data + layout.l3_offset;
   uint8_t* tcp = packet.data + layout.l4_offset;
-  std::memcpy(ip + 12, &t.src_ip, 8);   // both addresses
-  std::memcpy(tcp, &t.src_port, 4);     // both ports
-  AdjustChecksumAt(ip + 10, t.ip_adjust);
-  AdjustChecksumAt(tcp + 16, t.l4_adjust);
+  uint32_t from[3], to[3];  // source address, destination address, both ports
+  std::memcpy(from, ip + 12, 8);
+  std::memcpy(from + 2, tcp, 4);
   if (IsOutbound(kind)) {
-    // Set before the session goes fast; until then a zero MAC leaves the host's own choice in place.
-    const uint8_t* mac = session.next_hop_mac[kind == kOutRight ? 0 : 1];
-    if (session.fast || !MacIsZero(mac)) std::memcpy(packet.data, mac, 6);
+    to[0] = config_.host_ip;
+    to[1] = side.neighbour_ip;
+    std::memcpy(to + 2, &side.local_port, 4);
+  } else if (kind == kInLeft) {
+    std::memcpy(to, &side.host_src_ip, 8);
+    std::memcpy(to + 2, &side.host_src_port, 4);
+  } else {  // kInRight carries the reverse direction: the tuple read swapped
+    to[0] = side.host_dst_ip;
+    to[1] = side.host_src_ip;
+    uint32_t ports;
+    std::memcpy(&ports, &side.host_src_port, 4);
+    to[2] = ports << 16 | ports >> 16;
+  }
+  std::memcpy(ip + 12, to, 8);
+  std::memcpy(tcp, to + 2, 4);
+  const uint64_t addresses = WordChange(from[0], to[0]) + WordChange(from[1], to[1]);
+  AdjustChecksumAt(ip + 10, addresses);
+  AdjustChecksumAt(tcp + 16, addresses + WordChange(from[2], to[2]));  // the pseudo-header, then the ports
+  if (IsOutbound(kind)) {
+    // Set before the session goes fast; until then an unknown MAC leaves the host's own choice in place.
+    const uint16_t mac = session.next_hop[kind == kOutRight ? 0 : 1];
+    if (mac != 0) std::memcpy(packet.data, table_.macs().bytes(mac), 6);
   }
 }
 
@@ -608,7 +620,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
   const uint8_t rst_bit = dir == 0 ? kRstForward : kRstReverse;
   if (flags & kTcpRst) {
     if (session.state != SessionState::kLinger) {
-      session.state_before_rst = session.state;
+      session.set_state_before_rst(session.state);
       session.fin_flags |= rst_bit;
       EndSession(index, TeardownCause::kRst);
     }
@@ -617,18 +629,18 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
   if (session.fin_flags & rst_bit) {
     // The RST's sender still talks: its endpoint did not take the RST (out of window). Carry on.
     session.fin_flags &= static_cast<uint8_t>(~(kRstForward | kRstReverse));
-    session.state = session.state_before_rst;
+    session.state = session.state_before_rst();
     stats_.rsts_ignored.Add(1);
     RefreshFast(session);
   }
   if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
     // kPending: the middlebox host answered the SYN itself (a SYN proxy) before sending it on.
     if (session.state == SessionState::kSynSent || session.state == SessionState::kPending) {
-      RecordHandshake(&table_.handshakes(index)[1], packet.data, layout);
+      RecordHandshake(session, 1, packet.data, layout);
       session.state = SessionState::kEstablished;
       RefreshFast(session);
       // A middlebox that answered the SYN itself still has to send it on: keep its list.
-      if (session.role != SessionRole::kMiddlebox || (session.sides & kHasRight)) table_.ReleaseSetup(session);
+      if (session.role != SessionRole::kMiddlebox || session.has_right()) table_.ReleaseSetup(session);
       stats_.established.Add(1);
     }
     return;
@@ -639,7 +651,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
     if (session.state == SessionState::kEstablished || session.state == SessionState::kSynSent) {
       session.state = SessionState::kClosing;
     }
-    session.fast = 0;
+    session.flags &= static_cast<uint8_t>(~kFast);
   }
   if (flags & kTcpAck) {
     const int other = 1 - dir;
@@ -663,7 +675,7 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   }
   // Keep translating stragglers (the last ACK, retransmitted FINs) for a short linger.
   session.state = SessionState::kLinger;
-  session.fast = 0;
+  session.flags &= static_cast<uint8_t>(~kFast);
 }
 
 // Frees a session that has ended; a RST is counted now that nobody took it back (a FIN was counted

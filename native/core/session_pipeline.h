@@ -107,10 +107,13 @@ class SessionPipeline {
   struct BurstScratch {
     PacketLayout layouts[kMaxBurst];
     FiveTuple keys[kMaxBurst];
-    uint32_t values[kMaxBurst];
-    uint64_t hits;
+    uint32_t hashes[kMaxBurst];
+    uint32_t values[kMaxBurst];  // each key's first candidate, unconfirmed
+    uint64_t candidates;         // bit i: values[i] holds a candidate
+    uint64_t complete;           // bit i: without a confirmed candidate, key i is a miss
   };
-  void ClassifyBurst(const PipelinePacket* packets, uint32_t n, const FlowTable& table);
+  void ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound);
+  bool Resolve(uint32_t i, bool outbound, uint32_t* value) const;
   bool FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now);
   static void RefreshFast(Session& session);
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,

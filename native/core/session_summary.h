@@ -29,21 +29,17 @@ inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint3
   out.id = index;
   out.state = static_cast<uint8_t>(s.state);
   out.role = static_cast<uint8_t>(s.role);
-  out.sides = s.sides;
-  if (s.sides & kHasLeft) {
-    out.left_session = s.xlate[kInLeft].Result();
-    out.left_subsession = SessionTable::KeyOf(s, kInLeft);
-  } else if (s.state == SessionState::kPending) {
-    out.left_session = s.xlate[kInLeft].Result();
-  }
-  if (s.sides & kHasRight) {
-    out.right_session = SessionTable::KeyOf(s, kOutRight);
-    out.right_subsession = s.xlate[kOutRight].Result();
+  out.sides = s.flags & (kHasLeft | kHasRight);
+  if (s.has_left() || s.state == SessionState::kPending) out.left_session = s.left.HostTuple();
+  if (s.has_left()) out.left_subsession = table.KeyOf(s, kInLeft);
+  if (s.has_right()) {
+    out.right_session = s.right.HostTuple();
+    out.right_subsession = s.right.Outgoing(table.host_ip());
   }
   out.packets = s.packets;
   out.bytes = s.bytes;
   out.idle_ms = now_ms - s.last_seen_ms;
-  out.rule_id = s.rule_id;
+  out.rule_id = s.rule_id == kNoRule ? UINT32_MAX : s.rule_id;
   return out;
 }
 

@@ -1,5 +1,6 @@
 #include "core/session_table.h"
 
+#include <cstring>
 #include <new>
 
 #include "core/table_memory.h"
@@ -9,32 +10,34 @@ namespace {
 
 constexpr int kPortAttempts = 64;
 
-// Erases `key` only if it still maps to `value`: a session never removes a key another one owns.
-void EraseOwned(FlowTable& table, const FiveTuple& key, uint32_t value) {
-  uint32_t found;
-  if (table.Lookup(key, &found) && found == value) table.Erase(key);
-}
-
 }  // namespace
 
 SessionTable::~SessionTable() { FreeTableMemory(sessions_); }
 
-bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi) {
-  if (max_sessions == 0 || max_sessions > kMaxSessions || max_setups == 0 || port_lo >= port_hi) return false;
+bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi,
+                        uint32_t host_ip) {
+  if (max_sessions == 0 || max_sessions > kMaxSessions || max_setups == 0 || max_setups > kMaxSetups ||
+      port_lo >= port_hi) {
+    return false;
+  }
   FreeTableMemory(sessions_);
   sessions_ = static_cast<Session*>(AllocateTableMemory(size_t{max_sessions} * sizeof(Session), alignof(Session)));
   if (sessions_ == nullptr) return false;
   capacity_ = max_sessions;
+  host_ip_ = host_ip;
+  active_ = 0;
   // The tag keeps just enough bits for a slot; the rest is a generation, so a stale tag rarely matches.
   tag_index_bits_ = 1;
   while ((1u << tag_index_bits_) < max_sessions) ++tag_index_bits_;
-  for (uint32_t i = 0; i < max_sessions; ++i) new (&sessions_[i]) Session{};
-  handshakes_.assign(max_sessions, {});
-  free_sessions_.resize(max_sessions);
-  for (uint32_t i = 0; i < max_sessions; ++i) free_sessions_[i] = max_sessions - 1 - i;  // lowest index first
-  setups_.assign(max_setups, SetupList{});
+  // Free records link through `packets`, lowest index first.
+  for (uint32_t i = 0; i < max_sessions; ++i) {
+    new (&sessions_[i]) Session{};
+    sessions_[i].packets = i + 1 < max_sessions ? i + 1 : UINT32_MAX;
+  }
+  free_head_ = 0;
+  setups_.assign(max_setups, SetupState{});
   free_setups_.resize(max_setups);
-  for (uint32_t i = 0; i < max_setups; ++i) free_setups_[i] = max_setups - 1 - i;
+  for (uint32_t i = 0; i < max_setups; ++i) free_setups_[i] = static_cast<uint16_t>(max_setups - 1 - i);
   port_lo_ = port_lo;
   port_hi_ = port_hi;
   // Every session owns at most two inbound and two outbound keys (one per side).
@@ -42,67 +45,127 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t por
 }
 
 Session* SessionTable::Allocate(uint32_t* index) {
-  if (free_sessions_.empty()) return nullptr;
-  *index = free_sessions_.back();
-  free_sessions_.pop_back();
+  if (free_head_ == UINT32_MAX) return nullptr;
+  *index = free_head_;
+  Session& session = sessions_[free_head_];
+  free_head_ = session.packets;
   ++active_;
-  Session& session = sessions_[*index];
   session = Session{};
-  handshakes_[*index] = {};
   return &session;
 }
 
-FiveTuple SessionTable::KeyOf(const Session& session, TranslationKind kind) {
-  return session.xlate[Opposite(kind)].Result().Reversed();
+TcpHandshake SessionTable::Handshake(const Session& session, int direction) {
+  TcpHandshake out;
+  const uint8_t options = session.handshake_options[direction];
+  out.isn = session.isn[direction];
+  out.ts_val = session.syn_ts_val[direction];
+  const uint8_t scale = options & kHandshakeScaleMask;
+  out.window_scale = scale == kHandshakeNoScale ? 0xff : scale;
+  out.sack_permitted = (options & kHandshakeSack) ? 1 : 0;
+  out.timestamps = (options & kHandshakeTimestamps) ? 1 : 0;
+  return out;
+}
+
+void SessionTable::SetHandshake(Session& session, int direction, const TcpHandshake& handshake) {
+  session.isn[direction] = handshake.isn;
+  session.syn_ts_val[direction] = handshake.ts_val;
+  // RFC 7323 caps the shift at 14; anything above is taken as 14, as TCP itself does.
+  const uint8_t scale = handshake.window_scale == 0xff ? kHandshakeNoScale
+                        : handshake.window_scale > 14 ? 14
+                                                       : handshake.window_scale;
+  session.handshake_options[direction] = static_cast<uint8_t>(scale | (handshake.sack_permitted ? kHandshakeSack : 0) |
+                                                              (handshake.timestamps ? kHandshakeTimestamps : 0));
+}
+
+FiveTuple SessionTable::KeyOf(const Session& session, TranslationKind kind) const {
+  switch (kind) {
+    case kInLeft: return session.left.Outgoing(host_ip_).Reversed();
+    case kInRight: return session.right.Outgoing(host_ip_).Reversed();
+    case kOutRight: return session.right.HostTuple();
+    default: return session.left.HostTuple().Reversed();
+  }
+}
+
+bool SessionTable::Matches(uint32_t value, const FiveTuple& key) const {
+  const uint32_t index = EntryIndex(value);
+  if (index >= capacity_) return false;
+  const Session& session = sessions_[index];
+  const TranslationKind kind = EntryKind(value);
+  if (session.state == SessionState::kFree || kind >= kTranslationKinds) return false;
+  const bool owned = IsLeft(kind) ? session.has_left()
+                                  : session.has_right() || (kind == kOutRight && session.role == SessionRole::kMiddlebox);
+  return owned && KeyOf(session, kind) == key;
+}
+
+bool SessionTable::Lookup(bool outbound, const FiveTuple& key, uint32_t* value) const {
+  if (key.protocol == 0) return false;
+  return lookup_table(outbound).Find(
+      FlowTable::Hash(key), [this, &key](uint32_t v) { return Matches(v, key); }, value);
+}
+
+FlowTable::InsertResult SessionTable::AddKey(uint32_t index, TranslationKind kind) {
+  const FiveTuple key = KeyOf(sessions_[index], kind);
+  const uint32_t value = PackEntry(index, kind);
+  uint32_t owner = value;
+  const auto result = table_for(kind).Insert(FlowTable::Hash(key), value, [this, &key, &owner](uint32_t v) {
+    owner = v;
+    return Matches(v, key);
+  });
+  // The session's own entry already under this key (a placeholder the SYN came back with) is no conflict.
+  if (result == FlowTable::InsertResult::kExists && owner == value) return FlowTable::InsertResult::kInserted;
+  return result;
+}
+
+void SessionTable::RemoveKey(uint32_t index, TranslationKind kind) {
+  table_for(kind).Erase(FlowTable::Hash(KeyOf(sessions_[index], kind)), PackEntry(index, kind));
 }
 
 void SessionTable::Free(uint32_t index) {
   Session& session = sessions_[index];
   if (session.state == SessionState::kFree) return;
-  if (session.sides & kHasLeft) {
-    EraseOwned(inbound_, KeyOf(session, kInLeft), PackEntry(index, kInLeft));
-    EraseOwned(outbound_, KeyOf(session, kOutLeft), PackEntry(index, kOutLeft));
+  if (session.has_left()) {
+    RemoveKey(index, kInLeft);
+    RemoveKey(index, kOutLeft);
   }
-  if (session.sides & kHasRight) {
-    EraseOwned(inbound_, KeyOf(session, kInRight), PackEntry(index, kInRight));
-    EraseOwned(outbound_, KeyOf(session, kOutRight), PackEntry(index, kOutRight));
-  } else if (session.role == SessionRole::kMiddlebox) {
-    // The placeholder that lets the SYN be recognised when the middlebox emits it unchanged; it stays
-    // until the SYN goes on, so also a session that ended while pending (a RST from the host) owns it.
-    EraseOwned(outbound_, session.xlate[kInLeft].Result(), PackEntry(index, kOutRight));
-  }
+  if (session.has_right()) RemoveKey(index, kInRight);
+  // With no right side yet, kOutRight is a middlebox's placeholder; erasing by value never touches a key
+  // another session owns.
+  if (session.has_right() || session.role == SessionRole::kMiddlebox) RemoveKey(index, kOutRight);
   ReleaseSetup(session);
-  session.state = SessionState::kFree;
-  session.fast = 0;
-  free_sessions_.push_back(index);
+  macs_.Release(session.next_hop[0]);
+  macs_.Release(session.next_hop[1]);
+  session = Session{};
+  session.packets = free_head_;
+  free_head_ = index;
   --active_;
 }
 
 bool SessionTable::StoreSetup(Session& session, const uint32_t* hops, uint8_t count) {
   if (count > kMaxSetupHops) return false;
-  if (session.setup == UINT32_MAX) {
+  if (session.setup == kNoSlot) {
     if (free_setups_.empty()) return false;
     session.setup = free_setups_.back();
     free_setups_.pop_back();
+    setups_[session.setup].tag = 0;
   }
-  SetupList& list = setups_[session.setup];
-  list.count = count;
-  for (uint8_t i = 0; i < count; ++i) list.hops[i] = hops[i];
+  SetupState& state = setups_[session.setup];
+  state.count = count;
+  for (uint8_t i = 0; i < count; ++i) state.hops[i] = hops[i];
   return true;
 }
 
-const SetupList* SessionTable::SetupOf(const Session& session) const {
-  return session.setup == UINT32_MAX ? nullptr : &setups_[session.setup];
+const SetupState* SessionTable::SetupOf(const Session& session) const {
+  return session.setup == kNoSlot ? nullptr : &setups_[session.setup];
 }
 
 void SessionTable::ReleaseSetup(Session& session) {
-  if (session.setup == UINT32_MAX) return;
+  if (session.setup == kNoSlot) return;
   free_setups_.push_back(session.setup);
-  session.setup = UINT32_MAX;
+  session.setup = kNoSlot;
 }
 
-bool SessionTable::AllocatePorts(uint32_t host_be, uint32_t neighbour_be, SubsessionPorts* out) {
-  const uint32_t parity = __builtin_bswap32(host_be) < __builtin_bswap32(neighbour_be) ? 0 : 1;
+bool SessionTable::AllocatePorts(uint32_t neighbour_be, SubsessionPorts* out) {
+  const uint32_t parity = __builtin_bswap32(host_ip_) < __builtin_bswap32(neighbour_be) ? 0 : 1;
   const uint32_t half = (static_cast<uint32_t>(port_hi_) - port_lo_ + 1) / 2;
   const uint32_t base = port_lo_ + ((port_lo_ & 1) != parity ? 1 : 0);
   for (int attempt = 0; attempt < kPortAttempts; ++attempt) {
@@ -112,12 +175,12 @@ bool SessionTable::AllocatePorts(uint32_t host_be, uint32_t neighbour_be, Subses
     if (src > port_hi_ || dst > port_hi_) continue;
     FiveTuple reverse;  // how the neighbour's packets on this subsession arrive here
     reverse.src_ip = neighbour_be;
-    reverse.dst_ip = host_be;
+    reverse.dst_ip = host_ip_;
     reverse.src_port = __builtin_bswap16(static_cast<uint16_t>(dst));
     reverse.dst_port = __builtin_bswap16(static_cast<uint16_t>(src));
     reverse.protocol = 6;
     uint32_t unused;
-    if (inbound_.Lookup(reverse, &unused)) continue;
+    if (Lookup(false, reverse, &unused)) continue;
     out->src_port = reverse.dst_port;
     out->dst_port = reverse.src_port;
     return true;
@@ -126,9 +189,12 @@ bool SessionTable::AllocatePorts(uint32_t host_be, uint32_t neighbour_be, Subses
 }
 
 uint32_t SessionTable::NewTag(uint32_t index) {
+  Session& session = sessions_[index];
+  if (session.setup == kNoSlot) return 0;
   ++tag_generation_;
   uint32_t tag = (tag_generation_ << tag_index_bits_) | index;
   if (tag == 0) tag = (1u << tag_index_bits_) | index;  // 0 never names a session
+  setups_[session.setup].tag = tag;
   return tag;
 }
 
@@ -138,18 +204,26 @@ Session* SessionTable::ByTag(uint32_t tag, uint32_t* index) {
   Session& session = sessions_[candidate];
   // A middlebox session whose SYN has not gone on yet (pending, or established by a SYN proxy).
   if (session.state == SessionState::kFree || session.state == SessionState::kLinger ||
-      session.role != SessionRole::kMiddlebox || (session.sides & kHasRight) || session.tag != tag) {
+      session.role != SessionRole::kMiddlebox || session.has_right() || session.setup == kNoSlot ||
+      setups_[session.setup].tag != tag) {
     return nullptr;
   }
   *index = candidate;
   return &session;
 }
 
+bool SessionTable::SetNextHop(Session& session, int side, const uint8_t* mac) {
+  const uint16_t ref = macs_.Acquire(mac);
+  if (ref == 0) return false;
+  macs_.Release(session.next_hop[side]);
+  session.next_hop[side] = ref;
+  return true;
+}
+
 size_t SessionTable::MemoryBytes() const {
-  return size_t{capacity_} * sizeof(Session) + handshakes_.capacity() * sizeof(handshakes_[0]) +
-         free_sessions_.capacity() * sizeof(uint32_t) +
-         setups_.capacity() * sizeof(SetupList) + free_setups_.capacity() * sizeof(uint32_t) +
-         inbound_.MemoryBytes() + outbound_.MemoryBytes();
+  return size_t{capacity_} * sizeof(Session) + setups_.capacity() * sizeof(SetupState) +
+         free_setups_.capacity() * sizeof(uint16_t) + inbound_.MemoryBytes() + outbound_.MemoryBytes() +
+         MacTable::MemoryBytes();
 }
 
 }  // namespace dysco

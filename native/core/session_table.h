@@ -1,29 +1,37 @@
 #pragma once
 // Storage of an agent's sessions: the session records, the two lookup tables (packets from the
 // wire are looked up by the tuple they arrive with, packets from the host by the tuple the host
-// emitted), the address lists of sessions still setting up, subsession port allocation and tags.
+// emitted), the set-up state of sessions still setting up, next-hop MACs, subsession port allocation
+// and tags. The lookup tables keep no keys: a key is confirmed against the record its value names.
 // Single writer: the datapath lcore.
-#include <array>
 #include <cstdint>
 #include <vector>
 
 #include "core/five_tuple.h"
 #include "core/flow_table.h"
+#include "core/mac_table.h"
 #include "core/session.h"
 
 namespace dysco {
 
 inline constexpr uint8_t kMaxSetupHops = 32;
 
-struct SetupList {
+// What a session needs only until its SYN has gone on: the rest of the address list, and the tag that
+// finds it again when the middlebox software rewrites the SYN's tuple.
+struct SetupState {
+  uint32_t tag = 0;
   uint8_t count = 0;
   uint32_t hops[kMaxSetupHops];  // network byte order; [0] is the next agent
 };
 
-// A table value: session index in the upper bits, the translation kind in the lowest two.
-inline uint32_t PackEntry(uint32_t index, TranslationKind kind) { return (index << 2) | kind; }
-inline uint32_t EntryIndex(uint32_t value) { return value >> 2; }
-inline TranslationKind EntryKind(uint32_t value) { return static_cast<TranslationKind>(value & 3); }
+// A table value: session index in the upper bits, the translation kind in the lowest three (room for
+// the kinds of a second path).
+inline constexpr uint32_t kEntryKindBits = 3;
+inline uint32_t PackEntry(uint32_t index, TranslationKind kind) { return (index << kEntryKindBits) | kind; }
+inline uint32_t EntryIndex(uint32_t value) { return value >> kEntryKindBits; }
+inline TranslationKind EntryKind(uint32_t value) {
+  return static_cast<TranslationKind>(value & ((1u << kEntryKindBits) - 1));
+}
 
 struct SubsessionPorts {
   uint16_t src_port;  // network byte order
@@ -33,58 +41,78 @@ struct SubsessionPorts {
 class SessionTable {
  public:
   static constexpr uint32_t kMaxSessions = 1u << 22;  // leaves a tag at least 10 bits of generation
+  static constexpr uint32_t kMaxSetups = kNoSlot;     // slots are 16-bit
 
   SessionTable() = default;
   SessionTable(const SessionTable&) = delete;
   SessionTable& operator=(const SessionTable&) = delete;
   ~SessionTable();
 
-  bool Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi);
+  // host_ip: the agent's own address, the local end of every subsession (network byte order).
+  bool Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi, uint32_t host_ip);
 
   // A free session record, zeroed, or nullptr when the table is full.
   Session* Allocate(uint32_t* index);
-  // Erases every key the session owns, returns its setup slot, and frees it.
+  // Erases every key the session owns, returns its set-up slot and next-hop references, and frees it.
   void Free(uint32_t index);
 
   Session& at(uint32_t index) { return sessions_[index]; }
   const Session& at(uint32_t index) const { return sessions_[index]; }
-  // [0] the forward SYN's, [1] the SYN-ACK's.
-  TcpHandshake* handshakes(uint32_t index) { return handshakes_[index].data(); }
-  const TcpHandshake* handshakes(uint32_t index) const { return handshakes_[index].data(); }
   uint32_t capacity() const { return capacity_; }
   uint32_t active() const { return active_; }
+  uint32_t host_ip() const { return host_ip_; }
 
-  FlowTable& inbound() { return inbound_; }
-  FlowTable& outbound() { return outbound_; }
+  // [0] the forward SYN's, [1] the SYN-ACK's.
+  static TcpHandshake Handshake(const Session& session, int direction);
+  static void SetHandshake(Session& session, int direction, const TcpHandshake& handshake);
 
-  // The key under which packets reach `kind` of a session (derived from the opposite translation).
-  static FiveTuple KeyOf(const Session& session, TranslationKind kind);
+  // The key under which packets reach `kind` of a session. A middlebox session's right side is the
+  // left side's tuple until its SYN has gone on, so kOutRight is then the placeholder key.
+  FiveTuple KeyOf(const Session& session, TranslationKind kind) const;
+  // True when `value` names a live session whose `kind` key is `key`.
+  bool Matches(uint32_t value, const FiveTuple& key) const;
+  // What packets from the host (outbound) or from the wire (inbound) look up.
+  bool Lookup(bool outbound, const FiveTuple& key, uint32_t* value) const;
+  const FlowTable& lookup_table(bool outbound) const { return outbound ? outbound_ : inbound_; }
+  // Adds or removes the key of `kind` as the record now derives it.
+  FlowTable::InsertResult AddKey(uint32_t index, TranslationKind kind);
+  void RemoveKey(uint32_t index, TranslationKind kind);
 
-  // Address lists of sessions setting up.
+  // Set-up state of sessions setting up.
   bool StoreSetup(Session& session, const uint32_t* hops, uint8_t count);
-  const SetupList* SetupOf(const Session& session) const;
+  const SetupState* SetupOf(const Session& session) const;
   void ReleaseSetup(Session& session);
 
   // A port pair toward `neighbour_be` that no live subsession with that neighbour uses. Both ports
   // have the parity this host owns toward that neighbour (the lower address takes even ports), so
   // the neighbour's own allocations never collide with ours. False when the range is exhausted.
-  bool AllocatePorts(uint32_t host_be, uint32_t neighbour_be, SubsessionPorts* out);
+  bool AllocatePorts(uint32_t neighbour_be, SubsessionPorts* out);
 
+  // A new tag for a session holding set-up state (stored there); 0 when it has none.
   uint32_t NewTag(uint32_t index);
   // The pending session a tag names, or nullptr (stale or forged tag).
   Session* ByTag(uint32_t tag, uint32_t* index);
 
+  // Next-hop MACs: references held by sessions, released with them.
+  MacTable& macs() { return macs_; }
+  const MacTable& macs() const { return macs_; }
+  // Points side `side` (0 right, 1 left) of a session at `mac`; false when the MAC table is full.
+  bool SetNextHop(Session& session, int side, const uint8_t* mac);
+
   size_t MemoryBytes() const;
 
  private:
-  Session* sessions_ = nullptr;  // huge-page table memory
+  FlowTable& table_for(TranslationKind kind) { return IsOutbound(kind) ? outbound_ : inbound_; }
+
+  Session* sessions_ = nullptr;  // huge-page table memory; a free record's `packets` links the free list
   uint32_t capacity_ = 0;
-  std::vector<std::array<TcpHandshake, 2>> handshakes_;
-  std::vector<uint32_t> free_sessions_;
-  std::vector<SetupList> setups_;
-  std::vector<uint32_t> free_setups_;
+  uint32_t free_head_ = UINT32_MAX;
+  std::vector<SetupState> setups_;
+  std::vector<uint16_t> free_setups_;
   FlowTable inbound_;
   FlowTable outbound_;
+  MacTable macs_;
+  uint32_t host_ip_ = 0;
   uint32_t active_ = 0;
   uint32_t port_cursor_ = 0;
   uint16_t port_lo_ = 61000;

@@ -12,7 +12,8 @@ import { Prng } from '../support/prng';
 const { flowTable } = bindings('dysco_native') as { flowTable: FlowTableBinding };
 
 const BUCKET_BYTES = 64;
-const SLOTS_PER_BUCKET = 3;
+const SLOTS_PER_BUCKET = 12;
+const MAX_LOAD = 0.85;
 
 function keyId(k: FlowKey): string {
   return `${k.srcIp},${k.dstIp},${k.srcPort},${k.dstPort},${k.protocol}`;
@@ -89,16 +90,17 @@ describe('FlowTable (native/core/flow_table.h)', () => {
     assert.equal(table.size(), 0);
   });
 
-  test('create rejects 0 and sizes the slots for a load factor of at most 0.75', () => {
+  test('create rejects 0 and sizes the buckets for a load factor of at most 0.85', () => {
     assert.throws(() => flowTable.create(0), RangeError);
     assert.throws(() => flowTable.create(2 ** 30 + 1), RangeError);
     for (const max of [1, 2, 3, 4, 5, 12, 13, 100, 1000, 10000, 12345]) {
       const table = flowTable.create(max);
       assert.equal(table.capacity(), max);
       const buckets = table.memoryBytes() / BUCKET_BYTES;
-      assert.ok(Number.isInteger(Math.log2(buckets)), `${max}: ${buckets} buckets is a power of two`);
-      assert.ok(max / (buckets * SLOTS_PER_BUCKET) <= 0.75, `${max}: load factor at max`);
-      assert.ok(buckets === 1 || max / ((buckets / 2) * SLOTS_PER_BUCKET) > 0.75, `${max}: smallest such table`);
+      assert.ok(Number.isInteger(buckets), `${max}: whole buckets`);
+      assert.ok(max < buckets * SLOTS_PER_BUCKET, `${max}: a slot stays free at max`);
+      assert.ok(max / (buckets * SLOTS_PER_BUCKET) <= MAX_LOAD, `${max}: load factor at max`);
+      assert.ok(buckets === 1 || max / ((buckets - 1) * SLOTS_PER_BUCKET) >= MAX_LOAD, `${max}: smallest such table`);
     }
   });
 
