@@ -174,7 +174,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       const Session& raw = table.at(i);
       Napi::Array handshakes = Napi::Array::New(env, 2);
       for (uint32_t d = 0; d < 2; ++d) {
-        const TcpHandshake shake = SessionTable::Handshake(raw, static_cast<int>(d));
+        const TcpHandshake shake = SessionTable::Handshake(table.cold(i), static_cast<int>(d));
         Napi::Object h = Napi::Object::New(env);
         h.Set("isn", static_cast<double>(shake.isn));
         h.Set("windowScale", shake.window_scale == 0xff ? env.Null() : Napi::Number::New(env, shake.window_scale));
@@ -184,7 +184,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
         handshakes.Set(d, h);
       }
       o.Set("handshake", handshakes);
-      const SetupState* setup = table.SetupOf(raw);
+      const SetupState* setup = table.SetupOf(i);
       o.Set("tag", static_cast<double>(setup != nullptr ? setup->tag : 0));
       out.Set(n++, o);
     }

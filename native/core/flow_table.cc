@@ -46,7 +46,7 @@ bool FlowTable::Locate(uint32_t hash, uint32_t value, uint32_t* bucket_out, uint
     const Bucket& bucket = buckets_[b];
     for (uint32_t mask = MatchMask(bucket, signature); mask != 0; mask &= mask - 1) {
       const uint32_t slot = __builtin_ctz(mask);
-      if (bucket.values[slot] == value) {
+      if (bucket.value(slot) == value) {
         *bucket_out = b;
         *slot_out = slot;
         return true;
@@ -61,7 +61,7 @@ bool FlowTable::Erase(uint32_t hash, uint32_t value) {
   uint32_t target, slot;
   if (!Locate(hash, value, &target, &slot)) return false;
   buckets_[target].signatures[slot] = 0;
-  buckets_[target].values[slot] = 0;
+  buckets_[target].set_value(slot, 0);
   for (uint32_t b = HomeOf(hash); b != target; b = NextBucket(b)) {
     if (buckets_[b].overflow != kOverflowSaturated) --buckets_[b].overflow;
   }
@@ -72,7 +72,7 @@ bool FlowTable::Erase(uint32_t hash, uint32_t value) {
 bool FlowTable::Replace(uint32_t hash, uint32_t old_value, uint32_t new_value) {
   uint32_t target, slot;
   if (!Locate(hash, old_value, &target, &slot)) return false;
-  buckets_[target].values[slot] = new_value;
+  buckets_[target].set_value(slot, new_value);
   return true;
 }
 

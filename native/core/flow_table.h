@@ -1,11 +1,11 @@
 #pragma once
-// The datapath's lookup tables: FiveTuple -> uint32_t value, storing per entry only the value and a
-// 7-bit signature of the key's hash. The key itself lives in the record the value names, which the
+// The datapath's lookup tables: FiveTuple -> 24-bit value, storing per entry only the value and a
+// 7-bit signature of the key's hash (four bytes an entry). The key itself lives in the record the value names, which the
 // packet reads anyway, so a caller confirms a candidate with a `matches(value)` predicate. One lcore
 // owns a table and is its only reader and writer; nothing here is thread-safe.
 //
-// Layout: 64-byte buckets of twelve slots: twelve signature bytes (0 = empty), an overflow count, and
-// twelve values. A key's home bucket is hash × buckets >> 32 (any bucket count, so the table is sized
+// Layout: 64-byte buckets of fifteen slots: fifteen signature bytes (0 = empty), an overflow count, and
+// fifteen 3-byte values. A key's home bucket is hash × buckets >> 32 (any bucket count, so the table is sized
 // close to its load instead of to a power of two); one SSE2 compare finds the slots of a bucket whose
 // signature matches. An entry whose home bucket was full goes to the next bucket with room, and every
 // bucket it passed counts it in its overflow: a lookup stops at the first bucket whose overflow is zero,
@@ -19,6 +19,8 @@
 #include <cstring>
 
 #include "core/five_tuple.h"
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bucket values are read as little-endian words");
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -34,10 +36,12 @@ class FlowTable {
     kFull,    // size() == capacity()
   };
 
-  static constexpr uint32_t kSlotsPerBucket = 12;
+  static constexpr uint32_t kSlotsPerBucket = 15;
+  static constexpr uint32_t kValueBits = 24;
+  static constexpr uint32_t kMaxValue = (1u << kValueBits) - 1;
   static constexpr double kMaxLoad = 0.85;
-  // Largest max_entries Init accepts.
-  static constexpr uint32_t kMaxEntriesLimit = 1u << 30;
+  // Largest max_entries Init accepts (a KeyedFlowTable's values are entry numbers).
+  static constexpr uint32_t kMaxEntriesLimit = 1u << kValueBits;
   // The most keys a burst looks up at once (one bit each in a hit mask).
   static constexpr uint32_t kMaxBulk = 64;
 
@@ -53,6 +57,9 @@ class FlowTable {
 
   static uint32_t Hash(const FiveTuple& key) { return HashFiveTuple(key); }
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&buckets_[HomeOf(hash)], 0, 3); }
+  // The home bucket of a hash, for a burst that computes it once: PrefetchBucket, then FirstCandidate.
+  uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32); }
+  void PrefetchBucket(uint32_t bucket) const { __builtin_prefetch(&buckets_[bucket], 0, 3); }
 
   // The value of the key with this hash that `matches` accepts.
   template <typename Matches>
@@ -60,9 +67,9 @@ class FlowTable {
   // The first value in the key's home bucket whose signature matches, unconfirmed: the burst path
   // prefetches its record and confirms it later. *complete says whether a miss here is final (no other
   // candidate in the home bucket and nothing overflowed from it).
-  uint32_t FirstCandidate(uint32_t hash, bool* found, bool* complete) const;
+  uint32_t FirstCandidate(uint32_t home, uint32_t hash, bool* found, bool* complete) const;
 
-  // Adds (hash, value) unless `matches` accepts a value already present for this hash.
+  // Adds (hash, value) unless `matches` accepts a value already present for this hash. value <= kMaxValue.
   template <typename Matches>
   InsertResult Insert(uint32_t hash, uint32_t value, Matches&& matches);
   // Removes the entry (hash, value); false when there is none.
@@ -79,15 +86,27 @@ class FlowTable {
  private:
   struct alignas(64) Bucket {
     uint8_t signatures[kSlotsPerBucket];  // 0x80 | 7 hash bits; 0 = empty
+    uint8_t unused;
     uint16_t overflow;                    // entries that passed this bucket for a later one (saturates)
-    uint16_t unused;
-    uint32_t values[kSlotsPerBucket];
+    uint8_t values[kSlotsPerBucket * 3];  // little-endian 24-bit values
+    uint8_t tail;                         // lets the last value be read with one 4-byte load
+
+    uint32_t value(uint32_t slot) const {
+      uint32_t v;
+      std::memcpy(&v, values + 3 * slot, 4);
+      return v & kMaxValue;
+    }
+    void set_value(uint32_t slot, uint32_t v) {
+      values[3 * slot] = static_cast<uint8_t>(v);
+      values[3 * slot + 1] = static_cast<uint8_t>(v >> 8);
+      values[3 * slot + 2] = static_cast<uint8_t>(v >> 16);
+    }
   };
   static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
   static constexpr uint16_t kOverflowSaturated = 0xffff;
 
-  uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32); }
-  static uint8_t SignatureOf(uint32_t hash) { return static_cast<uint8_t>(0x80 | (hash & 0x7f)); }
+  // Seven bits that the home bucket (the hash's high bits) does not decide: a multiply mixes every bit in.
+  static uint8_t SignatureOf(uint32_t hash) { return static_cast<uint8_t>(0x80 | ((hash * 0x9e3779b1u) >> 25)); }
   uint32_t NextBucket(uint32_t b) const { return b + 1 == bucket_count_ ? 0 : b + 1; }
   static uint32_t MatchMask(const Bucket& bucket, uint8_t signature);
   // Slot of (hash, value): bucket and slot; false when absent.
@@ -123,7 +142,7 @@ bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
   for (uint32_t step = 0; step < bucket_count_; ++step, b = NextBucket(b)) {
     const Bucket& bucket = buckets_[b];
     for (uint32_t mask = MatchMask(bucket, signature); mask != 0; mask &= mask - 1) {
-      const uint32_t candidate = bucket.values[__builtin_ctz(mask)];
+      const uint32_t candidate = bucket.value(__builtin_ctz(mask));
       if (matches(candidate)) {
         *value = candidate;
         return true;
@@ -134,12 +153,12 @@ bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
   return false;
 }
 
-inline uint32_t FlowTable::FirstCandidate(uint32_t hash, bool* found, bool* complete) const {
-  const Bucket& bucket = buckets_[HomeOf(hash)];
+inline uint32_t FlowTable::FirstCandidate(uint32_t home, uint32_t hash, bool* found, bool* complete) const {
+  const Bucket& bucket = buckets_[home];
   const uint32_t mask = MatchMask(bucket, SignatureOf(hash));
   *found = mask != 0;
   *complete = (mask & (mask - 1)) == 0 && bucket.overflow == 0;
-  return *found ? bucket.values[__builtin_ctz(mask)] : 0;
+  return *found ? bucket.value(__builtin_ctz(mask)) : 0;
 }
 
 template <typename Matches>
@@ -156,7 +175,7 @@ FlowTable::InsertResult FlowTable::Insert(uint32_t hash, uint32_t value, Matches
     if (empty != 0) {
       const uint32_t slot = __builtin_ctz(empty);
       bucket.signatures[slot] = signature;
-      bucket.values[slot] = value;
+      bucket.set_value(slot, value);
       ++size_;
       return InsertResult::kInserted;
     }

@@ -8,8 +8,12 @@
 // The initiator's agent has only the right side, the responder's only the left, a middlebox's both.
 // A side holds each tuple once: the four translations of a middlebox are derived from two sides, the
 // subsession's local address is always the agent's own, and a direction's reverse is the same tuple
-// read swapped. That keeps the record at 96 bytes, which never spans more than two cache lines.
+// read swapped, with the checksum adjustment negated. A session is a 72-byte hot record (what every
+// packet reads; it never spans more than two cache lines) and a 32-byte cold one (set-up, teardown,
+// reconfiguration) in a parallel array.
+#include <bit>
 #include <cstdint>
+#include <cstring>
 
 #include "core/five_tuple.h"
 
@@ -28,6 +32,9 @@ struct SessionSide {
   uint16_t host_src_port = 0, host_dst_port = 0;
   uint32_t neighbour_ip = 0;                       // the subsession's far end (ours is the agent's address)
   uint16_t local_port = 0, neighbour_port = 0;
+  // One's-complement sums to add to the IPv4 and TCP checksums of a packet that arrives on the
+  // subsession and leaves as the host's tuple (network order); the other way adds their complements.
+  uint16_t ip_adjust = 0, l4_adjust = 0;
 
   FiveTuple HostTuple() const {
     FiveTuple t;
@@ -61,7 +68,7 @@ struct SessionSide {
     local_port = incoming.dst_port;
   }
 };
-static_assert(sizeof(SessionSide) == 20);
+static_assert(sizeof(SessionSide) == 24);
 
 enum class SessionState : uint8_t {
   kFree = 0,
@@ -97,22 +104,15 @@ inline constexpr uint8_t kHasLeft = 1, kHasRight = 2, kFast = 4, kStateBeforeRst
 inline constexpr uint16_t kNoSlot = 0xffff;
 inline constexpr uint16_t kNoRule = 0xffff;
 
-// Both cache lines a record spans are prefetched before a packet is translated. What a data packet reads
-// and writes comes first; what set-up, teardown and reconfiguration read follows.
-struct alignas(32) Session {
+// What a packet reads and writes. Both cache lines a record may span are prefetched before a packet is
+// translated.
+struct alignas(8) Session {
   SessionSide left;
   SessionSide right;
   uint64_t bytes = 0;
   uint32_t packets = 0;  // counts modulo 2^32
   uint32_t last_seen_ms = 0;
-  uint32_t fin_end[2] = {0, 0};  // sequence number that acknowledges each direction's FIN
-  uint32_t isn[2] = {0, 0};      // [0] the forward SYN's, [1] the SYN-ACK's
-  uint32_t syn_ts_val[2] = {0, 0};
   uint16_t next_hop[2] = {0, 0};  // MacTable references for out_right [0] and out_left [1]; 0 = unknown
-  uint16_t setup = kNoSlot;       // slot of the set-up state (remaining address list, tag)
-  uint16_t reconfig = kNoSlot;    // slot of reconfiguration state (second path)
-  uint16_t rule_id = kNoRule;     // the policy that chained it (initiating agent only)
-  uint8_t handshake_options[2] = {kHandshakeNoScale, kHandshakeNoScale};
   SessionState state = SessionState::kFree;
   SessionRole role = SessionRole::kInitiator;
   uint8_t flags = 0;  // kHasLeft | kHasRight | kFast, and the state a RST ended (bits 4-6)
@@ -128,6 +128,81 @@ struct alignas(32) Session {
   SessionSide& side(TranslationKind kind) { return IsLeft(kind) ? left : right; }
   const SessionSide& side(TranslationKind kind) const { return IsLeft(kind) ? left : right; }
 };
-static_assert(sizeof(Session) == 96, "96-byte records never span more than two cache lines");
+// At most 64 + its alignment, so a record never spans a third cache line.
+static_assert(sizeof(Session) == 72 && sizeof(Session) <= 64 + alignof(Session), "hot record: two lines at most");
+
+// What set-up, FIN tracking, reconfiguration and the control API read.
+struct SessionCold {
+  uint32_t fin_end[2] = {0, 0};  // sequence number that acknowledges each direction's FIN
+  uint32_t isn[2] = {0, 0};      // [0] the forward SYN's, [1] the SYN-ACK's
+  uint32_t syn_ts_val[2] = {0, 0};
+  uint8_t handshake_options[2] = {kHandshakeNoScale, kHandshakeNoScale};
+  uint16_t setup = kNoSlot;     // slot of the set-up state (remaining address list, tag)
+  uint16_t reconfig = kNoSlot;  // slot of reconfiguration state (second path)
+  uint16_t rule_id = kNoRule;   // the policy that chained it (initiating agent only)
+};
+static_assert(sizeof(SessionCold) == 32);
+
+static_assert(std::endian::native == std::endian::little, "TupleWords compose words in memory order");
+
+// A tuple's addresses and ports as two words, in packet order (little-endian host): what the
+// per-packet path compares and writes instead of building FiveTuples.
+struct TupleWords {
+  uint64_t addresses;
+  uint32_t ports;
+
+  static TupleWords Of(const FiveTuple& t) {
+    TupleWords w;
+    std::memcpy(&w.addresses, &t.src_ip, 8);
+    std::memcpy(&w.ports, &t.src_port, 4);
+    return w;
+  }
+  TupleWords Reversed() const { return {addresses << 32 | addresses >> 32, ports << 16 | ports >> 16}; }
+  friend bool operator==(const TupleWords& a, const TupleWords& b) {
+    return a.addresses == b.addresses && a.ports == b.ports;
+  }
+};
+
+// The tuple a packet of `kind` arrives with (its lookup key) and the one it leaves with. Outbound
+// packets leave as the subsession from `own_ip`; inbound ones as the host's tuple, read swapped for the
+// reverse direction. kOutbound must be IsOutbound(kind): the per-packet path knows it from the port.
+template <bool kOutbound>
+inline void KindWordsFor(const SessionSide& side, bool forward, uint32_t own_ip, TupleWords* arrives,
+                         TupleWords* leaves) {
+  TupleWords host;
+  std::memcpy(&host.addresses, &side.host_src_ip, 8);
+  std::memcpy(&host.ports, &side.host_src_port, 4);
+  if (!forward) host = host.Reversed();
+  uint32_t sent_ports;  // local, then the neighbour's: the order a sent packet carries them
+  std::memcpy(&sent_ports, &side.local_port, 4);
+  if (kOutbound) {
+    *arrives = host;
+    *leaves = {uint64_t{own_ip} | uint64_t{side.neighbour_ip} << 32, sent_ports};
+  } else {
+    *arrives = {uint64_t{side.neighbour_ip} | uint64_t{own_ip} << 32, sent_ports << 16 | sent_ports >> 16};
+    *leaves = host;
+  }
+}
+
+inline void KindWords(const Session& session, TranslationKind kind, uint32_t own_ip, TupleWords* arrives,
+                      TupleWords* leaves) {
+  if (IsOutbound(kind)) {
+    KindWordsFor<true>(session.side(kind), IsForward(kind), own_ip, arrives, leaves);
+  } else {
+    KindWordsFor<false>(session.side(kind), IsForward(kind), own_ip, arrives, leaves);
+  }
+}
+
+// Whether the session holds the key of `kind` (a middlebox's kOutRight is its placeholder until the
+// right side exists).
+inline bool OwnsKind(const Session& session, TranslationKind kind) {
+  switch (kind) {
+    case kInLeft:
+    case kOutLeft: return session.has_left();
+    case kInRight: return session.has_right();
+    case kOutRight: return session.has_right() || session.role == SessionRole::kMiddlebox;
+    default: return false;
+  }
+}
 
 }  // namespace dysco

@@ -16,21 +16,42 @@ constexpr uint32_t kEthernetHeader = 14;
 constexpr uint64_t kNsPerMs = 1000000;
 constexpr uint32_t kNeighbourExpiryIntervalMs = 10;
 
-// RFC 1624 eqn 3 over 32-bit words: HC' = ~(~HC + ~m + m'). One's-complement sums do not depend on
-// byte order, so words and checksums are used as they sit in the packet, without swaps. `partial` is
-// the sum of the words' ~m + m' terms (below 2^35), folded here with the checksum.
-inline void AdjustChecksumAt(uint8_t* field, uint64_t partial) {
+// RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
+// depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
+// suffices: ~HC + adjust is at most 0x1fffe.
+inline void AdjustChecksumAt(uint8_t* field, uint16_t adjust) {
   uint16_t checksum;
   std::memcpy(&checksum, field, 2);
-  uint64_t sum = static_cast<uint16_t>(~checksum) + partial;
-  sum = (sum & 0xffffffff) + (sum >> 32);
-  sum = (sum & 0xffff) + (sum >> 16);
-  sum = (sum & 0xffff) + (sum >> 16);
-  checksum = static_cast<uint16_t>(~sum);
+  const uint32_t sum = static_cast<uint16_t>(~checksum) + uint32_t{adjust};
+  checksum = static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
   std::memcpy(field, &checksum, 2);
 }
 
-inline uint64_t WordChange(uint32_t from, uint32_t to) { return uint64_t{~from} + to; }
+// Writes the tuple a packet leaves with over its addresses and ports, and adjusts both checksums. The
+// side's adjustments are for the subsession → host direction; the other direction adds their
+// complements (the same change undone).
+inline void RewriteTuple(uint8_t* ip, uint8_t* tcp, const TupleWords& to, const SessionSide& side, bool outbound) {
+  std::memcpy(ip + 12, &to.addresses, 8);
+  std::memcpy(tcp, &to.ports, 4);
+  const uint16_t flip = outbound ? 0xffff : 0;
+  AdjustChecksumAt(ip + 10, side.ip_adjust ^ flip);
+  AdjustChecksumAt(tcp + 16, side.l4_adjust ^ flip);
+}
+
+// The checksum adjustments of a side whose tuples are set: from the subsession as it arrives to the
+// host's tuple (the order of fields within a header does not change a one's-complement sum).
+void SetAdjustments(SessionSide& side, uint32_t own_ip) {
+  ChecksumDelta ip;
+  ip.Replace32(__builtin_bswap32(side.neighbour_ip), __builtin_bswap32(side.host_src_ip));
+  ip.Replace32(__builtin_bswap32(own_ip), __builtin_bswap32(side.host_dst_ip));
+  ChecksumDelta l4;  // the pseudo-header's addresses, then the ports
+  l4.Add(ip);
+  l4.Replace16(__builtin_bswap16(side.neighbour_port), __builtin_bswap16(side.host_src_port));
+  l4.Replace16(__builtin_bswap16(side.local_port), __builtin_bswap16(side.host_dst_port));
+  // Kept in network order: AdjustChecksumAt works on checksums as they sit in the packet.
+  side.ip_adjust = __builtin_bswap16(ip.Folded());
+  side.l4_adjust = __builtin_bswap16(l4.Folded());
+}
 
 // The frame nearly every data packet is: untagged Ethernet, IPv4 without options, not a fragment,
 // TCP with a sane data offset. Anything else takes the full defensive parse.
@@ -89,7 +110,7 @@ bool LooksLikeAddressList(const uint8_t* payload, uint32_t length) {
   return length >= 3 && payload[0] == 'D' && payload[1] == 'Y' && payload[2] == 'S';
 }
 
-void RecordHandshake(Session& session, int direction, const uint8_t* frame, const PacketLayout& layout) {
+void RecordHandshake(SessionCold& cold, int direction, const uint8_t* frame, const PacketLayout& layout) {
   const TcpView tcp(const_cast<uint8_t*>(frame) + layout.l4_offset);
   TcpHandshake handshake;
   handshake.isn = tcp.seq();
@@ -100,7 +121,7 @@ void RecordHandshake(Session& session, int direction, const uint8_t* frame, cons
     handshake.timestamps = options.has_timestamps ? 1 : 0;
     handshake.ts_val = options.has_timestamps ? options.timestamps.value : 0;
   }
-  SessionTable::SetHandshake(session, direction, handshake);
+  SessionTable::SetHandshake(cold, direction, handshake);
 }
 
 }  // namespace
@@ -130,60 +151,71 @@ Verdict SessionPipeline::DropWith(DropReason reason) {
 void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound) {
   BurstScratch& burst = scratch_;
   const FlowTable& table = table_.lookup_table(outbound);
+  uint64_t tcp = 0;
   for (uint32_t i = 0; i < n; ++i) {
     PacketLayout& layout = burst.layouts[i];
     if (!ParseCommonTcp(packets[i].data, packets[i].length, &layout)) layout = ParsePacket(packets[i].data, packets[i].length);
-    if (layout.is_tcp()) {
-      burst.keys[i] = TupleOf(packets[i].data, layout);
-      burst.hashes[i] = FlowTable::Hash(burst.keys[i]);
-      table.Prefetch(burst.hashes[i]);
-    } else {
+    if (!layout.is_tcp()) {
       burst.keys[i] = FiveTuple{};
-    }
-  }
-  burst.candidates = 0;
-  burst.complete = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (burst.keys[i].protocol == 0) {
-      burst.complete |= uint64_t{1} << i;
       continue;
     }
-    bool found, complete;
-    burst.values[i] = table.FirstCandidate(burst.hashes[i], &found, &complete);
-    burst.complete |= uint64_t{complete} << i;
+    tcp |= uint64_t{1} << i;
+    burst.keys[i] = TupleOf(packets[i].data, layout);
+    burst.hashes[i] = FlowTable::Hash(burst.keys[i]);
+    burst.homes[i] = table.HomeOf(burst.hashes[i]);
+    table.PrefetchBucket(burst.homes[i]);
+  }
+  uint64_t candidates = 0, complete = ~tcp;
+  for (uint64_t left = tcp; left != 0; left &= left - 1) {
+    const uint32_t i = __builtin_ctzll(left);
+    bool found, settled;
+    burst.values[i] = table.FirstCandidate(burst.homes[i], burst.hashes[i], &found, &settled);
+    complete |= uint64_t{settled} << i;
     if (!found) continue;
-    burst.candidates |= uint64_t{1} << i;
-    const uint32_t index = EntryIndex(burst.values[i]);
-    if (index >= table_.capacity()) continue;
-    const uint8_t* record = reinterpret_cast<const uint8_t*>(&table_.at(index));
+    candidates |= uint64_t{1} << i;
+    const uint8_t* record = reinterpret_cast<const uint8_t*>(&table_.at(EntryIndex(burst.values[i])));
     __builtin_prefetch(record, 1);
     __builtin_prefetch(record + sizeof(Session) - 1, 1);
   }
+  burst.candidates = candidates;
+  burst.complete = complete;
 }
 
-// Whether packet i of the burst belongs to a session, and which entry: its candidate confirmed, or a
-// full lookup when the candidate was wrong and the home bucket did not settle it.
-inline bool SessionPipeline::Resolve(uint32_t i, bool outbound, uint32_t* value) const {
+// Packet i against its candidate: a data packet of a fast session is translated here, with the
+// record's words computed once for the confirmation and the rewrite. Otherwise says whether the
+// packet belongs to a session (and which entry), falling back to a full lookup when the candidate was
+// wrong and the home bucket did not settle it.
+template <bool kOutbound>
+inline SessionPipeline::Match SessionPipeline::MatchPacket(uint32_t i, PipelinePacket& packet, uint32_t now,
+                                                             uint32_t* value) {
   const BurstScratch& burst = scratch_;
   *value = burst.values[i];
-  if (((burst.candidates >> i) & 1) && table_.Matches(*value, burst.keys[i])) return true;
-  if ((burst.complete >> i) & 1) return false;
-  return table_.Lookup(outbound, burst.keys[i], value);
-}
-
-// A data packet of an established session with every next hop known: its translation, its
-// timestamp and its counters, nothing else. Everything else goes the slow way (HostPacket/WirePacket).
-inline bool SessionPipeline::FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now) {
-  Session& session = table_.at(EntryIndex(value));
-  const TranslationKind kind = EntryKind(value);
-  if (!session.fast() || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return false;
-  Translate(session, kind, packet, layout);
-  session.last_seen_ms = now;
-  if (!IsOutbound(kind) || session.role != SessionRole::kMiddlebox) {
-    ++session.packets;
-    session.bytes += packet.length;
+  if ((burst.candidates >> i) & 1) {
+    Session& session = table_.at(EntryIndex(*value));
+    const TranslationKind kind = EntryKind(*value);
+    // From the host only out kinds are looked up, from the wire only in kinds: one test picks the side.
+    const bool right = kOutbound ? kind == kOutRight : kind == kInRight;
+    const SessionSide& side = right ? session.right : session.left;
+    TupleWords arrives, leaves;
+    KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
+    const bool owned = right ? session.has_right() || (kOutbound && session.role == SessionRole::kMiddlebox)
+                             : session.has_left();
+    if (session.state != SessionState::kFree && owned && (kind & ~3u) == 0 && arrives == TupleWords::Of(burst.keys[i])) {
+      const PacketLayout& layout = burst.layouts[i];
+      if (!session.fast() || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return Match::kHit;
+      RewriteTuple(packet.data + layout.l3_offset, packet.data + layout.l4_offset, leaves, side, kOutbound);
+      session.last_seen_ms = now;
+      if (kOutbound) {
+        std::memcpy(packet.data, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
+        if (session.role == SessionRole::kMiddlebox) return Match::kTranslated;
+      }
+      ++session.packets;
+      session.bytes += packet.length;
+      return Match::kTranslated;
+    }
   }
-  return true;
+  if ((burst.complete >> i) & 1) return Match::kMiss;
+  return table_.Lookup(kOutbound, burst.keys[i], value) ? Match::kHit : Match::kMiss;
 }
 
 void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
@@ -192,8 +224,9 @@ void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
     uint32_t value;
-    const bool hit = Resolve(i, true, &value);
-    if (hit && FastPath(packets[i], layout, value, now)) {
+    const Match match = MatchPacket<true>(i, packets[i], now, &value);
+    const bool hit = match == Match::kHit;
+    if (match == Match::kTranslated) {
       verdicts[i] = Verdict::kToWire;
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
@@ -210,8 +243,9 @@ void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now
   for (uint32_t i = 0; i < n; ++i) {
     const PacketLayout& layout = burst.layouts[i];
     uint32_t value;
-    const bool hit = Resolve(i, false, &value);
-    if (hit && FastPath(packets[i], layout, value, now)) {
+    const Match match = MatchPacket<false>(i, packets[i], now, &value);
+    const bool hit = match == Match::kHit;
+    if (match == Match::kTranslated) {
       verdicts[i] = Verdict::kToHost;
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
@@ -312,7 +346,7 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       const PacketLayout stripped = ParsePacket(packet.data, packet.length);
       Translate(session, kind, packet, stripped);
       // Until the SYN-ACK, every copy of the SYN carries the same tag as the first.
-      const SetupState* setup = table_.SetupOf(session);
+      const SetupState* setup = table_.SetupOf(index);
       if (setup != nullptr && setup->tag != 0 &&
           (session.state == SessionState::kPending || session.state == SessionState::kSynSent)) {
         const PacketLayout translated = ParsePacket(packet.data, packet.length);
@@ -343,6 +377,7 @@ bool SessionPipeline::SetUpSide(uint32_t index, TranslationKind out_kind, const 
   const TranslationKind in_kind = right ? kInRight : kInLeft;
   side.SetHost(session_tuple);
   side.SetSubsession(right ? subsession.Reversed() : subsession);
+  SetAdjustments(side, config_.host_ip);
   if (table_.AddKey(index, in_kind) != FlowTable::InsertResult::kInserted) return false;
   if (table_.AddKey(index, out_kind) != FlowTable::InsertResult::kInserted) {
     table_.RemoveKey(index, in_kind);
@@ -360,7 +395,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
   session->role = SessionRole::kInitiator;
-  session->rule_id = rule.rule_id < kNoRule ? static_cast<uint16_t>(rule.rule_id) : kNoRule;
+  table_.cold(index).rule_id = rule.rule_id < kNoRule ? static_cast<uint16_t>(rule.rule_id) : kNoRule;
   session->last_seen_ms = now;
   session->state = SessionState::kSynSent;
   SubsessionPorts ports;
@@ -374,7 +409,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
   subsession.src_port = ports.src_port;
   subsession.dst_port = ports.dst_port;
   subsession.protocol = kIpProtocolTcp;
-  if (!table_.StoreSetup(*session, hops, count)) {
+  if (!table_.StoreSetup(index, hops, count)) {
     table_.Free(index);
     return DropWith(DropReason::SETUP_POOL_FULL);
   }
@@ -382,7 +417,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
     table_.Free(index);
     return DropWith(DropReason::KEY_CONFLICT);
   }
-  RecordHandshake(table_.at(index), 0, packet.data, layout);
+  RecordHandshake(table_.cold(index), 0, packet.data, layout);
   const Verdict verdict = SendSyn(index, packet, layout, now);
   if (verdict == Verdict::kDrop) {
     table_.Free(index);  // the SYN cannot leave (counted): no session to keep
@@ -414,7 +449,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     table_.Free(index);
     return DropWith(DropReason::MAC_TABLE_FULL);
   }
-  if (!last_hop && !table_.StoreSetup(*session, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1))) {
+  if (!last_hop && !table_.StoreSetup(index, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1))) {
     table_.Free(index);
     return DropWith(DropReason::SETUP_POOL_FULL);
   }
@@ -431,7 +466,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
       return DropWith(DropReason::KEY_CONFLICT);
     }
   }
-  RecordHandshake(table_.at(index), 0, packet.data, layout);
+  RecordHandshake(table_.cold(index), 0, packet.data, layout);
   stats_.sessions_accepted.Add(1);
 
   size_t length = packet.length;
@@ -456,7 +491,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
 Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout,
                                          const FiveTuple& key, bool by_tag, uint32_t now) {
   Session& session = table_.at(index);
-  const SetupState* rest = table_.SetupOf(session);
+  const SetupState* rest = table_.SetupOf(index);
   if (rest == nullptr || rest->count == 0) return DropWith(DropReason::LIST_ZERO_HOPS);
   if (!(session.right.HostTuple() == key)) table_.RemoveKey(index, kOutRight);  // the middlebox rewrote the tuple
   SubsessionPorts ports;
@@ -482,7 +517,7 @@ Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet,
 
 Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now) {
   Session& session = table_.at(index);
-  const SetupState* list = table_.SetupOf(session);
+  const SetupState* list = table_.SetupOf(index);
   if (list == nullptr) return DropWith(DropReason::LIST_ZERO_HOPS);
   size_t length = packet.length;
   PacketLayout current = layout;
@@ -572,36 +607,18 @@ void SessionPipeline::SendArpRequest(uint32_t target_be) {
 
 inline void SessionPipeline::Translate(const Session& session, TranslationKind kind, PipelinePacket& packet,
                                        const PacketLayout& layout) const {
-  const SessionSide& side = session.side(kind);
-  uint8_t* ip = packet.data + layout.l3_offset;
-  uint8_t* tcp = packet.data + layout.l4_offset;
-  uint32_t from[3], to[3];  // source address, destination address, both ports
-  std::memcpy(from, ip + 12, 8);
-  std::memcpy(from + 2, tcp, 4);
-  if (IsOutbound(kind)) {
-    to[0] = config_.host_ip;
-    to[1] = side.neighbour_ip;
-    std::memcpy(to + 2, &side.local_port, 4);
-  } else if (kind == kInLeft) {
-    std::memcpy(to, &side.host_src_ip, 8);
-    std::memcpy(to + 2, &side.host_src_port, 4);
-  } else {  // kInRight carries the reverse direction: the tuple read swapped
-    to[0] = side.host_dst_ip;
-    to[1] = side.host_src_ip;
-    uint32_t ports;
-    std::memcpy(&ports, &side.host_src_port, 4);
-    to[2] = ports << 16 | ports >> 16;
-  }
-  std::memcpy(ip + 12, to, 8);
-  std::memcpy(tcp, to + 2, 4);
-  const uint64_t addresses = WordChange(from[0], to[0]) + WordChange(from[1], to[1]);
-  AdjustChecksumAt(ip + 10, addresses);
-  AdjustChecksumAt(tcp + 16, addresses + WordChange(from[2], to[2]));  // the pseudo-header, then the ports
-  if (IsOutbound(kind)) {
-    // Set before the session goes fast; until then an unknown MAC leaves the host's own choice in place.
-    const uint16_t mac = session.next_hop[kind == kOutRight ? 0 : 1];
-    if (mac != 0) std::memcpy(packet.data, table_.macs().bytes(mac), 6);
-  }
+  TupleWords arrives, leaves;
+  KindWords(session, kind, config_.host_ip, &arrives, &leaves);
+  RewriteTuple(packet.data + layout.l3_offset, packet.data + layout.l4_offset, leaves, session.side(kind),
+               IsOutbound(kind));
+  SetNextHopMac(session, kind, packet);
+}
+
+// Set before the session goes fast; until then an unknown MAC leaves the host's own choice in place.
+inline void SessionPipeline::SetNextHopMac(const Session& session, TranslationKind kind, PipelinePacket& packet) const {
+  if (!IsOutbound(kind)) return;
+  const uint16_t mac = session.next_hop[kind == kOutRight ? 0 : 1];
+  if (mac != 0) std::memcpy(packet.data, table_.macs().bytes(mac), 6);
 }
 
 void SessionPipeline::Track(uint32_t index, TranslationKind kind, const PipelinePacket& packet,
@@ -636,18 +653,18 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
   if ((flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck) && dir == 1) {
     // kPending: the middlebox host answered the SYN itself (a SYN proxy) before sending it on.
     if (session.state == SessionState::kSynSent || session.state == SessionState::kPending) {
-      RecordHandshake(session, 1, packet.data, layout);
+      RecordHandshake(table_.cold(index), 1, packet.data, layout);
       session.state = SessionState::kEstablished;
       RefreshFast(session);
       // A middlebox that answered the SYN itself still has to send it on: keep its list.
-      if (session.role != SessionRole::kMiddlebox || session.has_right()) table_.ReleaseSetup(session);
+      if (session.role != SessionRole::kMiddlebox || session.has_right()) table_.ReleaseSetup(index);
       stats_.established.Add(1);
     }
     return;
   }
   if (flags & kTcpFin) {
     session.fin_flags |= dir == 0 ? kFinSeenForward : kFinSeenReverse;
-    session.fin_end[dir] = tcp.seq() + layout.payload_length() + 1;
+    table_.cold(index).fin_end[dir] = tcp.seq() + layout.payload_length() + 1;
     if (session.state == SessionState::kEstablished || session.state == SessionState::kSynSent) {
       session.state = SessionState::kClosing;
     }
@@ -657,7 +674,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
     const int other = 1 - dir;
     const uint8_t seen = other == 0 ? kFinSeenForward : kFinSeenReverse;
     const uint8_t acked = other == 0 ? kFinAckedForward : kFinAckedReverse;
-    if ((session.fin_flags & seen) && SeqGeq(tcp.ack(), session.fin_end[other])) session.fin_flags |= acked;
+    if ((session.fin_flags & seen) && SeqGeq(tcp.ack(), table_.cold(index).fin_end[other])) session.fin_flags |= acked;
   }
   if ((session.fin_flags & (kFinAckedForward | kFinAckedReverse)) == (kFinAckedForward | kFinAckedReverse) &&
       session.state != SessionState::kLinger) {

@@ -108,13 +108,15 @@ class SessionPipeline {
     PacketLayout layouts[kMaxBurst];
     FiveTuple keys[kMaxBurst];
     uint32_t hashes[kMaxBurst];
+    uint32_t homes[kMaxBurst];   // home buckets
     uint32_t values[kMaxBurst];  // each key's first candidate, unconfirmed
     uint64_t candidates;         // bit i: values[i] holds a candidate
     uint64_t complete;           // bit i: without a confirmed candidate, key i is a miss
   };
   void ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound);
-  bool Resolve(uint32_t i, bool outbound, uint32_t* value) const;
-  bool FastPath(PipelinePacket& packet, const PacketLayout& layout, uint32_t value, uint32_t now);
+  enum class Match : uint8_t { kMiss, kHit, kTranslated };
+  template <bool kOutbound>
+  Match MatchPacket(uint32_t i, PipelinePacket& packet, uint32_t now, uint32_t* value);
   static void RefreshFast(Session& session);
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
@@ -131,6 +133,7 @@ class SessionPipeline {
   void ResolveSessionMac(Session& session, int side, uint32_t now);
   Verdict ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet, uint32_t now);
   void Translate(const Session& session, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout) const;
+  void SetNextHopMac(const Session& session, TranslationKind kind, PipelinePacket& packet) const;
   void Track(uint32_t index, TranslationKind kind, const PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   bool SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple, const FiveTuple& subsession);
   void SendArpRequest(uint32_t target_be);

@@ -39,7 +39,8 @@ inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint3
   out.packets = s.packets;
   out.bytes = s.bytes;
   out.idle_ms = now_ms - s.last_seen_ms;
-  out.rule_id = s.rule_id == kNoRule ? UINT32_MAX : s.rule_id;
+  const uint16_t rule = table.cold(index).rule_id;
+  out.rule_id = rule == kNoRule ? UINT32_MAX : rule;
   return out;
 }
 

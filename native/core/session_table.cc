@@ -12,7 +12,10 @@ constexpr int kPortAttempts = 64;
 
 }  // namespace
 
-SessionTable::~SessionTable() { FreeTableMemory(sessions_); }
+SessionTable::~SessionTable() {
+  FreeTableMemory(sessions_);
+  FreeTableMemory(cold_);
+}
 
 bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi,
                         uint32_t host_ip) {
@@ -21,8 +24,10 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t por
     return false;
   }
   FreeTableMemory(sessions_);
+  FreeTableMemory(cold_);
   sessions_ = static_cast<Session*>(AllocateTableMemory(size_t{max_sessions} * sizeof(Session), alignof(Session)));
-  if (sessions_ == nullptr) return false;
+  cold_ = static_cast<SessionCold*>(AllocateTableMemory(size_t{max_sessions} * sizeof(SessionCold), alignof(SessionCold)));
+  if (sessions_ == nullptr || cold_ == nullptr) return false;
   capacity_ = max_sessions;
   host_ip_ = host_ip;
   active_ = 0;
@@ -32,6 +37,7 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t por
   // Free records link through `packets`, lowest index first.
   for (uint32_t i = 0; i < max_sessions; ++i) {
     new (&sessions_[i]) Session{};
+    new (&cold_[i]) SessionCold{};
     sessions_[i].packets = i + 1 < max_sessions ? i + 1 : UINT32_MAX;
   }
   free_head_ = 0;
@@ -51,14 +57,15 @@ Session* SessionTable::Allocate(uint32_t* index) {
   free_head_ = session.packets;
   ++active_;
   session = Session{};
+  cold_[*index] = SessionCold{};
   return &session;
 }
 
-TcpHandshake SessionTable::Handshake(const Session& session, int direction) {
+TcpHandshake SessionTable::Handshake(const SessionCold& cold, int direction) {
   TcpHandshake out;
-  const uint8_t options = session.handshake_options[direction];
-  out.isn = session.isn[direction];
-  out.ts_val = session.syn_ts_val[direction];
+  const uint8_t options = cold.handshake_options[direction];
+  out.isn = cold.isn[direction];
+  out.ts_val = cold.syn_ts_val[direction];
   const uint8_t scale = options & kHandshakeScaleMask;
   out.window_scale = scale == kHandshakeNoScale ? 0xff : scale;
   out.sack_permitted = (options & kHandshakeSack) ? 1 : 0;
@@ -66,35 +73,25 @@ TcpHandshake SessionTable::Handshake(const Session& session, int direction) {
   return out;
 }
 
-void SessionTable::SetHandshake(Session& session, int direction, const TcpHandshake& handshake) {
-  session.isn[direction] = handshake.isn;
-  session.syn_ts_val[direction] = handshake.ts_val;
+void SessionTable::SetHandshake(SessionCold& cold, int direction, const TcpHandshake& handshake) {
+  cold.isn[direction] = handshake.isn;
+  cold.syn_ts_val[direction] = handshake.ts_val;
   // RFC 7323 caps the shift at 14; anything above is taken as 14, as TCP itself does.
   const uint8_t scale = handshake.window_scale == 0xff ? kHandshakeNoScale
                         : handshake.window_scale > 14 ? 14
                                                        : handshake.window_scale;
-  session.handshake_options[direction] = static_cast<uint8_t>(scale | (handshake.sack_permitted ? kHandshakeSack : 0) |
+  cold.handshake_options[direction] = static_cast<uint8_t>(scale | (handshake.sack_permitted ? kHandshakeSack : 0) |
                                                               (handshake.timestamps ? kHandshakeTimestamps : 0));
 }
 
 FiveTuple SessionTable::KeyOf(const Session& session, TranslationKind kind) const {
-  switch (kind) {
-    case kInLeft: return session.left.Outgoing(host_ip_).Reversed();
-    case kInRight: return session.right.Outgoing(host_ip_).Reversed();
-    case kOutRight: return session.right.HostTuple();
-    default: return session.left.HostTuple().Reversed();
-  }
-}
-
-bool SessionTable::Matches(uint32_t value, const FiveTuple& key) const {
-  const uint32_t index = EntryIndex(value);
-  if (index >= capacity_) return false;
-  const Session& session = sessions_[index];
-  const TranslationKind kind = EntryKind(value);
-  if (session.state == SessionState::kFree || kind >= kTranslationKinds) return false;
-  const bool owned = IsLeft(kind) ? session.has_left()
-                                  : session.has_right() || (kind == kOutRight && session.role == SessionRole::kMiddlebox);
-  return owned && KeyOf(session, kind) == key;
+  TupleWords arrives, leaves;
+  KindWords(session, kind, host_ip_, &arrives, &leaves);
+  FiveTuple key;
+  std::memcpy(&key.src_ip, &arrives.addresses, 8);
+  std::memcpy(&key.src_port, &arrives.ports, 4);
+  key.protocol = 6;
+  return key;
 }
 
 bool SessionTable::Lookup(bool outbound, const FiveTuple& key, uint32_t* value) const {
@@ -131,7 +128,7 @@ void SessionTable::Free(uint32_t index) {
   // With no right side yet, kOutRight is a middlebox's placeholder; erasing by value never touches a key
   // another session owns.
   if (session.has_right() || session.role == SessionRole::kMiddlebox) RemoveKey(index, kOutRight);
-  ReleaseSetup(session);
+  ReleaseSetup(index);
   macs_.Release(session.next_hop[0]);
   macs_.Release(session.next_hop[1]);
   session = Session{};
@@ -140,28 +137,31 @@ void SessionTable::Free(uint32_t index) {
   --active_;
 }
 
-bool SessionTable::StoreSetup(Session& session, const uint32_t* hops, uint8_t count) {
+bool SessionTable::StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count) {
   if (count > kMaxSetupHops) return false;
-  if (session.setup == kNoSlot) {
+  uint16_t& slot = cold_[index].setup;
+  if (slot == kNoSlot) {
     if (free_setups_.empty()) return false;
-    session.setup = free_setups_.back();
+    slot = free_setups_.back();
     free_setups_.pop_back();
-    setups_[session.setup].tag = 0;
+    setups_[slot].tag = 0;
   }
-  SetupState& state = setups_[session.setup];
+  SetupState& state = setups_[slot];
   state.count = count;
   for (uint8_t i = 0; i < count; ++i) state.hops[i] = hops[i];
   return true;
 }
 
-const SetupState* SessionTable::SetupOf(const Session& session) const {
-  return session.setup == kNoSlot ? nullptr : &setups_[session.setup];
+const SetupState* SessionTable::SetupOf(uint32_t index) const {
+  const uint16_t slot = cold_[index].setup;
+  return slot == kNoSlot ? nullptr : &setups_[slot];
 }
 
-void SessionTable::ReleaseSetup(Session& session) {
-  if (session.setup == kNoSlot) return;
-  free_setups_.push_back(session.setup);
-  session.setup = kNoSlot;
+void SessionTable::ReleaseSetup(uint32_t index) {
+  uint16_t& slot = cold_[index].setup;
+  if (slot == kNoSlot) return;
+  free_setups_.push_back(slot);
+  slot = kNoSlot;
 }
 
 bool SessionTable::AllocatePorts(uint32_t neighbour_be, SubsessionPorts* out) {
@@ -189,12 +189,12 @@ bool SessionTable::AllocatePorts(uint32_t neighbour_be, SubsessionPorts* out) {
 }
 
 uint32_t SessionTable::NewTag(uint32_t index) {
-  Session& session = sessions_[index];
-  if (session.setup == kNoSlot) return 0;
+  const uint16_t slot = cold_[index].setup;
+  if (slot == kNoSlot) return 0;
   ++tag_generation_;
   uint32_t tag = (tag_generation_ << tag_index_bits_) | index;
   if (tag == 0) tag = (1u << tag_index_bits_) | index;  // 0 never names a session
-  setups_[session.setup].tag = tag;
+  setups_[slot].tag = tag;
   return tag;
 }
 
@@ -204,8 +204,8 @@ Session* SessionTable::ByTag(uint32_t tag, uint32_t* index) {
   Session& session = sessions_[candidate];
   // A middlebox session whose SYN has not gone on yet (pending, or established by a SYN proxy).
   if (session.state == SessionState::kFree || session.state == SessionState::kLinger ||
-      session.role != SessionRole::kMiddlebox || session.has_right() || session.setup == kNoSlot ||
-      setups_[session.setup].tag != tag) {
+      session.role != SessionRole::kMiddlebox || session.has_right() || cold_[candidate].setup == kNoSlot ||
+      setups_[cold_[candidate].setup].tag != tag) {
     return nullptr;
   }
   *index = candidate;
@@ -221,7 +221,7 @@ bool SessionTable::SetNextHop(Session& session, int side, const uint8_t* mac) {
 }
 
 size_t SessionTable::MemoryBytes() const {
-  return size_t{capacity_} * sizeof(Session) + setups_.capacity() * sizeof(SetupState) +
+  return size_t{capacity_} * (sizeof(Session) + sizeof(SessionCold)) + setups_.capacity() * sizeof(SetupState) +
          free_setups_.capacity() * sizeof(uint16_t) + inbound_.MemoryBytes() + outbound_.MemoryBytes() +
          MacTable::MemoryBytes();
 }

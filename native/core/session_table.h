@@ -24,8 +24,8 @@ struct SetupState {
   uint32_t hops[kMaxSetupHops];  // network byte order; [0] is the next agent
 };
 
-// A table value: session index in the upper bits, the translation kind in the lowest three (room for
-// the kinds of a second path).
+// A table value (24 bits): session index in the upper bits, the translation kind in the lowest three
+// (room for the kinds of a second path).
 inline constexpr uint32_t kEntryKindBits = 3;
 inline uint32_t PackEntry(uint32_t index, TranslationKind kind) { return (index << kEntryKindBits) | kind; }
 inline uint32_t EntryIndex(uint32_t value) { return value >> kEntryKindBits; }
@@ -40,7 +40,7 @@ struct SubsessionPorts {
 
 class SessionTable {
  public:
-  static constexpr uint32_t kMaxSessions = 1u << 22;  // leaves a tag at least 10 bits of generation
+  static constexpr uint32_t kMaxSessions = 1u << (FlowTable::kValueBits - kEntryKindBits);
   static constexpr uint32_t kMaxSetups = kNoSlot;     // slots are 16-bit
 
   SessionTable() = default;
@@ -58,18 +58,21 @@ class SessionTable {
 
   Session& at(uint32_t index) { return sessions_[index]; }
   const Session& at(uint32_t index) const { return sessions_[index]; }
+  SessionCold& cold(uint32_t index) { return cold_[index]; }
+  const SessionCold& cold(uint32_t index) const { return cold_[index]; }
   uint32_t capacity() const { return capacity_; }
   uint32_t active() const { return active_; }
   uint32_t host_ip() const { return host_ip_; }
 
   // [0] the forward SYN's, [1] the SYN-ACK's.
-  static TcpHandshake Handshake(const Session& session, int direction);
-  static void SetHandshake(Session& session, int direction, const TcpHandshake& handshake);
+  static TcpHandshake Handshake(const SessionCold& cold, int direction);
+  static void SetHandshake(SessionCold& cold, int direction, const TcpHandshake& handshake);
 
   // The key under which packets reach `kind` of a session. A middlebox session's right side is the
   // left side's tuple until its SYN has gone on, so kOutRight is then the placeholder key.
   FiveTuple KeyOf(const Session& session, TranslationKind kind) const;
-  // True when `value` names a live session whose `kind` key is `key`.
+  // True when `value` names a live session whose `kind` key is `key` (a candidate from the lookup
+  // tables confirmed against its record: per packet, so compared as words without building a tuple).
   bool Matches(uint32_t value, const FiveTuple& key) const;
   // What packets from the host (outbound) or from the wire (inbound) look up.
   bool Lookup(bool outbound, const FiveTuple& key, uint32_t* value) const;
@@ -79,9 +82,9 @@ class SessionTable {
   void RemoveKey(uint32_t index, TranslationKind kind);
 
   // Set-up state of sessions setting up.
-  bool StoreSetup(Session& session, const uint32_t* hops, uint8_t count);
-  const SetupState* SetupOf(const Session& session) const;
-  void ReleaseSetup(Session& session);
+  bool StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count);
+  const SetupState* SetupOf(uint32_t index) const;
+  void ReleaseSetup(uint32_t index);
 
   // A port pair toward `neighbour_be` that no live subsession with that neighbour uses. Both ports
   // have the parity this host owns toward that neighbour (the lower address takes even ports), so
@@ -105,6 +108,7 @@ class SessionTable {
   FlowTable& table_for(TranslationKind kind) { return IsOutbound(kind) ? outbound_ : inbound_; }
 
   Session* sessions_ = nullptr;  // huge-page table memory; a free record's `packets` links the free list
+  SessionCold* cold_ = nullptr;
   uint32_t capacity_ = 0;
   uint32_t free_head_ = UINT32_MAX;
   std::vector<SetupState> setups_;
@@ -120,5 +124,16 @@ class SessionTable {
   uint32_t tag_generation_ = 0;
   uint32_t tag_index_bits_ = 22;
 };
+
+inline bool SessionTable::Matches(uint32_t value, const FiveTuple& key) const {
+  const uint32_t index = EntryIndex(value);
+  if (index >= capacity_ || key.protocol != 6) return false;
+  const Session& session = sessions_[index];
+  const TranslationKind kind = EntryKind(value);
+  if (session.state == SessionState::kFree || !OwnsKind(session, kind)) return false;
+  TupleWords arrives, leaves;
+  KindWords(session, kind, host_ip_, &arrives, &leaves);
+  return arrives == TupleWords::Of(key);
+}
 
 }  // namespace dysco

@@ -12,7 +12,7 @@ import { Prng } from '../support/prng';
 const { flowTable } = bindings('dysco_native') as { flowTable: FlowTableBinding };
 
 const BUCKET_BYTES = 64;
-const SLOTS_PER_BUCKET = 12;
+const SLOTS_PER_BUCKET = 15;
 const MAX_LOAD = 0.85;
 
 function keyId(k: FlowKey): string {
