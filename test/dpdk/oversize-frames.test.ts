@@ -4,7 +4,7 @@
 // truncated headers and UDP pass unchanged and are counted as not Dysco's. Pass-through and Dysco
 // mode alike. One EAL per process, so this file owns its process.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -104,7 +104,6 @@ describe('frames longer than the port MTU', { skip }, () => {
   for (const mode of ['pass-through', 'dysco'] as const) {
     it(`fragments what may be fragmented and counts the rest (${mode})`, async () => {
       const sub = join(dir, mode);
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(sub);
       writePcap(join(sub, 'host-in.pcap'), fromHost);
       writePcap(join(sub, 'wire-in.pcap'), fromWire);
