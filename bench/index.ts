@@ -5,7 +5,10 @@ import { runThroughput } from './throughput';
 
 export interface BenchOptions {
   quick: boolean;
+  /** the port kind of benchmarks that use one */
   deviceKind: 'af_packet' | 'af_xdp';
+  /** every port kind asked for, for benchmarks that compare them (throughput) */
+  deviceKinds: readonly ('af_packet' | 'af_xdp')[];
   streams: number;
   log: (line: string) => void;
 }

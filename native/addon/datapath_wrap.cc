@@ -381,6 +381,14 @@ Napi::Value DatapathWrap::Counters(const Napi::CallbackInfo& info) {
   ports.Set("host", PortCountersObject(env, c.ports[kHostPort]));
   ports.Set("wire", PortCountersObject(env, c.ports[kWirePort]));
   out.Set("ports", ports);
+  Napi::Object passed = Napi::Object::New(env);
+  passed.Set("host", static_cast<double>(c.ports[kHostPort].passed_not_dysco.Read()));
+  passed.Set("wire", static_cast<double>(c.ports[kWirePort].passed_not_dysco.Read()));
+  out.Set("passedNotDysco", passed);
+  Napi::Object fragmented = Napi::Object::New(env);
+  fragmented.Set("host", static_cast<double>(c.ports[kHostPort].tx_fragmented.Read()));
+  fragmented.Set("wire", static_cast<double>(c.ports[kWirePort].tx_fragmented.Read()));
+  out.Set("txFragmented", fragmented);
   Napi::Object drops = Napi::Object::New(env);
   for (size_t i = 0; i < kDropReasonCount; ++i) drops.Set(kDropReasonLabels[i], static_cast<double>(c.drops[i].Read()));
   out.Set("drops", drops);

@@ -40,6 +40,11 @@ struct alignas(64) PortCounters {
   SingleWriterCounter rx_bytes;
   SingleWriterCounter tx_packets;
   SingleWriterCounter tx_bytes;
+  // Received here and passed on unchanged without being a whole IPv4 TCP segment the pipeline could
+  // judge: IPv4 fragments, truncated IP/TCP/UDP headers, UDP, ICMP, ARP.
+  SingleWriterCounter passed_not_dysco;
+  // Frames longer than this port's MTU that left it as IPv4 fragments (tx_packets counts the fragments).
+  SingleWriterCounter tx_fragmented;
 };
 
 struct alignas(64) LcoreCounters {

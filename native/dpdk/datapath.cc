@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/packet_view.h"
 #include "core/session_summary.h"
 #include "dpdk/eal.h"
 
@@ -25,6 +26,9 @@ constexpr uint32_t kRequestPollInterval = 64;
 constexpr uint32_t kExpiryBudget = 64;
 // How often the lcore copies the PMDs' own drop counters (ring overflow, no mbuf).
 constexpr uint64_t kPortStatsIntervalUs = 100000;
+// Indirect mbufs for IPv4 fragments: two per fragment of a few 64 KiB datagrams in flight.
+constexpr uint32_t kIndirectMbufs = 2047;
+constexpr const char* kAfPacketDriver = "net_af_packet";
 
 std::atomic<uint32_t> g_instance{0};
 
@@ -73,8 +77,22 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
     Close();
     return Status::PIPELINE_INIT_FAILED;
   }
-  to_host_.Bind(host_.id, &counters_.ports[kHostPort], &counters_);
-  to_wire_.Bind(wire_.id, &counters_.ports[kWirePort], &counters_);
+  if (!fragmenter_.Open(pool_, kIndirectMbufs, UniqueName("indirect"))) {
+    *detail = rte_strerror(rte_errno);
+    Close();
+    return Status::MEMPOOL_FAILED;
+  }
+  const Port* ports[kPortCount] = {&host_, &wire_};
+  for (uint32_t i = 0; i < kPortCount; ++i) {
+    if (ports[i]->driver != kAfPacketDriver) continue;
+    if (!full_copy_[i].Attach(ports[i]->if_index, detail)) {
+      *detail = ports[i]->name + ": " + *detail;
+      Close();
+      return Status::PORT_SETUP_FAILED;
+    }
+  }
+  to_host_.Bind(host_.id, host_.mtu, !host_.multi_seg_tx, &fragmenter_, &counters_.ports[kHostPort], &counters_);
+  to_wire_.Bind(wire_.id, wire_.mtu, !wire_.multi_seg_tx, &fragmenter_, &counters_.ports[kWirePort], &counters_);
   backoff_.Configure(config.poll_mode, config.idle_sleep_max_us);
   tsc_hz_ = rte_get_tsc_hz();
   // Once per datapath: sessions remember times on this clock, so a Stop/Start must not restart it.
@@ -108,8 +126,10 @@ void Datapath::Stop() {
 void Datapath::Close() {
   Stop();
   if (config_.dysco && opened_) pipeline_.ReleaseAllHeld();
+  for (auto& copy : full_copy_) copy.Detach();
   ClosePort(&host_);
   ClosePort(&wire_);
+  fragmenter_.Close();
   if (requests_ != nullptr) {
     // Requests still queued were never served; their owner frees them after Close.
     rte_ring_free(requests_);
@@ -226,7 +246,8 @@ uint32_t Datapath::ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& 
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < n; ++i) {
     bytes += rte_pktmbuf_pkt_len(burst[i]);
-    tx.Push(burst[i]);
+    CountNotDysco(burst[i], rx_index);
+    if (rte_mbuf* m = RestoreCutShort(burst[i], rx_index)) tx.Push(m);
   }
   PortCounters& rx = counters_.ports[rx_index];
   rx.rx_packets.Add(n);
@@ -234,41 +255,84 @@ uint32_t Datapath::ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& 
   return n;
 }
 
+// Every frame is a whole TCP segment to the pipeline or it is not Dysco's: the same parse decides.
+void Datapath::CountNotDysco(const rte_mbuf* m, PortIndex rx_index) {
+  if (!ParsePacket(rte_pktmbuf_mtod(m, const uint8_t*), rte_pktmbuf_data_len(m)).is_tcp()) {
+    counters_.ports[rx_index].passed_not_dysco.Add(1);
+  }
+}
+
+// An af_packet frame that its RX ring cut short is replaced by the kernel's whole copy, in a chain of
+// mbufs; without a copy it stays as it is and the transmit side drops it, counted.
+rte_mbuf* Datapath::RestoreCutShort(rte_mbuf* m, PortIndex rx_index) {
+  AfPacketFullCopy& copy = full_copy_[rx_index];
+  const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+  if (!copy.attached() || m->nb_segs != 1 || !IsCutShortIpv4(data, m->data_len)) return m;
+  uint32_t length = 0;
+  const uint8_t* whole = copy.Take(data, m->data_len, &length);
+  if (whole == nullptr) return m;
+  rte_mbuf* head = nullptr;
+  for (uint32_t offset = 0; offset < length;) {
+    rte_mbuf* segment = rte_pktmbuf_alloc(pool_);
+    const uint16_t room = segment == nullptr ? 0 : static_cast<uint16_t>(rte_pktmbuf_tailroom(segment));
+    const uint32_t take = length - offset < room ? length - offset : room;
+    if (segment == nullptr || (head != nullptr && rte_pktmbuf_chain(head, segment) != 0)) {
+      if (segment != nullptr) rte_pktmbuf_free(segment);
+      if (head != nullptr) rte_pktmbuf_free(head);
+      counters_.Drop(DropReason::RX_NO_MBUF);
+      rte_pktmbuf_free(m);
+      return nullptr;
+    }
+    if (head == nullptr) head = segment;
+    std::memcpy(rte_pktmbuf_append(segment, static_cast<uint16_t>(take)), whole + offset, take);
+    head->pkt_len += head == segment ? 0 : take;
+    offset += take;
+  }
+  head->port = m->port;
+  rte_pktmbuf_free(m);
+  return head;
+}
+
 uint32_t Datapath::DyscoBurst(uint16_t rx_port, PortIndex rx_index, uint32_t now_ms) {
   rte_mbuf* burst[kRxBurst];
   const uint16_t n = rte_eth_rx_burst(rx_port, 0, burst, kRxBurst);
   if (n == 0) return 0;
+  TxBuffer& onward = rx_index == kHostPort ? to_wire_ : to_host_;
+  const Verdict pass = rx_index == kHostPort ? Verdict::kToWire : Verdict::kToHost;
+  rte_mbuf* handed[kRxBurst];
   PipelinePacket packets[kRxBurst];
   Verdict verdicts[kRxBurst];
+  uint16_t count = 0;
   uint64_t bytes = 0;
   for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = burst[i];
-    bytes += rte_pktmbuf_pkt_len(m);
+    bytes += rte_pktmbuf_pkt_len(burst[i]);
+    rte_mbuf* m = RestoreCutShort(burst[i], rx_index);
+    if (m == nullptr) continue;
     // Frames from af_packet, af_xdp and tap are single-segment; a chained mbuf is linearised first.
+    // One too long for a single mbuf (a reassembled datagram) is no TCP segment of ours: it passes.
     if (m->nb_segs != 1 && rte_pktmbuf_linearize(m) != 0) {
-      packets[i] = PipelinePacket{nullptr, 0, 0, m};
+      counters_.ports[rx_index].passed_not_dysco.Add(1);
+      onward.Push(m);
       continue;
     }
-    packets[i] = PipelinePacket{rte_pktmbuf_mtod(m, uint8_t*), m->data_len,
-                                static_cast<uint32_t>(m->data_len + rte_pktmbuf_tailroom(m)), m};
+    handed[count] = m;
+    packets[count++] = PipelinePacket{rte_pktmbuf_mtod(m, uint8_t*), m->data_len,
+                                      static_cast<uint32_t>(m->data_len + rte_pktmbuf_tailroom(m)), m};
   }
   PortCounters& rx = counters_.ports[rx_index];
   rx.rx_packets.Add(n);
   rx.rx_bytes.Add(bytes);
+  if (count == 0) return n;
   if (rx_index == kHostPort) {
-    pipeline_.FromHost(packets, n, now_ms, verdicts);
+    pipeline_.FromHost(packets, count, now_ms, verdicts);
   } else {
-    pipeline_.FromWire(packets, n, now_ms, verdicts);
+    pipeline_.FromWire(packets, count, now_ms, verdicts);
   }
-  for (uint16_t i = 0; i < n; ++i) {
-    rte_mbuf* m = burst[i];
-    if (packets[i].data == nullptr) {
-      counters_.Drop(DropReason::RX_NO_MBUF);
-      rte_pktmbuf_free(m);
-      continue;
-    }
+  for (uint16_t i = 0; i < count; ++i) {
+    rte_mbuf* m = handed[i];
     m->data_len = static_cast<uint16_t>(packets[i].length);
     m->pkt_len = packets[i].length;
+    if (verdicts[i] == pass) CountNotDysco(m, rx_index);
     switch (verdicts[i]) {
       case Verdict::kToWire: to_wire_.Push(m); break;
       case Verdict::kToHost: to_host_.Push(m); break;

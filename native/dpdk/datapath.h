@@ -14,6 +14,8 @@
 #include "core/error_codes.h"
 #include "core/idle_backoff.h"
 #include "core/session_pipeline.h"
+#include "dpdk/af_packet_full_copy.h"
+#include "dpdk/ipv4_fragmenter.h"
 #include "dpdk/port.h"
 #include "dpdk/tx_buffer.h"
 
@@ -79,6 +81,8 @@ class Datapath : private PipelineIo {
   int Loop();
   uint32_t ForwardBurst(uint16_t rx_port, PortIndex rx_index, TxBuffer& tx);
   uint32_t DyscoBurst(uint16_t rx_port, PortIndex rx_index, uint32_t now_ms);
+  rte_mbuf* RestoreCutShort(rte_mbuf* m, PortIndex rx_index);
+  void CountNotDysco(const rte_mbuf* m, PortIndex rx_index);
   bool SendFrame(const uint8_t* frame, uint32_t length) override;
   void ReleaseHeld(void* handle, const uint8_t* mac) override;
   void DumpSessions(Request* request);
@@ -95,6 +99,8 @@ class Datapath : private PipelineIo {
   Port wire_;
   TxBuffer to_host_;
   TxBuffer to_wire_;
+  Ipv4Fragmenter fragmenter_;
+  AfPacketFullCopy full_copy_[kPortCount];
   IdleBackoff backoff_;
   SessionPipeline pipeline_;
   LcoreCounters counters_;

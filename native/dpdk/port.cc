@@ -4,6 +4,11 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cstring>
 
 namespace dysco::dpdk {
@@ -13,6 +18,19 @@ std::string DeviceName(const std::string& device) { return device.substr(0, devi
 
 std::string Describe(const char* what, int rc) {
   return std::string(what) + ": " + rte_strerror(rc < 0 ? -rc : rc);
+}
+
+// The ethdev MTU of a vdev is DPDK's default (1500), not what the kernel interface under it allows.
+bool KernelMtu(uint32_t if_index, uint16_t* mtu) {
+  ifreq request;
+  std::memset(&request, 0, sizeof(request));
+  if (if_indextoname(if_index, request.ifr_name) == nullptr) return false;
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd < 0) return false;
+  const bool ok = ioctl(fd, SIOCGIFMTU, &request) == 0 && request.ifr_mtu > 0;
+  close(fd);
+  if (ok) *mtu = static_cast<uint16_t>(request.ifr_mtu > UINT16_MAX ? UINT16_MAX : request.ifr_mtu);
+  return ok;
 }
 
 }  // namespace
@@ -41,6 +59,8 @@ Status OpenPort(const PortConfig& config, rte_mempool* pool, Port* port, std::st
     return Status::PORT_SETUP_FAILED;
   }
   port->driver = info.driver_name ? info.driver_name : "";
+  port->if_index = info.if_index;
+  port->multi_seg_tx = (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MULTI_SEGS) != 0;
 
   rte_eth_conf conf;
   std::memset(&conf, 0, sizeof(conf));
@@ -73,7 +93,11 @@ Status OpenPort(const PortConfig& config, rte_mempool* pool, Port* port, std::st
   // have no promiscuous mode; that is fine for them.
   rte_eth_promiscuous_enable(id);
   uint16_t mtu = 0;
-  if (rte_eth_dev_get_mtu(id, &mtu) == 0 && mtu != 0) port->mtu = mtu;
+  if (port->if_index != 0 && KernelMtu(port->if_index, &mtu)) {
+    port->mtu = mtu;
+  } else if (rte_eth_dev_get_mtu(id, &mtu) == 0 && mtu != 0) {
+    port->mtu = mtu;
+  }
   return Status::OK;
 }
 

@@ -22,7 +22,10 @@ struct Port {
   std::string name;      // the ethdev name (device string up to the first comma)
   bool probed = false;   // we hot-plugged it and must remove it on close
   bool started = false;
+  // The kernel interface's MTU when the PMD sits on one (af_packet, af_xdp, tap); else the ethdev's.
   uint16_t mtu = 1500;
+  uint32_t if_index = 0;      // the kernel interface behind the PMD, 0 for none
+  bool multi_seg_tx = false;  // the PMD sends chained mbufs
   std::string driver;
 };
 

@@ -40,6 +40,11 @@ export interface PortCounters {
 
 export interface DatapathCounters {
   ports: { host: PortCounters; wire: PortCounters };
+  /** By receiving port: frames passed on unchanged that were not a whole IPv4 TCP segment (fragments,
+   * truncated headers, UDP, ICMP, ARP). */
+  passedNotDysco: { host: number; wire: number };
+  /** By sending port: frames longer than the port's MTU that left as IPv4 fragments. */
+  txFragmented: { host: number; wire: number };
   drops: Record<DropReason, number>;
   busySeconds: number;
   idleSeconds: number;

@@ -31,6 +31,12 @@ export class DatapathCollector {
     portCounter('dysco_port_rx_bytes_total', 'Bytes received on a datapath port.', 'rxBytes');
     portCounter('dysco_port_tx_packets_total', 'Packets transmitted on a datapath port.', 'txPackets');
     portCounter('dysco_port_tx_bytes_total', 'Bytes transmitted on a datapath port.', 'txBytes');
+    labelledSnapshotCounter(registry, 'dysco_port_passed_not_dysco_total',
+      'Frames received on a port and passed on unchanged that were no whole IPv4 TCP segment (fragments, truncated headers, UDP, ICMP, ARP).',
+      'port', PORTS, read, (s, port) => s.passedNotDysco[port as (typeof PORTS)[number]]);
+    labelledSnapshotCounter(registry, 'dysco_port_tx_fragmented_total',
+      'Frames longer than the port MTU that left the port as IPv4 fragments.',
+      'port', PORTS, read, (s, port) => s.txFragmented[port as (typeof PORTS)[number]]);
     labelledSnapshotCounter(registry, 'dysco_drops_total', 'Packets dropped by the datapath, by reason.', 'reason', DROP_REASONS, read, (s, reason) => s.drops[reason as DropReason]);
     scalarCounter('dysco_datapath_busy_seconds_total', 'Lcore time in loop iterations that did work.', (s) => s.busySeconds);
     scalarCounter('dysco_datapath_idle_seconds_total', 'Lcore time in loop iterations that found nothing, sleeps included.', (s) => s.idleSeconds);

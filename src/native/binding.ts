@@ -28,6 +28,10 @@ export interface NativePortCounters {
 
 export interface NativeCounters {
   ports: { host: NativePortCounters; wire: NativePortCounters };
+  /** by receiving port: frames passed on unchanged that were no whole IPv4 TCP segment */
+  passedNotDysco: { host: number; wire: number };
+  /** by sending port: frames longer than the MTU that left as IPv4 fragments */
+  txFragmented: { host: number; wire: number };
   drops: Record<string, number>;
   busySeconds: number;
   idleSeconds: number;

@@ -65,6 +65,8 @@ function snapshot(): DatapathCounters {
       host: { rxPackets: 11, rxBytes: 1100, txPackets: 12, txBytes: 1200 },
       wire: { rxPackets: 21, rxBytes: 2100, txPackets: 22, txBytes: 2200 },
     },
+    passedNotDysco: { host: 13, wire: 23 },
+    txFragmented: { host: 14, wire: 24 },
     drops: Object.fromEntries(DROP_REASONS.map((reason, index) => [reason, 100 + index])) as Record<DropReason, number>,
     busySeconds: 1.5,
     idleSeconds: 2.25,
@@ -119,6 +121,12 @@ const PORT_COUNTERS = {
   dysco_port_tx_bytes_total: 'txBytes',
 } as const;
 
+/** Per-port counters kept beside `ports` (by receiving or sending port). */
+const PORT_SIDE_COUNTERS = {
+  dysco_port_passed_not_dysco_total: 'passedNotDysco',
+  dysco_port_tx_fragmented_total: 'txFragmented',
+} as const;
+
 const BOUNDED_LABELS = new Set(['port', 'reason', 'version', 'node', 'kind', 'cause']);
 
 describe('agent metrics registry', () => {
@@ -137,6 +145,7 @@ describe('agent metrics registry', () => {
       own.map((metric) => metric.name).sort(),
       [
         ...Object.keys(PORT_COUNTERS),
+        ...Object.keys(PORT_SIDE_COUNTERS),
         ...Object.keys(DATAPATH_COUNTERS),
         'dysco_drops_total',
         'dysco_mempool_mbufs',
@@ -164,7 +173,7 @@ describe('agent metrics registry', () => {
     }
 
     const types = new Map(own.map((metric) => [metric.name, String(metric.type)]));
-    for (const name of [...Object.keys(PORT_COUNTERS), ...Object.keys(DATAPATH_COUNTERS), 'dysco_drops_total']) {
+    for (const name of [...Object.keys(PORT_COUNTERS), ...Object.keys(PORT_SIDE_COUNTERS), ...Object.keys(DATAPATH_COUNTERS), 'dysco_drops_total']) {
       assert.equal(types.get(name), 'counter', name);
     }
     for (const name of ['dysco_mempool_mbufs', 'dysco_mempool_free_mbufs', 'dysco_datapath_up', 'dysco_build_info']) {
@@ -199,6 +208,13 @@ describe('agent metrics registry', () => {
       assert.deepEqual(metric.values.map((v) => v.labels.port).sort(), ['host', 'wire'], name);
       assert.equal(valueOf(metric, { port: 'host' }), expected.ports.host[field], `${name} host`);
       assert.equal(valueOf(metric, { port: 'wire' }), expected.ports.wire[field], `${name} wire`);
+    }
+    for (const [name, field] of Object.entries(PORT_SIDE_COUNTERS)) {
+      const metric = byName.get(name);
+      assert.ok(metric, name);
+      assert.deepEqual(metric.values.map((v) => v.labels.port).sort(), ['host', 'wire'], name);
+      assert.equal(valueOf(metric, { port: 'host' }), expected[field].host, `${name} host`);
+      assert.equal(valueOf(metric, { port: 'wire' }), expected[field].wire, `${name} wire`);
     }
     const drops = byName.get('dysco_drops_total');
     assert.ok(drops);

@@ -5,7 +5,7 @@ import { UserError } from '../shared/user-error';
 interface BenchArgs {
   name: string;
   quick: boolean;
-  deviceKind: 'af_packet' | 'af_xdp';
+  deviceKind: ('af_packet' | 'af_xdp')[];
   streams: number;
 }
 
@@ -16,7 +16,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     yargs
       .positional('name', { type: 'string', demandOption: true, describe: 'benchmark name' })
       .option('quick', { type: 'boolean', default: false, describe: 'a short run (under a minute) with the same figures' })
-      .option('device-kind', { choices: ['af_packet', 'af_xdp'] as const, default: 'af_packet' as const, describe: 'PMD backing the agents\' veth ports' })
+      .option('device-kind', {
+        type: 'array',
+        choices: ['af_packet', 'af_xdp'] as const,
+        default: ['af_packet', 'af_xdp'] as const,
+        describe: 'PMD backing the agents\' veth ports; throughput measures every kind given side by side, the others use the first',
+      })
       .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' }) as never,
   handler: async (args) => {
     const bench = BENCHMARKS[args.name];
@@ -24,7 +29,8 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
     if (!Number.isInteger(args.streams) || args.streams < 1 || args.streams > 128) throw new UserError('--streams must be an integer from 1 to 128');
     await bench.run({
       quick: args.quick,
-      deviceKind: args.deviceKind,
+      deviceKind: args.deviceKind[0] ?? 'af_packet',
+      deviceKinds: [...new Set(args.deviceKind)],
       streams: args.streams,
       log: (line) => process.stderr.write(`${line}\n`),
     });
