@@ -1,7 +1,8 @@
 // Loads the addon once and describes its surface. Everything native is reached through here.
 import bindings from 'bindings';
 import type { CoreBinding } from './core-binding';
-import type { NativeTuple, PipelineBinding, PipelineOptions } from './pipeline-binding';
+import type { PipelineBinding } from './pipeline-binding';
+import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 import type { ProtocolBinding } from './protocol-binding';
 
 export interface NativeDatapathOptions {
@@ -66,38 +67,6 @@ export interface NativeSessionPage {
   nextCursor: number | null;
 }
 
-export interface NativeSessionSummary {
-  id: number;
-  state: number;
-  role: number;
-  leftSession?: NativeTuple;
-  leftSubsession?: NativeTuple;
-  rightSession?: NativeTuple;
-  rightSubsession?: NativeTuple;
-  packets: number;
-  bytes: number;
-  idleMs: number;
-  /** -1 when no local policy chained it. */
-  ruleId: number;
-}
-
-export interface NativePipelineStats {
-  sessionsInitiated: number;
-  sessionsAccepted: number;
-  sessionsCompleted: number;
-  completedByTag: number;
-  established: number;
-  synRetransmits: number;
-  teardowns: { fin: number; rst: number; idle: number };
-  tagNoSpace: number;
-  staleTags: number;
-  rstsIgnored: number;
-  arpRequests: number;
-  activeSessions: number;
-  sessionCapacity: number;
-  tableBytes: number;
-}
-
 export interface NativeDatapath {
   open(): void;
   start(): void;
@@ -125,6 +94,8 @@ export interface NativeBinding {
   pipeline: PipelineBinding;
   protocol: ProtocolBinding;
 }
+
+export type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
 let cached: NativeBinding | undefined;
 
