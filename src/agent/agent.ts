@@ -6,7 +6,7 @@ import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
-import type { PipelineOptions } from '../native/pipeline-binding';
+import type { PipelineOptions } from '../native/session-types';
 import { compilePolicies } from '../policy/compile';
 import { parseIpv4 } from '../protocol/address-list';
 import type { AgentConfig } from './config';

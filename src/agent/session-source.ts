@@ -3,8 +3,8 @@
 // that started the session (known at the initiating agent only).
 import type { SessionRecord, SessionSource, Tuple } from '../api/types';
 import type { Datapath } from '../datapath/datapath';
-import type { NativeTuple } from '../native/pipeline-binding';
-import { SESSION_ROLES, SESSION_STATES } from '../native/pipeline-binding';
+import type { NativeTuple } from '../native/session-types';
+import { SESSION_ROLES, SESSION_STATES } from '../native/session-types';
 import type { EffectivePolicy } from '../policy/store';
 import { formatIpv4 } from '../protocol/address-list';
 

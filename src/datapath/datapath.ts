@@ -7,7 +7,7 @@ import {
   type NativePipelineStats,
   type NativeSessionPage,
 } from '../native/binding';
-import type { PipelineOptions } from '../native/pipeline-binding';
+import type { PipelineOptions } from '../native/session-types';
 import { callNative, callNativeAsync } from '../native/errors';
 import { DROP_REASONS, type DropReason } from '../native/generated/codes';
 import { ensureEal, isPciAddress, type EalOptions } from './eal';

@@ -1,9 +1,8 @@
-// Loads the addon once and describes its surface. Everything native is reached through here.
+// Loads the agent's addon (dysco_native) once and describes its surface: EAL lifecycle, the Datapath class, the
+// error-code and drop-reason lists. The bindings that reach into the core for tests are another addon
+// (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
-import type { CoreBinding } from './core-binding';
-import type { PipelineBinding } from './pipeline-binding';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
-import type { ProtocolBinding } from './protocol-binding';
 
 export interface NativeDatapathOptions {
   hostDevice: string;
@@ -90,9 +89,6 @@ export interface NativeBinding {
   errorCodes: Record<string, number>;
   dropReasons: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
-  core: CoreBinding;
-  pipeline: PipelineBinding;
-  protocol: ProtocolBinding;
 }
 
 export type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';

@@ -1,7 +1,7 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
-export type { NativeTuple, PipelineOptions } from './session-types';
+export { SESSION_ROLES, SESSION_STATES, type NativeTuple, type PipelineOptions } from './session-types';
 
 export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';
 
@@ -43,7 +43,3 @@ export interface NativePipeline {
 export interface PipelineBinding {
   Pipeline: new (options: PipelineOptions) => NativePipeline;
 }
-
-/** SessionState and SessionRole numbering of native/core/session.h. */
-export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
-export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;

@@ -57,3 +57,7 @@ export interface NativePipelineStats {
   sessionCapacity: number;
   tableBytes: number;
 }
+
+/** SessionState and SessionRole numbering of native/core/session.h. */
+export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
+export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;

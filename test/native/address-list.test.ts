@@ -3,7 +3,6 @@
 // checksums (checked by the builder's independent checksum) and strip(append(x)) is x.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import bindings from 'bindings';
 import fc from 'fast-check';
 import {
   ADDRESS_LIST_MAGIC,
@@ -31,8 +30,9 @@ import {
   tcpOption,
   tcpOptionArea,
 } from '../support/packet-builder';
+import { coreTestAddon } from '../support/core-addon';
 
-const protocol = (bindings('dysco_native') as { protocol: ProtocolBinding }).protocol;
+const protocol: ProtocolBinding = coreTestAddon.protocol;
 
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((octets) => octets.join('.'));
 const port = fc.integer({ min: 0, max: 0xffff });

@@ -1,12 +1,12 @@
 // A simulated network for walking whole Dysco conversations through real session pipelines on
 // Buffers: hosts with their agents, one router between per-host /24s that answers ARP for its
 // gateway addresses, and host stacks that are endpoints, IP forwarders or a source NAT.
-import bindings from 'bindings';
 import type { CoreBinding } from '../../src/native/core-binding';
+import { coreTestAddon } from './core-addon';
 import type { NativePipeline, PipelineBinding, PipelineOptions } from '../../src/native/pipeline-binding';
 import { ipv4ToNumber, numberToIpv4, parseFrame } from './packet-builder';
 
-const native = bindings('dysco_native') as { core: CoreBinding; pipeline: PipelineBinding };
+const native: { core: CoreBinding; pipeline: PipelineBinding } = coreTestAddon;
 
 export type StackKind = 'endpoint' | 'forwarder' | 'nat';
 

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { native } from '../../src/native/binding';
 import { REPO_ROOT } from '../../src/version';
+import { coreTestAddon } from '../support/core-addon';
 import { findCycles, graphOf, importEdges, importSpecifiers, srcFolder } from '../support/import-graph';
 
 function includes(layer: string): { file: string; header: string }[] {
@@ -132,5 +134,27 @@ describe('importSpecifiers', () => {
       "const s = \"import y from './in-a-string'\";",
     ].join('\n');
     assert.deepEqual(importSpecifiers(source), ['./a', '../b', './c', './d', './e']);
+  });
+});
+
+describe('the two addons', () => {
+  const TEST_SURFACES = ['core', 'flowTable', 'neighbours', 'protocol', 'pipeline'];
+
+  test("the agent's addon has the Datapath and EAL lifecycle and none of the test-only bindings", () => {
+    const agent = native() as unknown as Record<string, unknown>;
+    assert.equal(typeof agent.Datapath, 'function');
+    assert.equal(typeof agent.ealInit, 'function');
+    assert.deepEqual(TEST_SURFACES.filter((name) => name in agent), []);
+  });
+
+  test('the test-only addon has every binding that reaches into the core', () => {
+    assert.deepEqual(TEST_SURFACES.filter((name) => !(name in coreTestAddon)), []);
+    assert.equal('Datapath' in coreTestAddon, false);
+  });
+
+  test('nothing in src/ outside src/native imports the typed surfaces of the test-only addon', () => {
+    const testSurfaces = new Set(['core-binding', 'neighbour-binding', 'pipeline-binding', 'protocol-binding', 'table-binding'].map((m) => `src/native/${m}`));
+    const wrong = srcEdges.filter((e) => srcFolder(e.from) !== 'native' && e.to !== undefined && testSurfaces.has(e.to));
+    assert.deepEqual(wrong, []);
   });
 });
