@@ -7,18 +7,19 @@ import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import type { PipelineOptions } from '../native/session-types';
+import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
-import { parseIpv4 } from '../protocol/address-list';
 import type { AgentConfig } from './config';
 import { DatapathSessionSource } from './session-source';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
-  const [address, prefix] = dysco.address.split('/') as [string, string];
+  const address = parsePrefix(dysco.address);
+  if (address === undefined) throw new TypeError(`dysco.address: not an IPv4 address with a prefix length: ${dysco.address}`);
   const [portLo, portHi] = dysco.portRange.split('-').map(Number) as [number, number];
   return {
-    hostIp: parseIpv4(address),
-    prefixLength: Number(prefix),
-    gatewayIp: dysco.gateway ? parseIpv4(dysco.gateway) : 0,
+    hostIp: address.address,
+    prefixLength: address.length,
+    gatewayIp: dysco.gateway ? requireIpv4(dysco.gateway, 'dysco.gateway') : 0,
     maxSessions: dysco.maxSessions,
     maxSetups: dysco.maxSetups,
     portLo,

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
 import { validateDevice } from '../datapath/datapath';
+import { parseIpv4, parsePrefix } from '../net/ipv4';
 import { policyListSchema } from '../policy/validate';
 
 const deviceString = z
@@ -67,8 +68,8 @@ export const agentConfigSchema = z
     dysco: z
       .object({
         // The host's own address and prefix: subsessions use it, and on-link next hops are ARPed directly.
-        address: z.string().refine(isIpv4Cidr, 'must be an IPv4 address with a prefix length, e.g. 10.0.1.2/24'),
-        gateway: z.string().ip({ version: 'v4' }).optional(),
+        address: z.string().refine((a) => parsePrefix(a) !== undefined, 'must be an IPv4 address with a prefix length, e.g. 10.0.1.2/24'),
+        gateway: z.string().refine((a) => parseIpv4(a) !== undefined, 'must be a dotted-quad IPv4 address').optional(),
         maxSessions: z.number().int().min(1).max(4_194_304).default(65_536),
         maxSetups: z.number().int().min(1).max(4_194_304).default(16_384),
         // Subsession ports; keep them outside the hosts' ephemeral range (Linux: 32768-60999).
@@ -119,13 +120,6 @@ export const agentConfigSchema = z
       .default({}),
   })
   .strict();
-
-function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const octets = match.slice(1, 5).map(Number);
-  return octets.every((o) => o <= 255) && Number(match[5]) <= 32;
-}
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema> & { eal: { filePrefix: string } };

@@ -6,7 +6,7 @@ import type { Datapath } from '../datapath/datapath';
 import type { NativeTuple } from '../native/session-types';
 import { SESSION_ROLES, SESSION_STATES } from '../native/session-types';
 import type { EffectivePolicy } from '../policy/store';
-import { formatIpv4 } from '../protocol/address-list';
+import { formatIpv4 } from '../net/ipv4';
 
 function tuple(t: NativeTuple | undefined): Tuple | undefined {
   return t && { srcIp: formatIpv4(t.srcIp), dstIp: formatIpv4(t.dstIp), srcPort: t.srcPort, dstPort: t.dstPort };

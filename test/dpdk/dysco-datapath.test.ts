@@ -10,7 +10,7 @@ import { Datapath } from '../../src/datapath/datapath';
 import { cleanupEal } from '../../src/datapath/eal';
 import { DatapathError } from '../../src/native/errors';
 import { compilePolicies } from '../../src/policy/compile';
-import { parseIpv4 } from '../../src/protocol/address-list';
+import { requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
 import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, TCP_ACK, TCP_SYN, tcpOption, tcpOptionArea } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';

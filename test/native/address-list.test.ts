@@ -11,11 +11,10 @@ import {
   addressListSize,
   decodeAddressList,
   encodeAddressList,
-  formatIpv4,
   maxHopsForMtu,
-  parseIpv4,
   type AddressList,
 } from '../../src/protocol/address-list';
+import { formatIpv4, requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
 import { SYN_PAYLOAD_STATUS_NAMES, type NativeSessionTuple, type ProtocolBinding } from '../../src/native/protocol-binding';
 import { core } from '../support/native-core';
 import { Prng } from '../support/prng';
