@@ -1,7 +1,7 @@
 // One agent per host: the datapath between the host and wire ports (Dysco sessions, or pass-through),
 // its policy control plane and control API, and its metrics endpoint.
 import { AgentControlPlane } from '../api/control-plane';
-import { Datapath } from '../datapath/datapath';
+import { Datapath, type DatapathOptions } from '../datapath/datapath';
 import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
@@ -32,6 +32,23 @@ export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): Pipel
   };
 }
 
+/** The datapath's options from a validated config: every value (and so every default) is the schema's. */
+export function datapathOptions(config: AgentConfig): DatapathOptions {
+  return {
+    hostDevice: config.host.device,
+    wireDevice: config.wire.device,
+    pollMode: config.poll.mode,
+    idleSleepMaxUs: config.poll.idleSleepMaxUs,
+    txDrainUs: config.poll.txDrainUs,
+    mbufs: config.datapath.mbufs,
+    rxDescriptors: config.datapath.rxDescriptors,
+    txDescriptors: config.datapath.txDescriptors,
+    ringSize: config.datapath.ringSize,
+    eal: config.eal,
+    ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
+  };
+}
+
 export class Agent {
   private datapath: Datapath | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -53,18 +70,7 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config } = this;
-    this.datapath = Datapath.open({
-      hostDevice: config.host.device,
-      wireDevice: config.wire.device,
-      pollMode: config.poll.mode,
-      idleSleepMaxUs: config.poll.idleSleepMaxUs,
-      txDrainUs: config.poll.txDrainUs,
-      mbufs: config.datapath.mbufs,
-      rxDescriptors: config.datapath.rxDescriptors,
-      txDescriptors: config.datapath.txDescriptors,
-      eal: config.eal,
-      ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
-    });
+    this.datapath = Datapath.open(datapathOptions(config));
     this.datapath.start();
     await this.datapath.ping();
     const info = this.datapath.info();

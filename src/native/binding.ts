@@ -4,17 +4,18 @@
 import bindings from 'bindings';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
+/** Every field is required: defaults and limits live in the agent config schema (src/agent/config.ts). */
 export interface NativeDatapathOptions {
   hostDevice: string;
   wireDevice: string;
-  mbufs?: number;
+  mbufs: number;
   /** 0 adaptive, 1 busy. */
-  pollMode?: number;
-  idleSleepMaxUs?: number;
-  txDrainUs?: number;
-  rxDescriptors?: number;
-  txDescriptors?: number;
-  ringSize?: number;
+  pollMode: number;
+  idleSleepMaxUs: number;
+  txDrainUs: number;
+  rxDescriptors: number;
+  txDescriptors: number;
+  ringSize: number;
   /** Present: run the Dysco session pipeline; absent: pass-through. */
   dysco?: PipelineOptions;
 }

@@ -1,20 +1,22 @@
 // Sessions and pipeline options as both the Datapath (native/addon/datapath_wrap.cc) and the Buffer harness
 // (native/addon/pipeline_bindings.cc) see them.
 
+/** Every field but `policies` is required: defaults and limits live in the agent config schema
+ * (src/agent/config.ts, dysco section); `pipelineOptions` in src/agent/agent.ts maps that section onto these. */
 export interface PipelineOptions {
   /** Host-order IPv4 numbers. */
   hostIp: number;
-  prefixLength?: number;
-  gatewayIp?: number;
-  maxSessions?: number;
-  maxSetups?: number;
-  portLo?: number;
-  portHi?: number;
-  mtu?: number;
-  setupTimeoutMs?: number;
-  establishedTimeoutMs?: number;
-  closingTimeoutMs?: number;
-  lingerMs?: number;
+  prefixLength: number;
+  gatewayIp: number;
+  maxSessions: number;
+  maxSetups: number;
+  portLo: number;
+  portHi: number;
+  mtu: number;
+  setupTimeoutMs: number;
+  establishedTimeoutMs: number;
+  closingTimeoutMs: number;
+  lingerMs: number;
   /** Compiled policies in force from the first packet (the Datapath only). */
   policies?: Buffer;
 }

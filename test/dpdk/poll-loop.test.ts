@@ -20,6 +20,7 @@ function options(hostDevice: string, wireDevice: string): DatapathOptions {
     mbufs: 4095,
     rxDescriptors: 512,
     txDescriptors: 512,
+    ringSize: 1024,
     eal: testEalOptions('poll'),
   };
 }

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { datapathOptions } from '../../src/agent/agent';
+import { parseAgentConfig } from '../../src/agent/config';
+import { nativeDatapathOptions } from '../../src/datapath/datapath';
 import { native } from '../../src/native/binding';
 import { callNative, callNativeAsync, DatapathError } from '../../src/native/errors';
 import { DROP_REASON_MEANINGS, DROP_REASONS, ERROR_CODES, ERROR_MESSAGES, type ErrorCodeName } from '../../src/native/generated/codes';
@@ -107,7 +110,8 @@ describe('DatapathError', () => {
   test('real addon status errors map to DatapathError (no EAL needed)', () => {
     const binding = native();
     assert.equal(binding.ealState(), 'uninitialised', 'these unit tests never initialise the EAL');
-    const datapath = new binding.Datapath({ hostDevice: 'net_null0', wireDevice: 'net_null1' });
+    const config = parseAgentConfig({ host: { device: 'net_null0' }, wire: { device: 'net_null1' } });
+    const datapath = new binding.Datapath(nativeDatapathOptions(datapathOptions(config)));
     try {
       let raw: unknown;
       try {
