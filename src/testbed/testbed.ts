@@ -259,6 +259,7 @@ export class Testbed implements LiveTestbed {
       deviceKind: this.deviceKind,
       routerNs: this.routerNs,
       namespaces: [...this.namespaces],
+      agentPidsEver: [...this.agentPidsEver],
       hosts: this.hosts.map((h): HostState => {
         const running = this.agents.get(h.name);
         return {
@@ -536,7 +537,7 @@ export class Testbed implements LiveTestbed {
   /** Best-effort synchronous teardown (process 'exit'). */
   destroySync(): void {
     if (this.destroyed !== undefined) return;
-    this.destroyed = Promise.resolve({ runId: this.runId, namespaces: [], killedPids: [], dpdkDirs: [] });
+    this.destroyed = Promise.resolve({ runId: this.runId, namespaces: [], killedPids: [], dpdkDirs: [], apiSockets: [] });
     unregisterLive(this);
     this.killSpawned();
     teardownRunSync(this.resources(), { agentStopTimeoutMs: Math.min(this.opts.agentStopTimeoutMs ?? 2_000, 2_000) });
