@@ -52,7 +52,7 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // type-only: the control plane reads its part of the agent config
   api: ['agent', 'log', 'net', 'policy'],
   agent: ['api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'version'],
-  testbed: ['net', 'version'],
+  testbed: ['api', 'net', 'version'],
   cli: ['agent', 'api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'testbed', 'version'],
 };
 
