@@ -38,9 +38,9 @@ if [[ ! -f "$stamp" ]] || ! cmp -s package-lock.json "$stamp"; then
   npm ci --no-audit --no-fund --loglevel=error >&2
   cp package-lock.json "$stamp"
 else
-  # incremental native build; a new or removed source file needs gyp to configure again
+  # incremental native build; a new or removed source file, or a changed binding.gyp, needs gyp to configure again
   node scripts/gen-codes.mjs
-  sources=$(find native -name '*.cc' | sort | sha1sum)
+  sources=$( (find native -name '*.cc' | sort; cat binding.gyp) | sha1sum)
   if [[ -f build/Makefile && -f build/.dysco-sources ]] && [[ "$sources" == "$(cat build/.dysco-sources)" ]]; then
     npx --no-install node-gyp build -j 2 >/dev/null 2>&1 || npx --no-install node-gyp rebuild -j 2 >&2
   else

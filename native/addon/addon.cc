@@ -1,15 +1,10 @@
-// Module entry: EAL lifecycle, the Datapath class, the error-code and drop-reason lists, and the
-// core packet functions on Buffers.
+// Entry of the agent's addon `dysco_native`: EAL lifecycle, the Datapath class, the error-code and drop-reason
+// lists. The bindings that reach into the core for tests are a separate addon (test_addon.cc).
 #include <napi.h>
 
-#include "addon/core_bindings.h"
 #include "addon/datapath_wrap.h"
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
-#include "addon/pipeline_bindings.h"
-#include "addon/table_bindings.h"
-#include "addon/neighbour_bindings.h"
-#include "addon/protocol_bindings.h"
 #include "core/counters.h"
 #include "dpdk/eal.h"
 
@@ -77,11 +72,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("errorCodes", ErrorCodes(env));
   exports.Set("dropReasons", DropReasons(env));
   exports.Set("Datapath", DatapathWrap::Define(env));
-  RegisterCoreBindings(env, exports);
-  RegisterTableBindings(env, exports);
-  RegisterNeighbourBindings(env, exports);
-  RegisterProtocolBindings(env, exports);
-  RegisterPipelineBindings(env, exports);
   return exports;
 }
 

@@ -171,7 +171,6 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     for (uint32_t i = 0; i < table.capacity(); ++i) {
       if (table.at(i).state == SessionState::kFree) continue;
       Napi::Object o = SessionSummaryObject(env, Summarize(table, i, now));
-      const Session& raw = table.at(i);
       Napi::Array handshakes = Napi::Array::New(env, 2);
       for (uint32_t d = 0; d < 2; ++d) {
         const TcpHandshake shake = SessionTable::Handshake(table.cold(i), static_cast<int>(d));

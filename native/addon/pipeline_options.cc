@@ -14,26 +14,29 @@ bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, 
   return true;
 }
 
+// Every option is required. Defaults and limits are the agent config schema's (src/agent/config.ts), which the
+// caller has applied; this checks only what the C++ types and the pipeline's invariants need.
 std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config) {
   PipelineConfig& p = *config;
-  uint32_t host_ip = 0, prefix = 24, gateway = 0, port_lo = p.port_lo, port_hi = p.port_hi, mtu = p.mtu;
-  if (!ReadUintOption(options, "hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
-  if (!ReadUintOption(options, "prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
-  if (!ReadUintOption(options, "gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
-  if (!ReadUintOption(options, "maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
-    return "maxSessions must be 1..4194304";
-  if (!ReadUintOption(options, "maxSetups", SessionTable::kMaxSessions, &p.max_setups) || p.max_setups == 0)
-    return "maxSetups must be 1..4194304";
-  if (!ReadUintOption(options, "portLo", 65535, &port_lo) || !ReadUintOption(options, "portHi", 65535, &port_hi) ||
-      port_lo < 1024 || port_lo >= port_hi)
-    return "portLo..portHi must be a range within 1024..65535";
-  // 68 is IPv4's minimum; agents are held to 576 by their config schema.
-  if (!ReadUintOption(options, "mtu", 9216, &mtu) || mtu < 68) return "mtu must be 68..9216";
-  if (!ReadUintOption(options, "setupTimeoutMs", 3600000, &p.setup_timeout_ms) ||
-      !ReadUintOption(options, "establishedTimeoutMs", 86400000, &p.established_timeout_ms) ||
-      !ReadUintOption(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
-      !ReadUintOption(options, "lingerMs", 600000, &p.linger_ms))
-    return "timeouts must be integers of milliseconds";
+  uint32_t host_ip = 0, prefix = 0, gateway = 0, port_lo = 0, port_hi = 0, mtu = 0;
+  const auto read = [&options](const char* key, uint32_t max, uint32_t* out) {
+    return !options.Get(key).IsUndefined() && ReadUintOption(options, key, max, out);
+  };
+  if (!read("hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
+  if (!read("prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
+  if (!read("gatewayIp", UINT32_MAX, &gateway)) return "gatewayIp must be an IPv4 number";
+  // The tables are sized from these: zero or more than the table's limit would break it.
+  if (!read("maxSessions", SessionTable::kMaxSessions, &p.max_sessions) || p.max_sessions == 0)
+    return "maxSessions must be an integer from 1 to the session table's limit";
+  if (!read("maxSetups", SessionTable::kMaxSetups, &p.max_setups) || p.max_setups == 0)
+    return "maxSetups must be an integer from 1 to the set-up pool's limit";
+  if (!read("portLo", 65535, &port_lo) || !read("portHi", 65535, &port_hi) || port_lo >= port_hi)
+    return "portLo and portHi must be port numbers with portLo < portHi";
+  if (!read("mtu", 65535, &mtu) || mtu == 0) return "mtu must be a 16-bit integer";
+  if (!read("setupTimeoutMs", UINT32_MAX, &p.setup_timeout_ms) ||
+      !read("establishedTimeoutMs", UINT32_MAX, &p.established_timeout_ms) ||
+      !read("closingTimeoutMs", UINT32_MAX, &p.closing_timeout_ms) || !read("lingerMs", UINT32_MAX, &p.linger_ms))
+    return "setupTimeoutMs, establishedTimeoutMs, closingTimeoutMs and lingerMs must be integers of milliseconds";
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
   p.gateway_ip = __builtin_bswap32(gateway);

@@ -12,7 +12,8 @@ namespace dysco::addon {
 // Optional unsigned integer option; false when present but not an integer within [0, max].
 bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out);
 
-// Fills `config`; returns an empty string, or what is wrong with the options.
+// Fills `config` from options that must all be present (the config schema has applied defaults and limits);
+// returns an empty string, or what is wrong with them.
 std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config);
 
 }  // namespace dysco::addon

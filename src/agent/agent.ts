@@ -1,24 +1,25 @@
 // One agent per host: the datapath between the host and wire ports (Dysco sessions, or pass-through),
 // its policy control plane and control API, and its metrics endpoint.
 import { AgentControlPlane } from '../api/control-plane';
-import { Datapath } from '../datapath/datapath';
+import { Datapath, type DatapathOptions } from '../datapath/datapath';
 import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
-import type { PipelineOptions } from '../native/pipeline-binding';
+import type { PipelineOptions } from '../native/session-types';
+import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
-import { parseIpv4 } from '../protocol/address-list';
 import type { AgentConfig } from './config';
 import { DatapathSessionSource } from './session-source';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
-  const [address, prefix] = dysco.address.split('/') as [string, string];
+  const address = parsePrefix(dysco.address);
+  if (address === undefined) throw new TypeError(`dysco.address: not an IPv4 address with a prefix length: ${dysco.address}`);
   const [portLo, portHi] = dysco.portRange.split('-').map(Number) as [number, number];
   return {
-    hostIp: parseIpv4(address),
-    prefixLength: Number(prefix),
-    gatewayIp: dysco.gateway ? parseIpv4(dysco.gateway) : 0,
+    hostIp: address.address,
+    prefixLength: address.length,
+    gatewayIp: dysco.gateway ? requireIpv4(dysco.gateway, 'dysco.gateway') : 0,
     maxSessions: dysco.maxSessions,
     maxSetups: dysco.maxSetups,
     portLo,
@@ -28,6 +29,23 @@ export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): Pipel
     establishedTimeoutMs: dysco.timeouts.establishedMs,
     closingTimeoutMs: dysco.timeouts.closingMs,
     lingerMs: dysco.timeouts.lingerMs,
+  };
+}
+
+/** The datapath's options from a validated config: every value (and so every default) is the schema's. */
+export function datapathOptions(config: AgentConfig): DatapathOptions {
+  return {
+    hostDevice: config.host.device,
+    wireDevice: config.wire.device,
+    pollMode: config.poll.mode,
+    idleSleepMaxUs: config.poll.idleSleepMaxUs,
+    txDrainUs: config.poll.txDrainUs,
+    mbufs: config.datapath.mbufs,
+    rxDescriptors: config.datapath.rxDescriptors,
+    txDescriptors: config.datapath.txDescriptors,
+    ringSize: config.datapath.ringSize,
+    eal: config.eal,
+    ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
   };
 }
 
@@ -52,18 +70,7 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config } = this;
-    this.datapath = Datapath.open({
-      hostDevice: config.host.device,
-      wireDevice: config.wire.device,
-      pollMode: config.poll.mode,
-      idleSleepMaxUs: config.poll.idleSleepMaxUs,
-      txDrainUs: config.poll.txDrainUs,
-      mbufs: config.datapath.mbufs,
-      rxDescriptors: config.datapath.rxDescriptors,
-      txDescriptors: config.datapath.txDescriptors,
-      eal: config.eal,
-      ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
-    });
+    this.datapath = Datapath.open(datapathOptions(config));
     this.datapath.start();
     await this.datapath.ping();
     const info = this.datapath.info();

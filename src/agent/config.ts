@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
 import { validateDevice } from '../datapath/datapath';
+import { parseIpv4, parsePrefix } from '../net/ipv4';
 import { policyListSchema } from '../policy/validate';
 
 const deviceString = z
@@ -16,6 +17,36 @@ const deviceString = z
   });
 
 const port = z.object({ device: deviceString }).strict();
+
+// The Dysco section: the one place its defaults and limits live (the addon checks only what its types need).
+export const dyscoConfigSchema = z
+  .object({
+    // The host's own address and prefix: subsessions use it, and on-link next hops are ARPed directly.
+    address: z.string().refine((a) => parsePrefix(a) !== undefined, 'must be an IPv4 address with a prefix length, e.g. 10.0.1.2/24'),
+    gateway: z.string().refine((a) => parseIpv4(a) !== undefined, 'must be a dotted-quad IPv4 address').optional(),
+    maxSessions: z.number().int().min(1).max(2_097_152).default(65_536),  // SessionTable::kMaxSessions (24-bit table values)
+    maxSetups: z.number().int().min(1).max(65_535).default(16_384),  // SessionTable::kMaxSetups (16-bit slots)
+    // Subsession ports; keep them outside the hosts' ephemeral range (Linux: 32768-60999).
+    portRange: z
+      .string()
+      .regex(/^\d+-\d+$/, 'must be "lo-hi"')
+      .refine((r) => {
+        const [lo, hi] = r.split('-').map(Number) as [number, number];
+        return lo >= 1024 && hi <= 65535 && lo < hi;
+      }, 'must lie within 1024-65535 with lo < hi')
+      .default('61000-65535'),
+    mtu: z.number().int().min(576).max(9216).default(1500),
+    timeouts: z
+      .object({
+        setupMs: z.number().int().min(100).max(3_600_000).default(10_000),
+        establishedMs: z.number().int().min(1000).max(86_400_000).default(300_000),
+        closingMs: z.number().int().min(100).max(3_600_000).default(30_000),
+        lingerMs: z.number().int().min(0).max(600_000).default(2_000),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict();
 
 export const agentConfigSchema = z
   .object({
@@ -34,6 +65,14 @@ export const agentConfigSchema = z
         mbufs: z.number().int().min(1023).max(1 << 22).default(8191),
         rxDescriptors: z.number().int().min(64).max(16384).default(1024),
         txDescriptors: z.number().int().min(64).max(16384).default(1024),
+        // Entries of the request and event rings between the JS thread and the lcore.
+        ringSize: z
+          .number()
+          .int()
+          .min(64)
+          .max(65_536)
+          .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
+          .default(1024),
       })
       .strict()
       .default({}),
@@ -64,35 +103,7 @@ export const agentConfigSchema = z
       .default({}),
     shutdown: z.object({ timeoutMs: z.number().int().min(100).max(60_000).default(4000) }).strict().default({}),
     // Dysco mode: without this section the agent bridges every frame unchanged (pass-through).
-    dysco: z
-      .object({
-        // The host's own address and prefix: subsessions use it, and on-link next hops are ARPed directly.
-        address: z.string().refine(isIpv4Cidr, 'must be an IPv4 address with a prefix length, e.g. 10.0.1.2/24'),
-        gateway: z.string().ip({ version: 'v4' }).optional(),
-        maxSessions: z.number().int().min(1).max(4_194_304).default(65_536),
-        maxSetups: z.number().int().min(1).max(4_194_304).default(16_384),
-        // Subsession ports; keep them outside the hosts' ephemeral range (Linux: 32768-60999).
-        portRange: z
-          .string()
-          .regex(/^\d+-\d+$/, 'must be "lo-hi"')
-          .refine((r) => {
-            const [lo, hi] = r.split('-').map(Number) as [number, number];
-            return lo >= 1024 && hi <= 65535 && lo < hi;
-          }, 'must lie within 1024-65535 with lo < hi')
-          .default('61000-65535'),
-        mtu: z.number().int().min(576).max(9216).default(1500),
-        timeouts: z
-          .object({
-            setupMs: z.number().int().min(100).max(3_600_000).default(10_000),
-            establishedMs: z.number().int().min(1000).max(86_400_000).default(300_000),
-            closingMs: z.number().int().min(100).max(3_600_000).default(30_000),
-            lingerMs: z.number().int().min(0).max(600_000).default(2_000),
-          })
-          .strict()
-          .default({}),
-      })
-      .strict()
-      .optional(),
+    dysco: dyscoConfigSchema.optional(),
     // Local policies, in match order (first match wins); see src/policy/ and docs/policy.md.
     policies: policyListSchema.default([]),
     policyService: z
@@ -119,13 +130,6 @@ export const agentConfigSchema = z
       .default({}),
   })
   .strict();
-
-function isIpv4Cidr(value: string): boolean {
-  const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(value);
-  if (!match) return false;
-  const octets = match.slice(1, 5).map(Number);
-  return octets.every((o) => o <= 255) && Number(match[5]) <= 32;
-}
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema> & { eal: { filePrefix: string } };

@@ -3,10 +3,10 @@
 // that started the session (known at the initiating agent only).
 import type { SessionRecord, SessionSource, Tuple } from '../api/types';
 import type { Datapath } from '../datapath/datapath';
-import type { NativeTuple } from '../native/pipeline-binding';
-import { SESSION_ROLES, SESSION_STATES } from '../native/pipeline-binding';
+import type { NativeTuple } from '../native/session-types';
+import { SESSION_ROLES, SESSION_STATES } from '../native/session-types';
 import type { EffectivePolicy } from '../policy/store';
-import { formatIpv4 } from '../protocol/address-list';
+import { formatIpv4 } from '../net/ipv4';
 
 function tuple(t: NativeTuple | undefined): Tuple | undefined {
   return t && { srcIp: formatIpv4(t.srcIp), dstIp: formatIpv4(t.dstIp), srcPort: t.srcPort, dstPort: t.dstPort };

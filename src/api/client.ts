@@ -5,12 +5,9 @@ import { join } from 'node:path';
 import type { Policy } from '../policy/model';
 import type { ApiErrorBody, PolicyCreated, PolicyList, SessionPage, SessionQuery, SessionRecord } from './types';
 
-export const DEFAULT_API_DIR = '/run/dysco';
+import { DEFAULT_API_DIR, pidOfApiSocket } from './socket-path';
 
-/** The default socket of the agent with this pid. */
-export function defaultApiSocket(pid: number = process.pid, dir = DEFAULT_API_DIR): string {
-  return join(dir, `agent-${pid}.sock`);
-}
+export { DEFAULT_API_DIR, defaultApiSocket } from './socket-path';
 
 export class ApiError extends Error {
   constructor(
@@ -23,21 +20,35 @@ export class ApiError extends Error {
   }
 }
 
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
- * Where to reach the agent: an explicit socket path or http(s) URL, else the one agent socket in
- * /run/dysco (an error if there are none or several).
+ * Where to reach the agent: an explicit socket path or http(s) URL, else the one agent socket in /run/dysco whose
+ * process is alive. Sockets left by dead agents are passed over; an error names them when nothing else is there.
  */
-export function resolveApiEndpoint(explicit?: string, dir = DEFAULT_API_DIR): string {
+export function resolveApiEndpoint(explicit?: string, dir = DEFAULT_API_DIR, alive: (pid: number) => boolean = processExists): string {
   if (explicit) return explicit;
   let sockets: string[];
   try {
-    sockets = readdirSync(dir).filter((name) => /^agent-[0-9]+\.sock$/.test(name));
+    sockets = readdirSync(dir).filter((name) => pidOfApiSocket(name) !== undefined).sort();
   } catch {
     sockets = [];
   }
-  if (sockets.length === 1) return join(dir, sockets[0]!);
-  if (sockets.length === 0) throw new ApiError(`no agent socket in ${dir}; is the agent running? (or pass --api)`);
-  throw new ApiError(`several agents in ${dir} (${sockets.join(', ')}); pick one with --api`);
+  const live = sockets.filter((name) => alive(pidOfApiSocket(name)!));
+  if (live.length === 1) return join(dir, live[0]!);
+  if (live.length > 1) throw new ApiError(`several agents in ${dir} (${live.join(', ')}); pick one with --api`);
+  if (sockets.length > 0) {
+    const stale = sockets.map((name) => join(dir, name)).join(', ');
+    throw new ApiError(`no agent is listening on ${stale}: left by an agent that is gone (pass --api to name another)`);
+  }
+  throw new ApiError(`no agent is listening in ${dir}: no agent-<pid>.sock there (is the agent running? or pass --api)`);
 }
 
 export interface ApiClientOptions {
@@ -132,7 +143,7 @@ export class ApiClient {
       req.on('error', (error: NodeJS.ErrnoException) => {
         const reason =
           error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
-            ? 'agent not reachable (is it running?)'
+            ? 'agent not reachable: no agent is listening there (is it running?)'
             : error.code === 'EACCES'
               ? 'permission denied (run as root or a member of the socket group)'
               : error.message;

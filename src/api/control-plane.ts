@@ -8,7 +8,7 @@ import { registerPolicyMetrics } from '../policy/metrics';
 import type { Policy } from '../policy/model';
 import { PolicyServiceClient, type PolicyServiceStatus, type PolicySetSource } from '../policy/service-client';
 import { PolicyStore, type PolicySink, type PolicyStoreStatus } from '../policy/store';
-import { defaultApiSocket } from './client';
+import { defaultApiSocket } from './socket-path';
 import { startApiServer, type ApiServer } from './server';
 import type { SessionSource } from './types';
 

@@ -14,7 +14,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger';
-import { parseIpv4 } from '../policy/model';
+import { parseIpv4 } from '../net/ipv4';
 import { PolicyConflictError, PolicyInstallError, PolicyNotFoundError, type PolicyStore } from '../policy/store';
 import { PolicyValidationError } from '../policy/validate';
 import {

@@ -3,11 +3,12 @@ import {
   native,
   type NativeCounters,
   type NativeDatapath,
+  type NativeDatapathOptions,
   type NativeDatapathInfo,
   type NativePipelineStats,
   type NativeSessionPage,
 } from '../native/binding';
-import type { PipelineOptions } from '../native/pipeline-binding';
+import type { PipelineOptions } from '../native/session-types';
 import { callNative, callNativeAsync } from '../native/errors';
 import { DROP_REASONS, type DropReason } from '../native/generated/codes';
 import { ensureEal, isPciAddress, type EalOptions } from './eal';
@@ -26,6 +27,8 @@ export interface DatapathOptions {
   mbufs: number;
   rxDescriptors: number;
   txDescriptors: number;
+  /** Entries of the request and event rings (a power of two). */
+  ringSize: number;
   eal: EalOptions;
   /** Present: the Dysco session pipeline runs; absent: every frame bridges unchanged. */
   dysco?: PipelineOptions;
@@ -87,6 +90,22 @@ export function withDeviceDefaults(device: string): string {
   return device;
 }
 
+/** The addon's form of the options: poll mode as its code, device arguments that PMD defaults need. */
+export function nativeDatapathOptions(options: DatapathOptions): NativeDatapathOptions {
+  return {
+    hostDevice: withDeviceDefaults(options.hostDevice),
+    wireDevice: withDeviceDefaults(options.wireDevice),
+    mbufs: options.mbufs,
+    pollMode: POLL_MODE_CODES[options.pollMode],
+    idleSleepMaxUs: options.idleSleepMaxUs,
+    txDrainUs: options.txDrainUs,
+    rxDescriptors: options.rxDescriptors,
+    txDescriptors: options.txDescriptors,
+    ringSize: options.ringSize,
+    ...(options.dysco ? { dysco: options.dysco } : {}),
+  };
+}
+
 export class Datapath {
   private stopped = true;
 
@@ -99,20 +118,7 @@ export class Datapath {
   static open(options: DatapathOptions): Datapath {
     const runtimeDir = ensureEal(options.eal, [options.hostDevice, options.wireDevice]);
     const binding = native();
-    const handle = callNative(
-      () =>
-        new binding.Datapath({
-          hostDevice: withDeviceDefaults(options.hostDevice),
-          wireDevice: withDeviceDefaults(options.wireDevice),
-          mbufs: options.mbufs,
-          pollMode: POLL_MODE_CODES[options.pollMode],
-          idleSleepMaxUs: options.idleSleepMaxUs,
-          txDrainUs: options.txDrainUs,
-          rxDescriptors: options.rxDescriptors,
-          txDescriptors: options.txDescriptors,
-          ...(options.dysco ? { dysco: options.dysco } : {}),
-        }),
-    );
+    const handle = callNative(() => new binding.Datapath(nativeDatapathOptions(options)));
     callNative(() => handle.open());
     return new Datapath(handle, runtimeDir);
   }

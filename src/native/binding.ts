@@ -1,20 +1,21 @@
-// Loads the addon once and describes its surface. Everything native is reached through here.
+// Loads the agent's addon (dysco_native) once and describes its surface: EAL lifecycle, the Datapath class, the
+// error-code and drop-reason lists. The bindings that reach into the core for tests are another addon
+// (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
-import type { CoreBinding } from './core-binding';
-import type { NativeTuple, PipelineBinding, PipelineOptions } from './pipeline-binding';
-import type { ProtocolBinding } from './protocol-binding';
+import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
+/** Every field is required: defaults and limits live in the agent config schema (src/agent/config.ts). */
 export interface NativeDatapathOptions {
   hostDevice: string;
   wireDevice: string;
-  mbufs?: number;
+  mbufs: number;
   /** 0 adaptive, 1 busy. */
-  pollMode?: number;
-  idleSleepMaxUs?: number;
-  txDrainUs?: number;
-  rxDescriptors?: number;
-  txDescriptors?: number;
-  ringSize?: number;
+  pollMode: number;
+  idleSleepMaxUs: number;
+  txDrainUs: number;
+  rxDescriptors: number;
+  txDescriptors: number;
+  ringSize: number;
   /** Present: run the Dysco session pipeline; absent: pass-through. */
   dysco?: PipelineOptions;
 }
@@ -70,38 +71,6 @@ export interface NativeSessionPage {
   nextCursor: number | null;
 }
 
-export interface NativeSessionSummary {
-  id: number;
-  state: number;
-  role: number;
-  leftSession?: NativeTuple;
-  leftSubsession?: NativeTuple;
-  rightSession?: NativeTuple;
-  rightSubsession?: NativeTuple;
-  packets: number;
-  bytes: number;
-  idleMs: number;
-  /** -1 when no local policy chained it. */
-  ruleId: number;
-}
-
-export interface NativePipelineStats {
-  sessionsInitiated: number;
-  sessionsAccepted: number;
-  sessionsCompleted: number;
-  completedByTag: number;
-  established: number;
-  synRetransmits: number;
-  teardowns: { fin: number; rst: number; idle: number };
-  tagNoSpace: number;
-  staleTags: number;
-  rstsIgnored: number;
-  arpRequests: number;
-  activeSessions: number;
-  sessionCapacity: number;
-  tableBytes: number;
-}
-
 export interface NativeDatapath {
   open(): void;
   start(): void;
@@ -125,10 +94,9 @@ export interface NativeBinding {
   errorCodes: Record<string, number>;
   dropReasons: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
-  core: CoreBinding;
-  pipeline: PipelineBinding;
-  protocol: ProtocolBinding;
 }
+
+export type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
 let cached: NativeBinding | undefined;
 

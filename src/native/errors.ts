@@ -17,11 +17,8 @@ export class DatapathError extends Error {
   /** Wraps an error thrown by the addon; anything else is returned unchanged. */
   static from(error: unknown): unknown {
     if (error instanceof DatapathError) return error;
-    const code: unknown = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
-    if (typeof code === 'string' && Object.hasOwn(ERROR_CODES, code)) {
-      return new DatapathError(code as ErrorCodeName, (error as Error).message, { cause: error });
-    }
-    return error;
+    const code = statusCodeOf(error);
+    return code === undefined ? error : new DatapathError(code, (error as Error).message, { cause: error });
   }
 }
 
@@ -34,10 +31,30 @@ export function callNative<T>(fn: () => T): T {
   }
 }
 
+/** The name of a native status error's code, or undefined for any other value. */
+function statusCodeOf(error: unknown): ErrorCodeName | undefined {
+  const code: unknown = error instanceof Error ? (error as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && Object.hasOwn(ERROR_CODES, code) ? (code as ErrorCodeName) : undefined;
+}
+
+/**
+ * Runs an async native call, turning a status rejection into DatapathError. That error is created before the
+ * call, so its stack shows the caller: a promise the addon settles from the event ring carries no JavaScript
+ * frames of its own. Its code and message are filled in from the rejection, which becomes its `cause`.
+ */
 export async function callNativeAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const error = new DatapathError('INVALID_ARGUMENT');
+  Error.captureStackTrace(error, callNativeAsync);
+  const callerFrames = (error.stack ?? '').split('\n').slice(1);
   try {
     return await fn();
-  } catch (error) {
-    throw DatapathError.from(error);
+  } catch (raw) {
+    const code = statusCodeOf(raw);
+    if (code === undefined) throw raw;
+    (error as { code: ErrorCodeName }).code = code;
+    error.message = (raw as Error).message;
+    error.cause = raw;
+    error.stack = [`${error.name}: ${error.message}`, ...callerFrames].join('\n');
+    throw error;
   }
 }

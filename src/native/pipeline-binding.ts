@@ -1,21 +1,7 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
-export interface PipelineOptions {
-  /** Host-order IPv4 numbers. */
-  hostIp: number;
-  prefixLength?: number;
-  gatewayIp?: number;
-  maxSessions?: number;
-  maxSetups?: number;
-  portLo?: number;
-  portHi?: number;
-  mtu?: number;
-  setupTimeoutMs?: number;
-  establishedTimeoutMs?: number;
-  closingTimeoutMs?: number;
-  lingerMs?: number;
-  /** Compiled policies in force from the first packet (the Datapath only). */
-  policies?: Buffer;
-}
+import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
+
+export { SESSION_ROLES, SESSION_STATES, type NativeTuple, type PipelineOptions } from './session-types';
 
 export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';
 
@@ -23,15 +9,6 @@ export interface PipelineResult {
   verdict: PipelineVerdict;
   /** The frame as it leaves (for wire and host verdicts). */
   frame?: Buffer;
-}
-
-import type { NativePipelineStats, NativeSessionSummary } from './binding';
-
-export interface NativeTuple {
-  srcIp: number;
-  dstIp: number;
-  srcPort: number;
-  dstPort: number;
 }
 
 export interface PipelineHandshake {
@@ -66,7 +43,3 @@ export interface NativePipeline {
 export interface PipelineBinding {
   Pipeline: new (options: PipelineOptions) => NativePipeline;
 }
-
-/** SessionState and SessionRole numbering of native/core/session.h. */
-export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
-export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;

@@ -25,7 +25,8 @@
 // empty or its last hop differs from the session's destination — the session's destination. The compiler
 // sets append_destination to 0 only when the destination is fixed (/32) and the chain already ends with it;
 // the run-time comparison makes the result equal to addressListFor() in every case.
-import { MAX_HOPS, MAX_POLICIES, parseIpv4, parsePortSpec, parsePrefix, type Policy, type PortSpec } from './model';
+import { parseIpv4, parsePrefix } from '../net/ipv4';
+import { MAX_HOPS, MAX_POLICIES, parsePortSpec, type Policy, type PortSpec } from './model';
 
 export const POLICY_MAGIC = 0x4c505944;
 export const POLICY_FORMAT_VERSION = 1;

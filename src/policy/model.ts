@@ -1,6 +1,7 @@
 // The policy model: a predicate on the session header (prefixes and port ranges) and a chain of
-// middlebox addresses. First match wins, in list order. This file holds the types, the IPv4 and
-// port-range helpers, and the pure reference matcher that the compiled datapath form must agree with.
+// middlebox addresses. First match wins, in list order. This file holds the types, the port-range
+// helper (IPv4 parsing is src/net/ipv4.ts), and the pure reference matcher that the compiled datapath form must agree with.
+import { inPrefix, parseIpv4, parsePrefix } from '../net/ipv4';
 
 /** A port or an inclusive range: 443, "443", or "1024-65535". */
 export type PortSpec = number | string;
@@ -53,36 +54,6 @@ export const MAX_CHAIN = 31;
 export const MAX_HOPS = 32;
 export const POLICY_NAME_PATTERN = /^[a-z0-9_-]{1,64}$/;
 
-const OCTET = /^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$/;
-
-/** Dotted-quad IPv4 to its host-order number (0..2^32-1); undefined if not strictly a.b.c.d. */
-export function parseIpv4(text: string): number | undefined {
-  if (typeof text !== 'string') return undefined;
-  const parts = text.split('.');
-  if (parts.length !== 4 || !parts.every((p) => OCTET.test(p))) return undefined;
-  return parts.reduce((acc, p) => acc * 256 + Number(p), 0);
-}
-
-export function formatIpv4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
-}
-
-export function maskOf(length: number): number {
-  return length === 0 ? 0 : (0xffffffff << (32 - length)) >>> 0;
-}
-
-/** "a.b.c.d/n" to its parts; undefined if malformed. Host bits are reported, not cleared (see hostBitsSet). */
-export function parsePrefix(text: string): (Prefix & { address: number }) | undefined {
-  if (typeof text !== 'string') return undefined;
-  const match = /^([0-9.]+)\/(3[0-2]|[12]?[0-9])$/.exec(text);
-  if (!match) return undefined;
-  const address = parseIpv4(match[1]!);
-  if (address === undefined) return undefined;
-  const length = Number(match[2]);
-  const mask = maskOf(length);
-  return { address, net: (address & mask) >>> 0, length, mask };
-}
-
 /** 443 / "443" / "1024-2048" to an inclusive range; undefined if malformed or outside 1..65535 or lo > hi. */
 export function parsePortSpec(spec: PortSpec): PortRange | undefined {
   let lo: number;
@@ -101,10 +72,10 @@ export function parsePortSpec(spec: PortSpec): PortRange | undefined {
   return { lo, hi };
 }
 
-function inPrefix(prefixText: string | undefined, ip: number): boolean {
+function matchesPrefix(prefixText: string | undefined, ip: number): boolean {
   if (prefixText === undefined) return true;
   const prefix = parsePrefix(prefixText);
-  return prefix !== undefined && ((ip & prefix.mask) >>> 0) === prefix.net;
+  return prefix !== undefined && inPrefix(prefix, ip);
 }
 
 function inPorts(spec: PortSpec | undefined, port: number): boolean {
@@ -120,8 +91,8 @@ export function matchPolicy<P extends Policy>(policies: readonly P[], header: Se
   if (src === undefined || dst === undefined) return undefined;
   return policies.find(
     (p) =>
-      inPrefix(p.match.srcPrefix, src) &&
-      inPrefix(p.match.dstPrefix, dst) &&
+      matchesPrefix(p.match.srcPrefix, src) &&
+      matchesPrefix(p.match.dstPrefix, dst) &&
       inPorts(p.match.srcPorts, header.srcPort) &&
       inPorts(p.match.dstPorts, header.dstPort),
   );

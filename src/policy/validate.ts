@@ -5,16 +5,8 @@
 // typo for a host address, and silently widening it would chain sessions nobody meant to chain. A port may
 // be a number, a decimal string, or "lo-hi"; ranges are inclusive within 1..65535. Names are unique.
 import { z } from 'zod';
-import {
-  formatIpv4,
-  MAX_CHAIN,
-  MAX_POLICIES,
-  parseIpv4,
-  parsePortSpec,
-  parsePrefix,
-  POLICY_NAME_PATTERN,
-  type Policy,
-} from './model';
+import { formatIpv4, hasHostBits, parseIpv4, parsePrefix } from '../net/ipv4';
+import { MAX_CHAIN, MAX_POLICIES, parsePortSpec, POLICY_NAME_PATTERN, type Policy } from './model';
 
 const show = (value: unknown) => JSON.stringify(value);
 
@@ -29,7 +21,7 @@ export const prefixSchema = z.string({ invalid_type_error: 'must be a string "a.
   const prefix = parsePrefix(text);
   if (!prefix) {
     ctx.addIssue({ code: z.ZodIssueCode.custom, message: `${show(text)} is not an IPv4 prefix (a.b.c.d/n, n from 0 to 32)` });
-  } else if (prefix.address !== prefix.net) {
+  } else if (hasHostBits(prefix)) {
     ctx.addIssue({
       code: z.ZodIssueCode.custom,
       message: `${show(text)} has host bits set (did you mean "${formatIpv4(prefix.net)}/${prefix.length}"?)`,

@@ -2,6 +2,8 @@
 // magic "DYSK", version, flags, hop count, reserved, the session tuple the endpoints see (TCP implied),
 // then one IPv4 address per remaining hop (the first receives the SYN, the last is the destination).
 // The same format as native/core/address_list.h; a native test checks that the two agree.
+import { formatIpv4, requireIpv4 } from '../net/ipv4';
+
 
 export const ADDRESS_LIST_MAGIC = 0x4459534b; // "DYSK"
 export const ADDRESS_LIST_VERSION = 1;
@@ -42,21 +44,6 @@ export type AddressListDecoding =
   | { ok: true; list: AddressList }
   | { ok: false; status: Exclude<AddressListStatusName, 'ok'> };
 
-const IPV4_OCTET = /^(0|[1-9][0-9]{0,2})$/;
-
-/** A dotted-quad IPv4 address as an unsigned 32-bit number; throws on anything else (no leading zeros). */
-export function parseIpv4(address: string, what = 'address'): number {
-  const parts = typeof address === 'string' ? address.split('.') : [];
-  if (parts.length !== 4 || !parts.every((part) => IPV4_OCTET.test(part) && Number(part) <= 255)) {
-    throw new TypeError(`${what}: not a dotted-quad IPv4 address: ${JSON.stringify(address)}`);
-  }
-  return parts.reduce((value, part) => value * 256 + Number(part), 0);
-}
-
-export function formatIpv4(value: number): string {
-  return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
-}
-
 function checkPort(port: unknown, what: string): number {
   if (typeof port !== 'number' || !Number.isInteger(port) || port < 0 || port > 0xffff) {
     throw new RangeError(`${what}: a port is an integer in 0..65535, got ${String(port)}`);
@@ -83,11 +70,11 @@ export function encodeAddressList(list: AddressList): Buffer {
   out[5] = 0;
   out[6] = hops.length;
   out[7] = 0;
-  out.writeUInt32BE(parseIpv4(session.srcIp, 'session.srcIp'), 8);
-  out.writeUInt32BE(parseIpv4(session.dstIp, 'session.dstIp'), 12);
+  out.writeUInt32BE(requireIpv4(session.srcIp, 'session.srcIp'), 8);
+  out.writeUInt32BE(requireIpv4(session.dstIp, 'session.dstIp'), 12);
   out.writeUInt16BE(checkPort(session.srcPort, 'session.srcPort'), 16);
   out.writeUInt16BE(checkPort(session.dstPort, 'session.dstPort'), 18);
-  hops.forEach((hop, i) => out.writeUInt32BE(parseIpv4(hop, `hops[${i}]`), ADDRESS_LIST_HEADER_SIZE + 4 * i));
+  hops.forEach((hop, i) => out.writeUInt32BE(requireIpv4(hop, `hops[${i}]`), ADDRESS_LIST_HEADER_SIZE + 4 * i));
   return out;
 }
 

@@ -1,9 +1,10 @@
 /**
  * Tearing down runs, from inside the owning process or from any other (`dysco testbed down`), and sweeping stale
- * resources by prefix: namespaces `dysco-*`, the processes inside them, DPDK runtime dirs `dysco-<pid>` of dead
- * agents, and run directories.
+ * resources by prefix: namespaces `dysco-*`, the processes inside them, DPDK runtime dirs `dysco-<pid>` and
+ * control-API sockets `/run/dysco/agent-<pid>.sock` of dead agents, and run directories.
  */
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { DEFAULT_API_DIR, defaultApiSocket, pidOfApiSocket } from '../api/socket-path';
 import { join } from 'node:path';
 import {
   DPDK_RUNTIME_ROOT,
@@ -74,7 +75,10 @@ export interface TeardownReport {
   runId: string;
   namespaces: string[];
   killedPids: number[];
+  /** DPDK runtime dirs that existed and were removed */
   dpdkDirs: string[];
+  /** control-API sockets left by agents that died without removing them (SIGKILL) */
+  apiSockets: string[];
   runDir?: string;
 }
 
@@ -84,7 +88,7 @@ export interface RunResources {
   namespaces: readonly string[];
   /** agent pids (with start times, so a reused pid is left alone) */
   agents: readonly { pid: number; startTime?: number }[];
-  /** pids whose DPDK runtime dirs to remove once they are gone (default: the agents') */
+  /** pids whose DPDK runtime dirs and default control-API sockets to remove once they are gone (default: the agents') */
   dpdkPids?: readonly number[];
   runDir?: string;
 }
@@ -96,6 +100,7 @@ export function resourcesFromState(state: TestbedState, runDir?: string): RunRes
     agents: state.hosts.flatMap((h) =>
       h.agent?.pid !== undefined ? [{ pid: h.agent.pid, startTime: h.agent.pidStartTime }] : [],
     ),
+    ...(state.agentPidsEver ? { dpdkPids: state.agentPidsEver } : {}),
     runDir,
   };
 }
@@ -114,7 +119,7 @@ export async function teardownRun(
   res: RunResources,
   opts: { agentStopTimeoutMs?: number } = {},
 ): Promise<TeardownReport> {
-  const report: TeardownReport = { runId: res.runId, namespaces: [], killedPids: [], dpdkDirs: [] };
+  const report: TeardownReport = { runId: res.runId, namespaces: [], killedPids: [], dpdkDirs: [], apiSockets: [] };
   const agents = res.agents.filter((a) => isSameProcessAlive(a.pid, a.startTime)).map((a) => a.pid);
   for (const pid of agents) signalQuiet(pid, 'SIGTERM');
   let left = await waitForExit(agents, opts.agentStopTimeoutMs ?? DEFAULT_AGENT_STOP_TIMEOUT_MS);
@@ -133,6 +138,7 @@ export async function teardownRun(
     report.namespaces.push(ns);
   }
   report.dpdkDirs = removeDpdkDirs(res.dpdkPids ?? res.agents.map((a) => a.pid));
+  report.apiSockets = removeApiSockets(res.dpdkPids ?? res.agents.map((a) => a.pid));
   if (res.runDir !== undefined) {
     rmSync(res.runDir, { recursive: true, force: true });
     report.runDir = res.runDir;
@@ -154,25 +160,53 @@ export function teardownRunSync(res: RunResources, opts: { agentStopTimeoutMs?: 
     waitForExitSync(inside, KILL_WAIT_MS);
     for (const ns of namespaces) runSyncQuiet('ip', ['netns', 'del', ns]);
     removeDpdkDirs(res.dpdkPids ?? res.agents.map((a) => a.pid));
+    removeApiSockets(res.dpdkPids ?? res.agents.map((a) => a.pid));
     if (res.runDir !== undefined) rmSync(res.runDir, { recursive: true, force: true });
   } catch {
     // best effort: the next sweep finishes the job
   }
 }
 
-function removeDpdkDirs(pids: readonly number[]): string[] {
-  const removed: string[] = [];
-  for (const pid of pids) {
-    if (isAlive(pid)) continue;
-    const dir = dpdkRuntimeDir(pid);
+/** Removes what exists of `paths`; returns only what was there and is now gone. */
+function removeExisting(paths: readonly string[]): string[] {
+  return paths.filter((path) => {
+    if (!existsSync(path)) return false;
     try {
-      rmSync(dir, { recursive: true, force: true });
-      removed.push(dir);
+      rmSync(path, { recursive: true, force: true });
+      return true;
     } catch {
-      // not ours to worry about
+      return false; // not ours to worry about
     }
+  });
+}
+
+function removeDpdkDirs(pids: readonly number[]): string[] {
+  return removeExisting(pids.filter((pid) => !isAlive(pid)).map(dpdkRuntimeDir));
+}
+
+/** A dead agent's default control-API socket (an agent stopped by SIGTERM removes its own). */
+function removeApiSockets(pids: readonly number[], dir = DEFAULT_API_DIR): string[] {
+  return removeExisting(pids.filter((pid) => !isAlive(pid)).map((pid) => defaultApiSocket(pid, dir)));
+}
+
+/** Default control-API sockets `agent-<pid>.sock` whose agent is gone. */
+export function staleApiSockets(dir: string = DEFAULT_API_DIR): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
   }
-  return removed;
+  return entries.flatMap((name) => {
+    const pid = pidOfApiSocket(name);
+    if (pid === undefined || isAlive(pid)) return [];
+    const path = join(dir, name);
+    try {
+      return lstatSync(path).isSocket() ? [path] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** DPDK runtime dirs `/var/run/dpdk/dysco-<pid>` whose process is gone. */
@@ -195,13 +229,18 @@ export interface SweepOptions {
   /** remove every run, alive or persistent (`dysco testbed down` with no run) */
   all?: boolean;
   agentStopTimeoutMs?: number;
+  /** where agents put their control-API sockets; default /run/dysco */
+  apiDir?: string;
 }
 
 export interface SweepReport {
   runs: TeardownReport[];
   /** namespaces `dysco-*` that match no run id (removed only by sweepAll) */
   strayNamespaces: string[];
+  /** stale DPDK runtime dirs removed besides those of the runs */
   dpdkDirs: string[];
+  /** control-API sockets of dead agents removed besides those of the runs */
+  apiSockets: string[];
 }
 
 /** Whether a run may be swept: no state, or not persistent and its owner is gone. */
@@ -225,7 +264,7 @@ function runDirAgeMs(dir: string): number {
  */
 export async function sweep(opts: SweepOptions = {}): Promise<SweepReport> {
   const root = opts.runRoot ?? RUN_ROOT;
-  const report: SweepReport = { runs: [], strayNamespaces: [], dpdkDirs: [] };
+  const report: SweepReport = { runs: [], strayNamespaces: [], dpdkDirs: [], apiSockets: [] };
   const namespaces = listDyscoNamespaces();
   const runIds = new Set<string>(listRunDirs(root));
   for (const ns of namespaces) {
@@ -255,10 +294,8 @@ export async function sweep(opts: SweepOptions = {}): Promise<SweepReport> {
       await run('ip', ['netns', 'del', ns], { allowFailure: true });
     }
   }
-  for (const dir of staleDpdkDirs()) {
-    rmSync(dir, { recursive: true, force: true });
-    report.dpdkDirs.push(dir);
-  }
+  report.dpdkDirs = removeExisting(staleDpdkDirs());
+  report.apiSockets = removeExisting(staleApiSockets(opts.apiDir));
   return report;
 }
 

@@ -11,6 +11,7 @@ export {
   listRuns,
   namespacePids,
   namespacesOfRun,
+  staleApiSockets,
   staleDpdkDirs,
   sweep,
   sweepAll,

@@ -57,6 +57,8 @@ export interface TestbedState {
   /** every namespace the run creates (written before they exist) */
   namespaces: string[];
   hosts: HostState[];
+  /** every agent pid the run started, running or not: whose DPDK runtime dirs and API sockets teardown removes */
+  agentPidsEver?: number[];
 }
 
 export function stateFile(runDir: string): string {

@@ -6,11 +6,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { pipelineOptions } from '../../src/agent/agent';
+import { dyscoConfigSchema } from '../../src/agent/config';
 import { Datapath } from '../../src/datapath/datapath';
 import { cleanupEal } from '../../src/datapath/eal';
 import { DatapathError } from '../../src/native/errors';
 import { compilePolicies } from '../../src/policy/compile';
-import { parseIpv4 } from '../../src/protocol/address-list';
+import { requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
 import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, TCP_ACK, TCP_SYN, tcpOption, tcpOptionArea } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
@@ -44,13 +46,10 @@ describe('Dysco pipeline in the DPDK loop', { skip }, () => {
       mbufs: 2047,
       rxDescriptors: 256,
       txDescriptors: 256,
+      ringSize: 1024,
       eal: testEalOptions('dysco'),
       dysco: {
-        hostIp: parseIpv4(HOST),
-        prefixLength: 24,
-        gatewayIp: parseIpv4(GATEWAY),
-        maxSessions: 1024,
-        maxSetups: 256,
+        ...pipelineOptions(dyscoConfigSchema.parse({ address: `${HOST}/24`, gateway: GATEWAY, maxSessions: 1024, maxSetups: 256 })),
         policies: compilePolicies([{ name: 'web', match: { dstPorts: 80 }, chain: [MIDDLEBOX] }]),
       },
     });

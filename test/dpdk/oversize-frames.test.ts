@@ -11,8 +11,9 @@ import { after, describe, it } from 'node:test';
 import { Datapath, type DatapathCounters } from '../../src/datapath/datapath';
 import { cleanupEal } from '../../src/datapath/eal';
 import { DROP_REASONS, type DropReason } from '../../src/native/generated/codes';
+import { pipelineOptions } from '../../src/agent/agent';
+import { dyscoConfigSchema } from '../../src/agent/config';
 import { compilePolicies } from '../../src/policy/compile';
-import { parseIpv4 } from '../../src/protocol/address-list';
 import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, buildUdpFrame, ipv4HeaderChecksum, TCP_ACK } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
@@ -116,15 +117,12 @@ describe('frames longer than the port MTU', { skip }, () => {
         mbufs: 2047,
         rxDescriptors: 256,
         txDescriptors: 256,
+        ringSize: 1024,
         eal: testEalOptions('oversize'),
         ...(mode === 'dysco'
           ? {
               dysco: {
-                hostIp: parseIpv4(HOST),
-                prefixLength: 24,
-                gatewayIp: parseIpv4('10.1.0.254'),
-                maxSessions: 1024,
-                maxSetups: 256,
+                ...pipelineOptions(dyscoConfigSchema.parse({ address: `${HOST}/24`, gateway: '10.1.0.254', maxSessions: 1024, maxSetups: 256 })),
                 policies: compilePolicies([{ name: 'web', match: { dstPorts: 80 }, chain: ['10.3.0.1'] }]),
               },
             }

@@ -56,6 +56,7 @@ describe('datapath over net_pcap ports', { skip }, () => {
       mbufs: 4095,
       rxDescriptors: 512,
       txDescriptors: 512,
+      ringSize: 1024,
       eal: ealOptions,
     });
     runtimeDir = datapath.runtimeDir;

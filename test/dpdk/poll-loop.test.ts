@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Datapath, type DatapathOptions } from '../../src/datapath/datapath';
 import { cleanupEal } from '../../src/datapath/eal';
+import { DatapathError } from '../../src/native/errors';
+import { compilePolicies } from '../../src/policy/compile';
 import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
 
 const skip = dpdkUnavailableReason();
@@ -20,6 +22,7 @@ function options(hostDevice: string, wireDevice: string): DatapathOptions {
     mbufs: 4095,
     rxDescriptors: 512,
     txDescriptors: 512,
+    ringSize: 1024,
     eal: testEalOptions('poll'),
   };
 }
@@ -38,6 +41,27 @@ describe('poll-mode loop', { skip }, () => {
       assert.equal(c.ports.host.rxPackets + c.ports.wire.rxPackets, c.ports.host.txPackets + c.ports.wire.txPackets + c.drops.tx_full);
       assert.equal(c.mempoolAvailable, c.mempoolSize);
       assert.ok(c.busySeconds > 0);
+    } finally {
+      datapath.close();
+    }
+  });
+
+  it('a request the lcore refuses rejects with a DatapathError whose stack names the caller', async () => {
+    const datapath = Datapath.open(options('net_ring0', 'net_ring1'));
+    try {
+      datapath.start();
+      // Policies on a pass-through datapath: the lcore answers NOT_RUNNING through the event ring.
+      // A plain function handing the promise on: V8's async stack traces cannot name it, only an early Error can.
+      function installOnAPassThroughDatapath(): Promise<unknown> {
+        return datapath.installPolicies(compilePolicies([]));
+      }
+      await assert.rejects(installOnAPassThroughDatapath(), (error: unknown) => {
+        assert.ok(error instanceof DatapathError);
+        assert.equal(error.code, 'NOT_RUNNING');
+        assert.match(error.stack ?? '', /installOnAPassThroughDatapath/);
+        assert.doesNotMatch((error.cause as Error).stack ?? '', /installOnAPassThroughDatapath/, 'settled from the event ring');
+        return true;
+      });
     } finally {
       datapath.close();
     }

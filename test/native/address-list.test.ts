@@ -3,7 +3,6 @@
 // checksums (checked by the builder's independent checksum) and strip(append(x)) is x.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import bindings from 'bindings';
 import fc from 'fast-check';
 import {
   ADDRESS_LIST_MAGIC,
@@ -12,11 +11,10 @@ import {
   addressListSize,
   decodeAddressList,
   encodeAddressList,
-  formatIpv4,
   maxHopsForMtu,
-  parseIpv4,
   type AddressList,
 } from '../../src/protocol/address-list';
+import { formatIpv4, requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
 import { SYN_PAYLOAD_STATUS_NAMES, type NativeSessionTuple, type ProtocolBinding } from '../../src/native/protocol-binding';
 import { core } from '../support/native-core';
 import { Prng } from '../support/prng';
@@ -31,8 +29,9 @@ import {
   tcpOption,
   tcpOptionArea,
 } from '../support/packet-builder';
+import { coreTestAddon } from '../support/core-addon';
 
-const protocol = (bindings('dysco_native') as { protocol: ProtocolBinding }).protocol;
+const protocol: ProtocolBinding = coreTestAddon.protocol;
 
 const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((octets) => octets.join('.'));
 const port = fc.integer({ min: 0, max: 0xffff });

@@ -1,6 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import bindings from 'bindings';
 import {
   FLOW_TABLE_MAX_BULK,
   type FlowKey,
@@ -8,8 +7,9 @@ import {
   type FlowTableHandle,
 } from '../../src/native/table-binding';
 import { Prng } from '../support/prng';
+import { coreTestAddon } from '../support/core-addon';
 
-const { flowTable } = bindings('dysco_native') as { flowTable: FlowTableBinding };
+const flowTable: FlowTableBinding = coreTestAddon.flowTable;
 
 const BUCKET_BYTES = 64;
 const SLOTS_PER_BUCKET = 15;

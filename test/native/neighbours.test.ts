@@ -1,6 +1,5 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import bindings from 'bindings';
 import {
   ARP_OP_REPLY,
   ARP_OP_REQUEST,
@@ -14,8 +13,9 @@ import {
 } from '../../src/native/neighbour-binding';
 import { ipv4ToNumber } from '../support/packet-builder';
 import { Prng } from '../support/prng';
+import { coreTestAddon } from '../support/core-addon';
 
-const neighbours = (bindings('dysco_native') as { neighbours: NeighbourBinding }).neighbours;
+const neighbours: NeighbourBinding = coreTestAddon.neighbours;
 
 const MS = 1_000_000;
 const SEC = 1000 * MS;

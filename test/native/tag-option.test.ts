@@ -4,7 +4,6 @@
 // option with another ExID or length is never taken for ours.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import bindings from 'bindings';
 import fc from 'fast-check';
 import {
   TAG_OPTION_EXID,
@@ -27,8 +26,9 @@ import {
   tcpOption,
   tcpOptionArea,
 } from '../support/packet-builder';
+import { coreTestAddon } from '../support/core-addon';
 
-const protocol = (bindings('dysco_native') as { protocol: ProtocolBinding }).protocol;
+const protocol: ProtocolBinding = coreTestAddon.protocol;
 
 const tag32 = fc.integer({ min: 0, max: 0xffffffff });
 

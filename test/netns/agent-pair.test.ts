@@ -1,12 +1,14 @@
 // Two hosts, each behind a real pass-through agent (DPDK af_packet ports), real kernel TCP between
 // them: ping, 64 MiB each way with equal sha256, counters that match what was sent, clean SIGTERM,
-// and nothing left behind — also after an agent dies by SIGKILL.
+// and nothing left behind — also after an agent dies by SIGKILL (its DPDK runtime dir and control-API socket).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createTestbed, listDyscoNamespaces, sweep, type HostHandle, type Testbed } from '../../src/testbed';
+import { defaultApiSocket } from '../../src/api/client';
+import { formatRunDown } from '../../src/cli/testbed/handler';
+import { createTestbed, destroyRun, dpdkRuntimeDir, listDyscoNamespaces, sweep, type HostHandle, type Testbed } from '../../src/testbed';
 import { netnsUnavailableReason } from '../support/netns';
 import { metric, parseMetrics } from '../support/prometheus';
 
@@ -131,5 +133,38 @@ describe('two hosts behind pass-through agents', { skip, timeout: 600_000 }, () 
       .split('\n')
       .filter((args) => args.includes(`iface=dy${runId}`));
     assert.deepEqual(leftovers, [], 'no process of this run is left');
+  });
+});
+
+describe('Dysco agents killed by SIGKILL', { skip, timeout: 300_000 }, () => {
+  let tb: Testbed | undefined;
+  after(async () => {
+    await tb?.destroy();
+  });
+
+  it('leave their control-API sockets; the next sweep and `down` remove them and report exactly what they removed', async () => {
+    // persistent, as `dysco testbed up` makes it: only `down` tears it down, from its state file
+    tb = await createTestbed('pair', { dysco: true, persistent: true });
+    const pids = { client: tb.agentPid('client')!, server: tb.agentPid('server')! };
+    for (const pid of Object.values(pids)) assert.ok(existsSync(defaultApiSocket(pid)), `agent ${pid} listens on its socket`);
+
+    assert.equal((await tb.stopAgent('client', 'SIGKILL')).signal, 'SIGKILL');
+    assert.ok(existsSync(defaultApiSocket(pids.client)), 'SIGKILL leaves the socket');
+    assert.ok(existsSync(dpdkRuntimeDir(pids.client)), 'SIGKILL leaves the DPDK runtime dir');
+
+    const swept = await sweep(); // what the next testbed does first; this run is persistent, so it stays
+    assert.ok(swept.apiSockets.includes(defaultApiSocket(pids.client)), `swept sockets: ${swept.apiSockets.join(', ')}`);
+    assert.ok(swept.dpdkDirs.includes(dpdkRuntimeDir(pids.client)));
+    assert.equal(existsSync(defaultApiSocket(pids.client)), false);
+    assert.equal(swept.runs.some((r) => r.runId === tb!.runId), false, 'the persistent run is left alone');
+
+    await tb.stopAgent('server', 'SIGKILL');
+    const report = await destroyRun(tb.runId); // `dysco testbed down <run>`
+    assert.deepEqual(report.apiSockets, [defaultApiSocket(pids.server)]);
+    assert.deepEqual(report.dpdkDirs, [dpdkRuntimeDir(pids.server)], 'only dirs that were there, the swept one not again');
+    assert.equal(existsSync(defaultApiSocket(pids.server)), false);
+    assert.equal(existsSync(dpdkRuntimeDir(pids.server)), false);
+    assert.match(formatRunDown(report), new RegExp(`1 DPDK runtime dir, 1 control-API socket\\n[^]*${defaultApiSocket(pids.server)}`));
+    assert.deepEqual(listDyscoNamespaces().filter((n) => n.includes(tb!.runId)), []);
   });
 });

@@ -1,12 +1,14 @@
 // A simulated network for walking whole Dysco conversations through real session pipelines on
 // Buffers: hosts with their agents, one router between per-host /24s that answers ARP for its
 // gateway addresses, and host stacks that are endpoints, IP forwarders or a source NAT.
-import bindings from 'bindings';
+import { pipelineOptions } from '../../src/agent/agent';
+import { dyscoConfigSchema } from '../../src/agent/config';
 import type { CoreBinding } from '../../src/native/core-binding';
+import { coreTestAddon } from './core-addon';
 import type { NativePipeline, PipelineBinding, PipelineOptions } from '../../src/native/pipeline-binding';
 import { ipv4ToNumber, numberToIpv4, parseFrame } from './packet-builder';
 
-const native = bindings('dysco_native') as { core: CoreBinding; pipeline: PipelineBinding };
+const native: { core: CoreBinding; pipeline: PipelineBinding } = coreTestAddon;
 
 export type StackKind = 'endpoint' | 'forwarder' | 'nat';
 
@@ -65,10 +67,9 @@ export class DyscoLab {
       gateway: `10.0.${index}.1`,
       gatewayMac: `02:00:00:00:${index.toString(16).padStart(2, '0')}:01`,
       kind,
+      // The agent's defaults (the config schema's), then what the test changes.
       agent: new native.pipeline.Pipeline({
-        hostIp: ipv4ToNumber(ip),
-        prefixLength: 24,
-        gatewayIp: ipv4ToNumber(`10.0.${index}.1`),
+        ...pipelineOptions(dyscoConfigSchema.parse({ address: `${ip}/24`, gateway: `10.0.${index}.1` })),
         ...options,
       }),
       delivered: [],

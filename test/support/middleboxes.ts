@@ -1,44 +1,31 @@
-// Unmodified Linux software on testbed hosts, for the Dysco chain tests: nginx serving random files, HAProxy as a
-// TCP proxy, an iptables/conntrack firewall, an iptables MASQUERADE NAT, tcpdump captures, and small parsers for
-// what those tools print. Everything lives in the testbed's run directory and dies with the testbed; every wait is
-// bounded.
-import type { ChildProcess } from 'node:child_process';
+// Unmodified Linux software on testbed hosts, for the Dysco chain tests: nginx serving random files, tcpdump
+// captures, and small parsers for what those tools print; the middleboxes (HAProxy, the iptables/conntrack firewall,
+// MASQUERADE NAT, rate limits) are src/testbed/middleboxes.ts, re-exported here. Everything lives in the testbed's
+// run directory and dies with the testbed; every wait is bounded.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { HostHandle, Testbed } from '../../src/testbed';
+import { collectOutput, stopProcess, waitForListener } from '../../src/testbed/middleboxes';
+
+export {
+  FIREWALL_RULES,
+  conntrackEntries,
+  installFirewall,
+  installMasquerade,
+  limitRate,
+  removeRateLimit,
+  ruleCounters,
+  startHaproxy,
+  stopProcess,
+  waitForListener,
+  type ConntrackEntry,
+  type Haproxy,
+  type RateLimit,
+  type RuleCounters,
+} from '../../src/testbed/middleboxes';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Bounded wait for a child to exit; SIGKILL after `graceMs`. */
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5_000): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill(signal);
-  const gone = await Promise.race([exited.then(() => true), sleep(graceMs).then(() => false)]);
-  if (!gone) {
-    child.kill('SIGKILL');
-    await Promise.race([exited, sleep(2_000)]);
-  }
-}
-
-/** Polls `ss` in the host's namespace until something listens on `address:port`. */
-export async function waitForListener(tb: Testbed, host: string, port: number, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = await tb.exec(host, ['ss', '-Hltn', `sport = :${port}`], { allowFailure: true, timeoutMs: 3_000 });
-    if (r.stdout.trim() !== '') return;
-    await sleep(50);
-  }
-  throw new Error(`nothing listens on port ${port} on ${host} after ${timeoutMs} ms`);
-}
-
-function collectOutput(child: ChildProcess): () => string {
-  let text = '';
-  child.stdout?.on('data', (b: Buffer) => (text += b.toString()));
-  child.stderr?.on('data', (b: Buffer) => (text += b.toString()));
-  return () => text.trim().split('\n').slice(-10).join('\n');
-}
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -174,123 +161,6 @@ export async function download(tb: Testbed, host: string, url: string, timeoutMs
   const data = readFileSync(file);
   writeFileSync(file, ''); // keep the run directory small
   return { sha256: sha256(data), bytes: data.length, localPort: Number(r.stdout.trim()) };
-}
-
-// ---- HAProxy ------------------------------------------------------------------------------------------------------
-
-export interface Haproxy {
-  readonly config: string;
-  stop(): Promise<void>;
-}
-
-/** HAProxy in TCP mode in the host's namespace, in the foreground: `bind` → `backend` (address:port each). */
-export async function startHaproxy(tb: Testbed, host: HostHandle, bind: { address: string; port: number }, backend: string): Promise<Haproxy> {
-  const dir = join(tb.runDir, `haproxy-${host.name}`);
-  mkdirSync(dir, { recursive: true });
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    config,
-    [
-      'global',
-      '  maxconn 4096',
-      'defaults',
-      '  mode tcp',
-      '  timeout connect 5s',
-      '  timeout client 60s',
-      '  timeout server 60s',
-      'frontend fe',
-      `  bind ${bind.address}:${bind.port}`,
-      '  default_backend be',
-      'backend be',
-      `  server upstream ${backend}`,
-      '',
-    ].join('\n'),
-  );
-  const child = tb.spawn(host, ['haproxy', '-db', '-f', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = collectOutput(child);
-  try {
-    await waitForListener(tb, host.name, bind.port);
-  } catch (err) {
-    await stopProcess(child, 'SIGKILL');
-    throw new Error(`${(err as Error).message}; haproxy: ${output()}`);
-  }
-  return { config, stop: () => stopProcess(child) };
-}
-
-// ---- iptables and conntrack ---------------------------------------------------------------------------------------
-
-/** The stateful firewall of the Dysco paper's experiments: new connections only by SYN, then conntrack's state. */
-export const FIREWALL_RULES: readonly (readonly string[])[] = [
-  ['-P', 'FORWARD', 'DROP'],
-  ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'INVALID', '-j', 'DROP'],
-  ['-A', 'FORWARD', '-p', 'tcp', '--syn', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'ACCEPT'],
-  ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
-];
-
-export async function installFirewall(tb: Testbed, host: string): Promise<void> {
-  for (const rule of FIREWALL_RULES) await tb.exec(host, ['iptables', '-w', '5', ...rule]);
-  // conntrack must not pick up connections in the middle: a packet that is not a SYN of a known flow is INVALID
-  await tb.exec(host, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
-}
-
-export async function installMasquerade(tb: Testbed, host: string): Promise<void> {
-  await tb.exec(host, ['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-j', 'MASQUERADE']);
-}
-
-export interface RuleCounters {
-  /** the chain policy's packet count */
-  policyPackets: number;
-  rules: { packets: number; bytes: number; target: string; text: string }[];
-}
-
-/** `iptables -L <chain> -v -n -x`, parsed. */
-export async function ruleCounters(tb: Testbed, host: string, chain = 'FORWARD'): Promise<RuleCounters> {
-  const r = await tb.exec(host, ['iptables', '-w', '5', '-L', chain, '-v', '-n', '-x']);
-  const lines = r.stdout.trim().split('\n');
-  const policy = /policy \S+ (\d+) packets/.exec(lines[0] ?? '');
-  const rules = lines.slice(2).map((line) => {
-    const cols = line.trim().split(/\s+/);
-    return { packets: Number(cols[0]), bytes: Number(cols[1]), target: cols[2] ?? '', text: line.trim() };
-  });
-  return { policyPackets: policy ? Number(policy[1]) : 0, rules };
-}
-
-export interface ConntrackEntry {
-  state: string;
-  /** the original direction */
-  src: string;
-  dst: string;
-  sport: number;
-  dport: number;
-  /** the reply direction (after NAT) */
-  replySrc: string;
-  replyDst: string;
-  replySport: number;
-  replyDport: number;
-  line: string;
-}
-
-/** `conntrack -L -p tcp` in the host's namespace, parsed. */
-export async function conntrackEntries(tb: Testbed, host: string): Promise<ConntrackEntry[]> {
-  const r = await tb.exec(host, ['conntrack', '-L', '-p', 'tcp'], { allowFailure: true });
-  const entries: ConntrackEntry[] = [];
-  for (const line of r.stdout.split('\n')) {
-    const m = /^tcp\s+\d+\s+\d+\s+(\S+)\s+src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+).*?src=(\S+) dst=(\S+) sport=(\d+) dport=(\d+)/.exec(line);
-    if (!m) continue;
-    entries.push({
-      state: m[1]!,
-      src: m[2]!,
-      dst: m[3]!,
-      sport: Number(m[4]),
-      dport: Number(m[5]),
-      replySrc: m[6]!,
-      replyDst: m[7]!,
-      replySport: Number(m[8]),
-      replyDport: Number(m[9]),
-      line,
-    });
-  }
-  return entries;
 }
 
 // ---- tcpdump ------------------------------------------------------------------------------------------------------

@@ -1,7 +1,5 @@
-// Loads the addon's core bindings for the native test tier (no EAL needed).
-import bindings from 'bindings';
+// The core packet functions for the native test tier (no EAL needed).
 import type { CoreBinding } from '../../src/native/core-binding';
+import { coreTestAddon } from './core-addon';
 
-const native = bindings('dysco_native') as { core: CoreBinding };
-
-export const core: CoreBinding = native.core;
+export const core: CoreBinding = coreTestAddon.core;

@@ -9,7 +9,8 @@ import { ApiClient, ApiError } from '../../src/api/client';
 import { startApiServer, type ApiServer } from '../../src/api/server';
 import type { SessionRecord, SessionSource } from '../../src/api/types';
 import { decodeCompiledPolicies } from '../../src/policy/compile';
-import { formatIpv4, type Policy } from '../../src/policy/model';
+import { formatIpv4 } from '../../src/net/ipv4';
+import type { Policy } from '../../src/policy/model';
 import { PolicyStore, type PolicySink } from '../../src/policy/store';
 
 /** Sessions from an array; the cursor is the index of the next record. */

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { ApiError, resolveApiEndpoint } from '../../src/api/client';
 import { startApiServer, type ApiServer } from '../../src/api/server';
 import type { SessionRecord } from '../../src/api/types';
 import { formatPolicies, formatSessions } from '../../src/cli/ctl/format';
@@ -170,6 +171,42 @@ describe('dysco ctl against a running control API', () => {
     await assert.rejects(
       runSessions({ api: join(dir, 'absent.sock') }, () => undefined),
       (e: Error) => e instanceof UserError && /absent\.sock: agent not reachable/.test(e.message) && !e.message.includes('\n'),
+    );
+  });
+});
+
+describe('dysco ctl without --api', () => {
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'dysco-ctl-default-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('with no socket in the directory, says that no agent is listening there', () => {
+    assert.throws(() => resolveApiEndpoint(undefined, dir), (e: Error) => e instanceof ApiError && e.message.includes(`no agent is listening in ${dir}`));
+  });
+
+  test("names the socket of a dead agent and says that no agent is listening on it", () => {
+    writeFileSync(join(dir, 'agent-4242.sock'), '');
+    assert.throws(
+      () => resolveApiEndpoint(undefined, dir, () => false),
+      (e: Error) => e instanceof ApiError && e.message.startsWith(`no agent is listening on ${join(dir, 'agent-4242.sock')}`),
+    );
+  });
+
+  test('passes over sockets of dead agents to the one live one, and refuses to guess between live ones', () => {
+    writeFileSync(join(dir, 'agent-4243.sock'), '');
+    assert.equal(resolveApiEndpoint(undefined, dir, (pid) => pid === 4243), join(dir, 'agent-4243.sock'));
+    assert.throws(() => resolveApiEndpoint(undefined, dir, () => true), /several agents/);
+    assert.equal(resolveApiEndpoint('/elsewhere.sock', dir, () => false), '/elsewhere.sock');
+  });
+
+  test('a socket that nobody answers on is named in the error with "no agent is listening there"', async () => {
+    const path = join(dir, 'agent-4244.sock');
+    writeFileSync(path, '');
+    await assert.rejects(
+      runSessions({ api: path }, () => undefined),
+      (e: Error) => e instanceof UserError && e.message.startsWith(`${path}: agent not reachable: no agent is listening there`),
     );
   });
 });

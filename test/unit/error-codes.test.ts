@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { datapathOptions } from '../../src/agent/agent';
+import { parseAgentConfig } from '../../src/agent/config';
+import { nativeDatapathOptions } from '../../src/datapath/datapath';
 import { native } from '../../src/native/binding';
 import { callNative, callNativeAsync, DatapathError } from '../../src/native/errors';
 import { DROP_REASON_MEANINGS, DROP_REASONS, ERROR_CODES, ERROR_MESSAGES, type ErrorCodeName } from '../../src/native/generated/codes';
@@ -104,10 +107,30 @@ describe('DatapathError', () => {
     );
   });
 
+  test('callNativeAsync rejects with an error made before the call: its stack shows the caller', async () => {
+    // As the event ring settles a request: later, from a callback with none of the caller's frames.
+    const settledLater = () =>
+      new Promise<never>((_, reject) => setImmediate(() => reject(Object.assign(new Error('refused'), { code: 'NOT_RUNNING' }))));
+    // A plain function handing the promise on: V8's async stack traces cannot name it, only an early Error can.
+    function theCallerOfTheRequest(): Promise<void> {
+      return callNativeAsync(settledLater);
+    }
+    await assert.rejects(theCallerOfTheRequest(), (error: unknown) => {
+      assert.ok(error instanceof DatapathError);
+      assert.equal(error.code, 'NOT_RUNNING');
+      assert.equal(error.message, 'refused');
+      assert.match(error.stack ?? '', /^DatapathError: refused\n/);
+      assert.match(error.stack ?? '', /theCallerOfTheRequest/);
+      assert.doesNotMatch((error.cause as Error).stack ?? '', /theCallerOfTheRequest/, 'the raw rejection has no caller frames');
+      return true;
+    });
+  });
+
   test('real addon status errors map to DatapathError (no EAL needed)', () => {
     const binding = native();
     assert.equal(binding.ealState(), 'uninitialised', 'these unit tests never initialise the EAL');
-    const datapath = new binding.Datapath({ hostDevice: 'net_null0', wireDevice: 'net_null1' });
+    const config = parseAgentConfig({ host: { device: 'net_null0' }, wire: { device: 'net_null1' } });
+    const datapath = new binding.Datapath(nativeDatapathOptions(datapathOptions(config)));
     try {
       let raw: unknown;
       try {

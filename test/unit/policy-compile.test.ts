@@ -8,7 +8,8 @@ import {
   POLICY_HEADER_BYTES,
   POLICY_RULE_BYTES,
 } from '../../src/policy/compile';
-import { addressListFor, formatIpv4, maskOf, matchPolicy, parseIpv4, type Policy, type PortSpec } from '../../src/policy/model';
+import { formatIpv4, maskOf, parseIpv4 } from '../../src/net/ipv4';
+import { addressListFor, matchPolicy, type Policy, type PortSpec } from '../../src/policy/model';
 import { validatePolicies } from '../../src/policy/validate';
 
 const hex = (text: string) => Buffer.from(text.replace(/\s+/g, ''), 'hex');

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeCompiledPolicies } from '../../src/policy/compile';
-import { formatIpv4, type Policy } from '../../src/policy/model';
+import { formatIpv4 } from '../../src/net/ipv4';
+import type { Policy } from '../../src/policy/model';
 import { PolicyConflictError, PolicyInstallError, PolicyStore, type PolicySink } from '../../src/policy/store';
 import { PolicyValidationError } from '../../src/policy/validate';
 

@@ -1,38 +1,40 @@
+// `dysco bench <name> [options]`: runs the compiled benchmark program (dist/bench/main.js) as a child process with
+// the same arguments. The benchmarks are development harnesses outside src/, so the command finds them by path;
+// their names and options are theirs (`dysco bench --help` shows them).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { BENCHMARKS } from '../../../bench';
 import { UserError } from '../shared/user-error';
 
+/** dist/bench/main.js, from this compiled file at dist/src/cli/bench/index.js. */
+export const BENCH_ENTRY = resolve(__dirname, '..', '..', '..', 'bench', 'main.js');
+
 interface BenchArgs {
-  name: string;
-  quick: boolean;
-  deviceKind: ('af_packet' | 'af_xdp')[];
-  streams: number;
+  args: string[];
+}
+
+/** Runs the benchmark program with `args`; resolves with its exit code (a signal counts as 1). */
+export function runBenchProgram(args: readonly string[], entry = BENCH_ENTRY): Promise<number> {
+  if (!existsSync(entry)) throw new UserError(`no benchmark program at ${entry} (build with npm run build:ts)`);
+  const child = spawn(process.execPath, [entry, ...args], { stdio: 'inherit' });
+  return new Promise((resolveExit, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => resolveExit(code ?? 1));
+  });
 }
 
 export const benchCommand: CommandModule<object, BenchArgs> = {
-  command: 'bench <name>',
-  describe: `run a benchmark (${Object.keys(BENCHMARKS).join(', ')}); prints a table and a last JSON line`,
+  command: 'bench [args..]',
+  describe: 'run a benchmark; dysco bench --help lists them and their options',
   builder: (yargs) =>
     yargs
-      .positional('name', { type: 'string', demandOption: true, describe: 'benchmark name' })
-      .option('quick', { type: 'boolean', default: false, describe: 'a short run (under a minute) with the same figures' })
-      .option('device-kind', {
-        type: 'array',
-        choices: ['af_packet', 'af_xdp'] as const,
-        default: ['af_packet', 'af_xdp'] as const,
-        describe: 'PMD backing the agents\' veth ports; throughput measures every kind given side by side, the others use the first',
-      })
-      .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' }) as never,
+      .positional('args', { type: 'string', array: true, default: [], describe: 'benchmark name and its options' })
+      .help(false)
+      .version(false)
+      .strict(false)
+      .parserConfiguration({ 'unknown-options-as-args': true }) as never,
   handler: async (args) => {
-    const bench = BENCHMARKS[args.name];
-    if (!bench) throw new UserError(`unknown benchmark "${args.name}"; known: ${Object.keys(BENCHMARKS).join(', ')}`);
-    if (!Number.isInteger(args.streams) || args.streams < 1 || args.streams > 128) throw new UserError('--streams must be an integer from 1 to 128');
-    await bench.run({
-      quick: args.quick,
-      deviceKind: args.deviceKind[0] ?? 'af_packet',
-      deviceKinds: [...new Set(args.deviceKind)],
-      streams: args.streams,
-      log: (line) => process.stderr.write(`${line}\n`),
-    });
+    process.exitCode = await runBenchProgram(args.args.map(String));
   },
 };

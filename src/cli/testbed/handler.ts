@@ -6,6 +6,8 @@ import {
   listRuns,
   sweepAll,
   type RunStatus,
+  type SweepReport,
+  type TeardownReport,
   type Testbed,
 } from '../../testbed';
 import { UserError } from '../shared/user-error';
@@ -66,14 +68,42 @@ export async function runDown(args: DownArgs, write: Write = stdout): Promise<vo
       if (error instanceof Error && /^no testbed run/.test(error.message)) throw new UserError(error.message);
       throw error;
     }
-    write(`removed testbed ${runId}: ${report.namespaces.length} namespaces, ${report.killedPids.length} processes\n`);
+    write(formatRunDown(report));
     return;
   }
-  const report = await sweepAll();
+  write(formatSweepDown(await sweepAll()));
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** What was removed beyond namespaces: each DPDK runtime dir and control-API socket by path. */
+function leftovers(dpdkDirs: readonly string[], apiSockets: readonly string[]): string {
+  const lines = [
+    ...dpdkDirs.map((dir) => `  removed DPDK runtime dir ${dir}\n`),
+    ...apiSockets.map((socket) => `  removed control-API socket ${socket}\n`),
+  ];
+  return lines.join('');
+}
+
+/** `dysco testbed down <run>`: counts of what the teardown found and removed, then the paths. */
+export function formatRunDown(report: TeardownReport): string {
+  return (
+    `removed testbed ${report.runId}: ${plural(report.namespaces.length, 'namespace')}, ` +
+    `${plural(report.killedPids.length, 'process', 'processes')}, ${plural(report.dpdkDirs.length, 'DPDK runtime dir')}, ` +
+    `${plural(report.apiSockets.length, 'control-API socket')}\n` +
+    leftovers(report.dpdkDirs, report.apiSockets)
+  );
+}
+
+/** `dysco testbed down`: every run and every stale leftover, with the DPDK dirs and sockets the runs removed counted too. */
+export function formatSweepDown(report: SweepReport): string {
   const namespaces = report.runs.reduce((n, r) => n + r.namespaces.length, 0) + report.strayNamespaces.length;
-  write(
-    `removed ${report.runs.length} testbed run(s): ${namespaces} namespaces, ` +
-      `${report.dpdkDirs.length} stale DPDK runtime dirs\n`,
+  const dpdkDirs = [...report.runs.flatMap((r) => r.dpdkDirs), ...report.dpdkDirs];
+  const apiSockets = [...report.runs.flatMap((r) => r.apiSockets), ...report.apiSockets];
+  return (
+    `removed ${report.runs.length} testbed run(s): ${plural(namespaces, 'namespace')}, ` +
+    `${plural(dpdkDirs.length, 'DPDK runtime dir')}, ${plural(apiSockets.length, 'control-API socket')}\n` +
+    leftovers(dpdkDirs, apiSockets)
   );
 }
 
