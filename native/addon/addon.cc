@@ -2,6 +2,7 @@
 // core packet functions on Buffers.
 #include <napi.h>
 
+#include "addon/code_lists.h"
 #include "addon/core_bindings.h"
 #include "addon/datapath_wrap.h"
 #include "addon/errors.h"
@@ -76,6 +77,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ealState", Napi::Function::New<EalStateName>(env, "ealState"));
   exports.Set("errorCodes", ErrorCodes(env));
   exports.Set("dropReasons", DropReasons(env));
+  RegisterCodeLists(env, exports);
   exports.Set("Datapath", DatapathWrap::Define(env));
   RegisterCoreBindings(env, exports);
   RegisterTableBindings(env, exports);
