@@ -133,6 +133,7 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
   counters_ = counters;
   io_ = io;
   policies_ = std::make_unique<PolicySet>();
+  control_packets_.Init();
   return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi) &&
          neighbours_.Init(NeighbourConfig{}) == Status::OK;
 }
@@ -205,6 +206,8 @@ void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now
     const bool hit = (burst.hits >> i) & 1;
     if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
       verdicts[i] = Verdict::kToHost;
+    } else if (IsControlPacket(packets[i], layout)) {
+      verdicts[i] = TakeControlPacket(packets[i], layout);
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
       verdicts[i] = Verdict::kToHost;
@@ -630,6 +633,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
       // A middlebox that answered the SYN itself still has to send it on: keep its list.
       if (session.role != SessionRole::kMiddlebox || (session.sides & kHasRight)) table_.ReleaseSetup(session);
       stats_.established.Add(1);
+      PostSessionEvent(EventType::kSessionEstablished, index);
     }
     return;
   }
@@ -656,7 +660,10 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
 void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   Session& session = table_.at(index);
   // A RST is counted when its linger ends: until then the session may carry on (see Track).
-  if (cause != TeardownCause::kRst) stats_.teardowns[static_cast<int>(cause)].Add(1);
+  if (cause != TeardownCause::kRst) {
+    stats_.teardowns[static_cast<int>(cause)].Add(1);
+    PostSessionEvent(EventType::kSessionEnded, index, cause);
+  }
   if (cause == TeardownCause::kIdle) {
     table_.Free(index);
     return;
@@ -669,7 +676,10 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
 // Frees a session that has ended; a RST is counted now that nobody took it back (a FIN was counted
 // when the session began to linger).
 void SessionPipeline::Retire(uint32_t index) {
-  if (table_.at(index).fin_flags & (kRstForward | kRstReverse)) stats_.teardowns[static_cast<int>(TeardownCause::kRst)].Add(1);
+  if (table_.at(index).fin_flags & (kRstForward | kRstReverse)) {
+    stats_.teardowns[static_cast<int>(TeardownCause::kRst)].Add(1);
+    PostSessionEvent(EventType::kSessionEnded, index, TeardownCause::kRst);
+  }
   table_.Free(index);
 }
 
