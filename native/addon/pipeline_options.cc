@@ -34,6 +34,12 @@ std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* con
       !ReadUintOption(options, "closingTimeoutMs", 3600000, &p.closing_timeout_ms) ||
       !ReadUintOption(options, "lingerMs", 600000, &p.linger_ms))
     return "timeouts must be integers of milliseconds";
+  uint32_t control_port = p.control_port;
+  if (!ReadUintOption(options, "controlPort", 65535, &control_port)) return "controlPort must be 0..65535";
+  const Napi::Value session_events = options.Get("sessionEvents");
+  if (!session_events.IsUndefined() && !session_events.IsBoolean()) return "sessionEvents must be a boolean";
+  if (session_events.IsBoolean()) p.session_events = session_events.As<Napi::Boolean>().Value();
+  p.control_port = static_cast<uint16_t>(control_port);
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
   p.gateway_ip = __builtin_bswap32(gateway);

@@ -18,6 +18,16 @@ export interface SessionSide {
 
 export type SessionRole = 'initiator' | 'middlebox' | 'responder';
 
+/** TCP facts of one direction, from its SYN or SYN-ACK (zeros until seen). */
+export interface TcpHandshake {
+  isn: number;
+  /** null: the option was absent. */
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
+
 export interface SessionRecord {
   id: number;
   state: string;
@@ -28,6 +38,8 @@ export interface SessionRecord {
   packets: number;
   bytes: number;
   idleSeconds: number;
+  /** forward: the initiator's SYN; reverse: the responder's SYN-ACK. */
+  handshake?: { forward: TcpHandshake; reverse: TcpHandshake };
 }
 
 /** Pages through the datapath's sessions. `cursor` is opaque to the API: 0 starts, null ends. */

@@ -1,8 +1,12 @@
 // Loads the addon once and describes its surface. Everything native is reached through here.
 import bindings from 'bindings';
 import type { CoreBinding } from './core-binding';
-import type { NativeTuple, PipelineBinding, PipelineOptions } from './pipeline-binding';
+import type { DatapathEvent, TransmitSpec } from './events';
+import type { PipelineBinding, PipelineOptions } from './pipeline-binding';
 import type { ProtocolBinding } from './protocol-binding';
+import type { NativePipelineStats, NativeSessionSummary } from './session-types';
+
+export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple } from './session-types';
 
 export interface NativeDatapathOptions {
   hostDevice: string;
@@ -66,38 +70,6 @@ export interface NativeSessionPage {
   nextCursor: number | null;
 }
 
-export interface NativeSessionSummary {
-  id: number;
-  state: number;
-  role: number;
-  leftSession?: NativeTuple;
-  leftSubsession?: NativeTuple;
-  rightSession?: NativeTuple;
-  rightSubsession?: NativeTuple;
-  packets: number;
-  bytes: number;
-  idleMs: number;
-  /** -1 when no local policy chained it. */
-  ruleId: number;
-}
-
-export interface NativePipelineStats {
-  sessionsInitiated: number;
-  sessionsAccepted: number;
-  sessionsCompleted: number;
-  completedByTag: number;
-  established: number;
-  synRetransmits: number;
-  teardowns: { fin: number; rst: number; idle: number };
-  tagNoSpace: number;
-  staleTags: number;
-  rstsIgnored: number;
-  arpRequests: number;
-  activeSessions: number;
-  sessionCapacity: number;
-  tableBytes: number;
-}
-
 export interface NativeDatapath {
   open(): void;
   start(): void;
@@ -109,6 +81,9 @@ export interface NativeDatapath {
   installPolicies(compiled: Buffer): Promise<void>;
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
   pipelineStats(): NativePipelineStats | null;
+  transmit(spec: TransmitSpec): Promise<{ sent: boolean }>;
+  /** Receives every event but completions (on the JS thread, in order); undefined removes it. */
+  setEventListener(listener: ((event: DatapathEvent) => void) | undefined): void;
 }
 
 export type EalState = 'uninitialised' | 'running' | 'cleaned-up';
@@ -120,6 +95,15 @@ export interface NativeBinding {
   ealState(): EalState;
   errorCodes: Record<string, number>;
   dropReasons: string[];
+  /** The .def lists as compiled into the addon (test/unit/error-codes.test.ts checks them against generated/codes.ts). */
+  requestTypes: Record<string, number>;
+  requestServedBy: Record<string, string>;
+  eventTypes: Record<string, number>;
+  eventLabels: Record<string, string>;
+  sessionStates: string[];
+  sessionRoles: string[];
+  teardownCauses: string[];
+  pipelineCounters: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
   core: CoreBinding;
   pipeline: PipelineBinding;

@@ -34,10 +34,20 @@ export function callNative<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Runs an asynchronous native call. The lcore rejects it from an event, where no JavaScript frame of the
+ * caller is left, so the stack is taken here, before the call, and given to the DatapathError.
+ */
 export async function callNativeAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const callSite: { stack?: string } = {};
+  Error.captureStackTrace(callSite, callNativeAsync);
   try {
     return await fn();
   } catch (error) {
-    throw DatapathError.from(error);
+    const mapped = DatapathError.from(error);
+    if (mapped instanceof DatapathError && mapped !== error && callSite.stack !== undefined) {
+      mapped.stack = `${mapped.name}: ${mapped.message}${callSite.stack.slice(callSite.stack.indexOf('\n'))}`;
+    }
+    throw mapped;
   }
 }

@@ -1,4 +1,11 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
+// Its requests go through the same SessionPipeline::Serve and event path as the lcore's.
+import type { DatapathEvent, TransmitSpec } from './events';
+import type { NativePipelineStats, NativeSessionSummary } from './session-types';
+
+export type { NativeTuple } from './session-types';
+export { SESSION_ROLES, SESSION_STATES } from './generated/codes';
+
 export interface PipelineOptions {
   /** Host-order IPv4 numbers. */
   hostIp: number;
@@ -13,11 +20,17 @@ export interface PipelineOptions {
   establishedTimeoutMs?: number;
   closingTimeoutMs?: number;
   lingerMs?: number;
+  /** UDP datagrams from the wire to hostIp:controlPort become control_packet events. 0 or absent: none. */
+  controlPort?: number;
+  /** Post session_established and session_ended events. */
+  sessionEvents?: boolean;
+  /** The Buffer harness only: how many events wait for takeEvents() before more are counted as dropped. */
+  eventQueue?: number;
   /** Compiled policies in force from the first packet (the Datapath only). */
   policies?: Buffer;
 }
 
-export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';
+export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held' | 'consumed';
 
 export interface PipelineResult {
   verdict: PipelineVerdict;
@@ -25,26 +38,8 @@ export interface PipelineResult {
   frame?: Buffer;
 }
 
-import type { NativePipelineStats, NativeSessionSummary } from './binding';
-
-export interface NativeTuple {
-  srcIp: number;
-  dstIp: number;
-  srcPort: number;
-  dstPort: number;
-}
-
-export interface PipelineHandshake {
-  isn: number;
-  windowScale: number | null;
-  sackPermitted: boolean;
-  timestamps: boolean;
-  tsVal: number;
-}
-
 /** A session summary plus what the Buffer harness shows beyond the control API. */
 export interface PipelineSession extends NativeSessionSummary {
-  handshake: [PipelineHandshake, PipelineHandshake];
   tag: number;
 }
 
@@ -61,12 +56,13 @@ export interface NativePipeline {
   drops(): Record<string, number>;
   /** Frames the pipeline sent by itself since the last call (ARP requests, packets released after ARP). */
   takeSent(): Buffer[];
+  /** Serves a Transmit request; sent is false while the next hop's ARP is outstanding. Throws on a status error. */
+  transmit(spec: TransmitSpec, nowMs: number): { sent: boolean };
+  /** Events posted since the last call, oldest first. */
+  takeEvents(): DatapathEvent[];
+  counters(): { requestsServed: number; eventsPosted: number; eventsDropped: number; eventsQueued: number };
 }
 
 export interface PipelineBinding {
   Pipeline: new (options: PipelineOptions) => NativePipeline;
 }
-
-/** SessionState and SessionRole numbering of native/core/session.h. */
-export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
-export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;

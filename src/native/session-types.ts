@@ -1,0 +1,49 @@
+// Shapes the addon gives sessions and pipeline counters, shared by the Datapath and the Buffer
+// harness (so neither binding file needs the other's types).
+import type { PipelineCounterKey, TeardownCauseName } from './generated/codes';
+
+export interface NativeTuple {
+  srcIp: number;
+  dstIp: number;
+  srcPort: number;
+  dstPort: number;
+}
+
+/** TCP facts of one direction, from its SYN (or SYN-ACK): what reconfiguration needs to splice a path. */
+export interface NativeHandshake {
+  isn: number;
+  /** null when the option was absent. */
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
+
+export interface NativeSessionSummary {
+  id: number;
+  /** Index into SESSION_STATES. */
+  state: number;
+  /** Index into SESSION_ROLES. */
+  role: number;
+  leftSession?: NativeTuple;
+  leftSubsession?: NativeTuple;
+  rightSession?: NativeTuple;
+  rightSubsession?: NativeTuple;
+  packets: number;
+  bytes: number;
+  idleMs: number;
+  /** -1 when no local policy chained it. */
+  ruleId: number;
+  /** [0] the forward SYN's, [1] the SYN-ACK's (zeros until it is seen). */
+  handshake: [NativeHandshake, NativeHandshake];
+}
+
+/** Counters of native/core/pipeline_counters.def, teardowns by cause, then the table's own figures. */
+export type NativePipelineStats = Record<PipelineCounterKey, number> & {
+  teardowns: Record<TeardownCauseName, number>;
+  activeSessions: number;
+  sessionCapacity: number;
+  tableBytes: number;
+  /** Control-packet slots whose event the control plane has not read yet. */
+  controlSlotsInUse: number;
+};
