@@ -190,6 +190,11 @@ void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now
     if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
       verdicts[i] = Verdict::kToWire;
     } else if (!layout.is_tcp()) {
+      // Any frame from the host port is the host's own: its MAC lets the control plane send before any TCP.
+      if (__builtin_expect(!host_mac_known_, 0) && packets[i].length >= kEthernetHeader) {
+        std::memcpy(host_mac_, packets[i].data + 6, 6);
+        host_mac_known_ = true;
+      }
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
       verdicts[i] = Verdict::kToWire;
     } else {
