@@ -133,8 +133,7 @@ Verdict SessionPipeline::TakeControlPacket(const PipelinePacket& packet, const P
   return Verdict::kConsumed;
 }
 
-void SessionPipeline::PostSessionEvent(EventType type, uint32_t index, TeardownCause cause) {
-  if (!config_.session_events) return;
+void SessionPipeline::PostSessionEventNow(EventType type, uint32_t index, TeardownCause cause) {
   const uint64_t role = static_cast<uint64_t>(table_.at(index).role);
   const uint64_t detail = type == EventType::kSessionEnded ? role | uint64_t{static_cast<uint8_t>(cause)} << 8 : role;
   Post(Event{type, index, detail});

@@ -211,11 +211,9 @@ void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now
     const bool hit = (burst.hits >> i) & 1;
     if (hit && FastPath(packets[i], layout, burst.values[i], now)) {
       verdicts[i] = Verdict::kToHost;
-    } else if (IsControlPacket(packets[i], layout)) {
-      verdicts[i] = TakeControlPacket(packets[i], layout);
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
-      verdicts[i] = Verdict::kToHost;
+      verdicts[i] = IsControlPacket(packets[i], layout) ? TakeControlPacket(packets[i], layout) : Verdict::kToHost;
     } else {
       verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, burst.values[i], now);
     }

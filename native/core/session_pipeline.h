@@ -68,10 +68,10 @@ class PipelineIo {
   // Queues an event for the control plane; false when there is no room (the pipeline counts it in
   // events_dropped). A RequestDone always finds room: the io keeps one place per request in flight.
   // An environment without a control plane (a benchmark) refuses every event.
-  virtual bool PostEvent(const Event& event) { return false; }
+  virtual bool PostEvent(const Event& /*event*/) { return false; }
   // A copy of a frame the pipeline built, in a buffer that can wait for ARP and then go through
   // ReleaseHeld; nullptr when no buffer is free (or the environment cannot hold frames).
-  virtual void* CopyForHold(const uint8_t* frame, uint32_t length) { return nullptr; }
+  virtual void* CopyForHold(const uint8_t* /*frame*/, uint32_t /*length*/) { return nullptr; }
 };
 
 enum class TeardownCause : uint8_t {
@@ -161,7 +161,10 @@ class SessionPipeline {
            LoadBe32(packet.data + layout.l3_offset + 16) == __builtin_bswap32(config_.host_ip);
   }
   Verdict TakeControlPacket(const PipelinePacket& packet, const PacketLayout& layout);
-  void PostSessionEvent(EventType type, uint32_t index, TeardownCause cause = TeardownCause::kCount);
+  void PostSessionEvent(EventType type, uint32_t index, TeardownCause cause = TeardownCause::kCount) {
+    if (__builtin_expect(config_.session_events, 0)) PostSessionEventNow(type, index, cause);
+  }
+  void PostSessionEventNow(EventType type, uint32_t index, TeardownCause cause);
   bool Post(const Event& event);
   void Complete(Request& request);
   Status ServeInstallPolicies(Request& request);
