@@ -37,6 +37,12 @@ std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* con
       !read("establishedTimeoutMs", UINT32_MAX, &p.established_timeout_ms) ||
       !read("closingTimeoutMs", UINT32_MAX, &p.closing_timeout_ms) || !read("lingerMs", UINT32_MAX, &p.linger_ms))
     return "setupTimeoutMs, establishedTimeoutMs, closingTimeoutMs and lingerMs must be integers of milliseconds";
+  uint32_t control_port = 0;
+  if (!read("controlPort", 65535, &control_port)) return "controlPort must be 0..65535";
+  const Napi::Value session_events = options.Get("sessionEvents");
+  if (!session_events.IsBoolean()) return "sessionEvents must be a boolean";
+  p.session_events = session_events.As<Napi::Boolean>().Value();
+  p.control_port = static_cast<uint16_t>(control_port);
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
   p.gateway_ip = __builtin_bswap32(gateway);

@@ -1,6 +1,6 @@
 #pragma once
 // The session pipeline's options from a JavaScript object (hostIp, prefixLength, gatewayIp, table
-// sizes, port range, MTU, timeouts), shared by the Datapath and the Buffer-only Pipeline classes.
+// sizes, port range, MTU, timeouts, control port, session events), shared by the Datapath and the Buffer-only Pipeline classes.
 #include <napi.h>
 
 #include <string>

@@ -131,6 +131,7 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
   counters_ = counters;
   io_ = io;
   policies_ = std::make_unique<PolicySet>();
+  control_packets_.Init();
   return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi, config.host_ip) &&
          neighbours_.Init(NeighbourConfig{}) == Status::OK;
 }
@@ -229,6 +230,11 @@ void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now
     if (match == Match::kTranslated) {
       verdicts[i] = Verdict::kToWire;
     } else if (!layout.is_tcp()) {
+      // Any frame from the host port is the host's own: its MAC lets the control plane send before any TCP.
+      if (__builtin_expect(!host_mac_known_, 0) && packets[i].length >= kEthernetHeader) {
+        std::memcpy(host_mac_, packets[i].data + 6, 6);
+        host_mac_known_ = true;
+      }
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
       verdicts[i] = Verdict::kToWire;
     } else {
@@ -249,7 +255,7 @@ void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now
       verdicts[i] = Verdict::kToHost;
     } else if (!layout.is_tcp()) {
       if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
-      verdicts[i] = Verdict::kToHost;
+      verdicts[i] = IsControlPacket(packets[i], layout) ? TakeControlPacket(packets[i], layout) : Verdict::kToHost;
     } else {
       verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, value, now);
     }
@@ -659,6 +665,7 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
       // A middlebox that answered the SYN itself still has to send it on: keep its list.
       if (session.role != SessionRole::kMiddlebox || session.has_right()) table_.ReleaseSetup(index);
       stats_.established.Add(1);
+      PostSessionEvent(EventType::kSessionEstablished, index);
     }
     return;
   }
@@ -685,7 +692,10 @@ void SessionPipeline::Track(uint32_t index, TranslationKind kind, const Pipeline
 void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
   Session& session = table_.at(index);
   // A RST is counted when its linger ends: until then the session may carry on (see Track).
-  if (cause != TeardownCause::kRst) stats_.teardowns[static_cast<int>(cause)].Add(1);
+  if (cause != TeardownCause::kRst) {
+    stats_.teardowns[static_cast<int>(cause)].Add(1);
+    PostSessionEvent(EventType::kSessionEnded, index, cause);
+  }
   if (cause == TeardownCause::kIdle) {
     table_.Free(index);
     return;
@@ -698,7 +708,10 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
 // Frees a session that has ended; a RST is counted now that nobody took it back (a FIN was counted
 // when the session began to linger).
 void SessionPipeline::Retire(uint32_t index) {
-  if (table_.at(index).fin_flags & (kRstForward | kRstReverse)) stats_.teardowns[static_cast<int>(TeardownCause::kRst)].Add(1);
+  if (table_.at(index).fin_flags & (kRstForward | kRstReverse)) {
+    stats_.teardowns[static_cast<int>(TeardownCause::kRst)].Add(1);
+    PostSessionEvent(EventType::kSessionEnded, index, TeardownCause::kRst);
+  }
   table_.Free(index);
 }
 
