@@ -125,4 +125,11 @@ SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t c
 // On kOk *length shrinks by the payload length and `layout` no longer describes the frame.
 SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, const PacketLayout& layout);
 
+// A SYN payload is ours (or a damaged copy of ours) when it starts with the first three magic bytes.
+// Anything else (TCP Fast Open data) is not a Dysco SYN and passes untouched.
+inline bool LooksLikeAddressList(const uint8_t* payload, uint32_t length) {
+  return length >= 3 && payload[0] == 'D' && payload[1] == 'Y' && payload[2] == 'S';
+}
+
+
 }  // namespace dysco

@@ -10,11 +10,6 @@
 #include "core/udp_frame.h"
 
 namespace dysco {
-namespace {
-
-constexpr uint64_t kNsPerMs = 1000000;
-
-}  // namespace
 
 bool SessionPipeline::Post(const Event& event) {
   if (io_->PostEvent(event)) {
@@ -84,7 +79,7 @@ Status SessionPipeline::ServeTransmit(Request& request, uint32_t now_ms) {
   if (size == 0) return Status::INVALID_ARGUMENT;
 
   const uint32_t next_hop = NextHopFor(dst_ip);
-  const uint64_t now_ns = uint64_t{now_ms} * kNsPerMs;
+  const uint64_t now_ns = uint64_t{now_ms} * kNanosPerMilli;
   MacAddress mac;
   const ResolveResult resolved = neighbours_.Resolve(next_hop, now_ns, &mac);
   if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
