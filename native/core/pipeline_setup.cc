@@ -41,9 +41,9 @@ Verdict SessionPipeline::HostMiss(PipelinePacket& packet, const PacketLayout& la
     if (table_.ByTag(tag, &index) != nullptr) return CompletePending(index, packet, layout, key, true, now);
     stats_.stale_tags.Add(1);
     size_t length = packet.length;
-    RemoveTagOption(packet.data, &length, layout);
+    PacketLayout clean = layout;
+    RemoveTagOption(packet.data, &length, &clean);
     packet.length = static_cast<uint32_t>(length);
-    const PacketLayout clean = ParsePacket(packet.data, packet.length);
     const PolicyRule* rule = policies_->Match(key);
     return rule ? Initiate(packet, clean, key, *rule, now) : Verdict::kToWire;
   }
@@ -154,16 +154,15 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   stats_.sessions_accepted.Add(1);
 
   size_t length = packet.length;
-  if (StripSynPayload(packet.data, &length, layout) != SynPayloadStatus::kOk) {
+  PacketLayout edited = layout;
+  if (StripSynPayload(packet.data, &length, &edited) != SynPayloadStatus::kOk) {
     EndSession(index, TeardownCause::kIdle);
     return DropWith(DropReason::LIST_LENGTH);
   }
   packet.length = static_cast<uint32_t>(length);
-  const PacketLayout stripped = ParsePacket(packet.data, packet.length);
-  Translate(*session, kInLeft, packet, stripped);
+  Translate(*session, kInLeft, packet, edited);
   if (!last_hop) {
-    const PacketLayout translated = ParsePacket(packet.data, packet.length);
-    if (AddTagOption(packet.data, &length, packet.capacity, translated, table_.NewTag(index)) == TagStatus::kOk) {
+    if (AddTagOption(packet.data, &length, packet.capacity, &edited, table_.NewTag(index)) == TagStatus::kOk) {
       packet.length = static_cast<uint32_t>(length);
     } else {
       stats_.tag_no_space.Add(1);  // still found by its tuple unless the middlebox rewrites it
@@ -208,17 +207,13 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
   if (current.payload_length() != 0) {
     // TCP Fast Open data: the list takes the payload. The peer does not acknowledge the data and the
     // host sends it again after the handshake, as with any server that refuses TFO.
-    if (StripSynPayload(packet.data, &length, current) != SynPayloadStatus::kOk) return DropWith(DropReason::SYN_TOO_LARGE);
+    if (StripSynPayload(packet.data, &length, &current) != SynPayloadStatus::kOk) return DropWith(DropReason::SYN_TOO_LARGE);
     packet.length = static_cast<uint32_t>(length);
-    current = ParsePacket(packet.data, packet.length);
   }
-  if (RemoveTagOption(packet.data, &length, current)) {
-    packet.length = static_cast<uint32_t>(length);
-    current = ParsePacket(packet.data, packet.length);
-  }
+  if (RemoveTagOption(packet.data, &length, &current)) packet.length = static_cast<uint32_t>(length);
   Translate(session, kOutRight, packet, current);
   const FiveTuple downstream = table_.KeyOf(session, kOutRight);
-  if (AppendAddressListToSyn(packet.data, &length, packet.capacity, current, downstream, list->hops, list->count) !=
+  if (AppendAddressListToSyn(packet.data, &length, packet.capacity, &current, downstream, list->hops, list->count) !=
           SynPayloadStatus::kOk ||
       length - kEthernetHeaderSize > config_.mtu) {
     return DropWith(DropReason::SYN_TOO_LARGE);

@@ -245,18 +245,17 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       // The left neighbour retransmitted its SYN: deliver it again exactly as the first time.
       stats_.syn_retransmits.Add(1);
       size_t length = packet.length;
-      if (layout.payload_length() != 0 && StripSynPayload(packet.data, &length, layout) != SynPayloadStatus::kOk) {
+      PacketLayout edited = layout;
+      if (edited.payload_length() != 0 && StripSynPayload(packet.data, &length, &edited) != SynPayloadStatus::kOk) {
         return DropWith(DropReason::LIST_LENGTH);
       }
       packet.length = static_cast<uint32_t>(length);
-      const PacketLayout stripped = ParsePacket(packet.data, packet.length);
-      Translate(session, kind, packet, stripped);
+      Translate(session, kind, packet, edited);
       // Until the SYN-ACK, every copy of the SYN carries the same tag as the first.
       const SetupState* setup = table_.SetupOf(index);
       if (setup != nullptr && setup->tag != 0 &&
           (session.state == SessionState::kPending || session.state == SessionState::kSynSent)) {
-        const PacketLayout translated = ParsePacket(packet.data, packet.length);
-        if (AddTagOption(packet.data, &length, packet.capacity, translated, setup->tag) == TagStatus::kOk) {
+        if (AddTagOption(packet.data, &length, packet.capacity, &edited, setup->tag) == TagStatus::kOk) {
           packet.length = static_cast<uint32_t>(length);
         }
       }
