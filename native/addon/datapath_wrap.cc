@@ -62,23 +62,25 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                      });
 }
 
-// Returns an empty string when the options are usable, else what is wrong with them.
+// Returns an empty string when the options are usable, else what is wrong with them. Every option is
+// required: defaults and limits are the agent config schema's; this checks only what the C++ types and the
+// port and ring set-up need.
 std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
-  uint32_t poll_mode = static_cast<uint32_t>(config_.poll_mode);
-  uint32_t rx_desc = config_.host.rx_descriptors;
-  uint32_t tx_desc = config_.host.tx_descriptors;
+  uint32_t poll_mode = 0, rx_desc = 0, tx_desc = 0;
+  const auto read = [&options](const char* key, uint32_t max, uint32_t* out) {
+    return ReadRequiredUintOption(options, key, max, out);
+  };
   if (!ReadString(options, "hostDevice", &config_.host.device)) return "hostDevice must be a string";
   if (!ReadString(options, "wireDevice", &config_.wire.device)) return "wireDevice must be a string";
-  if (!ReadUintOption(options, "mbufs", 1u << 22, &config_.mbufs)) return "mbufs must be an integer";
-  if (!ReadUintOption(options, "pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
-  if (!ReadUintOption(options, "idleSleepMaxUs", 1000000, &config_.idle_sleep_max_us))
-    return "idleSleepMaxUs must be an integer <= 1000000";
-  if (!ReadUintOption(options, "txDrainUs", 1000000, &config_.tx_drain_us)) return "txDrainUs must be an integer <= 1000000";
-  if (!ReadUintOption(options, "rxDescriptors", 65535, &rx_desc) || !ReadUintOption(options, "txDescriptors", 65535, &tx_desc))
-    return "descriptor counts must be integers <= 65535";
-  if (!ReadUintOption(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
+  if (!read("mbufs", UINT32_MAX, &config_.mbufs) || config_.mbufs == 0) return "mbufs must be a positive integer";
+  if (!read("pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
+  if (!read("idleSleepMaxUs", UINT32_MAX, &config_.idle_sleep_max_us)) return "idleSleepMaxUs must be an integer";
+  if (!read("txDrainUs", UINT32_MAX, &config_.tx_drain_us)) return "txDrainUs must be an integer";
+  if (!read("rxDescriptors", 65535, &rx_desc) || !read("txDescriptors", 65535, &tx_desc) || rx_desc == 0 || tx_desc == 0)
+    return "rxDescriptors and txDescriptors must be 16-bit integers";
+  if (!read("ringSize", UINT32_MAX, &config_.ring_size) || config_.ring_size < 2 ||
       (config_.ring_size & (config_.ring_size - 1)) != 0)
-    return "ringSize must be a power of two between 2 and 65536";
+    return "ringSize must be a power of two of at least 2";
   const Napi::Value dysco = options.Get("dysco");
   if (!dysco.IsUndefined()) {
     if (!dysco.IsObject()) return "dysco must be an object";

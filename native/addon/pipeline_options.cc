@@ -14,13 +14,17 @@ bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, 
   return true;
 }
 
+bool ReadRequiredUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
+  return !options.Get(key).IsUndefined() && ReadUintOption(options, key, max, out);
+}
+
 // Every option is required. Defaults and limits are the agent config schema's (src/agent/config.ts), which the
 // caller has applied; this checks only what the C++ types and the pipeline's invariants need.
 std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config) {
   PipelineConfig& p = *config;
   uint32_t host_ip = 0, prefix = 0, gateway = 0, port_lo = 0, port_hi = 0, mtu = 0;
   const auto read = [&options](const char* key, uint32_t max, uint32_t* out) {
-    return !options.Get(key).IsUndefined() && ReadUintOption(options, key, max, out);
+    return ReadRequiredUintOption(options, key, max, out);
   };
   if (!read("hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
   if (!read("prefixLength", 32, &prefix)) return "prefixLength must be 0..32";

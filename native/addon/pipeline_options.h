@@ -11,6 +11,8 @@ namespace dysco::addon {
 
 // Optional unsigned integer option; false when present but not an integer within [0, max].
 bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out);
+// The same for an option that must be present (its default is the config schema's, never the addon's).
+bool ReadRequiredUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out);
 
 // Fills `config` from options that must all be present (the config schema has applied defaults and limits);
 // returns an empty string, or what is wrong with them.
