@@ -15,7 +15,7 @@ import type { NativeDatapath } from '../../src/native/binding';
 import { pipelineOptions } from '../../src/agent/agent';
 import { dyscoConfigSchema } from '../../src/agent/config';
 import { requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
-import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
+import { dpdkUnavailableReason, pcapDatapathOptions, testEalOptions } from '../support/dpdk';
 import { buildUdpFrame } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
 import { waitFor } from '../support/wait';
@@ -44,16 +44,7 @@ describe('control channel in the DPDK loop', { skip }, () => {
       buildUdpFrame({ eth: fromPeer, ip: { src: PEER, dst: HOST }, udp: { srcPort: 53, dstPort: 5000, payload: Buffer.from('dns answer') } }),
     ]);
     datapath = Datapath.open({
-      hostDevice: `net_pcap0,rx_pcap=${join(dir, 'host-in.pcap')},tx_pcap=${join(dir, 'host-out.pcap')}`,
-      wireDevice: `net_pcap1,rx_pcap=${join(dir, 'wire-in.pcap')},tx_pcap=${join(dir, 'wire-out.pcap')}`,
-      pollMode: 'adaptive',
-      idleSleepMaxUs: 100,
-      txDrainUs: 100,
-      mbufs: 2047,
-      rxDescriptors: 256,
-      txDescriptors: 256,
-      ringSize: 1024,
-      eal: testEalOptions('control'),
+      ...pcapDatapathOptions(dir, testEalOptions('control')),
       dysco: pipelineOptions(
         dyscoConfigSchema.parse({ address: `${HOST}/24`, gateway: GATEWAY, maxSessions: 1024, maxSetups: 256, controlPort: CONTROL_PORT }),
       ),
