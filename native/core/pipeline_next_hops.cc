@@ -17,9 +17,17 @@ void SessionPipeline::ResolveSessionMac(Session& session, int side, uint32_t now
   const uint32_t agent = side == 0 ? session.right.neighbour_ip : session.left.neighbour_ip;
   MacAddress mac;
   const uint32_t next_hop = NextHopFor(agent);
-  const ResolveResult resolved = neighbours_.Resolve(next_hop, uint64_t{now} * kNanosPerMilli, &mac);
+  if (ResolveNextHop(next_hop, now, &mac) == NextHopState::kReady && table_.SetNextHop(session, side, mac.bytes)) {
+    RefreshFast(session);
+  }
+}
+
+SessionPipeline::NextHopState SessionPipeline::ResolveNextHop(uint32_t next_hop, uint32_t now, MacAddress* mac) {
+  const ResolveResult resolved = neighbours_.Resolve(next_hop, uint64_t{now} * kNanosPerMilli, mac);
   if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
-  if (ResolveHasMac(resolved) && table_.SetNextHop(session, side, mac.bytes)) RefreshFast(session);
+  if (ResolveHasMac(resolved)) return NextHopState::kReady;
+  return resolved == ResolveResult::kNeedRequest || resolved == ResolveResult::kPending ? NextHopState::kWait
+                                                                                        : NextHopState::kUnreachable;
 }
 
 Verdict SessionPipeline::ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet,
@@ -29,19 +37,15 @@ Verdict SessionPipeline::ForwardToNextHop(Session& session, int side, uint32_t n
     return Verdict::kToWire;
   }
   const uint32_t next_hop = NextHopFor(next_agent);
-  const uint64_t now_ns = uint64_t{now} * kNanosPerMilli;
   MacAddress mac;
-  const ResolveResult resolved = neighbours_.Resolve(next_hop, now_ns, &mac);
-  if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
-  if (ResolveHasMac(resolved)) {
+  const NextHopState state = ResolveNextHop(next_hop, now, &mac);
+  if (state == NextHopState::kReady) {
     table_.SetNextHop(session, side, mac.bytes);  // a full MAC table only costs the next packet a lookup
     std::memcpy(packet.data, mac.bytes, 6);
     return Verdict::kToWire;
   }
-  if (resolved != ResolveResult::kNeedRequest && resolved != ResolveResult::kPending) {
-    return DropWith(DropReason::NEIGHBOUR_UNRESOLVED);
-  }
-  if (neighbours_.Enqueue(next_hop, packet.handle, now_ns) != EnqueueResult::kQueued) {
+  if (state == NextHopState::kUnreachable) return DropWith(DropReason::NEIGHBOUR_UNRESOLVED);
+  if (neighbours_.Enqueue(next_hop, packet.handle, uint64_t{now} * kNanosPerMilli) != EnqueueResult::kQueued) {
     return DropWith(DropReason::NEIGHBOUR_QUEUE_FULL);
   }
   return Verdict::kHeld;

@@ -79,24 +79,22 @@ Status SessionPipeline::ServeTransmit(Request& request, uint32_t now_ms) {
   if (size == 0) return Status::INVALID_ARGUMENT;
 
   const uint32_t next_hop = NextHopFor(dst_ip);
-  const uint64_t now_ns = uint64_t{now_ms} * kNanosPerMilli;
   MacAddress mac;
-  const ResolveResult resolved = neighbours_.Resolve(next_hop, now_ns, &mac);
-  if (ResolveNeedsRequest(resolved)) SendArpRequest(next_hop);
-  if (ResolveHasMac(resolved)) {
+  const NextHopState state = ResolveNextHop(next_hop, now_ms, &mac);
+  if (state == NextHopState::kReady) {
     std::memcpy(frame, mac.bytes, 6);
     if (!io_->SendFrame(frame, static_cast<uint32_t>(size))) return Status::NO_BUFFER;
     stats_.control_sent.Add(1);
     request.results[0] = 1;
     return Status::OK;
   }
-  if (resolved != ResolveResult::kNeedRequest && resolved != ResolveResult::kPending) {
+  if (state == NextHopState::kUnreachable) {
     counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
     return Status::NEXT_HOP_UNRESOLVED;
   }
   void* held = io_->CopyForHold(frame, static_cast<uint32_t>(size));
   if (held == nullptr) return Status::NO_BUFFER;
-  if (neighbours_.Enqueue(next_hop, held, now_ns) != EnqueueResult::kQueued) {
+  if (neighbours_.Enqueue(next_hop, held, uint64_t{now_ms} * kNanosPerMilli) != EnqueueResult::kQueued) {
     io_->ReleaseHeld(held, nullptr);
     counters_->Drop(DropReason::NEIGHBOUR_QUEUE_FULL);
     return Status::NEXT_HOP_UNRESOLVED;

@@ -149,6 +149,10 @@ class SessionPipeline {
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   uint32_t NextHopFor(uint32_t agent) const;
+  // A next hop's MAC now (kReady, *mac set), later (kWait: hold the packet), or not (kUnreachable). Sends the
+  // ARP request the neighbour table asks for.
+  enum class NextHopState : uint8_t { kReady, kWait, kUnreachable };
+  NextHopState ResolveNextHop(uint32_t next_hop, uint32_t now, MacAddress* mac);
   void ResolveSessionMac(Session& session, int side, uint32_t now);
   Verdict ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet, uint32_t now);
   void Translate(const Session& session, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout) const;
