@@ -122,8 +122,9 @@ inline bool IsCommonTcpFrame(const uint8_t* frame, size_t length) {
     return false;
   }
   const uint32_t total = LoadBe16(frame + 16);
-  const uint32_t tcp_header = static_cast<uint32_t>(frame[kCommonL4Offset + 12] >> 4) * 4;
-  return kCommonL3Offset + total <= length && tcp_header >= kTcpMinHeaderSize && kIpv4MinHeaderSize + tcp_header <= total;
+  const uint32_t data_offset = frame[kCommonL4Offset + 12];  // TCP header length in words, high nibble
+  return kCommonL3Offset + total <= length && data_offset >= (kTcpMinHeaderSize / 4) << 4 &&
+         kIpv4MinHeaderSize + (data_offset >> 4) * 4 <= total;
 }
 
 inline PacketLayout CommonTcpLayout(const uint8_t* frame) {

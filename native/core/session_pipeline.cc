@@ -109,6 +109,48 @@ void RecordHandshake(SessionCold& cold, int direction, const uint8_t* frame, con
   SessionTable::SetHandshake(cold, direction, handshake);
 }
 
+// The probe of a packet that is not a common frame: above FlowTable::kMaxValue, and none of its answers.
+constexpr uint32_t kNotLookedUp = 0xfffffffd;
+static_assert(kNotLookedUp > FlowTable::kMaxValue && kNotLookedUp != FlowTable::kMissFinal &&
+              kNotLookedUp != FlowTable::kLookFurther);
+
+// What Session::flags must hold for a data packet of `kind` to be translated on the fast path: kFast
+// (an established session, never a free record, with every next hop known) and the flag of the kind's
+// side, which with kFast says the session owns the kind (a middlebox's placeholder is never fast). A
+// kind the port does not look up (from the host only out kinds, from the wire only in kinds) needs a
+// bit that flags never holds.
+template <bool kOutbound>
+constexpr uint8_t FastFlagsFor(TranslationKind kind) {
+  constexpr uint8_t kNever = 0x80;
+  static_assert((kHasLeft | kHasRight | kFast | (7 << kStateBeforeRstShift)) < kNever);
+  switch (kind) {
+    case kOutRight: return kOutbound ? kFast | kHasRight : kNever;
+    case kOutLeft: return kOutbound ? kFast | kHasLeft : kNever;
+    case kInRight: return kOutbound ? kNever : kFast | kHasRight;
+    case kInLeft: return kOutbound ? kNever : kFast | kHasLeft;
+    default: return kNever;
+  }
+}
+
+// The first pass over a burst: which packets are common frames, and for those the hash and home bucket
+// of their keys, the bucket prefetched. Through restrict pointers, so that the table's fields stay in
+// registers across the stores.
+uint64_t HashCommonFrames(const FlowTable& table, const PipelinePacket* packets, uint32_t n, uint32_t* __restrict hashes,
+                          uint32_t* __restrict homes) {
+  uint64_t common = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint8_t* frame = packets[i].data;
+    if (!IsCommonTcpFrame(frame, packets[i].length)) continue;
+    common |= uint64_t{1} << i;
+    const uint32_t hash = HashTcpWords(CommonFrameWords(frame));
+    const uint32_t home = table.HomeOf(hash);
+    hashes[i] = hash;
+    homes[i] = home;
+    table.PrefetchBucket(home);
+  }
+  return common;
+}
+
 }  // namespace
 
 bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters, PipelineIo* io) {
@@ -136,21 +178,14 @@ Verdict SessionPipeline::DropWith(DropReason reason) {
 void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound) {
   BurstScratch& burst = scratch_;
   const FlowTable& table = table_.lookup_table(outbound);
-  uint64_t common = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    const uint8_t* frame = packets[i].data;
-    if (!IsCommonTcpFrame(frame, packets[i].length)) {
-      burst.layouts[i] = ParsePacket(frame, packets[i].length);
-      continue;
-    }
-    common |= uint64_t{1} << i;
-    const uint32_t hash = HashTcpWords(CommonFrameWords(frame));
-    const uint32_t home = table.HomeOf(hash);
-    burst.hashes[i] = hash;
-    burst.homes[i] = home;
-    table.PrefetchBucket(home);
-  }
+  const uint64_t common = HashCommonFrames(table, packets, n, burst.hashes, burst.homes);
   burst.common = common;
+  const uint64_t all = n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  for (uint64_t other = all & ~common; other != 0; other &= other - 1) {
+    const uint32_t i = __builtin_ctzll(other);
+    burst.layouts[i] = ParsePacket(packets[i].data, packets[i].length);
+    burst.probes[i] = kNotLookedUp;
+  }
   for (uint64_t left = common; left != 0; left &= left - 1) {
     const uint32_t i = __builtin_ctzll(left);
     const uint32_t probe = table.FirstCandidate(burst.homes[i], burst.hashes[i]);
@@ -171,16 +206,12 @@ inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t val
   if (value > FlowTable::kMaxValue) return FastResult::kOtherKey;
   Session& session = table_.at(EntryIndex(value));
   const TranslationKind kind = EntryKind(value);
-  // From the host only out kinds are looked up, from the wire only in kinds.
-  const bool right = kind == (kOutbound ? kOutRight : kInRight);
-  if (!right && kind != (kOutbound ? kOutLeft : kInLeft)) return FastResult::kOtherKey;
-  // kFast implies an established session (never a free record) with every next hop known; with the
-  // side's flag it also says the session owns the kind (a middlebox's placeholder is never fast).
-  const uint8_t needs = kFast | (right ? kHasRight : kHasLeft);
+  const uint8_t needs = FastFlagsFor<kOutbound>(kind);
   uint8_t* frame = packet.data;
   if ((session.flags & needs) != needs || (frame[kCommonL4Offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
     return FastResult::kSlowPath;
   }
+  const bool right = kind == (kOutbound ? kOutRight : kInRight);
   const SessionSide& side = right ? session.right : session.left;
   TupleWords arrives, leaves;
   KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
@@ -218,7 +249,7 @@ template <bool kOutbound>
 inline bool SessionPipeline::TranslateFast(uint32_t i, PipelinePacket& packet, uint32_t now) {
   uint32_t& probe = scratch_.probes[i];
   FastResult result = TranslateIfFast<kOutbound>(probe, packet, now);
-  if (result == FastResult::kOtherKey && probe != FlowTable::kMissFinal) {
+  if (result == FastResult::kOtherKey && (probe <= FlowTable::kMaxValue || probe == FlowTable::kLookFurther)) {
     const TupleWords key = CommonFrameWords(packet.data);
     uint32_t value;
     if (!table_.lookup_table(kOutbound).Find(
@@ -276,9 +307,8 @@ Verdict SessionPipeline::WireSlowPath(uint32_t i, PipelinePacket& packet, uint32
 
 void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
   ClassifyBurst(packets, n, true);
-  const uint64_t common = scratch_.common;
   for (uint32_t i = 0; i < n; ++i) {
-    if (((common >> i) & 1) && TranslateFast<true>(i, packets[i], now)) {
+    if (TranslateFast<true>(i, packets[i], now)) {
       verdicts[i] = Verdict::kToWire;
     } else {
       verdicts[i] = HostSlowPath(i, packets[i], now);
@@ -288,9 +318,8 @@ void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now
 
 void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
   ClassifyBurst(packets, n, false);
-  const uint64_t common = scratch_.common;
   for (uint32_t i = 0; i < n; ++i) {
-    if (((common >> i) & 1) && TranslateFast<false>(i, packets[i], now)) {
+    if (TranslateFast<false>(i, packets[i], now)) {
       verdicts[i] = Verdict::kToHost;
     } else {
       verdicts[i] = WireSlowPath(i, packets[i], now);
