@@ -1,5 +1,6 @@
 #include "core/session_pipeline.h"
 
+#include <array>
 #include <cstring>
 
 #include "core/address_list.h"
@@ -120,7 +121,7 @@ static_assert(kNotLookedUp > FlowTable::kMaxValue && kNotLookedUp != FlowTable::
 // kind the port does not look up (from the host only out kinds, from the wire only in kinds) needs a
 // bit that flags never holds.
 template <bool kOutbound>
-constexpr uint8_t FastFlagsFor(TranslationKind kind) {
+constexpr uint8_t FastFlagsOf(uint32_t kind) {
   constexpr uint8_t kNever = 0x80;
   static_assert((kHasLeft | kHasRight | kFast | (7 << kStateBeforeRstShift)) < kNever);
   switch (kind) {
@@ -131,6 +132,16 @@ constexpr uint8_t FastFlagsFor(TranslationKind kind) {
     default: return kNever;
   }
 }
+
+// FastFlagsOf as a table over every kind a table value can name, so the per-packet path reads one byte.
+template <bool kOutbound>
+constexpr std::array<uint8_t, 1u << kEntryKindBits> FastFlagsTable() {
+  std::array<uint8_t, 1u << kEntryKindBits> table{};
+  for (uint32_t kind = 0; kind < table.size(); ++kind) table[kind] = FastFlagsOf<kOutbound>(kind);
+  return table;
+}
+template <bool kOutbound>
+constexpr std::array<uint8_t, 1u << kEntryKindBits> kFastFlags = FastFlagsTable<kOutbound>();
 
 // The first pass over a burst: which packets are common frames, and for those the hash and home bucket
 // of their keys, the bucket prefetched. Through restrict pointers, so that the table's fields stay in
@@ -206,7 +217,7 @@ inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t val
   if (value > FlowTable::kMaxValue) return FastResult::kOtherKey;
   Session& session = table_.at(EntryIndex(value));
   const TranslationKind kind = EntryKind(value);
-  const uint8_t needs = FastFlagsFor<kOutbound>(kind);
+  const uint8_t needs = kFastFlags<kOutbound>[kind];
   uint8_t* frame = packet.data;
   if ((session.flags & needs) != needs || (frame[kCommonL4Offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
     return FastResult::kSlowPath;
@@ -217,13 +228,13 @@ inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t val
   KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
   if (!(arrives == CommonFrameWords(frame))) return FastResult::kOtherKey;
   RewriteTuple(frame + kCommonL3Offset, frame + kCommonL4Offset, leaves, side, kOutbound);
-  session.last_seen_ms = now;
-  if (kOutbound) {
-    std::memcpy(frame, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
-    if (session.role == SessionRole::kMiddlebox) return FastResult::kTranslated;  // counted once, inbound
+  if (kOutbound) std::memcpy(frame, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
+  // A middlebox counts each packet once, inbound.
+  if (!kOutbound || session.role != SessionRole::kMiddlebox) {
+    session.bytes += packet.length;
+    ++session.packets;
   }
-  ++session.packets;
-  session.bytes += packet.length;
+  session.last_seen_ms = now;
   return FastResult::kTranslated;
 }
 
