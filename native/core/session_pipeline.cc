@@ -19,12 +19,14 @@ constexpr uint32_t kNeighbourExpiryIntervalMs = 10;
 
 // RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
 // depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
-// suffices: ~HC + adjust is at most 0x1fffe.
+// suffices: ~HC + adjust is at most 0x1fffe, so adding its carry back (a 16-bit add with carry) cannot
+// carry again.
 inline void AdjustChecksumAt(uint8_t* field, uint16_t adjust) {
   uint16_t checksum;
   std::memcpy(&checksum, field, 2);
-  const uint32_t sum = static_cast<uint16_t>(~checksum) + uint32_t{adjust};
-  checksum = static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
+  uint16_t sum;
+  const bool carry = __builtin_add_overflow(static_cast<uint16_t>(~checksum), adjust, &sum);
+  checksum = static_cast<uint16_t>(~(sum + carry));
   std::memcpy(field, &checksum, 2);
 }
 
@@ -202,20 +204,21 @@ void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, b
     const uint32_t probe = table.FirstCandidate(burst.homes[i], burst.hashes[i]);
     burst.probes[i] = probe;
     if (probe > FlowTable::kMaxValue) continue;
-    const uint8_t* record = reinterpret_cast<const uint8_t*>(&table_.at(EntryIndex(probe)));
+    Session* record = &table_.at(EntryIndex(probe));
+    burst.records[i] = record;
     __builtin_prefetch(record, 1);
-    __builtin_prefetch(record + sizeof(Session) - 1, 1);
+    __builtin_prefetch(reinterpret_cast<const uint8_t*>(record) + sizeof(Session) - 1, 1);
   }
 }
 
-// A data packet of a fast session in a common frame, translated with one read of the record: the
-// candidate is confirmed and the rewrite computed from the same words. Nothing is written unless the
-// packet is translated.
+// A data packet of a fast session in a common frame, translated with one read of its record (`record`
+// is the one `value` names when value is a candidate): the candidate is confirmed and the rewrite
+// computed from the same words. Nothing is written unless the packet is translated.
 template <bool kOutbound>
-inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t value, PipelinePacket& packet,
-                                                                     uint32_t now) {
+inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t value, Session* record,
+                                                                     PipelinePacket& packet, uint32_t now) {
   if (value > FlowTable::kMaxValue) return FastResult::kOtherKey;
-  Session& session = table_.at(EntryIndex(value));
+  Session& session = *record;
   const TranslationKind kind = EntryKind(value);
   const uint8_t needs = kFastFlags<kOutbound>[kind];
   uint8_t* frame = packet.data;
@@ -227,14 +230,15 @@ inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t val
   TupleWords arrives, leaves;
   KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
   if (!(arrives == CommonFrameWords(frame))) return FastResult::kOtherKey;
+  // Stored before the rewrite: beside the counters' update the compiler merges the two into a vector store.
+  session.last_seen_ms = now;
   RewriteTuple(frame + kCommonL3Offset, frame + kCommonL4Offset, leaves, side, kOutbound);
   if (kOutbound) std::memcpy(frame, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
   // A middlebox counts each packet once, inbound.
   if (!kOutbound || session.role != SessionRole::kMiddlebox) {
-    session.bytes += packet.length;
     ++session.packets;
+    session.bytes += packet.length;
   }
-  session.last_seen_ms = now;
   return FastResult::kTranslated;
 }
 
@@ -259,7 +263,7 @@ inline bool SessionPipeline::MatchesWords(uint32_t value, const TupleWords& key)
 template <bool kOutbound>
 inline bool SessionPipeline::TranslateFast(uint32_t i, PipelinePacket& packet, uint32_t now) {
   uint32_t& probe = scratch_.probes[i];
-  FastResult result = TranslateIfFast<kOutbound>(probe, packet, now);
+  FastResult result = TranslateIfFast<kOutbound>(probe, scratch_.records[i], packet, now);
   if (result == FastResult::kOtherKey && (probe <= FlowTable::kMaxValue || probe == FlowTable::kLookFurther)) {
     const TupleWords key = CommonFrameWords(packet.data);
     uint32_t value;
@@ -269,7 +273,7 @@ inline bool SessionPipeline::TranslateFast(uint32_t i, PipelinePacket& packet, u
       return false;
     }
     probe = value;
-    result = TranslateIfFast<kOutbound>(value, packet, now);
+    result = TranslateIfFast<kOutbound>(value, &table_.at(EntryIndex(value)), packet, now);
   }
   return result == FastResult::kTranslated;
 }

@@ -110,12 +110,13 @@ class SessionPipeline {
     uint32_t hashes[kMaxBurst];       // of each common frame's key
     uint32_t homes[kMaxBurst];        // its home bucket
     uint32_t probes[kMaxBurst];       // its FlowTable::FirstCandidate, or once looked up, the answer
+    Session* records[kMaxBurst];      // the record a candidate probe names
     PacketLayout layouts[kMaxBurst];  // of every other packet
   };
   void ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound);
   enum class FastResult : uint8_t { kTranslated, kSlowPath, kOtherKey };
   template <bool kOutbound>
-  FastResult TranslateIfFast(uint32_t value, PipelinePacket& packet, uint32_t now);
+  FastResult TranslateIfFast(uint32_t value, Session* record, PipelinePacket& packet, uint32_t now);
   template <bool kOutbound>
   bool MatchesWords(uint32_t value, const TupleWords& key) const;
   template <bool kOutbound>
