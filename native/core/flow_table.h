@@ -29,6 +29,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bucket values are read
 namespace dysco {
 
 class FlowTable {
+  struct Bucket;
+
  public:
   enum class InsertResult : uint8_t {
     kInserted,
@@ -57,9 +59,23 @@ class FlowTable {
 
   static uint32_t Hash(const FiveTuple& key) { return HashFiveTuple(key); }
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&buckets_[HomeOf(hash)], 0, 3); }
-  // The home bucket of a hash, for a burst that computes it once: PrefetchBucket, then FirstCandidate.
   uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32); }
-  void PrefetchBucket(uint32_t bucket) const { __builtin_prefetch(&buckets_[bucket], 0, 3); }
+
+  // The bucket array as a burst sees it, copied out: a loop that stores to its own arrays keeps the
+  // copy in registers, where the table's fields would be reloaded after every store. A burst computes
+  // each key's home once: Prefetch it, then FirstCandidate.
+  class Buckets {
+   public:
+    uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * count_) >> 32); }
+    void Prefetch(uint32_t home) const { __builtin_prefetch(base_ + home, 0, 3); }
+
+   private:
+    friend class FlowTable;
+    Buckets(const Bucket* base, uint32_t count) : base_(base), count_(count) {}
+    const Bucket* base_;
+    uint32_t count_;
+  };
+  Buckets buckets() const { return Buckets(buckets_, bucket_count_); }
 
   // The value of the key with this hash that `matches` accepts.
   template <typename Matches>

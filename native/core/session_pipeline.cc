@@ -146,20 +146,20 @@ template <bool kOutbound>
 constexpr std::array<uint8_t, 1u << kEntryKindBits> kFastFlags = FastFlagsTable<kOutbound>();
 
 // The first pass over a burst: which packets are common frames, and for those the hash and home bucket
-// of their keys, the bucket prefetched. Through restrict pointers, so that the table's fields stay in
-// registers across the stores.
-uint64_t HashCommonFrames(const FlowTable& table, const PipelinePacket* packets, uint32_t n, uint32_t* __restrict hashes,
-                          uint32_t* __restrict homes) {
+// of their keys, the bucket prefetched.
+uint64_t HashCommonFrames(const FlowTable& table, const PipelinePacket* packets, uint32_t n, uint32_t* hashes,
+                          uint32_t* homes) {
+  const FlowTable::Buckets buckets = table.buckets();
   uint64_t common = 0;
   for (uint32_t i = 0; i < n; ++i) {
     const uint8_t* frame = packets[i].data;
     if (!IsCommonTcpFrame(frame, packets[i].length)) continue;
     common |= uint64_t{1} << i;
     const uint32_t hash = HashTcpWords(CommonFrameWords(frame));
-    const uint32_t home = table.HomeOf(hash);
+    const uint32_t home = buckets.HomeOf(hash);
     hashes[i] = hash;
     homes[i] = home;
-    table.PrefetchBucket(home);
+    buckets.Prefetch(home);
   }
   return common;
 }
