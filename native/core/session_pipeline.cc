@@ -222,7 +222,7 @@ inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t val
   const TranslationKind kind = EntryKind(value);
   const uint8_t needs = kFastFlags<kOutbound>[kind];
   uint8_t* frame = packet.data;
-  if ((session.flags & needs) != needs || (frame[kCommonL4Offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
+  if ((needs & ~session.flags) != 0 || (frame[kCommonL4Offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
     return FastResult::kSlowPath;
   }
   const bool right = kind == (kOutbound ? kOutRight : kInRight);
