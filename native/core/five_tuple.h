@@ -46,18 +46,21 @@ static_assert(sizeof(FiveTuple) == 16, "FiveTuple is hashed and compared as two 
 
 // Mixes both words of the key (all five fields: hashing only the addresses would put every session
 // between two hosts in one bucket).
-inline uint32_t HashFiveTuple(const FiveTuple& key) {
+// The hash of a key given as its two words, for a caller that reads them straight from a packet.
+inline uint32_t HashTupleWords(uint64_t word0, uint64_t word1) {
 #if defined(__SSE4_2__)
-  uint64_t h = __builtin_ia32_crc32di(0x9e3779b9u, key.Word0());
-  h = __builtin_ia32_crc32di(h, key.Word1());
+  uint64_t h = __builtin_ia32_crc32di(0x9e3779b9u, word0);
+  h = __builtin_ia32_crc32di(h, word1);
   return static_cast<uint32_t>(h);
 #else
-  uint64_t h = key.Word0() * 0x9e3779b97f4a7c15ull ^ key.Word1() * 0xc2b2ae3d27d4eb4full;
+  uint64_t h = word0 * 0x9e3779b97f4a7c15ull ^ word1 * 0xc2b2ae3d27d4eb4full;
   h ^= h >> 29;
   h *= 0xbf58476d1ce4e5b9ull;
   return static_cast<uint32_t>(h ^ (h >> 32));
 #endif
 }
+
+inline uint32_t HashFiveTuple(const FiveTuple& key) { return HashTupleWords(key.Word0(), key.Word1()); }
 
 }  // namespace dysco
 

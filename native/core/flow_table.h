@@ -1,6 +1,6 @@
 #pragma once
-// The datapath's lookup tables: FiveTuple -> 24-bit value, storing per entry only the value and a
-// 7-bit signature of the key's hash (four bytes an entry). The key itself lives in the record the value names, which the
+// The datapath's lookup tables: FiveTuple -> 24-bit value, storing per entry only the value and an
+// 8-bit signature of the key's hash (four bytes an entry). The key itself lives in the record the value names, which the
 // packet reads anyway, so a caller confirms a candidate with a `matches(value)` predicate. One lcore
 // owns a table and is its only reader and writer; nothing here is thread-safe.
 //
@@ -29,6 +29,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "bucket values are read
 namespace dysco {
 
 class FlowTable {
+  struct Bucket;
+
  public:
   enum class InsertResult : uint8_t {
     kInserted,
@@ -57,17 +59,33 @@ class FlowTable {
 
   static uint32_t Hash(const FiveTuple& key) { return HashFiveTuple(key); }
   void Prefetch(uint32_t hash) const { __builtin_prefetch(&buckets_[HomeOf(hash)], 0, 3); }
-  // The home bucket of a hash, for a burst that computes it once: PrefetchBucket, then FirstCandidate.
   uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * bucket_count_) >> 32); }
-  void PrefetchBucket(uint32_t bucket) const { __builtin_prefetch(&buckets_[bucket], 0, 3); }
+
+  // The bucket array as a burst sees it, copied out: a loop that stores to its own arrays keeps the
+  // copy in registers, where the table's fields would be reloaded after every store. A burst computes
+  // each key's home once: Prefetch it, then FirstCandidate.
+  class Buckets {
+   public:
+    uint32_t HomeOf(uint32_t hash) const { return static_cast<uint32_t>((uint64_t{hash} * count_) >> 32); }
+    void Prefetch(uint32_t home) const { __builtin_prefetch(base_ + home, 0, 3); }
+
+   private:
+    friend class FlowTable;
+    Buckets(const Bucket* base, uint32_t count) : base_(base), count_(count) {}
+    const Bucket* base_;
+    uint32_t count_;
+  };
+  Buckets buckets() const { return Buckets(buckets_, bucket_count_); }
 
   // The value of the key with this hash that `matches` accepts.
   template <typename Matches>
   bool Find(uint32_t hash, Matches&& matches, uint32_t* value) const;
-  // The first value in the key's home bucket whose signature matches, unconfirmed: the burst path
-  // prefetches its record and confirms it later. *complete says whether a miss here is final (no other
-  // candidate in the home bucket and nothing overflowed from it).
-  uint32_t FirstCandidate(uint32_t home, uint32_t hash, bool* found, bool* complete) const;
+  // What a key's home bucket says, for the burst path: the first value whose signature matches,
+  // unconfirmed (the burst prefetches its record and confirms it later); or, above kMaxValue, no such
+  // value: kMissFinal when nothing overflowed from the bucket either, else kLookFurther.
+  static constexpr uint32_t kMissFinal = 0xffffffff;
+  static constexpr uint32_t kLookFurther = 0xfffffffe;
+  uint32_t FirstCandidate(uint32_t home, uint32_t hash) const;
 
   // Adds (hash, value) unless `matches` accepts a value already present for this hash. value <= kMaxValue.
   template <typename Matches>
@@ -85,7 +103,7 @@ class FlowTable {
 
  private:
   struct alignas(64) Bucket {
-    uint8_t signatures[kSlotsPerBucket];  // 0x80 | 7 hash bits; 0 = empty
+    uint8_t signatures[kSlotsPerBucket];  // 8 hash bits, never 0; 0 = empty
     uint8_t unused;
     uint16_t overflow;                    // entries that passed this bucket for a later one (saturates)
     uint8_t values[kSlotsPerBucket * 3];  // little-endian 24-bit values
@@ -105,8 +123,12 @@ class FlowTable {
   static_assert(sizeof(Bucket) == 64, "a bucket is one cache line");
   static constexpr uint16_t kOverflowSaturated = 0xffff;
 
-  // Seven bits that the home bucket (the hash's high bits) does not decide: a multiply mixes every bit in.
-  static uint8_t SignatureOf(uint32_t hash) { return static_cast<uint8_t>(0x80 | ((hash * 0x9e3779b1u) >> 25)); }
+  // Eight bits that the home bucket (the hash's high bits) does not decide: a multiply mixes every bit in.
+  // 0 marks an empty slot, so it becomes 1 (1 is then twice as likely as any other signature).
+  static uint8_t SignatureOf(uint32_t hash) {
+    const uint32_t bits = (hash * 0x9e3779b1u) >> 24;
+    return static_cast<uint8_t>(bits | (bits == 0));
+  }
   uint32_t NextBucket(uint32_t b) const { return b + 1 == bucket_count_ ? 0 : b + 1; }
   static uint32_t MatchMask(const Bucket& bucket, uint8_t signature);
   // Slot of (hash, value): bucket and slot; false when absent.
@@ -153,12 +175,11 @@ bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
   return false;
 }
 
-inline uint32_t FlowTable::FirstCandidate(uint32_t home, uint32_t hash, bool* found, bool* complete) const {
+inline uint32_t FlowTable::FirstCandidate(uint32_t home, uint32_t hash) const {
   const Bucket& bucket = buckets_[home];
   const uint32_t mask = MatchMask(bucket, SignatureOf(hash));
-  *found = mask != 0;
-  *complete = (mask & (mask - 1)) == 0 && bucket.overflow == 0;
-  return *found ? bucket.value(__builtin_ctz(mask)) : 0;
+  if (mask != 0) return bucket.value(__builtin_ctz(mask));
+  return bucket.overflow == 0 ? kMissFinal : kLookFurther;
 }
 
 template <typename Matches>

@@ -107,6 +107,37 @@ inline PacketLayout ParsePacket(const uint8_t* frame, size_t length) {
   return fail(ParseStatus::kNotTcpUdp);
 }
 
+// The frame nearly every data packet is: untagged Ethernet, IPv4 without options, not a fragment, TCP
+// with a sane data offset, lengths that fit the buffer. The per-packet path recognises it with two word
+// compares and knows its header offsets without storing a layout; for such a frame ParsePacket returns
+// CommonTcpLayout(frame).
+inline constexpr uint32_t kCommonL3Offset = 14;
+inline constexpr uint32_t kCommonL4Offset = 34;
+
+inline bool IsCommonTcpFrame(const uint8_t* frame, size_t length) {
+  if (length < kCommonL4Offset + kTcpMinHeaderSize) return false;
+  // Bytes 12-14: EtherType and IPv4 version/IHL. Bytes 20-23: flags and fragment offset (DF alone is an
+  // ordinary packet), TTL, protocol.
+  if ((LoadBe32(frame + 12) & 0xffffff00u) != 0x08004500u || (LoadBe32(frame + 20) & 0x3fff00ffu) != kIpProtocolTcp) {
+    return false;
+  }
+  const uint32_t total = LoadBe16(frame + 16);
+  const uint32_t data_offset = frame[kCommonL4Offset + 12];  // TCP header length in words, high nibble
+  return kCommonL3Offset + total <= length && data_offset >= (kTcpMinHeaderSize / 4) << 4 &&
+         kIpv4MinHeaderSize + (data_offset >> 4) * 4 <= total;
+}
+
+inline PacketLayout CommonTcpLayout(const uint8_t* frame) {
+  PacketLayout layout;
+  layout.ip_protocol = kIpProtocolTcp;
+  layout.ether_type = kEtherTypeIpv4;
+  layout.l3_offset = kCommonL3Offset;
+  layout.l4_offset = kCommonL4Offset;
+  layout.payload_offset = kCommonL4Offset + static_cast<uint32_t>(frame[kCommonL4Offset + 12] >> 4) * 4;
+  layout.l3_end = kCommonL3Offset + LoadBe16(frame + 16);
+  return layout;
+}
+
 class Ipv4View {
  public:
   explicit Ipv4View(uint8_t* header) : p_(header) {}

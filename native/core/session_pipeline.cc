@@ -3,6 +3,7 @@
 // next hops, tracking and expiry, translation; see session_pipeline.h).
 #include "core/session_pipeline.h"
 
+#include <array>
 #include <cstring>
 
 #include "core/address_list.h"
@@ -13,33 +14,6 @@
 namespace dysco {
 namespace {
 
-// The frame nearly every data packet is: untagged Ethernet, IPv4 without options, not a fragment,
-// TCP with a sane data offset. Anything else takes the full defensive parse.
-inline bool ParseCommonTcp(const uint8_t* frame, uint32_t length, PacketLayout* layout) {
-  constexpr uint32_t kL3 = 14, kL4 = 34;
-  if (length < kL4 + kTcpMinHeaderSize) return false;
-  uint16_t ether_type, fragment;
-  std::memcpy(&ether_type, frame + 12, 2);
-  std::memcpy(&fragment, frame + 20, 2);
-  if (ether_type != __builtin_bswap16(0x0800) || frame[14] != 0x45 || frame[23] != kIpProtocolTcp ||
-      (fragment & __builtin_bswap16(0x3fff)) != 0) {
-    return false;
-  }
-  const uint32_t total = LoadBe16(frame + 16);
-  const uint32_t tcp_header = static_cast<uint32_t>(frame[kL4 + 12] >> 4) * 4;
-  if (kL3 + total > length || tcp_header < kTcpMinHeaderSize || 20 + tcp_header > total) return false;
-  layout->status = ParseStatus::kOk;
-  layout->ip_protocol = kIpProtocolTcp;
-  layout->has_vlan = false;
-  layout->vlan_tci = 0;
-  layout->ether_type = 0x0800;
-  layout->l3_offset = kL3;
-  layout->l4_offset = kL4;
-  layout->payload_offset = kL4 + tcp_header;
-  layout->l3_end = kL3 + total;
-  return true;
-}
-
 // Addresses and ports sit in the packet in the key's own order and byte order: two loads.
 FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
   FiveTuple key;
@@ -47,6 +21,70 @@ FiveTuple TupleOf(const uint8_t* frame, const PacketLayout& layout) {
   std::memcpy(&key.src_port, frame + layout.l4_offset, 4);
   key.protocol = kIpProtocolTcp;
   return key;
+}
+
+TupleWords CommonFrameWords(const uint8_t* frame) {
+  TupleWords words;
+  std::memcpy(&words.addresses, frame + kCommonL3Offset + 12, 8);
+  std::memcpy(&words.ports, frame + kCommonL4Offset, 4);
+  return words;
+}
+
+// FlowTable::Hash of the TCP key with these words (its second word: ports, protocol, zero padding).
+uint32_t HashTcpWords(const TupleWords& words) {
+  return HashTupleWords(words.addresses, words.ports | uint64_t{kIpProtocolTcp} << 32);
+}
+
+// The probe of a packet that is not a common frame: above FlowTable::kMaxValue, and none of its answers.
+constexpr uint32_t kNotLookedUp = 0xfffffffd;
+static_assert(kNotLookedUp > FlowTable::kMaxValue && kNotLookedUp != FlowTable::kMissFinal &&
+              kNotLookedUp != FlowTable::kLookFurther);
+
+// What Session::flags must hold for a data packet of `kind` to be translated on the fast path: kFast
+// (an established session, never a free record, with every next hop known) and the flag of the kind's
+// side, which with kFast says the session owns the kind (a middlebox's placeholder is never fast). A
+// kind the port does not look up (from the host only out kinds, from the wire only in kinds) needs a
+// bit that flags never holds.
+template <bool kOutbound>
+constexpr uint8_t FastFlagsOf(uint32_t kind) {
+  constexpr uint8_t kNever = 0x80;
+  static_assert((kHasLeft | kHasRight | kFast | (7 << kStateBeforeRstShift)) < kNever);
+  switch (kind) {
+    case kOutRight: return kOutbound ? kFast | kHasRight : kNever;
+    case kOutLeft: return kOutbound ? kFast | kHasLeft : kNever;
+    case kInRight: return kOutbound ? kNever : kFast | kHasRight;
+    case kInLeft: return kOutbound ? kNever : kFast | kHasLeft;
+    default: return kNever;
+  }
+}
+
+// FastFlagsOf as a table over every kind a table value can name, so the per-packet path reads one byte.
+template <bool kOutbound>
+constexpr std::array<uint8_t, 1u << kEntryKindBits> FastFlagsTable() {
+  std::array<uint8_t, 1u << kEntryKindBits> table{};
+  for (uint32_t kind = 0; kind < table.size(); ++kind) table[kind] = FastFlagsOf<kOutbound>(kind);
+  return table;
+}
+template <bool kOutbound>
+constexpr std::array<uint8_t, 1u << kEntryKindBits> kFastFlags = FastFlagsTable<kOutbound>();
+
+// The first pass over a burst: which packets are common frames, and for those the hash and home bucket
+// of their keys, the bucket prefetched.
+uint64_t HashCommonFrames(const FlowTable& table, const PipelinePacket* packets, uint32_t n, uint32_t* hashes,
+                          uint32_t* homes) {
+  const FlowTable::Buckets buckets = table.buckets();
+  uint64_t common = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint8_t* frame = packets[i].data;
+    if (!IsCommonTcpFrame(frame, packets[i].length)) continue;
+    common |= uint64_t{1} << i;
+    const uint32_t hash = HashTcpWords(CommonFrameWords(frame));
+    const uint32_t home = buckets.HomeOf(hash);
+    hashes[i] = hash;
+    homes[i] = home;
+    buckets.Prefetch(home);
+  }
+  return common;
 }
 
 }  // namespace
@@ -71,118 +109,164 @@ Verdict SessionPipeline::DropWith(DropReason reason) {
   return Verdict::kDrop;
 }
 
-// Parses a burst, builds the TCP keys, prefetches their home buckets, then takes each key's first
-// candidate value and prefetches the session record it names, so the per-packet work that follows finds
-// both cached. Candidates are confirmed against their records in Resolve.
+// Recognises the common frames of a burst, hashes their keys straight from the frame and prefetches
+// their home buckets, then takes each one's first candidate and prefetches the session record it names,
+// so the per-packet work that follows finds both cached. Every other packet gets its full layout.
 void SessionPipeline::ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound) {
   BurstScratch& burst = scratch_;
   const FlowTable& table = table_.lookup_table(outbound);
-  uint64_t tcp = 0;
-  for (uint32_t i = 0; i < n; ++i) {
-    PacketLayout& layout = burst.layouts[i];
-    if (!ParseCommonTcp(packets[i].data, packets[i].length, &layout)) layout = ParsePacket(packets[i].data, packets[i].length);
-    if (!layout.is_tcp()) {
-      burst.keys[i] = FiveTuple{};
-      continue;
-    }
-    tcp |= uint64_t{1} << i;
-    burst.keys[i] = TupleOf(packets[i].data, layout);
-    burst.hashes[i] = FlowTable::Hash(burst.keys[i]);
-    burst.homes[i] = table.HomeOf(burst.hashes[i]);
-    table.PrefetchBucket(burst.homes[i]);
+  const uint64_t common = HashCommonFrames(table, packets, n, burst.hashes, burst.homes);
+  burst.common = common;
+  const uint64_t all = n == 64 ? ~uint64_t{0} : (uint64_t{1} << n) - 1;
+  for (uint64_t other = all & ~common; other != 0; other &= other - 1) {
+    const uint32_t i = __builtin_ctzll(other);
+    burst.layouts[i] = ParsePacket(packets[i].data, packets[i].length);
+    burst.probes[i] = kNotLookedUp;
   }
-  uint64_t candidates = 0, complete = ~tcp;
-  for (uint64_t left = tcp; left != 0; left &= left - 1) {
+  for (uint64_t left = common; left != 0; left &= left - 1) {
     const uint32_t i = __builtin_ctzll(left);
-    bool found, settled;
-    burst.values[i] = table.FirstCandidate(burst.homes[i], burst.hashes[i], &found, &settled);
-    complete |= uint64_t{settled} << i;
-    if (!found) continue;
-    candidates |= uint64_t{1} << i;
-    const uint8_t* record = reinterpret_cast<const uint8_t*>(&table_.at(EntryIndex(burst.values[i])));
+    const uint32_t probe = table.FirstCandidate(burst.homes[i], burst.hashes[i]);
+    burst.probes[i] = probe;
+    if (probe > FlowTable::kMaxValue) continue;
+    Session* record = &table_.at(EntryIndex(probe));
+    burst.records[i] = record;
     __builtin_prefetch(record, 1);
-    __builtin_prefetch(record + sizeof(Session) - 1, 1);
+    __builtin_prefetch(reinterpret_cast<const uint8_t*>(record) + sizeof(Session) - 1, 1);
   }
-  burst.candidates = candidates;
-  burst.complete = complete;
 }
 
-// Packet i against its candidate: a data packet of a fast session is translated here, with the
-// record's words computed once for the confirmation and the rewrite. Otherwise says whether the
-// packet belongs to a session (and which entry), falling back to a full lookup when the candidate was
-// wrong and the home bucket did not settle it.
+// A data packet of a fast session in a common frame, translated with one read of its record (`record`
+// is the one `value` names when value is a candidate): the candidate is confirmed and the rewrite
+// computed from the same words. Nothing is written unless the packet is translated.
 template <bool kOutbound>
-inline SessionPipeline::Match SessionPipeline::MatchPacket(uint32_t i, PipelinePacket& packet, uint32_t now,
-                                                             uint32_t* value) {
-  const BurstScratch& burst = scratch_;
-  *value = burst.values[i];
-  if ((burst.candidates >> i) & 1) {
-    Session& session = table_.at(EntryIndex(*value));
-    const TranslationKind kind = EntryKind(*value);
-    // From the host only out kinds are looked up, from the wire only in kinds: one test picks the side.
-    const bool right = kOutbound ? kind == kOutRight : kind == kInRight;
-    const SessionSide& side = right ? session.right : session.left;
-    TupleWords arrives, leaves;
-    KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
-    const bool owned = right ? session.has_right() || (kOutbound && session.role == SessionRole::kMiddlebox)
-                             : session.has_left();
-    if (session.state != SessionState::kFree && owned && (kind & ~3u) == 0 && arrives == TupleWords::Of(burst.keys[i])) {
-      const PacketLayout& layout = burst.layouts[i];
-      if (!session.fast() || (packet.data[layout.l4_offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) return Match::kHit;
-      RewriteTuple(packet.data + layout.l3_offset, packet.data + layout.l4_offset, leaves, side, kOutbound);
-      session.last_seen_ms = now;
-      if (kOutbound) {
-        std::memcpy(packet.data, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
-        if (session.role == SessionRole::kMiddlebox) return Match::kTranslated;
-      }
-      ++session.packets;
-      session.bytes += packet.length;
-      return Match::kTranslated;
+inline SessionPipeline::FastResult SessionPipeline::TranslateIfFast(uint32_t value, Session* record,
+                                                                     PipelinePacket& packet, uint32_t now) {
+  if (value > FlowTable::kMaxValue) return FastResult::kOtherKey;
+  Session& session = *record;
+  const TranslationKind kind = EntryKind(value);
+  const uint8_t needs = kFastFlags<kOutbound>[kind];
+  uint8_t* frame = packet.data;
+  if ((needs & ~session.flags) != 0 || (frame[kCommonL4Offset + 13] & (kTcpSyn | kTcpFin | kTcpRst)) != 0) {
+    return FastResult::kSlowPath;
+  }
+  const bool right = kind == (kOutbound ? kOutRight : kInRight);
+  const SessionSide& side = right ? session.right : session.left;
+  TupleWords arrives, leaves;
+  KindWordsFor<kOutbound>(side, kOutbound == right, config_.host_ip, &arrives, &leaves);  // right: out is forward
+  if (!(arrives == CommonFrameWords(frame))) return FastResult::kOtherKey;
+  // Stored before the rewrite: beside the counters' update the compiler merges the two into a vector store.
+  session.last_seen_ms = now;
+  RewriteTuple(frame + kCommonL3Offset, frame + kCommonL4Offset, leaves, side, kOutbound);
+  if (kOutbound) std::memcpy(frame, table_.macs().bytes(session.next_hop[right ? 0 : 1]), 6);
+  // A middlebox counts each packet once, inbound.
+  if (!kOutbound || session.role != SessionRole::kMiddlebox) {
+    ++session.packets;
+    session.bytes += packet.length;
+  }
+  return FastResult::kTranslated;
+}
+
+// SessionTable::Matches for the key of a common frame at one port, without building a FiveTuple.
+template <bool kOutbound>
+inline bool SessionPipeline::MatchesWords(uint32_t value, const TupleWords& key) const {
+  const uint32_t index = EntryIndex(value);
+  if (index >= table_.capacity()) return false;
+  const Session& session = table_.at(index);
+  const TranslationKind kind = EntryKind(value);
+  const bool right = kind == (kOutbound ? kOutRight : kInRight);
+  if (!right && kind != (kOutbound ? kOutLeft : kInLeft)) return false;
+  if (session.state == SessionState::kFree || !OwnsKind(session, kind)) return false;
+  TupleWords arrives, leaves;
+  KindWordsFor<kOutbound>(right ? session.right : session.left, kOutbound == right, config_.host_ip, &arrives, &leaves);
+  return arrives == key;
+}
+
+// Common frame i through the fast path. When its first candidate is another key's (signatures are
+// eight bits) or its key overflowed the home bucket, the full lookup runs here, once: its answer
+// replaces the probe for the slow path.
+template <bool kOutbound>
+inline bool SessionPipeline::TranslateFast(uint32_t i, PipelinePacket& packet, uint32_t now) {
+  uint32_t& probe = scratch_.probes[i];
+  FastResult result = TranslateIfFast<kOutbound>(probe, scratch_.records[i], packet, now);
+  if (result == FastResult::kOtherKey && (probe <= FlowTable::kMaxValue || probe == FlowTable::kLookFurther)) {
+    const TupleWords key = CommonFrameWords(packet.data);
+    uint32_t value;
+    if (!table_.lookup_table(kOutbound).Find(
+            scratch_.hashes[i], [this, &key](uint32_t v) { return MatchesWords<kOutbound>(v, key); }, &value)) {
+      probe = FlowTable::kMissFinal;
+      return false;
+    }
+    probe = value;
+    result = TranslateIfFast<kOutbound>(value, &table_.at(EntryIndex(value)), packet, now);
+  }
+  return result == FastResult::kTranslated;
+}
+
+PacketLayout SessionPipeline::LayoutOf(uint32_t i, const PipelinePacket& packet) const {
+  return (scratch_.common >> i) & 1 ? CommonTcpLayout(packet.data) : scratch_.layouts[i];
+}
+
+// The session entry of packet i's key: its candidate when that is confirmed, else whatever the table
+// holds beyond it.
+bool SessionPipeline::FindSession(uint32_t i, bool outbound, const FiveTuple& key, uint32_t* value) const {
+  if ((scratch_.common >> i) & 1) {
+    const uint32_t probe = scratch_.probes[i];
+    if (probe == FlowTable::kMissFinal) return false;
+    if (probe <= FlowTable::kMaxValue && table_.Matches(probe, key)) {
+      *value = probe;
+      return true;
     }
   }
-  if ((burst.complete >> i) & 1) return Match::kMiss;
-  return table_.Lookup(kOutbound, burst.keys[i], value) ? Match::kHit : Match::kMiss;
+  return table_.Lookup(outbound, key, value);
+}
+
+Verdict SessionPipeline::HostSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now) {
+  const PacketLayout layout = LayoutOf(i, packet);
+  if (!layout.is_tcp()) {
+    // Any frame from the host port is the host's own: its MAC lets the control plane send before any TCP.
+    if (__builtin_expect(!host_mac_known_, 0) && packet.length >= kEthernetHeaderSize) {
+      std::memcpy(host_mac_, packet.data + 6, 6);
+      host_mac_known_ = true;
+    }
+    if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packet, true, now);
+    return Verdict::kToWire;
+  }
+  const FiveTuple key = TupleOf(packet.data, layout);
+  uint32_t value = 0;
+  const bool hit = FindSession(i, true, key, &value);
+  return HostPacket(packet, layout, key, hit, value, now);
+}
+
+Verdict SessionPipeline::WireSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now) {
+  const PacketLayout layout = LayoutOf(i, packet);
+  if (!layout.is_tcp()) {
+    if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packet, false, now);
+    return IsControlPacket(packet, layout) ? TakeControlPacket(packet, layout) : Verdict::kToHost;
+  }
+  const FiveTuple key = TupleOf(packet.data, layout);
+  uint32_t value = 0;
+  const bool hit = FindSession(i, false, key, &value);
+  return WirePacket(packet, layout, key, hit, value, now);
 }
 
 void SessionPipeline::FromHost(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
   ClassifyBurst(packets, n, true);
-  const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
-    const PacketLayout& layout = burst.layouts[i];
-    uint32_t value;
-    const Match match = MatchPacket<true>(i, packets[i], now, &value);
-    const bool hit = match == Match::kHit;
-    if (match == Match::kTranslated) {
-      verdicts[i] = Verdict::kToWire;
-    } else if (!layout.is_tcp()) {
-      // Any frame from the host port is the host's own: its MAC lets the control plane send before any TCP.
-      if (__builtin_expect(!host_mac_known_, 0) && packets[i].length >= kEthernetHeaderSize) {
-        std::memcpy(host_mac_, packets[i].data + 6, 6);
-        host_mac_known_ = true;
-      }
-      if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], true, now);
+    if (TranslateFast<true>(i, packets[i], now)) {
       verdicts[i] = Verdict::kToWire;
     } else {
-      verdicts[i] = HostPacket(packets[i], layout, burst.keys[i], hit, value, now);
+      verdicts[i] = HostSlowPath(i, packets[i], now);
     }
   }
 }
 
 void SessionPipeline::FromWire(PipelinePacket* packets, uint32_t n, uint32_t now, Verdict* verdicts) {
   ClassifyBurst(packets, n, false);
-  const BurstScratch& burst = scratch_;
   for (uint32_t i = 0; i < n; ++i) {
-    const PacketLayout& layout = burst.layouts[i];
-    uint32_t value;
-    const Match match = MatchPacket<false>(i, packets[i], now, &value);
-    const bool hit = match == Match::kHit;
-    if (match == Match::kTranslated) {
+    if (TranslateFast<false>(i, packets[i], now)) {
       verdicts[i] = Verdict::kToHost;
-    } else if (!layout.is_tcp()) {
-      if (layout.status == ParseStatus::kNotIpv4) LearnFromArp(packets[i], false, now);
-      verdicts[i] = IsControlPacket(packets[i], layout) ? TakeControlPacket(packets[i], layout) : Verdict::kToHost;
     } else {
-      verdicts[i] = WirePacket(packets[i], layout, burst.keys[i], hit, value, now);
+      verdicts[i] = WireSlowPath(i, packets[i], now);
     }
   }
 }

@@ -122,20 +122,28 @@ class SessionPipeline {
   size_t MemoryBytes() const { return table_.MemoryBytes(); }
 
  private:
-  // Per-burst working space, kept in the pipeline so that a burst does not initialise it again.
+  // Per-burst working space, kept in the pipeline so that a burst does not initialise it again. A
+  // common frame (IsCommonTcpFrame) needs no stored layout: its offsets are fixed.
   struct BurstScratch {
-    PacketLayout layouts[kMaxBurst];
-    FiveTuple keys[kMaxBurst];
-    uint32_t hashes[kMaxBurst];
-    uint32_t homes[kMaxBurst];   // home buckets
-    uint32_t values[kMaxBurst];  // each key's first candidate, unconfirmed
-    uint64_t candidates;         // bit i: values[i] holds a candidate
-    uint64_t complete;           // bit i: without a confirmed candidate, key i is a miss
+    uint64_t common;                  // bit i: packet i is a common TCP frame
+    uint32_t hashes[kMaxBurst];       // of each common frame's key
+    uint32_t homes[kMaxBurst];        // its home bucket
+    uint32_t probes[kMaxBurst];       // its FlowTable::FirstCandidate, or once looked up, the answer
+    Session* records[kMaxBurst];      // the record a candidate probe names
+    PacketLayout layouts[kMaxBurst];  // of every other packet
   };
   void ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound);
-  enum class Match : uint8_t { kMiss, kHit, kTranslated };
+  enum class FastResult : uint8_t { kTranslated, kSlowPath, kOtherKey };
   template <bool kOutbound>
-  Match MatchPacket(uint32_t i, PipelinePacket& packet, uint32_t now, uint32_t* value);
+  FastResult TranslateIfFast(uint32_t value, Session* record, PipelinePacket& packet, uint32_t now);
+  template <bool kOutbound>
+  bool MatchesWords(uint32_t value, const TupleWords& key) const;
+  template <bool kOutbound>
+  bool TranslateFast(uint32_t i, PipelinePacket& packet, uint32_t now);
+  PacketLayout LayoutOf(uint32_t i, const PipelinePacket& packet) const;
+  bool FindSession(uint32_t i, bool outbound, const FiveTuple& key, uint32_t* value) const;
+  Verdict HostSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now);
+  Verdict WireSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now);
   static void RefreshFast(Session& session);
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);

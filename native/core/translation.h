@@ -11,12 +11,14 @@ namespace dysco {
 
 // RFC 1624 eqn 3 with a precomputed adjustment: HC' = ~(~HC + adjust). One's-complement sums do not
 // depend on byte order, so checksum and adjustment stay in network order (no swaps), and one fold
-// suffices: ~HC + adjust is at most 0x1fffe.
+// suffices: ~HC + adjust is at most 0x1fffe, so adding its carry back (a 16-bit add with carry) cannot
+// carry again.
 inline void AdjustChecksumAt(uint8_t* field, uint16_t adjust) {
   uint16_t checksum;
   std::memcpy(&checksum, field, 2);
-  const uint32_t sum = static_cast<uint16_t>(~checksum) + uint32_t{adjust};
-  checksum = static_cast<uint16_t>(~((sum & 0xffff) + (sum >> 16)));
+  uint16_t sum;
+  const bool carry = __builtin_add_overflow(static_cast<uint16_t>(~checksum), adjust, &sum);
+  checksum = static_cast<uint16_t>(~(sum + carry));
   std::memcpy(field, &checksum, 2);
 }
 

@@ -215,6 +215,38 @@ describe('a session through a forwarding middlebox and a NAT', () => {
     assertChecksums(atClient, 'data at client');
   });
 
+  it('frames off the common layout (IPv4 options, Ethernet padding) are translated like any other', () => {
+    // The burst path recognises the common frame by fixed offsets; these take the general parse.
+    const ipOptions = Buffer.from([1, 1, 1, 0]);
+    const withOptions = buildTcpFrame({
+      eth: { srcMac: client.mac, dstMac: client.gatewayMac },
+      ip: { src: c, dst: s, id: 8, ttl: 64, options: ipOptions },
+      tcp: { srcPort: 5555, dstPort: 80, seq: 1028, ack: 6001, flags: TCP_ACK, window: 501 },
+    });
+    lab.send(client, withOptions);
+    const atServer = server.delivered[server.delivered.length - 1]!;
+    const p = parseFrame(atServer);
+    assert.equal(numberToIpv4(p.ip.src), nat.ip);
+    assert.equal(p.tcp!.srcPort, 40000);
+    assert.equal(numberToIpv4(p.ip.dst), s);
+    assert.equal(p.tcp!.dstPort, 80);
+    assert.deepEqual(atServer.subarray(34, 38), ipOptions, 'IPv4 options kept');
+    assertChecksums(atServer, 'IPv4 options at server');
+
+    const padding = Buffer.alloc(9, 0xee);
+    const padded = Buffer.concat([segment(server, s, nat.ip, { srcPort: 80, dstPort: 40000, seq: 6001, ack: 1028, flags: TCP_ACK }), padding]);
+    lab.send(server, padded);
+    const atClient = client.delivered[client.delivered.length - 1]!;
+    const q = parseFrame(atClient);
+    assert.equal(numberToIpv4(q.ip.src), s);
+    assert.equal(q.tcp!.srcPort, 80);
+    assert.equal(numberToIpv4(q.ip.dst), c);
+    assert.equal(q.tcp!.dstPort, 5555);
+    assert.equal(atClient.length, padded.length);
+    assertChecksums(atClient.subarray(0, atClient.length - padding.length), 'padded frame at client');
+    assert.deepEqual(lab.dropped, []);
+  });
+
   it('FIN both ways and the last ACK retire the session in every agent after the linger', () => {
     lab.send(client, segment(client, c, s, { srcPort: 5555, dstPort: 80, seq: 1028, ack: 6001, flags: TCP_FIN | TCP_ACK }));
     lab.send(server, segment(server, s, nat.ip, { srcPort: 80, dstPort: 40000, seq: 6001, ack: 1029, flags: TCP_FIN | TCP_ACK }));
