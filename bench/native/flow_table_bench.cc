@@ -1,6 +1,8 @@
 // FlowTable lookup cost: TSC cycles per key for random hits at 10K and 1M entries, single lookups,
 // single lookups with the pipeline's prefetch-ahead, and bursts of 32; plus table bytes per entry.
-// Measured in the same run, round-robin: the parallel-array layout FlowTable did not take (keys[] and
+// "dysco" is the signature table with its keys kept beside it (KeyedFlowTable: a candidate is confirmed
+// against an entry array, where the pipeline confirms it against the session record; the bytes per entry
+// include that array). Measured in the same run, round-robin: the parallel-array layout (keys[] and
 // values[], optionally a hash[] array), and, in the DPDK build, rte_hash (rte_hash_lookup /
 // rte_hash_lookup_bulk, value from a parallel array indexed by the returned position, as l3fwd does).
 // Each figure is the median over rounds. Prints a table, then one JSON line.

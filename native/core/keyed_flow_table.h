@@ -55,17 +55,31 @@ class KeyedFlowTable {
     free_.push_back(slot);
     return true;
   }
-  // Looks up keys[0, n) (n <= FlowTable::kMaxBulk): every home bucket prefetched first, then the probes.
+  // Looks up keys[0, n) (n <= FlowTable::kMaxBulk) as the pipeline does: every home bucket prefetched,
+  // then each key's first candidate taken and its entry prefetched, then the candidates confirmed (a
+  // wrong one, or a key beyond its home bucket, takes a full lookup).
   void LookupBulk(const FiveTuple* keys, uint32_t n, uint32_t* values, uint64_t* hit_mask) const {
-    uint32_t hashes[FlowTable::kMaxBulk];
+    uint32_t hashes[FlowTable::kMaxBulk], homes[FlowTable::kMaxBulk], probes[FlowTable::kMaxBulk];
     if (n > FlowTable::kMaxBulk) n = FlowTable::kMaxBulk;
+    const FlowTable::Buckets buckets = table_.buckets();
     for (uint32_t i = 0; i < n; ++i) {
       hashes[i] = FlowTable::Hash(keys[i]);
-      table_.Prefetch(hashes[i]);
+      homes[i] = buckets.HomeOf(hashes[i]);
+      buckets.Prefetch(homes[i]);
+    }
+    for (uint32_t i = 0; i < n; ++i) {
+      probes[i] = table_.FirstCandidate(homes[i], hashes[i]);
+      if (probes[i] <= FlowTable::kMaxValue) __builtin_prefetch(&entries_[probes[i]]);
     }
     uint64_t hits = 0;
     for (uint32_t i = 0; i < n; ++i) {
-      if (LookupWithHash(keys[i], hashes[i], &values[i])) hits |= uint64_t{1} << i;
+      if (keys[i].protocol == 0 || probes[i] == FlowTable::kMissFinal) continue;
+      uint32_t slot = probes[i];
+      if (slot > FlowTable::kMaxValue || !(entries_[slot].key == keys[i])) {
+        if (!Find(keys[i], hashes[i], &slot)) continue;
+      }
+      values[i] = entries_[slot].value;
+      hits |= uint64_t{1} << i;
     }
     *hit_mask = hits;
   }
