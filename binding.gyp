@@ -40,7 +40,9 @@
         "<!@(find native/addon -name '*_bindings.cc' | sort)",
         "native/addon/test_addon.cc",
         "native/addon/pipeline_options.cc",
-        "native/addon/session_js.cc"
+        "native/addon/session_js.cc",
+        "native/addon/policy_js.cc",
+        "native/addon/event_js.cc"
       ]
     }
   ]

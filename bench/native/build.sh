@@ -20,7 +20,7 @@ wants() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
 # The pipeline and the parts of native/core it calls (no DPDK, no N-API).
 pipeline_sources=("$here/pipeline_bench.cc")
-for unit in session_pipeline session_table flow_table mac_table table_memory neighbour_table policy_rules address_list arp tag_option tcp_options; do
+for unit in session_pipeline pipeline_setup pipeline_next_hops pipeline_tracking pipeline_translation handshake pipeline_requests udp_frame session_table flow_table mac_table table_memory neighbour_table policy_rules address_list arp tag_option tcp_options; do
   pipeline_sources+=("$root/native/core/$unit.cc")
 done
 # The two pipeline builds run side by side.

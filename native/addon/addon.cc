@@ -2,6 +2,7 @@
 // lists. The bindings that reach into the core for tests are a separate addon (test_addon.cc).
 #include <napi.h>
 
+#include "addon/code_lists.h"
 #include "addon/datapath_wrap.h"
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
@@ -71,6 +72,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ealState", Napi::Function::New<EalStateName>(env, "ealState"));
   exports.Set("errorCodes", ErrorCodes(env));
   exports.Set("dropReasons", DropReasons(env));
+  RegisterCodeLists(env, exports);
   exports.Set("Datapath", DatapathWrap::Define(env));
   return exports;
 }

@@ -1,9 +1,13 @@
 #include "addon/datapath_wrap.h"
 
 #include "addon/errors.h"
+#include "addon/event_js.h"
 #include "addon/lifecycle.h"
 #include "addon/pipeline_options.h"
+#include "addon/policy_js.h"
 #include "addon/session_js.h"
+
+#include <cstring>
 
 #include <algorithm>
 
@@ -53,26 +57,30 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::InstallPolicies>("installPolicies"),
                          InstanceMethod<&DatapathWrap::Sessions>("sessions"),
                          InstanceMethod<&DatapathWrap::PipelineStats>("pipelineStats"),
+                         InstanceMethod<&DatapathWrap::Transmit>("transmit"),
+                         InstanceMethod<&DatapathWrap::SetEventListener>("setEventListener"),
                      });
 }
 
-// Returns an empty string when the options are usable, else what is wrong with them.
+// Returns an empty string when the options are usable, else what is wrong with them. Every option is
+// required: defaults and limits are the agent config schema's; this checks only what the C++ types and the
+// port and ring set-up need.
 std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
-  uint32_t poll_mode = static_cast<uint32_t>(config_.poll_mode);
-  uint32_t rx_desc = config_.host.rx_descriptors;
-  uint32_t tx_desc = config_.host.tx_descriptors;
+  uint32_t poll_mode = 0, rx_desc = 0, tx_desc = 0;
+  const auto read = [&options](const char* key, uint32_t max, uint32_t* out) {
+    return ReadRequiredUintOption(options, key, max, out);
+  };
   if (!ReadString(options, "hostDevice", &config_.host.device)) return "hostDevice must be a string";
   if (!ReadString(options, "wireDevice", &config_.wire.device)) return "wireDevice must be a string";
-  if (!ReadUintOption(options, "mbufs", 1u << 22, &config_.mbufs)) return "mbufs must be an integer";
-  if (!ReadUintOption(options, "pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
-  if (!ReadUintOption(options, "idleSleepMaxUs", 1000000, &config_.idle_sleep_max_us))
-    return "idleSleepMaxUs must be an integer <= 1000000";
-  if (!ReadUintOption(options, "txDrainUs", 1000000, &config_.tx_drain_us)) return "txDrainUs must be an integer <= 1000000";
-  if (!ReadUintOption(options, "rxDescriptors", 65535, &rx_desc) || !ReadUintOption(options, "txDescriptors", 65535, &tx_desc))
-    return "descriptor counts must be integers <= 65535";
-  if (!ReadUintOption(options, "ringSize", 1u << 16, &config_.ring_size) || config_.ring_size < 2 ||
+  if (!read("mbufs", UINT32_MAX, &config_.mbufs) || config_.mbufs == 0) return "mbufs must be a positive integer";
+  if (!read("pollMode", 1, &poll_mode)) return "pollMode must be 0 or 1";
+  if (!read("idleSleepMaxUs", UINT32_MAX, &config_.idle_sleep_max_us)) return "idleSleepMaxUs must be an integer";
+  if (!read("txDrainUs", UINT32_MAX, &config_.tx_drain_us)) return "txDrainUs must be an integer";
+  if (!read("rxDescriptors", 65535, &rx_desc) || !read("txDescriptors", 65535, &tx_desc) || rx_desc == 0 || tx_desc == 0)
+    return "rxDescriptors and txDescriptors must be 16-bit integers";
+  if (!read("ringSize", UINT32_MAX, &config_.ring_size) || config_.ring_size < 2 ||
       (config_.ring_size & (config_.ring_size - 1)) != 0)
-    return "ringSize must be a power of two between 2 and 65536";
+    return "ringSize must be a power of two of at least 2";
   const Napi::Value dysco = options.Get("dysco");
   if (!dysco.IsUndefined()) {
     if (!dysco.IsObject()) return "dysco must be an object";
@@ -90,13 +98,12 @@ std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
   const std::string problem = ParsePipelineConfig(options, &config_.pipeline);
   if (!problem.empty()) return problem;
   const Napi::Value policies = options.Get("policies");
-  if (!policies.IsUndefined()) {
-    if (!policies.IsBuffer()) return "policies must be a Buffer of compiled policies";
-    const auto buffer = policies.As<Napi::Buffer<uint8_t>>();
-    auto parsed = std::make_unique<PolicySet>();
-    const PolicyParseStatus status = ParsePolicySet(buffer.Data(), buffer.Length(), parsed.get());
-    if (status != PolicyParseStatus::kOk) return std::string("policies: ") + PolicyParseStatusName(status);
-    initial_policies_ = std::move(parsed);
+  if (policies.IsUndefined()) return {};
+  std::string reason;
+  switch (PolicySetFromJs(policies, &initial_policies_, &reason)) {
+    case PolicyJsResult::kNotBuffer: return "policies must be a Buffer of compiled policies";
+    case PolicyJsResult::kMalformed: return "policies: " + reason;
+    case PolicyJsResult::kOk: break;
   }
   return {};
 }
@@ -214,11 +221,11 @@ Napi::Value DatapathWrap::SubmitRequest(const Napi::CallbackInfo& info) {
   }
   auto* request = new dysco::Request{};
   request->type = static_cast<RequestType>(info[0].As<Napi::Number>().Uint32Value());
-  if (request->type == RequestType::kInstallPolicies || request->type == RequestType::kDumpSessions) {
+  if (ServedByPipeline(request->type)) {
     // These carry native pointers; only the typed methods may send them.
     delete request;
     auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(StatusError(env, Status::INVALID_ARGUMENT, "use installPolicies() or sessions()").Value());
+    deferred.Reject(StatusError(env, Status::INVALID_ARGUMENT, "use installPolicies(), sessions() or transmit()").Value());
     return deferred.Promise();
   }
   if (info.Length() > 1 && info[1].IsArray()) {
@@ -243,7 +250,7 @@ Napi::Value DatapathWrap::Submit(Napi::Env env, dysco::Request* request, Finishe
   Status status = Status::OK;
   if (!datapath_ || !datapath_->running()) {
     status = Status::NOT_RUNNING;
-  } else if (pending_.size() >= config_.ring_size) {
+  } else if (pending_.size() >= datapath_->max_pending_requests()) {
     // Bounded so that every completion is guaranteed room in the event ring.
     status = Status::REQUEST_RING_FULL;
   } else {
@@ -269,11 +276,10 @@ Napi::Value DatapathWrap::InstallPolicies(const Napi::CallbackInfo& info) {
     deferred.Reject(Napi::TypeError::New(env, "installPolicies: a Buffer of compiled policies is expected").Value());
     return deferred.Promise();
   }
-  const auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
-  auto policies = std::make_unique<PolicySet>();
-  const PolicyParseStatus parsed = ParsePolicySet(buffer.Data(), buffer.Length(), policies.get());
-  if (parsed != PolicyParseStatus::kOk) {
-    deferred.Reject(StatusError(env, Status::BAD_POLICIES, PolicyParseStatusName(parsed)).Value());
+  std::unique_ptr<PolicySet> policies;
+  std::string reason;
+  if (PolicySetFromJs(info[0], &policies, &reason) != PolicyJsResult::kOk) {
+    deferred.Reject(StatusError(env, Status::BAD_POLICIES, reason).Value());
     return deferred.Promise();
   }
   auto* request = new dysco::Request{};
@@ -321,6 +327,49 @@ Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
       [](dysco::Request& request, bool) { delete[] reinterpret_cast<SessionSummary*>(request.args[0]); });
 }
 
+// transmit({ dstIp, dstPort, srcPort, payload }): Promise<{ sent }> (false: waiting for ARP).
+Napi::Value DatapathWrap::Transmit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint32_t dst_ip = 0, dst_port = 0, src_port = 0;
+  const bool shaped = info.Length() > 0 && info[0].IsObject();
+  const Napi::Object spec = shaped ? info[0].As<Napi::Object>() : Napi::Object::New(env);
+  const Napi::Value payload = spec.Get("payload");
+  if (!shaped || !ReadUintOption(spec, "dstIp", UINT32_MAX, &dst_ip) || !ReadUintOption(spec, "dstPort", 65535, &dst_port) ||
+      !ReadUintOption(spec, "srcPort", 65535, &src_port) || !payload.IsBuffer()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, "transmit: dstIp, dstPort, srcPort must be integers and payload a Buffer").Value());
+    return deferred.Promise();
+  }
+  // The lcore reads the payload after this call returns: it travels in a copy the request owns.
+  const auto bytes = payload.As<Napi::Buffer<uint8_t>>();
+  auto* copy = new uint8_t[bytes.Length() == 0 ? 1 : bytes.Length()];
+  std::memcpy(copy, bytes.Data(), bytes.Length());
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kTransmit;
+  request->args[0] = reinterpret_cast<uint64_t>(copy);
+  request->args[1] = bytes.Length();
+  request->args[2] = __builtin_bswap32(dst_ip);
+  request->args[3] = uint64_t{src_port} << 16 | dst_port;
+  return Submit(
+      env, request,
+      [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+        Napi::Object out = Napi::Object::New(env);
+        out.Set("sent", done.results[0] == 1);
+        return out;
+      },
+      [](dysco::Request& request, bool) { delete[] reinterpret_cast<uint8_t*>(request.args[0]); });
+}
+
+Napi::Value DatapathWrap::SetEventListener(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() > 0 && info[0].IsFunction()) {
+    event_listener_ = Napi::Persistent(info[0].As<Napi::Function>());
+  } else {
+    event_listener_.Reset();
+  }
+  return env.Undefined();
+}
+
 Napi::Value DatapathWrap::PipelineStats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!datapath_ || datapath_->pipeline() == nullptr) return env.Null();
@@ -342,8 +391,11 @@ void DatapathWrap::OnEvents(Napi::Env env) {
   unsigned n;
   while ((n = datapath_->DrainEvents(batch, kEventBatch)) != 0) {
     for (unsigned i = 0; i < n; ++i) {
-      if (batch[i].type != EventType::kRequestDone) continue;
-      dysco::Request* request = batch[i].request;
+      if (batch[i].type != EventType::kRequestDone) {
+        DeliverEvent(env, batch[i]);
+        continue;
+      }
+      dysco::Request* request = batch[i].request();
       auto found = pending_.find(request);
       if (found == pending_.end()) continue;
       PendingRequest pending = std::move(found->second);
@@ -358,6 +410,24 @@ void DatapathWrap::OnEvents(Napi::Env env) {
       delete request;
       if (pending_.empty() && tsfn_live_) events_tsfn_.Unref(env);
     }
+  }
+  if (!listener_error_.IsEmpty()) {
+    const Napi::Value error = listener_error_.Value();
+    listener_error_.Reset();
+    Napi::Error(env, error).ThrowAsJavaScriptException();
+  }
+}
+
+// A pipeline event to the listener; a control packet's slot is released whether or not one listens.
+void DatapathWrap::DeliverEvent(Napi::Env env, const Event& event) {
+  const Napi::Value object = EventObject(env, event, datapath_->control_packets());
+  if (object.IsUndefined() || event_listener_.IsEmpty()) return;
+  event_listener_.Call({object});
+  // A throwing listener must not stop the completions still in this batch: its first error is
+  // thrown again once the batch is done (OnEvents).
+  if (env.IsExceptionPending()) {
+    Napi::Error error = env.GetAndClearPendingException();
+    if (listener_error_.IsEmpty()) listener_error_ = Napi::Reference<Napi::Value>::New(error.Value(), 1);
   }
 }
 

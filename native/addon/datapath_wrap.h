@@ -30,6 +30,9 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value InstallPolicies(const Napi::CallbackInfo& info);
   Napi::Value Sessions(const Napi::CallbackInfo& info);
   Napi::Value PipelineStats(const Napi::CallbackInfo& info);
+  Napi::Value Transmit(const Napi::CallbackInfo& info);
+  Napi::Value SetEventListener(const Napi::CallbackInfo& info);
+  void DeliverEvent(Napi::Env env, const Event& event);
   std::string ParsePipelineOptions(const Napi::Object& options);
 
   std::string ParseOptions(const Napi::Object& options);
@@ -43,6 +46,8 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   std::unique_ptr<PolicySet> initial_policies_;
   std::unique_ptr<dpdk::Datapath> datapath_;
   Napi::ThreadSafeFunction events_tsfn_;
+  Napi::FunctionReference event_listener_;
+  Napi::Reference<Napi::Value> listener_error_;
   bool tsfn_live_ = false;
   bool env_torn_down_ = false;
   Napi::Env::CleanupHook<std::function<void()>> cleanup_hook_;

@@ -1,31 +1,56 @@
 #include "addon/pipeline_bindings.h"
 
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "addon/errors.h"
+#include "addon/event_js.h"
+#include "addon/pipeline_options.h"
+#include "addon/policy_js.h"
+#include "addon/session_js.h"
 #include "core/counters.h"
 #include "core/session_pipeline.h"
-#include "addon/pipeline_options.h"
-#include "addon/session_js.h"
 
 namespace dysco::addon {
 namespace {
 
 // Headroom a frame gets so that a SYN can grow by its address list and the tag option.
 constexpr uint32_t kFrameSlack = 512;
+constexpr uint32_t kDefaultEventQueue = 1024;
+constexpr uint32_t kSessionPage = 256;
 
 struct HeldFrame {
   std::vector<uint8_t> bytes;
 };
 
+// The harness's environment: frames the pipeline sends go to a list, events to a bounded queue
+// (completions always fit: the harness takes each one as soon as Serve returns).
 class BufferIo : public PipelineIo {
  public:
   bool SendFrame(const uint8_t* frame, uint32_t length) override {
     to_wire.emplace_back(frame, frame + length);
     return true;
+  }
+  void* CopyForHold(const uint8_t* frame, uint32_t length) override {
+    return new HeldFrame{std::vector<uint8_t>(frame, frame + length)};
+  }
+  bool PostEvent(const Event& event) override {
+    if (event.type != EventType::kRequestDone && events.size() >= event_capacity) return false;
+    events.push_back(event);
+    return true;
+  }
+  // Removes the completion of `request` from the queue; false if the pipeline posted none.
+  bool TakeCompletion(const Request& request) {
+    for (auto it = events.begin(); it != events.end(); ++it) {
+      if (it->type == EventType::kRequestDone && it->request() == &request) {
+        events.erase(it);
+        return true;
+      }
+    }
+    return false;
   }
   void ReleaseHeld(void* handle, const uint8_t* mac) override {
     std::unique_ptr<HeldFrame> held(static_cast<HeldFrame*>(handle));
@@ -34,6 +59,8 @@ class BufferIo : public PipelineIo {
     to_wire.push_back(std::move(held->bytes));
   }
   std::vector<std::vector<uint8_t>> to_wire;  // frames the pipeline sent by itself
+  std::deque<Event> events;
+  uint32_t event_capacity = kDefaultEventQueue;
 };
 
 const char* VerdictName(Verdict verdict) {
@@ -42,6 +69,7 @@ const char* VerdictName(Verdict verdict) {
     case Verdict::kToHost: return "host";
     case Verdict::kDrop: return "drop";
     case Verdict::kHeld: return "held";
+    case Verdict::kConsumed: return "consumed";
   }
   return "unknown";
 }
@@ -60,6 +88,9 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::Stats>("stats"),
                            InstanceMethod<&PipelineWrap::Drops>("drops"),
                            InstanceMethod<&PipelineWrap::TakeSent>("takeSent"),
+                           InstanceMethod<&PipelineWrap::Transmit>("transmit"),
+                           InstanceMethod<&PipelineWrap::TakeEvents>("takeEvents"),
+                           InstanceMethod<&PipelineWrap::Counters>("counters"),
                        });
   }
 
@@ -70,9 +101,14 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       return;
     }
     PipelineConfig config;
-    const std::string problem = ParsePipelineConfig(info[0].As<Napi::Object>(), &config);
+    const Napi::Object options = info[0].As<Napi::Object>();
+    const std::string problem = ParsePipelineConfig(options, &config);
     if (!problem.empty()) {
       ThrowType(env, "Pipeline: " + problem);
+      return;
+    }
+    if (!ReadUintOption(options, "eventQueue", 1u << 20, &io_.event_capacity)) {
+      ThrowType(env, "Pipeline: eventQueue must be an integer <= 1048576");
       return;
     }
     if (!pipeline_.Init(config, &counters_, &io_)) ThrowStatus(env, Status::PIPELINE_INIT_FAILED);
@@ -145,48 +181,112 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     return info.Env().Undefined();
   }
 
+  // Serves a request as the lcore would and takes its completion from the event queue. False (with
+  // a JavaScript exception pending) when the pipeline answered with an error status.
+  bool ServeNow(Napi::Env env, Request& request, uint32_t now) {
+    pipeline_.Serve(request, now);
+    if (!io_.TakeCompletion(request)) {
+      ThrowStatus(env, Status::INVALID_ARGUMENT, "the pipeline posted no completion");
+      return false;
+    }
+    if (request.status != Status::OK) {
+      ThrowStatus(env, request.status);
+      return false;
+    }
+    return true;
+  }
+
   Napi::Value InstallPolicies(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (info.Length() < 1 || !info[0].IsBuffer()) {
-      ThrowType(env, "installPolicies: Buffer expected");
-      return env.Undefined();
+    std::unique_ptr<PolicySet> policies;
+    std::string reason;
+    switch (PolicySetFromJs(info.Length() > 0 ? info[0] : env.Undefined(), &policies, &reason)) {
+      case PolicyJsResult::kNotBuffer: ThrowType(env, "installPolicies: Buffer expected"); return env.Undefined();
+      case PolicyJsResult::kMalformed: ThrowStatus(env, Status::BAD_POLICIES, reason); return env.Undefined();
+      case PolicyJsResult::kOk: break;
     }
-    const auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
-    auto policies = std::make_unique<PolicySet>();
-    const PolicyParseStatus status = ParsePolicySet(buffer.Data(), buffer.Length(), policies.get());
-    if (status != PolicyParseStatus::kOk) {
-      ThrowStatus(env, Status::BAD_POLICIES, PolicyParseStatusName(status));
-      return env.Undefined();
-    }
-    pipeline_.ReplacePolicies(std::move(policies));
+    Request request{};
+    request.type = RequestType::kInstallPolicies;
+    request.args[0] = reinterpret_cast<uint64_t>(policies.release());
+    if (ServeNow(env, request, 0)) delete reinterpret_cast<PolicySet*>(request.results[0]);
     return env.Undefined();
   }
 
+  // Every session, page by page through DumpSessions, plus the tag a pending session carries.
   Napi::Value Sessions(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const uint32_t now = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 0;
-    const SessionTable& table = pipeline_.sessions();
+    std::vector<SessionSummary> page(kSessionPage);
     Napi::Array out = Napi::Array::New(env);
     uint32_t n = 0;
-    for (uint32_t i = 0; i < table.capacity(); ++i) {
-      if (table.at(i).state == SessionState::kFree) continue;
-      Napi::Object o = SessionSummaryObject(env, Summarize(table, i, now));
-      Napi::Array handshakes = Napi::Array::New(env, 2);
-      for (uint32_t d = 0; d < 2; ++d) {
-        const TcpHandshake shake = SessionTable::Handshake(table.cold(i), static_cast<int>(d));
-        Napi::Object h = Napi::Object::New(env);
-        h.Set("isn", static_cast<double>(shake.isn));
-        h.Set("windowScale", shake.window_scale == 0xff ? env.Null() : Napi::Number::New(env, shake.window_scale));
-        h.Set("sackPermitted", shake.sack_permitted != 0);
-        h.Set("timestamps", shake.timestamps != 0);
-        h.Set("tsVal", static_cast<double>(shake.ts_val));
-        handshakes.Set(d, h);
+    uint64_t cursor = 0;
+    while (cursor != UINT64_MAX) {
+      Request request{};
+      request.type = RequestType::kDumpSessions;
+      request.args[0] = reinterpret_cast<uint64_t>(page.data());
+      request.args[1] = cursor;
+      request.args[2] = page.size();
+      if (!ServeNow(env, request, now)) return env.Undefined();
+      for (uint64_t i = 0; i < request.results[0]; ++i) {
+        Napi::Object o = SessionSummaryObject(env, page[i]);
+        const SetupState* setup = pipeline_.sessions().SetupOf(page[i].id);
+        o.Set("tag", static_cast<double>(setup != nullptr ? setup->tag : 0));
+        out.Set(n++, o);
       }
-      o.Set("handshake", handshakes);
-      const SetupState* setup = table.SetupOf(i);
-      o.Set("tag", static_cast<double>(setup != nullptr ? setup->tag : 0));
-      out.Set(n++, o);
+      cursor = request.results[1];
     }
+    return out;
+  }
+
+  // transmit({ dstIp, dstPort, srcPort, payload }, nowMs): { sent } (false: waiting for ARP).
+  Napi::Value Transmit(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsObject() || !info[1].IsNumber()) {
+      ThrowType(env, "expected ({ dstIp, dstPort, srcPort, payload }, nowMs)");
+      return env.Undefined();
+    }
+    const Napi::Object spec = info[0].As<Napi::Object>();
+    uint32_t dst_ip = 0, dst_port = 0, src_port = 0;
+    const Napi::Value payload = spec.Get("payload");
+    if (!ReadUintOption(spec, "dstIp", UINT32_MAX, &dst_ip) || !ReadUintOption(spec, "dstPort", 65535, &dst_port) ||
+        !ReadUintOption(spec, "srcPort", 65535, &src_port) || !payload.IsBuffer()) {
+      ThrowType(env, "transmit: dstIp, dstPort, srcPort must be integers and payload a Buffer");
+      return env.Undefined();
+    }
+    const auto bytes = payload.As<Napi::Buffer<uint8_t>>();
+    Request request{};
+    request.type = RequestType::kTransmit;
+    request.args[0] = reinterpret_cast<uint64_t>(bytes.Data());
+    request.args[1] = bytes.Length();
+    request.args[2] = __builtin_bswap32(dst_ip);
+    request.args[3] = uint64_t{src_port} << 16 | dst_port;
+    if (!ServeNow(env, request, info[1].As<Napi::Number>().Uint32Value())) return env.Undefined();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("sent", request.results[0] == 1);
+    return out;
+  }
+
+  // Events the pipeline posted since the last call (control packets, session events), oldest first.
+  Napi::Value TakeEvents(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    while (!io_.events.empty()) {
+      const Event event = io_.events.front();
+      io_.events.pop_front();
+      const Napi::Value object = EventObject(env, event, &pipeline_.control_packets());
+      if (!object.IsUndefined()) out.Set(n++, object);
+    }
+    return out;
+  }
+
+  Napi::Value Counters(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("requestsServed", static_cast<double>(counters_.requests_served.Read()));
+    out.Set("eventsPosted", static_cast<double>(counters_.events_posted.Read()));
+    out.Set("eventsDropped", static_cast<double>(counters_.events_dropped.Read()));
+    out.Set("eventsQueued", static_cast<double>(io_.events.size()));
     return out;
   }
 

@@ -14,13 +14,17 @@ bool ReadUintOption(const Napi::Object& options, const char* key, uint32_t max, 
   return true;
 }
 
+bool ReadRequiredUintOption(const Napi::Object& options, const char* key, uint32_t max, uint32_t* out) {
+  return !options.Get(key).IsUndefined() && ReadUintOption(options, key, max, out);
+}
+
 // Every option is required. Defaults and limits are the agent config schema's (src/agent/config.ts), which the
 // caller has applied; this checks only what the C++ types and the pipeline's invariants need.
 std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* config) {
   PipelineConfig& p = *config;
   uint32_t host_ip = 0, prefix = 0, gateway = 0, port_lo = 0, port_hi = 0, mtu = 0;
   const auto read = [&options](const char* key, uint32_t max, uint32_t* out) {
-    return !options.Get(key).IsUndefined() && ReadUintOption(options, key, max, out);
+    return ReadRequiredUintOption(options, key, max, out);
   };
   if (!read("hostIp", UINT32_MAX, &host_ip) || host_ip == 0) return "hostIp must be a non-zero IPv4 number";
   if (!read("prefixLength", 32, &prefix)) return "prefixLength must be 0..32";
@@ -37,6 +41,12 @@ std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* con
       !read("establishedTimeoutMs", UINT32_MAX, &p.established_timeout_ms) ||
       !read("closingTimeoutMs", UINT32_MAX, &p.closing_timeout_ms) || !read("lingerMs", UINT32_MAX, &p.linger_ms))
     return "setupTimeoutMs, establishedTimeoutMs, closingTimeoutMs and lingerMs must be integers of milliseconds";
+  uint32_t control_port = 0;
+  if (!read("controlPort", 65535, &control_port)) return "controlPort must be 0..65535";
+  const Napi::Value session_events = options.Get("sessionEvents");
+  if (!session_events.IsBoolean()) return "sessionEvents must be a boolean";
+  p.session_events = session_events.As<Napi::Boolean>().Value();
+  p.control_port = static_cast<uint16_t>(control_port);
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));
   p.gateway_ip = __builtin_bswap32(gateway);

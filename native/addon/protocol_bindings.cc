@@ -129,10 +129,24 @@ bool SpareCapacity(const Napi::CallbackInfo& info, size_t index, size_t enough, 
   return true;
 }
 
-Napi::Object FrameResult(Napi::Env env, const char* status, const std::vector<uint8_t>& frame, size_t length) {
+// Whether the layout an edit handed back is what parsing the edited frame gives.
+bool LayoutAgrees(const PacketLayout& edited, const uint8_t* frame, size_t length) {
+  const PacketLayout parsed = ParsePacket(frame, length);
+  return edited.status == parsed.status && edited.ip_protocol == parsed.ip_protocol &&
+         edited.has_vlan == parsed.has_vlan && edited.vlan_tci == parsed.vlan_tci &&
+         edited.ether_type == parsed.ether_type && edited.l3_offset == parsed.l3_offset &&
+         edited.l4_offset == parsed.l4_offset && edited.payload_offset == parsed.payload_offset &&
+         edited.l3_end == parsed.l3_end;
+}
+
+// { status, frame }, and after an edit (status "ok") whether the layout it handed back describes the
+// edited frame (layoutAgrees).
+Napi::Object FrameResult(Napi::Env env, const char* status, const std::vector<uint8_t>& frame, size_t length,
+                         const PacketLayout& edited) {
   Napi::Object result = Napi::Object::New(env);
   result.Set("status", status);
   result.Set("frame", Napi::Buffer<uint8_t>::Copy(env, frame.data(), length));
+  if (std::string(status) == "ok") result.Set("layoutAgrees", LayoutAgrees(edited, frame.data(), length));
   return result;
 }
 
@@ -182,10 +196,10 @@ Napi::Value AppendAddressListToSynBinding(const Napi::CallbackInfo& info) {
   auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> frame = FrameCopy(buffer, spare);
   size_t length = buffer.Length();
-  const PacketLayout layout = ParsePacket(frame.data(), length);
+  PacketLayout layout = ParsePacket(frame.data(), length);
   const SynPayloadStatus status =
-      AppendAddressListToSyn(frame.data(), &length, frame.size(), layout, session, hops, count);
-  return FrameResult(env, SynPayloadStatusName(status), frame, length);
+      AppendAddressListToSyn(frame.data(), &length, frame.size(), &layout, session, hops, count);
+  return FrameResult(env, SynPayloadStatusName(status), frame, length, layout);
 }
 
 Napi::Value StripSynPayloadBinding(const Napi::CallbackInfo& info) {
@@ -194,9 +208,9 @@ Napi::Value StripSynPayloadBinding(const Napi::CallbackInfo& info) {
   auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> frame = FrameCopy(buffer, 0);
   size_t length = buffer.Length();
-  const PacketLayout layout = ParsePacket(frame.data(), length);
-  const SynPayloadStatus status = StripSynPayload(frame.data(), &length, layout);
-  return FrameResult(env, SynPayloadStatusName(status), frame, length);
+  PacketLayout layout = ParsePacket(frame.data(), length);
+  const SynPayloadStatus status = StripSynPayload(frame.data(), &length, &layout);
+  return FrameResult(env, SynPayloadStatusName(status), frame, length, layout);
 }
 
 Napi::Value AddTagOptionBinding(const Napi::CallbackInfo& info) {
@@ -210,9 +224,9 @@ Napi::Value AddTagOptionBinding(const Napi::CallbackInfo& info) {
   auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> frame = FrameCopy(buffer, spare);
   size_t length = buffer.Length();
-  const PacketLayout layout = ParsePacket(frame.data(), length);
-  const TagStatus status = AddTagOption(frame.data(), &length, frame.size(), layout, tag);
-  return FrameResult(env, TagStatusName(status), frame, length);
+  PacketLayout layout = ParsePacket(frame.data(), length);
+  const TagStatus status = AddTagOption(frame.data(), &length, frame.size(), &layout, tag);
+  return FrameResult(env, TagStatusName(status), frame, length, layout);
 }
 
 Napi::Value FindTagOptionBinding(const Napi::CallbackInfo& info) {
@@ -231,10 +245,11 @@ Napi::Value RemoveTagOptionBinding(const Napi::CallbackInfo& info) {
   auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> frame = FrameCopy(buffer, 0);
   size_t length = buffer.Length();
-  const PacketLayout layout = ParsePacket(frame.data(), length);
-  const bool removed = RemoveTagOption(frame.data(), &length, layout);
+  PacketLayout layout = ParsePacket(frame.data(), length);
+  const bool removed = RemoveTagOption(frame.data(), &length, &layout);
   Napi::Object result = Napi::Object::New(env);
   result.Set("removed", removed);
+  if (removed) result.Set("layoutAgrees", LayoutAgrees(layout, frame.data(), length));
   result.Set("frame", Napi::Buffer<uint8_t>::Copy(env, frame.data(), length));
   return result;
 }

@@ -1,6 +1,25 @@
 #include "addon/session_js.h"
 
 namespace dysco::addon {
+namespace {
+
+Napi::Object HandshakeObject(Napi::Env env, const TcpHandshake& h) {
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("isn", static_cast<double>(h.isn));
+  out.Set("windowScale", h.window_scale == 0xff ? env.Null() : Napi::Number::New(env, h.window_scale));
+  out.Set("sackPermitted", h.sack_permitted != 0);
+  out.Set("timestamps", h.timestamps != 0);
+  out.Set("tsVal", static_cast<double>(h.ts_val));
+  return out;
+}
+
+constexpr const char* kTeardownLabels[] = {
+#define DYSCO_TEARDOWN_CAUSE(name, label, meaning) label,
+#include "core/teardown_causes.def"
+#undef DYSCO_TEARDOWN_CAUSE
+};
+
+}  // namespace
 
 Napi::Value TupleObject(Napi::Env env, const FiveTuple& tuple) {
   if (tuple.protocol == 0) return env.Undefined();
@@ -25,31 +44,33 @@ Napi::Object SessionSummaryObject(Napi::Env env, const SessionSummary& s) {
   item.Set("bytes", static_cast<double>(s.bytes));
   item.Set("idleMs", s.idle_ms);
   item.Set("ruleId", s.rule_id == UINT32_MAX ? -1.0 : static_cast<double>(s.rule_id));
+  Napi::Array handshakes = Napi::Array::New(env, 2);
+  handshakes.Set(0u, HandshakeObject(env, s.handshakes[0]));
+  handshakes.Set(1u, HandshakeObject(env, s.handshakes[1]));
+  item.Set("handshake", handshakes);
   return item;
+}
+
+const char* TeardownCauseLabel(uint32_t cause) {
+  return cause < static_cast<uint32_t>(TeardownCause::kCount) ? kTeardownLabels[cause] : "unknown";
 }
 
 Napi::Object PipelineStatsObject(Napi::Env env, const SessionPipeline& pipeline) {
   const PipelineCounters& c = pipeline.counters();
   Napi::Object out = Napi::Object::New(env);
-  out.Set("sessionsInitiated", static_cast<double>(c.sessions_initiated.Read()));
-  out.Set("sessionsAccepted", static_cast<double>(c.sessions_accepted.Read()));
-  out.Set("sessionsCompleted", static_cast<double>(c.sessions_completed.Read()));
-  out.Set("completedByTag", static_cast<double>(c.completed_by_tag.Read()));
-  out.Set("established", static_cast<double>(c.established.Read()));
-  out.Set("synRetransmits", static_cast<double>(c.syn_retransmits.Read()));
+#define DYSCO_PIPELINE_COUNTER(field, key, metric, kind, meaning) out.Set(key, static_cast<double>(c.field.Read()));
+#include "core/pipeline_counters.def"
+#undef DYSCO_PIPELINE_COUNTER
   Napi::Object teardowns = Napi::Object::New(env);
-  teardowns.Set("fin", static_cast<double>(c.teardowns[static_cast<int>(TeardownCause::kFin)].Read()));
-  teardowns.Set("rst", static_cast<double>(c.teardowns[static_cast<int>(TeardownCause::kRst)].Read()));
-  teardowns.Set("idle", static_cast<double>(c.teardowns[static_cast<int>(TeardownCause::kIdle)].Read()));
+  for (uint32_t i = 0; i < static_cast<uint32_t>(TeardownCause::kCount); ++i) {
+    teardowns.Set(kTeardownLabels[i], static_cast<double>(c.teardowns[i].Read()));
+  }
   out.Set("teardowns", teardowns);
-  out.Set("tagNoSpace", static_cast<double>(c.tag_no_space.Read()));
-  out.Set("staleTags", static_cast<double>(c.stale_tags.Read()));
-  out.Set("rstsIgnored", static_cast<double>(c.rsts_ignored.Read()));
-  out.Set("arpRequests", static_cast<double>(c.arp_requests.Read()));
   // The lcore mirrors the live count every expiry pass; the Buffer harness has no lcore, so read it directly.
   out.Set("activeSessions", static_cast<double>(pipeline.active_sessions()));
   out.Set("sessionCapacity", static_cast<double>(pipeline.sessions().capacity()));
   out.Set("tableBytes", static_cast<double>(pipeline.MemoryBytes()));
+  out.Set("controlSlotsInUse", pipeline.control_packets().in_use());
   return out;
 }
 

@@ -10,7 +10,10 @@ namespace dysco::addon {
 
 // undefined for an unset tuple (protocol 0).
 Napi::Value TupleObject(Napi::Env env, const FiveTuple& tuple);
+// With both handshakes (ISN, window scale, SACK-permitted, timestamps) under `handshake`.
 Napi::Object SessionSummaryObject(Napi::Env env, const SessionSummary& summary);
+// Keys from pipeline_counters.def, teardowns by teardown_causes.def, then the table's own figures.
 Napi::Object PipelineStatsObject(Napi::Env env, const SessionPipeline& pipeline);
+const char* TeardownCauseLabel(uint32_t cause);
 
 }  // namespace dysco::addon

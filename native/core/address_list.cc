@@ -100,8 +100,9 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
   return size;
 }
 
-SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, const PacketLayout& layout,
+SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* edited,
                                         const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count) {
+  const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return SynPayloadStatus::kNotTcp;
   if (!IsPlainSyn(frame, layout)) return SynPayloadStatus::kNotSyn;
   if (layout.payload_length() != 0) return SynPayloadStatus::kHasPayload;
@@ -117,10 +118,12 @@ SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t c
   // what it adds to the checksum.
   FixLengthsAndChecksums(frame, layout, SumBigEndianWords(at, size), /*added=*/true, new_total);
   *length += size;
+  edited->l3_end += static_cast<uint32_t>(size);
   return SynPayloadStatus::kOk;
 }
 
-SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, const PacketLayout& layout) {
+SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, PacketLayout* edited) {
+  const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return SynPayloadStatus::kNotTcp;
   if (!IsPlainSyn(frame, layout)) return SynPayloadStatus::kNotSyn;
   const size_t size = layout.payload_length();
@@ -132,6 +135,7 @@ SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, const PacketLay
   FixLengthsAndChecksums(frame, layout, removed_sum, /*added=*/false, layout.payload_offset - layout.l3_offset);
   std::memmove(at, at + size, *length - layout.l3_end);
   *length -= size;
+  edited->l3_end = edited->payload_offset;
   return SynPayloadStatus::kOk;
 }
 

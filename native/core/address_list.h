@@ -116,13 +116,20 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
 // of frame[0, *length); bytes after layout.l3_end (Ethernet padding) are kept and move behind the list.
 // Fixes the IPv4 total length and both checksums incrementally (the list enters the TCP checksum as its
 // own one's-complement sum plus the pseudo-header's length change), so a wrong checksum stays wrong.
-// On kOk *length grows by AddressListSize(count) and `layout` no longer describes the frame.
-SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, const PacketLayout& layout,
+// On kOk *length grows by AddressListSize(count) and *layout describes the edited frame (no re-parse).
+SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* layout,
                                         const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count);
 
 // Removes the whole TCP payload of a SYN (whatever it is: the caller has parsed it), fixing the IPv4 total
 // length and both checksums incrementally. Bytes after layout.l3_end move down with the end of the packet.
-// On kOk *length shrinks by the payload length and `layout` no longer describes the frame.
-SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, const PacketLayout& layout);
+// On kOk *length shrinks by the payload length and *layout describes the edited frame.
+SynPayloadStatus StripSynPayload(uint8_t* frame, size_t* length, PacketLayout* layout);
+
+// A SYN payload is ours (or a damaged copy of ours) when it starts with the first three magic bytes.
+// Anything else (TCP Fast Open data) is not a Dysco SYN and passes untouched.
+inline bool LooksLikeAddressList(const uint8_t* payload, uint32_t length) {
+  return length >= 3 && payload[0] == 'D' && payload[1] == 'Y' && payload[2] == 'S';
+}
+
 
 }  // namespace dysco

@@ -1,6 +1,7 @@
 #pragma once
 // Messages between the control plane and the datapath lcore. Requests travel TS → lcore through a
-// single-producer ring and come back, completed, as events; the lcore never blocks on either side.
+// single-producer ring and come back, completed, as RequestDone events; the lcore never blocks on
+// either side. The types are lists (requests.def, events.def) that TypeScript is generated from.
 #include <cstdint>
 
 #include "core/error_codes.h"
@@ -8,12 +9,21 @@
 namespace dysco {
 
 enum class RequestType : uint32_t {
-  kPing = 1,         // liveness: the lcore answers with its loop iteration count and TSC
-  kSetPollMode = 2,  // args[0]: PollMode, args[1]: longest idle sleep in microseconds
-  kInstallPolicies = 3,  // args[0]: PolicySet* to swap in; results[0]: the PolicySet* it replaced
-  kDumpSessions = 4,     // args[0]: SessionSummary* out, args[1]: first slot, args[2]: capacity;
-                         // results[0]: summaries written, results[1]: next slot (UINT64_MAX at the end)
+#define DYSCO_REQUEST(name, value, served_by, meaning) k##name = value,
+#include "core/requests.def"
+#undef DYSCO_REQUEST
 };
+
+// True for requests SessionPipeline::Serve answers; the others are about the poll loop (native/dpdk).
+inline constexpr bool ServedByPipeline(RequestType type) {
+  switch (type) {
+#define DYSCO_REQUEST(name, value, served_by, meaning) \
+  case RequestType::k##name: return #served_by[0] == 'p';
+#include "core/requests.def"
+#undef DYSCO_REQUEST
+  }
+  return false;
+}
 
 enum class PollMode : uint32_t { kAdaptive = 0, kBusy = 1 };
 
@@ -26,13 +36,45 @@ struct Request {
 };
 
 enum class EventType : uint32_t {
-  kRequestDone = 1,  // request points at the completed Request; the control plane owns it again
+#define DYSCO_EVENT(name, value, label, meaning) k##name = value,
+#include "core/events.def"
+#undef DYSCO_EVENT
 };
 
+struct EventTypeInfo {
+  const char* name;
+  uint32_t value;
+  const char* label;
+};
+
+inline constexpr EventTypeInfo kEventTypes[] = {
+#define DYSCO_EVENT(name, value, label, meaning) {#name, value, label},
+#include "core/events.def"
+#undef DYSCO_EVENT
+};
+
+struct RequestTypeInfo {
+  const char* name;
+  uint32_t value;
+  bool pipeline;
+};
+
+inline constexpr RequestTypeInfo kRequestTypes[] = {
+#define DYSCO_REQUEST(name, value, served_by, meaning) {#name, value, #served_by[0] == 'p'},
+#include "core/requests.def"
+#undef DYSCO_REQUEST
+};
+
+// What events.def says each type carries in `subject` and `value`.
 struct Event {
   EventType type;
-  uint32_t reserved;
-  Request* request;
+  uint32_t subject;
+  uint64_t value;
+
+  static Event Completion(Request* request) {
+    return Event{EventType::kRequestDone, 0, reinterpret_cast<uint64_t>(request)};
+  }
+  Request* request() const { return reinterpret_cast<Request*>(value); }
 };
 
 }  // namespace dysco

@@ -70,16 +70,18 @@ struct SessionSide {
 };
 static_assert(sizeof(SessionSide) == 24);
 
+// The bodies come from session_states.def and session_roles.def (TypeScript is generated from them).
 enum class SessionState : uint8_t {
-  kFree = 0,
-  kPending,      // middlebox: the SYN went up to the host stack; waiting for it to come back down
-  kSynSent,      // the SYN went on downstream; waiting for the SYN-ACK
-  kEstablished,  // SYN-ACK seen
-  kClosing,      // a FIN seen in at least one direction
-  kLinger,       // both FINs acknowledged, or a RST: state kept briefly for stragglers
+#define DYSCO_SESSION_STATE(name, label, meaning) k##name,
+#include "core/session_states.def"
+#undef DYSCO_SESSION_STATE
 };
 
-enum class SessionRole : uint8_t { kInitiator = 0, kMiddlebox = 1, kResponder = 2 };
+enum class SessionRole : uint8_t {
+#define DYSCO_SESSION_ROLE(name, label, meaning) k##name,
+#include "core/session_roles.def"
+#undef DYSCO_SESSION_ROLE
+};
 
 // TCP facts of one direction, recorded from its SYN (reconfiguration needs them).
 struct TcpHandshake {

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/control_messages.h"
+#include "core/control_packet_pool.h"
 #include "core/counters.h"
 #include "core/neighbour_table.h"
 #include "core/packet_view.h"
@@ -31,6 +33,11 @@ struct PipelineConfig {
   uint32_t established_timeout_ms = 300000;
   uint32_t closing_timeout_ms = 30000;
   uint32_t linger_ms = 2000;
+  // UDP datagrams from the wire to host_ip:control_port go to the control plane as ControlPacket
+  // events instead of the host stack (the channel between agents). 0: no control port.
+  uint16_t control_port = 0;
+  // Post SessionEstablished/SessionEnded events (off: one branch per set-up and teardown, no event).
+  bool session_events = false;
 };
 
 // One frame in a burst. `capacity` is how far `data` may grow (a SYN gains its address list).
@@ -46,6 +53,7 @@ enum class Verdict : uint8_t {
   kToHost,  // deliver to the host port (possibly rewritten)
   kDrop,    // counted under a drop reason; the caller frees it
   kHeld,    // waiting for ARP; the pipeline hands it back through PipelineIo::ReleaseHeld
+  kConsumed,  // taken by the pipeline (a control packet, copied into an event); the caller frees it
 };
 
 // What the pipeline needs from its environment beyond the burst in hand.
@@ -57,24 +65,29 @@ class PipelineIo {
   // A held packet's next hop resolved (mac != nullptr: write it as destination MAC and send on the
   // wire) or failed (mac == nullptr: free it; the pipeline already counted the drop).
   virtual void ReleaseHeld(void* handle, const uint8_t* mac) = 0;
+  // Queues an event for the control plane; false when there is no room (the pipeline counts it in
+  // events_dropped). A RequestDone always finds room: the io keeps one place per request in flight.
+  // An environment without a control plane (a benchmark) refuses every event.
+  virtual bool PostEvent(const Event& /*event*/) { return false; }
+  // A copy of a frame the pipeline built, in a buffer that can wait for ARP and then go through
+  // ReleaseHeld; nullptr when no buffer is free (or the environment cannot hold frames).
+  virtual void* CopyForHold(const uint8_t* /*frame*/, uint32_t /*length*/) { return nullptr; }
 };
 
-enum class TeardownCause : uint8_t { kFin = 0, kRst = 1, kIdle = 2, kCount = 3 };
+enum class TeardownCause : uint8_t {
+#define DYSCO_TEARDOWN_CAUSE(name, label, meaning) k##name,
+#include "core/teardown_causes.def"
+#undef DYSCO_TEARDOWN_CAUSE
+  kCount
+};
 
 // Written by the lcore only; read by the control thread at scrape time.
 struct PipelineCounters {
-  SingleWriterCounter sessions_initiated;  // SYNs chained by a local policy
-  SingleWriterCounter sessions_accepted;   // SYNs with an address list from a neighbour
-  SingleWriterCounter sessions_completed;  // pending sessions whose SYN came back down (by tuple or tag)
-  SingleWriterCounter completed_by_tag;    // ... of those, matched by the tag after the middlebox rewrote the tuple
-  SingleWriterCounter established;         // SYN-ACKs seen
-  SingleWriterCounter syn_retransmits;
+#define DYSCO_PIPELINE_COUNTER(field, key, metric, kind, meaning) SingleWriterCounter field;
+#include "core/pipeline_counters.def"
+#undef DYSCO_PIPELINE_COUNTER
   SingleWriterCounter teardowns[static_cast<int>(TeardownCause::kCount)];
-  SingleWriterCounter tag_no_space;  // a SYN with no room for the tag went up untagged
-  SingleWriterCounter stale_tags;    // a tagged SYN named no pending session
-  SingleWriterCounter rsts_ignored;  // a RST's sender kept talking: the session carried on
-  SingleWriterCounter arp_requests;
-  SingleWriterCounter active_sessions;
+  SingleWriterCounter active_sessions;  // a gauge: mirrored from the table on every expiry pass
 };
 
 class SessionPipeline {
@@ -96,6 +109,12 @@ class SessionPipeline {
 
   // Swaps in a new policy set; returns the old one for the control thread to free.
   std::unique_ptr<PolicySet> ReplacePolicies(std::unique_ptr<PolicySet> policies);
+
+  // Answers a request the control plane sent (ServedByPipeline(type)) and posts its completion
+  // through PipelineIo::PostEvent. pipeline_requests.cc.
+  void Serve(Request& request, uint32_t now_ms);
+  // Slots of the datagrams posted as ControlPacket events; the control thread releases each it read.
+  const ControlPacketPool& control_packets() const { return control_packets_; }
 
   const PipelineCounters& counters() const { return stats_; }
   const SessionTable& sessions() const { return table_; }
@@ -138,6 +157,10 @@ class SessionPipeline {
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   uint32_t NextHopFor(uint32_t agent) const;
+  // A next hop's MAC now (kReady, *mac set), later (kWait: hold the packet), or not (kUnreachable). Sends the
+  // ARP request the neighbour table asks for.
+  enum class NextHopState : uint8_t { kReady, kWait, kUnreachable };
+  NextHopState ResolveNextHop(uint32_t next_hop, uint32_t now, MacAddress* mac);
   void ResolveSessionMac(Session& session, int side, uint32_t now);
   Verdict ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet, uint32_t now);
   void Translate(const Session& session, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout) const;
@@ -149,6 +172,22 @@ class SessionPipeline {
   void EndSession(uint32_t index, TeardownCause cause);
   void Retire(uint32_t index);
   Verdict DropWith(DropReason reason);
+  // The control channel (pipeline_requests.cc).
+  bool IsControlPacket(const PipelinePacket& packet, const PacketLayout& layout) const {
+    return config_.control_port != 0 && layout.is_udp() &&
+           LoadBe16(packet.data + layout.l4_offset + 2) == config_.control_port &&
+           LoadBe32(packet.data + layout.l3_offset + 16) == __builtin_bswap32(config_.host_ip);
+  }
+  Verdict TakeControlPacket(const PipelinePacket& packet, const PacketLayout& layout);
+  void PostSessionEvent(EventType type, uint32_t index, TeardownCause cause = TeardownCause::kCount) {
+    if (__builtin_expect(config_.session_events, 0)) PostSessionEventNow(type, index, cause);
+  }
+  void PostSessionEventNow(EventType type, uint32_t index, TeardownCause cause);
+  bool Post(const Event& event);
+  void Complete(Request& request);
+  Status ServeInstallPolicies(Request& request);
+  Status ServeDumpSessions(Request& request, uint32_t now_ms);
+  Status ServeTransmit(Request& request, uint32_t now_ms);
 
   PipelineConfig config_;
   LcoreCounters* counters_ = nullptr;
@@ -162,6 +201,8 @@ class SessionPipeline {
   uint32_t expiry_cursor_ = 0;
   uint32_t last_neighbour_expiry_ms_ = 0;
   BurstScratch scratch_;
+  ControlPacketPool control_packets_;
+  uint16_t ip_id_ = 0;
 };
 
 }  // namespace dysco

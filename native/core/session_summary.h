@@ -1,11 +1,24 @@
 #pragma once
-// A copy of one session for the control API, made on the lcore between bursts.
+// A copy of one session for the control API, made on the lcore between bursts, and the names of its
+// states and roles (from session_states.def and session_roles.def).
 #include <cstdint>
 
 #include "core/session.h"
 #include "core/session_table.h"
 
 namespace dysco {
+
+inline constexpr const char* kSessionStateLabels[] = {
+#define DYSCO_SESSION_STATE(name, label, meaning) label,
+#include "core/session_states.def"
+#undef DYSCO_SESSION_STATE
+};
+
+inline constexpr const char* kSessionRoleLabels[] = {
+#define DYSCO_SESSION_ROLE(name, label, meaning) label,
+#include "core/session_roles.def"
+#undef DYSCO_SESSION_ROLE
+};
 
 struct SessionSummary {
   uint32_t id;
@@ -21,6 +34,9 @@ struct SessionSummary {
   uint64_t bytes;
   uint32_t idle_ms;
   uint32_t rule_id;
+  // [0] the forward SYN's, [1] the SYN-ACK's (ISN, window scale, SACK-permitted, timestamps):
+  // what reconfiguration needs to splice a new path into the session.
+  TcpHandshake handshakes[2];
 };
 
 inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint32_t now_ms) {
@@ -41,6 +57,8 @@ inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint3
   out.idle_ms = now_ms - s.last_seen_ms;
   const uint16_t rule = table.cold(index).rule_id;
   out.rule_id = rule == kNoRule ? UINT32_MAX : rule;
+  out.handshakes[0] = SessionTable::Handshake(table.cold(index), 0);
+  out.handshakes[1] = SessionTable::Handshake(table.cold(index), 1);
   return out;
 }
 

@@ -101,7 +101,8 @@ bool FindTagOption(const uint8_t* frame, const PacketLayout& layout, uint32_t* t
   return true;
 }
 
-TagStatus AddTagOption(uint8_t* frame, size_t* length, size_t capacity, const PacketLayout& layout, uint32_t tag) {
+TagStatus AddTagOption(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* edited, uint32_t tag) {
+  const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return TagStatus::kNotTcp;
   size_t size = 0;
   const uint8_t* options = OptionArea(frame, layout, &size);
@@ -119,10 +120,13 @@ TagStatus AddTagOption(uint8_t* frame, size_t* length, size_t capacity, const Pa
   EncodeTagOption(tag, at);
   FixHeaders(frame, layout, kTagOptionLength / 4, SumAtOffset(at, kTagOptionLength, segment_offset));
   *length += kTagOptionLength;
+  edited->payload_offset += kTagOptionLength;
+  edited->l3_end += kTagOptionLength;
   return TagStatus::kOk;
 }
 
-bool RemoveTagOption(uint8_t* frame, size_t* length, const PacketLayout& layout) {
+bool RemoveTagOption(uint8_t* frame, size_t* length, PacketLayout* edited) {
+  const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return false;
   size_t size = 0;
   const uint8_t* options = OptionArea(frame, layout, &size);
@@ -135,6 +139,8 @@ bool RemoveTagOption(uint8_t* frame, size_t* length, const PacketLayout& layout)
   std::memmove(at, at + kTagOptionLength, static_cast<size_t>(frame + *length - (at + kTagOptionLength)));
   FixHeaders(frame, layout, -static_cast<int>(kTagOptionLength / 4), option_sum);
   *length -= kTagOptionLength;
+  edited->payload_offset -= kTagOptionLength;
+  edited->l3_end -= kTagOptionLength;
   return true;
 }
 

@@ -59,13 +59,14 @@ bool FindTagOption(const uint8_t* frame, const PacketLayout& layout, uint32_t* t
 // EOL). Padding is never reused, so RemoveTagOption restores the frame byte for byte. The payload and
 // any Ethernet padding (bytes after layout.l3_end) move back 8 bytes; the data offset, the IPv4 total
 // length and both checksums are fixed incrementally. It does not look for a tag already present.
-// On kOk *length grows by 8 and `layout` no longer describes the frame; otherwise nothing is written.
-TagStatus AddTagOption(uint8_t* frame, size_t* length, size_t capacity, const PacketLayout& layout, uint32_t tag);
+// On kOk *length grows by 8 and *layout describes the edited frame; otherwise nothing is written.
+TagStatus AddTagOption(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* layout, uint32_t tag);
 
 // Removes our option (the first one) wherever it is in the area, moving everything after it forward
 // 8 bytes and fixing the data offset, the IPv4 total length and both checksums incrementally. True
-// when it removed one (then *length shrank by 8 and `layout` is stale); false, frame untouched, for a
+// when it removed one (then *length shrank by 8 and *layout describes the edited frame); false, frame
+// untouched, for a
 // malformed area, a non-TCP layout or no tag.
-bool RemoveTagOption(uint8_t* frame, size_t* length, const PacketLayout& layout);
+bool RemoveTagOption(uint8_t* frame, size_t* length, PacketLayout* layout);
 
 }  // namespace dysco

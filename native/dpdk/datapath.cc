@@ -13,7 +13,6 @@
 #include <cstring>
 
 #include "core/packet_view.h"
-#include "core/session_summary.h"
 #include "dpdk/eal.h"
 
 namespace dysco::dpdk {
@@ -95,6 +94,7 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
   to_wire_.Bind(wire_.id, wire_.mtu, !wire_.multi_seg_tx, &fragmenter_, &counters_.ports[kWirePort], &counters_);
   backoff_.Configure(config.poll_mode, config.idle_sleep_max_us);
   tsc_hz_ = rte_get_tsc_hz();
+  tsc_per_ms_ = tsc_hz_ / 1000 == 0 ? 1 : tsc_hz_ / 1000;
   // Once per datapath: sessions remember times on this clock, so a Stop/Start must not restart it.
   epoch_ = rte_rdtsc();
   return Status::OK;
@@ -170,8 +170,6 @@ int Datapath::Loop() {
   const uint64_t tsc_per_us = (tsc_hz_ + 999999) / 1000000;
   const uint64_t drain_tsc = tsc_per_us * config_.tx_drain_us;
   const uint64_t stats_tsc = tsc_per_us * kPortStatsIntervalUs;
-  const uint64_t tsc_per_ms = tsc_per_us * 1000;
-  const uint64_t epoch = epoch_;
   uint64_t last_drain = rte_rdtsc();
   uint64_t last_stats = last_drain;
   uint64_t iteration_start = last_drain;
@@ -180,7 +178,7 @@ int Datapath::Loop() {
   while (!quit_.load(std::memory_order_acquire)) {
     uint32_t work;
     if (config_.dysco) {
-      const uint32_t now_ms = static_cast<uint32_t>((rte_rdtsc() - epoch) / tsc_per_ms);
+      const uint32_t now_ms = NowMs(rte_rdtsc());
       work = DyscoBurst(host_.id, kHostPort, now_ms);
       work += DyscoBurst(wire_.id, kWirePort, now_ms);
     } else {
@@ -198,7 +196,7 @@ int Datapath::Loop() {
     }
     if (now - last_drain >= drain_tsc) {
       last_drain = now;
-      if (config_.dysco) pipeline_.Expire(static_cast<uint32_t>((now - epoch) / tsc_per_ms), kExpiryBudget);
+      if (config_.dysco) pipeline_.Expire(NowMs(now), kExpiryBudget);
       if (now - last_stats >= stats_tsc) {
         ReadPortDrops();
         last_stats = now;
@@ -337,24 +335,33 @@ uint32_t Datapath::DyscoBurst(uint16_t rx_port, PortIndex rx_index, uint32_t now
       case Verdict::kToWire: to_wire_.Push(m); break;
       case Verdict::kToHost: to_host_.Push(m); break;
       case Verdict::kHeld: break;
-      case Verdict::kDrop: rte_pktmbuf_free(m); break;
+      case Verdict::kDrop:
+      case Verdict::kConsumed: rte_pktmbuf_free(m); break;
     }
   }
   return n;
 }
 
-bool Datapath::SendFrame(const uint8_t* frame, uint32_t length) {
+rte_mbuf* Datapath::CopyToMbuf(const uint8_t* frame, uint32_t length) {
   rte_mbuf* m = rte_pktmbuf_alloc(pool_);
-  if (m == nullptr) return false;
+  if (m == nullptr) return nullptr;
   uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, static_cast<uint16_t>(length)));
   if (data == nullptr) {
     rte_pktmbuf_free(m);
-    return false;
+    return nullptr;
   }
   std::memcpy(data, frame, length);
+  return m;
+}
+
+bool Datapath::SendFrame(const uint8_t* frame, uint32_t length) {
+  rte_mbuf* m = CopyToMbuf(frame, length);
+  if (m == nullptr) return false;
   to_wire_.Push(m);
   return true;
 }
+
+void* Datapath::CopyForHold(const uint8_t* frame, uint32_t length) { return CopyToMbuf(frame, length); }
 
 void Datapath::ReleaseHeld(void* handle, const uint8_t* mac) {
   auto* m = static_cast<rte_mbuf*>(handle);
@@ -371,68 +378,54 @@ uint32_t Datapath::ServeRequests() {
   const unsigned n = rte_ring_sc_dequeue_burst(requests_, slots, 16, nullptr);
   for (unsigned i = 0; i < n; ++i) {
     auto* request = static_cast<Request*>(slots[i]);
-    request->status = Status::OK;
-    switch (request->type) {
-      case RequestType::kPing:
-        request->results[0] = counters_.loop_iterations.Read();
-        request->results[1] = rte_rdtsc();
-        break;
-      case RequestType::kSetPollMode:
-        backoff_.Configure(static_cast<PollMode>(request->args[0]), static_cast<uint32_t>(request->args[1]));
-        break;
-      case RequestType::kInstallPolicies: {
-        if (!config_.dysco) {
-          request->status = Status::NOT_RUNNING;
-          break;
-        }
-        std::unique_ptr<PolicySet> incoming(reinterpret_cast<PolicySet*>(request->args[0]));
-        request->results[0] = reinterpret_cast<uint64_t>(pipeline_.ReplacePolicies(std::move(incoming)).release());
-        break;
-      }
-      case RequestType::kDumpSessions:
-        DumpSessions(request);
-        break;
-      default:
-        request->status = Status::UNKNOWN_REQUEST;
-        break;
+    if (!ServedByPipeline(request->type)) {
+      ServeLoopRequest(request);
+    } else if (config_.dysco) {
+      pipeline_.Serve(*request, NowMs(rte_rdtsc()));  // completes it through PostEvent
+    } else {
+      request->status = Status::NOT_RUNNING;  // pass-through: no pipeline to ask
+      Complete(request);
     }
-    counters_.requests_served.Add(1);
-    Complete(request);
   }
   return n;
 }
 
-void Datapath::DumpSessions(Request* request) {
-  if (!config_.dysco) {
-    request->status = Status::NOT_RUNNING;
-    return;
+// Only what is about the loop itself; everything about sessions is the pipeline's (Serve).
+void Datapath::ServeLoopRequest(Request* request) {
+  request->status = Status::OK;
+  switch (request->type) {
+    case RequestType::kPing:
+      request->results[0] = counters_.loop_iterations.Read();
+      request->results[1] = rte_rdtsc();
+      break;
+    case RequestType::kSetPollMode:
+      backoff_.Configure(static_cast<PollMode>(request->args[0]), static_cast<uint32_t>(request->args[1]));
+      break;
+    default:
+      request->status = Status::UNKNOWN_REQUEST;
+      break;
   }
-  auto* out = reinterpret_cast<SessionSummary*>(request->args[0]);
-  const uint64_t capacity = request->args[2];
-  const SessionTable& table = pipeline_.sessions();
-  const uint32_t now_ms = static_cast<uint32_t>((rte_rdtsc() - epoch_) / (tsc_hz_ / 1000));
-  uint64_t slot = request->args[1];
-  uint64_t written = 0;
-  for (; slot < table.capacity() && written < capacity; ++slot) {
-    if (table.at(static_cast<uint32_t>(slot)).state == SessionState::kFree) continue;
-    out[written++] = Summarize(table, static_cast<uint32_t>(slot), now_ms);
-  }
-  request->results[0] = written;
-  request->results[1] = slot >= table.capacity() ? UINT64_MAX : slot;
+  Complete(request);
 }
 
 void Datapath::Complete(Request* request) {
-  PostEvent(Event{EventType::kRequestDone, 0, request});
+  counters_.requests_served.Add(1);
+  if (EnqueueEvent(Event::Completion(request))) {
+    counters_.events_posted.Add(1);
+  } else {
+    counters_.events_dropped.Add(1);
+  }
 }
 
-void Datapath::PostEvent(const Event& event) {
+// PipelineIo: the pipeline counts what it posts (events_posted / events_dropped).
+bool Datapath::PostEvent(const Event& event) { return EnqueueEvent(event); }
+
+bool Datapath::EnqueueEvent(const Event& event) {
+  if (event.type != EventType::kRequestDone && rte_ring_free_count(events_) <= max_pending_requests()) return false;
   Event copy = event;
-  if (rte_ring_sp_enqueue_elem(events_, &copy, sizeof(Event)) != 0) {
-    counters_.events_dropped.Add(1);
-    return;
-  }
-  counters_.events_posted.Add(1);
+  if (rte_ring_sp_enqueue_elem(events_, &copy, sizeof(Event)) != 0) return false;
   if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_ != nullptr) wake_(wake_context_);
+  return true;
 }
 
 }  // namespace dysco::dpdk

@@ -3,6 +3,7 @@
 // poll-mode loop on one worker lcore. The lcore is the only writer of the counters; the control
 // plane talks to it only through the rings.
 #include <rte_mempool.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
 
 #include <atomic>
@@ -66,6 +67,11 @@ class Datapath : private PipelineIo {
   Status Submit(Request* request);
   // Re-arms the wake-up, then dequeues up to `max` events. Call until it returns 0.
   unsigned DrainEvents(Event* out, unsigned max);
+  // Requests the control plane may have in flight: half the event ring stays free for their
+  // completions, so pipeline events (control packets, session events) never crowd one out.
+  uint32_t max_pending_requests() const { return config_.ring_size / 2; }
+  // Where ControlPacket events point; the control thread releases each slot it read.
+  const ControlPacketPool* control_packets() const { return config_.dysco ? &pipeline_.control_packets() : nullptr; }
 
   const LcoreCounters& counters() const { return counters_; }
   const SessionPipeline* pipeline() const { return config_.dysco ? &pipeline_ : nullptr; }
@@ -85,11 +91,16 @@ class Datapath : private PipelineIo {
   void CountNotDysco(const rte_mbuf* m, PortIndex rx_index);
   bool SendFrame(const uint8_t* frame, uint32_t length) override;
   void ReleaseHeld(void* handle, const uint8_t* mac) override;
-  void DumpSessions(Request* request);
+  bool PostEvent(const Event& event) override;
+  void* CopyForHold(const uint8_t* frame, uint32_t length) override;
+  rte_mbuf* CopyToMbuf(const uint8_t* frame, uint32_t length);
   uint32_t ServeRequests();
+  void ServeLoopRequest(Request* request);
   void ReadPortDrops();
   void Complete(Request* request);
-  void PostEvent(const Event& event);
+  bool EnqueueEvent(const Event& event);
+  // The one millisecond clock of this datapath: sessions remember times on it.
+  uint32_t NowMs(uint64_t tsc) const { return static_cast<uint32_t>((tsc - epoch_) / tsc_per_ms_); }
 
   DatapathConfig config_;
   rte_mempool* pool_ = nullptr;
@@ -105,7 +116,8 @@ class Datapath : private PipelineIo {
   SessionPipeline pipeline_;
   LcoreCounters counters_;
   uint64_t tsc_hz_ = 0;
-  uint64_t epoch_ = 0;  // TSC at loop start: the pipeline's millisecond clock counts from here
+  uint64_t epoch_ = 0;  // TSC at Open: the pipeline's millisecond clock counts from here
+  uint64_t tsc_per_ms_ = 1;
   unsigned lcore_ = 0;
   bool opened_ = false;
   bool running_ = false;

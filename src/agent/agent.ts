@@ -29,6 +29,8 @@ export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): Pipel
     establishedTimeoutMs: dysco.timeouts.establishedMs,
     closingTimeoutMs: dysco.timeouts.closingMs,
     lingerMs: dysco.timeouts.lingerMs,
+    controlPort: dysco.controlPort,
+    sessionEvents: dysco.sessionEvents,
   };
 }
 

@@ -36,6 +36,11 @@ export const dyscoConfigSchema = z
       }, 'must lie within 1024-65535 with lo < hi')
       .default('61000-65535'),
     mtu: z.number().int().min(576).max(9216).default(1500),
+    // UDP port of the channel between agents: datagrams from the wire to address:controlPort go to the
+    // control plane instead of the host stack. 0: none (the host keeps every port).
+    controlPort: z.number().int().min(0).max(65535).default(0),
+    // Post session_established / session_ended events to the control plane.
+    sessionEvents: z.boolean().default(false),
     timeouts: z
       .object({
         setupMs: z.number().int().min(100).max(3_600_000).default(10_000),

@@ -1,12 +1,16 @@
 // The control API's view of the datapath's sessions: native summaries, paged by the lcore, turned
 // into SessionRecords with dotted addresses, state and role names, and the chain of the policy
 // that started the session (known at the initiating agent only).
-import type { SessionRecord, SessionSource, Tuple } from '../api/types';
+import type { SessionRecord, SessionSource, TcpHandshake, Tuple } from '../api/types';
 import type { Datapath } from '../datapath/datapath';
-import type { NativeTuple } from '../native/session-types';
-import { SESSION_ROLES, SESSION_STATES } from '../native/session-types';
+import type { NativeHandshake, NativeTuple } from '../native/session-types';
+import { SESSION_ROLES, SESSION_STATES } from '../native/generated/codes';
 import type { EffectivePolicy } from '../policy/store';
 import { formatIpv4 } from '../net/ipv4';
+
+function handshake(h: NativeHandshake): TcpHandshake {
+  return { isn: h.isn, windowScale: h.windowScale, sackPermitted: h.sackPermitted, timestamps: h.timestamps, tsVal: h.tsVal };
+}
 
 function tuple(t: NativeTuple | undefined): Tuple | undefined {
   return t && { srcIp: formatIpv4(t.srcIp), dstIp: formatIpv4(t.dstIp), srcPort: t.srcPort, dstPort: t.dstPort };
@@ -34,6 +38,7 @@ export class DatapathSessionSource implements SessionSource {
           packets: s.packets,
           bytes: s.bytes,
           idleSeconds: s.idleMs / 1000,
+          handshake: { forward: handshake(s.handshake[0]), reverse: handshake(s.handshake[1]) },
         };
         if (left) record.left = { session: left, ...(s.leftSubsession ? { subsession: tuple(s.leftSubsession)! } : {}) };
         if (right) record.right = { session: right, ...(s.rightSubsession ? { subsession: tuple(s.rightSubsession)! } : {}) };

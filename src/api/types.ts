@@ -1,4 +1,5 @@
 // Shapes of the agent's local control API (HTTP/1.1 + JSON on a Unix socket, optionally 127.0.0.1 TCP).
+import type { SessionRoleName } from '../native/generated/codes';
 import type { Policy } from '../policy/model';
 import type { EffectivePolicy } from '../policy/store';
 
@@ -16,7 +17,18 @@ export interface SessionSide {
   subsession?: Tuple;
 }
 
-export type SessionRole = 'initiator' | 'middlebox' | 'responder';
+/** native/core/session_roles.def. */
+export type SessionRole = SessionRoleName;
+
+/** TCP facts of one direction, from its SYN or SYN-ACK (zeros until seen). */
+export interface TcpHandshake {
+  isn: number;
+  /** null: the option was absent. */
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
 
 export interface SessionRecord {
   id: number;
@@ -28,6 +40,8 @@ export interface SessionRecord {
   packets: number;
   bytes: number;
   idleSeconds: number;
+  /** forward: the initiator's SYN; reverse: the responder's SYN-ACK. */
+  handshake?: { forward: TcpHandshake; reverse: TcpHandshake };
 }
 
 /** Pages through the datapath's sessions. `cursor` is opaque to the API: 0 starts, null ends. */

@@ -1,4 +1,5 @@
-// The typed datapath: EAL, two ports, the lcore loop, requests and counters.
+// The typed datapath: EAL, two ports, the lcore loop, requests, events and counters.
+import { EventEmitter } from 'node:events';
 import {
   native,
   type NativeCounters,
@@ -10,7 +11,15 @@ import {
 } from '../native/binding';
 import type { PipelineOptions } from '../native/session-types';
 import { callNative, callNativeAsync } from '../native/errors';
-import { DROP_REASONS, type DropReason } from '../native/generated/codes';
+import type {
+  ControlPacketEvent,
+  DatapathEvent,
+  DatapathEventType,
+  SessionEndedEvent,
+  SessionEstablishedEvent,
+  TransmitSpec,
+} from '../native/events';
+import { DROP_REASONS, REQUEST_TYPES, type DropReason } from '../native/generated/codes';
 import { ensureEal, isPciAddress, type EalOptions } from './eal';
 
 export type PollMode = 'adaptive' | 'busy';
@@ -60,10 +69,16 @@ export interface DatapathCounters {
   mempoolAvailable: number;
 }
 
-const enum RequestType {
-  Ping = 1,
-  SetPollMode = 2,
+/** Listeners by event type, plus `event` for every event. */
+export interface DatapathEventMap {
+  control_packet: [ControlPacketEvent];
+  session_established: [SessionEstablishedEvent];
+  session_ended: [SessionEndedEvent];
+  event: [DatapathEvent];
 }
+// Fails to compile when an event type has no listener list here.
+const EVERY_EVENT_LISTENABLE: DatapathEventType extends keyof DatapathEventMap ? true : never = true;
+void EVERY_EVENT_LISTENABLE;
 
 const POLL_MODE_CODES: Record<PollMode, number> = { adaptive: 0, busy: 1 };
 
@@ -108,11 +123,28 @@ export function nativeDatapathOptions(options: DatapathOptions): NativeDatapathO
 
 export class Datapath {
   private stopped = true;
+  /** The lcore's events in the order it posted them (control packets, session events), on the JS thread. */
+  readonly events = new EventEmitter<DatapathEventMap>();
 
   private constructor(
     private readonly handle: NativeDatapath,
     readonly runtimeDir: string,
-  ) {}
+  ) {
+    handle.setEventListener((event) => this.deliver(event));
+  }
+
+  private deliver(event: DatapathEvent): void {
+    try {
+      // The union's `type` picks the listener list; the map above types each one.
+      (this.events as unknown as EventEmitter).emit(event.type, event);
+      this.events.emit('event', event);
+    } catch (error) {
+      // As an EventEmitter listener's error would: uncaught, but not inside the native event batch.
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+  }
 
   /** Initialises the EAL if needed (once per process) and opens both ports; the loop is not running yet. */
   static open(options: DatapathOptions): Datapath {
@@ -137,6 +169,7 @@ export class Datapath {
   /** Stops and closes both ports. The EAL stays up until cleanupEal() or process exit. */
   close(): void {
     this.handle.close();
+    this.handle.setEventListener(undefined);
     this.stopped = true;
   }
 
@@ -146,12 +179,12 @@ export class Datapath {
 
   /** A round trip through the request and event rings. */
   async ping(): Promise<{ loopIterations: number }> {
-    const reply = await callNativeAsync(() => this.handle.request(RequestType.Ping, []));
+    const reply = await callNativeAsync(() => this.handle.request(REQUEST_TYPES.Ping, []));
     return { loopIterations: reply.results[0] };
   }
 
   async setPollMode(mode: PollMode, idleSleepMaxUs: number): Promise<void> {
-    await callNativeAsync(() => this.handle.request(RequestType.SetPollMode, [POLL_MODE_CODES[mode], idleSleepMaxUs]));
+    await callNativeAsync(() => this.handle.request(REQUEST_TYPES.SetPollMode, [POLL_MODE_CODES[mode], idleSleepMaxUs]));
   }
 
   counters(): DatapathCounters {
@@ -175,6 +208,15 @@ export class Datapath {
   /** A page of sessions copied by the lcore; pass nextCursor back for the next page. */
   sessions(cursor: number, limit: number): Promise<NativeSessionPage> {
     return callNativeAsync(() => this.handle.sessions(cursor, limit));
+  }
+
+  /**
+   * Hands the lcore a UDP datagram to send from this host's address on the wire port, through the
+   * pipeline's next-hop choice and ARP. `sent` is false while ARP for the next hop is outstanding (the
+   * datagram goes when it resolves, or is dropped and counted under neighbour_unresolved).
+   */
+  transmit(spec: TransmitSpec): Promise<{ sent: boolean }> {
+    return callNativeAsync(() => this.handle.transmit(spec));
   }
 
   /** Session counters, or null in pass-through mode. */

@@ -44,7 +44,7 @@ export class DatapathCollector {
     scalarCounter('dysco_datapath_idle_sleeps_total', 'Sleeps taken by the adaptive idle back-off.', (s) => s.idleSleeps);
     scalarCounter('dysco_datapath_requests_total', 'Control-plane requests served by the lcore.', (s) => s.requestsServed);
     scalarCounter('dysco_datapath_events_total', 'Events posted by the lcore to the control plane.', (s) => s.eventsPosted);
-    scalarCounter('dysco_datapath_events_dropped_total', 'Events lost because the event ring was full.', (s) => s.eventsDropped);
+    scalarCounter('dysco_datapath_events_dropped_total', 'Events the lcore could not queue: the event ring was full (control packets and session events leave half of it to request completions).', (s) => s.eventsDropped);
     gauge('dysco_mempool_mbufs', 'Mbufs in the datapath pool.', (s) => s.mempoolSize);
     gauge('dysco_mempool_free_mbufs', 'Mbufs currently free in the datapath pool.', (s) => s.mempoolAvailable);
     new Gauge({

@@ -1,21 +1,35 @@
-// Session metrics of the Dysco pipeline, read from the native counters at scrape time.
+// Session metrics of the Dysco pipeline, read from the native counters at scrape time. The series come
+// from native/core/pipeline_counters.def (through generated/codes.ts): a counter with a `kind` joins the
+// labelled series of its metric, one without is a series of its own.
 import type { Registry } from 'prom-client';
 import type { NativePipelineStats } from '../native/binding';
+import { PIPELINE_COUNTERS, TEARDOWN_CAUSES, type PipelineCounterKey, type TeardownCauseName } from '../native/generated/codes';
 import { labelledSnapshotCounter, snapshotCounter, snapshotGauge } from './snapshot-metrics';
 
 export interface SessionStatsSource {
   pipelineStats(): NativePipelineStats | null;
 }
 
-const SETUP_KINDS = {
-  initiated: 'sessionsInitiated',
-  accepted: 'sessionsAccepted',
-  completed: 'sessionsCompleted',
-  completed_by_tag: 'completedByTag',
-  established: 'established',
-} as const;
+/** The help of a labelled series, from its metric name and the meaning of each kind. */
+const LABELLED_HELP: Readonly<Record<string, string>> = {
+  dysco_session_setups_total: 'Session set-up steps',
+  dysco_control_packets_total: 'Control datagrams between this agent and its peers',
+};
 
-const TEARDOWN_CAUSES = ['fin', 'rst', 'idle'] as const;
+interface Series {
+  metric: string;
+  kinds: { kind: string; key: PipelineCounterKey; meaning: string }[];
+}
+
+function seriesOf(): Series[] {
+  const byMetric = new Map<string, Series>();
+  for (const counter of PIPELINE_COUNTERS) {
+    const series = byMetric.get(counter.metric) ?? { metric: counter.metric, kinds: [] };
+    series.kinds.push({ kind: counter.kind, key: counter.key, meaning: counter.meaning });
+    byMetric.set(counter.metric, series);
+  }
+  return [...byMetric.values()];
+}
 
 export function registerSessionMetrics(registry: Registry, source: () => SessionStatsSource | undefined): void {
   let snapshot: NativePipelineStats | null = null;
@@ -29,27 +43,22 @@ export function registerSessionMetrics(registry: Registry, source: () => Session
     }
     return snapshot;
   };
-  const counter = (name: string, help: string, pick: (s: NativePipelineStats) => number) =>
-    snapshotCounter(registry, name, help, read, pick);
   const gauge = (name: string, help: string, pick: (s: NativePipelineStats) => number) =>
     snapshotGauge(registry, name, help, read, pick);
 
   gauge('dysco_sessions_active', 'Sessions in the session table (setting up, established, closing or lingering).', (s) => s.activeSessions);
   gauge('dysco_sessions_capacity', 'Sessions the table can hold.', (s) => s.sessionCapacity);
   gauge('dysco_session_table_bytes', 'Memory of the session table and its lookup tables.', (s) => s.tableBytes);
-  labelledSnapshotCounter(
-    registry,
-    'dysco_session_setups_total',
-    'Session set-up steps: initiated (a local policy chained a SYN), accepted (a SYN with an address list), completed (a pending SYN came back from the middlebox software), completed_by_tag (… after it rewrote the tuple), established (SYN-ACK seen).',
-    'kind',
-    Object.keys(SETUP_KINDS),
-    read,
-    (s, kind) => s[SETUP_KINDS[kind as keyof typeof SETUP_KINDS]],
-  );
-  labelledSnapshotCounter(registry, 'dysco_session_teardowns_total', 'Sessions retired, by cause.', 'cause', TEARDOWN_CAUSES, read, (s, cause) => s.teardowns[cause as (typeof TEARDOWN_CAUSES)[number]]);
-  counter('dysco_syn_retransmits_total', 'Retransmitted SYNs handled idempotently.', (s) => s.synRetransmits);
-  counter('dysco_tag_no_space_total', 'SYNs delivered untagged because their option space was full.', (s) => s.tagNoSpace);
-  counter('dysco_stale_tags_total', 'Tagged SYNs that named no pending session.', (s) => s.staleTags);
-  counter('dysco_rsts_ignored_total', 'RSTs whose sender kept talking (out of window): the session carried on.', (s) => s.rstsIgnored);
-  counter('dysco_arp_requests_total', 'ARP requests the agent sent for next hops.', (s) => s.arpRequests);
+  gauge('dysco_control_slots_in_use', 'Control datagrams copied off the wire whose event the control plane has not read yet.', (s) => s.controlSlotsInUse);
+  for (const series of seriesOf()) {
+    const [first] = series.kinds;
+    if (series.kinds.length === 1 && first !== undefined && first.kind === '') {
+      snapshotCounter(registry, series.metric, first.meaning, read, (s) => s[first.key]);
+      continue;
+    }
+    const keys = new Map(series.kinds.map((k) => [k.kind, k.key]));
+    const help = `${LABELLED_HELP[series.metric] ?? series.metric}, by kind: ${series.kinds.map((k) => `${k.kind} (${k.meaning})`).join(', ')}.`;
+    labelledSnapshotCounter(registry, series.metric, help, 'kind', [...keys.keys()], read, (s, kind) => s[keys.get(kind)!]);
+  }
+  labelledSnapshotCounter(registry, 'dysco_session_teardowns_total', 'Sessions retired, by cause.', 'cause', TEARDOWN_CAUSES, read, (s, cause) => s.teardowns[cause as TeardownCauseName]);
 }

@@ -2,7 +2,10 @@
 // error-code and drop-reason lists. The bindings that reach into the core for tests are another addon
 // (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
+import type { DatapathEvent, TransmitSpec } from './events';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
+
+export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
 /** Every field is required: defaults and limits live in the agent config schema (src/agent/config.ts). */
 export interface NativeDatapathOptions {
@@ -82,6 +85,9 @@ export interface NativeDatapath {
   installPolicies(compiled: Buffer): Promise<void>;
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
   pipelineStats(): NativePipelineStats | null;
+  transmit(spec: TransmitSpec): Promise<{ sent: boolean }>;
+  /** Receives every event but completions (on the JS thread, in order); undefined removes it. */
+  setEventListener(listener: ((event: DatapathEvent) => void) | undefined): void;
 }
 
 export type EalState = 'uninitialised' | 'running' | 'cleaned-up';
@@ -93,10 +99,17 @@ export interface NativeBinding {
   ealState(): EalState;
   errorCodes: Record<string, number>;
   dropReasons: string[];
+  /** The .def lists as compiled into the addon (test/unit/error-codes.test.ts checks them against generated/codes.ts). */
+  requestTypes: Record<string, number>;
+  requestServedBy: Record<string, string>;
+  eventTypes: Record<string, number>;
+  eventLabels: Record<string, string>;
+  sessionStates: string[];
+  sessionRoles: string[];
+  teardownCauses: string[];
+  pipelineCounters: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
 }
-
-export type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
 let cached: NativeBinding | undefined;
 

@@ -1,9 +1,12 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
+// Its requests go through the same SessionPipeline::Serve and event path as the lcore's.
+import type { DatapathEvent, TransmitSpec } from './events';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
-export { SESSION_ROLES, SESSION_STATES, type NativeTuple, type PipelineOptions } from './session-types';
+export { SESSION_ROLES, SESSION_STATES } from './generated/codes';
+export type { NativeTuple, PipelineOptions } from './session-types';
 
-export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held';
+export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held' | 'consumed';
 
 export interface PipelineResult {
   verdict: PipelineVerdict;
@@ -11,17 +14,8 @@ export interface PipelineResult {
   frame?: Buffer;
 }
 
-export interface PipelineHandshake {
-  isn: number;
-  windowScale: number | null;
-  sackPermitted: boolean;
-  timestamps: boolean;
-  tsVal: number;
-}
-
 /** A session summary plus what the Buffer harness shows beyond the control API. */
 export interface PipelineSession extends NativeSessionSummary {
-  handshake: [PipelineHandshake, PipelineHandshake];
   tag: number;
 }
 
@@ -38,6 +32,11 @@ export interface NativePipeline {
   drops(): Record<string, number>;
   /** Frames the pipeline sent by itself since the last call (ARP requests, packets released after ARP). */
   takeSent(): Buffer[];
+  /** Serves a Transmit request; sent is false while the next hop's ARP is outstanding. Throws on a status error. */
+  transmit(spec: TransmitSpec, nowMs: number): { sent: boolean };
+  /** Events posted since the last call, oldest first. */
+  takeEvents(): DatapathEvent[];
+  counters(): { requestsServed: number; eventsPosted: number; eventsDropped: number; eventsQueued: number };
 }
 
 export interface PipelineBinding {

@@ -33,19 +33,24 @@ export interface NativeAddressListParse {
   hops?: number[];
 }
 
+/** After a successful edit, `layoutAgrees` says whether the layout the edit handed back (the pipeline
+ * does not parse again) equals parsing the edited frame. */
 export interface SynPayloadResult {
   status: SynPayloadStatusName;
   frame: Buffer;
+  layoutAgrees?: boolean;
 }
 
 export interface TagAddResult {
   status: TagStatusName;
   frame: Buffer;
+  layoutAgrees?: boolean;
 }
 
 export interface TagRemoveResult {
   removed: boolean;
   frame: Buffer;
+  layoutAgrees?: boolean;
 }
 
 export interface ProtocolBinding {

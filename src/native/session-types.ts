@@ -1,5 +1,6 @@
-// Sessions and pipeline options as both the Datapath (native/addon/datapath_wrap.cc) and the Buffer harness
-// (native/addon/pipeline_bindings.cc) see them.
+// Shapes the addon gives sessions and pipeline counters, shared by the Datapath and the Buffer
+// harness (so neither binding file needs the other's types).
+import type { PipelineCounterKey, TeardownCauseName } from './generated/codes';
 
 /** Every field but `policies` is required: defaults and limits live in the agent config schema
  * (src/agent/config.ts, dysco section); `pipelineOptions` in src/agent/agent.ts maps that section onto these. */
@@ -17,6 +18,12 @@ export interface PipelineOptions {
   establishedTimeoutMs: number;
   closingTimeoutMs: number;
   lingerMs: number;
+  /** UDP port of the agent-to-agent control channel; 0: none. */
+  controlPort: number;
+  /** Post session_established / session_ended events. */
+  sessionEvents: boolean;
+  /** The Buffer harness only: how many events wait for takeEvents() before more are counted as dropped. */
+  eventQueue?: number;
   /** Compiled policies in force from the first packet (the Datapath only). */
   policies?: Buffer;
 }
@@ -28,9 +35,21 @@ export interface NativeTuple {
   dstPort: number;
 }
 
+/** TCP facts of one direction, from its SYN (or SYN-ACK): what reconfiguration needs to splice a path. */
+export interface NativeHandshake {
+  isn: number;
+  /** null when the option was absent. */
+  windowScale: number | null;
+  sackPermitted: boolean;
+  timestamps: boolean;
+  tsVal: number;
+}
+
 export interface NativeSessionSummary {
   id: number;
+  /** Index into SESSION_STATES. */
   state: number;
+  /** Index into SESSION_ROLES. */
   role: number;
   leftSession?: NativeTuple;
   leftSubsession?: NativeTuple;
@@ -41,25 +60,16 @@ export interface NativeSessionSummary {
   idleMs: number;
   /** -1 when no local policy chained it. */
   ruleId: number;
+  /** [0] the forward SYN's, [1] the SYN-ACK's (zeros until it is seen). */
+  handshake: [NativeHandshake, NativeHandshake];
 }
 
-export interface NativePipelineStats {
-  sessionsInitiated: number;
-  sessionsAccepted: number;
-  sessionsCompleted: number;
-  completedByTag: number;
-  established: number;
-  synRetransmits: number;
-  teardowns: { fin: number; rst: number; idle: number };
-  tagNoSpace: number;
-  staleTags: number;
-  rstsIgnored: number;
-  arpRequests: number;
+/** Counters of native/core/pipeline_counters.def, teardowns by cause, then the table's own figures. */
+export type NativePipelineStats = Record<PipelineCounterKey, number> & {
+  teardowns: Record<TeardownCauseName, number>;
   activeSessions: number;
   sessionCapacity: number;
   tableBytes: number;
-}
-
-/** SessionState and SessionRole numbering of native/core/session.h. */
-export const SESSION_STATES = ['free', 'pending', 'syn_sent', 'established', 'closing', 'linger'] as const;
-export const SESSION_ROLES = ['initiator', 'middlebox', 'responder'] as const;
+  /** Control-packet slots whose event the control plane has not read yet. */
+  controlSlotsInUse: number;
+};

@@ -13,7 +13,7 @@ import { cleanupEal } from '../../src/datapath/eal';
 import { DatapathError } from '../../src/native/errors';
 import { compilePolicies } from '../../src/policy/compile';
 import { requireIpv4 as parseIpv4 } from '../../src/net/ipv4';
-import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
+import { dpdkUnavailableReason, pcapDatapathOptions, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, TCP_ACK, TCP_SYN, tcpOption, tcpOptionArea } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
 import { waitFor } from '../support/wait';
@@ -38,16 +38,7 @@ describe('Dysco pipeline in the DPDK loop', { skip }, () => {
     ]);
     writePcap(join(dir, 'wire-in.pcap'), []);
     datapath = Datapath.open({
-      hostDevice: `net_pcap0,rx_pcap=${join(dir, 'host-in.pcap')},tx_pcap=${join(dir, 'host-out.pcap')}`,
-      wireDevice: `net_pcap1,rx_pcap=${join(dir, 'wire-in.pcap')},tx_pcap=${join(dir, 'wire-out.pcap')}`,
-      pollMode: 'adaptive',
-      idleSleepMaxUs: 100,
-      txDrainUs: 100,
-      mbufs: 2047,
-      rxDescriptors: 256,
-      txDescriptors: 256,
-      ringSize: 1024,
-      eal: testEalOptions('dysco'),
+      ...pcapDatapathOptions(dir, testEalOptions('dysco')),
       dysco: {
         ...pipelineOptions(dyscoConfigSchema.parse({ address: `${HOST}/24`, gateway: GATEWAY, maxSessions: 1024, maxSetups: 256 })),
         policies: compilePolicies([{ name: 'web', match: { dstPorts: 80 }, chain: [MIDDLEBOX] }]),

@@ -14,7 +14,7 @@ import { DROP_REASONS, type DropReason } from '../../src/native/generated/codes'
 import { pipelineOptions } from '../../src/agent/agent';
 import { dyscoConfigSchema } from '../../src/agent/config';
 import { compilePolicies } from '../../src/policy/compile';
-import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
+import { dpdkUnavailableReason, pcapDatapathOptions, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, buildUdpFrame, ipv4HeaderChecksum, TCP_ACK } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
 import { Prng } from '../support/prng';
@@ -109,16 +109,7 @@ describe('frames longer than the port MTU', { skip }, () => {
       writePcap(join(sub, 'host-in.pcap'), fromHost);
       writePcap(join(sub, 'wire-in.pcap'), fromWire);
       const datapath = Datapath.open({
-        hostDevice: `net_pcap${mode === 'dysco' ? 2 : 0},rx_pcap=${join(sub, 'host-in.pcap')},tx_pcap=${join(sub, 'host-out.pcap')}`,
-        wireDevice: `net_pcap${mode === 'dysco' ? 3 : 1},rx_pcap=${join(sub, 'wire-in.pcap')},tx_pcap=${join(sub, 'wire-out.pcap')}`,
-        pollMode: 'adaptive',
-        idleSleepMaxUs: 100,
-        txDrainUs: 100,
-        mbufs: 2047,
-        rxDescriptors: 256,
-        txDescriptors: 256,
-        ringSize: 1024,
-        eal: testEalOptions('oversize'),
+        ...pcapDatapathOptions(sub, testEalOptions('oversize'), { firstPort: mode === 'dysco' ? 2 : 0 }),
         ...(mode === 'dysco'
           ? {
               dysco: {

@@ -10,7 +10,7 @@ import { allowedCpuList, cleanupEal, initEal } from '../../src/datapath/eal';
 import { native } from '../../src/native/binding';
 import { DatapathError } from '../../src/native/errors';
 import { DROP_REASONS } from '../../src/native/generated/codes';
-import { dpdkUnavailableReason, testEalOptions } from '../support/dpdk';
+import { dpdkUnavailableReason, pcapDatapathOptions, testEalOptions } from '../support/dpdk';
 import { buildTcpFrame, buildUdpFrame, TCP_ACK, TCP_PSH } from '../support/packet-builder';
 import { readPcap, writePcap } from '../support/pcap';
 import { Prng } from '../support/prng';
@@ -47,18 +47,7 @@ describe('datapath over net_pcap ports', { skip }, () => {
   before(() => {
     writePcap(join(dir, 'host-in.pcap'), fromHost);
     writePcap(join(dir, 'wire-in.pcap'), fromWire);
-    datapath = Datapath.open({
-      hostDevice: `net_pcap0,rx_pcap=${join(dir, 'host-in.pcap')},tx_pcap=${join(dir, 'host-out.pcap')}`,
-      wireDevice: `net_pcap1,rx_pcap=${join(dir, 'wire-in.pcap')},tx_pcap=${join(dir, 'wire-out.pcap')}`,
-      pollMode: 'adaptive',
-      idleSleepMaxUs: 100,
-      txDrainUs: 100,
-      mbufs: 4095,
-      rxDescriptors: 512,
-      txDescriptors: 512,
-      ringSize: 1024,
-      eal: ealOptions,
-    });
+    datapath = Datapath.open(pcapDatapathOptions(dir, ealOptions, { mbufs: 4095, rxDescriptors: 512, txDescriptors: 512 }));
     runtimeDir = datapath.runtimeDir;
   });
 

@@ -231,6 +231,7 @@ describe('appendAddressListToSyn and stripSynPayload', () => {
           const before = Buffer.from(frame);
           const appended = protocol.appendAddressListToSyn(frame, nativeSession(list), nativeHops(list));
           assert.equal(appended.status, 'ok');
+          assert.equal(appended.layoutAgrees, true, 'the layout handed back describes the appended frame');
           assert.deepEqual(frame, before, 'the argument is not changed');
           assert.equal(appended.frame.length, frame.length + addressListSize(list.hops.length));
           assertChecksumsValid(appended.frame, 'appended');
@@ -240,6 +241,7 @@ describe('appendAddressListToSyn and stripSynPayload', () => {
 
           const stripped = protocol.stripSynPayload(appended.frame);
           assert.equal(stripped.status, 'ok');
+          assert.equal(stripped.layoutAgrees, true, 'the layout handed back describes the stripped frame');
           assert.deepEqual(stripped.frame, frame, 'strip(append(x)) == x');
         }
       }),

@@ -25,6 +25,8 @@ test('the schema defaults are a complete set of pipeline options', () => {
     establishedTimeoutMs: 300_000,
     closingTimeoutMs: 30_000,
     lingerMs: 2_000,
+    controlPort: 0,
+    sessionEvents: false,
   });
   assert.doesNotThrow(() => new Pipeline(options));
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compilePolicies } from '../../src/policy/compile';
-import { decodeAddressList } from '../../src/protocol/address-list';
+import { decodeAddressList, encodeAddressList } from '../../src/protocol/address-list';
 import { TAG_OPTION_KIND } from '../../src/protocol/tag-option';
 import { DyscoLab, type LabHost } from '../support/dysco-lab';
 import {
@@ -456,6 +456,30 @@ describe('set-up corner cases', () => {
       small.send(tight, segment(tight, tight.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
     }
     assert.equal(tight.agent.drops().setup_pool_full, 1);
+  });
+
+  it('a full table of next-hop MACs refuses a session with a reason, and ended sessions give their MACs back', () => {
+    // Sessions keep their next hops' MACs in a table of 4095 (native/core/mac_table.h). A responder takes the
+    // left MAC from each list SYN: 4096 neighbours behind distinct MACs fill it.
+    const lab = new DyscoLab();
+    const server = lab.addHost('server', 4, 'endpoint', { maxSessions: 8192, maxSetups: 8192 });
+    const listSyn = (n: number) => {
+      const session = { srcIp: '10.0.1.2', dstIp: server.ip, srcPort: 1024 + (n % 60000), dstPort: 80 + Math.floor(n / 60000) };
+      const mac = `02:01:${((n >> 16) & 0xff).toString(16).padStart(2, '0')}:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}:01`;
+      return buildTcpFrame({
+        eth: { srcMac: mac, dstMac: server.mac },
+        ip: { src: '10.0.2.2', dst: server.ip, id: 7 },
+        tcp: { srcPort: 61000 + 2 * (n % 2000), dstPort: 61000 + 2 * Math.floor(n / 2000), seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS, payload: encodeAddressList({ session, hops: [server.ip] }) },
+      });
+    };
+    for (let n = 0; n < 4095; n++) assert.equal(server.agent.fromWire([listSyn(n)], lab.now)[0]!.verdict, 'host', `SYN ${n}`);
+    assert.equal(server.agent.fromWire([listSyn(4095)], lab.now)[0]!.verdict, 'drop');
+    assert.equal(server.agent.drops().mac_table_full, 1);
+    assert.equal(server.agent.stats().activeSessions, 4095, 'the refused SYN keeps no session');
+    lab.advance(11_000);  // the half-open sessions expire and release their MACs
+    assert.equal(server.agent.stats().activeSessions, 0);
+    assert.equal(server.agent.fromWire([listSyn(4096)], lab.now)[0]!.verdict, 'host', 'a new MAC finds room again');
+    assert.equal(server.agent.drops().mac_table_full, 1);
   });
 
   it('idle sessions expire by state', () => {

@@ -127,6 +127,7 @@ describe('addTagOption, findTagOption, removeTagOption', () => {
           const before = Buffer.from(frame);
           const added = protocol.addTagOption(frame, tag);
           assert.equal(added.status, 'ok');
+          assert.equal(added.layoutAgrees, true, 'the layout handed back describes the tagged frame');
           assert.deepEqual(frame, before, 'the argument is not changed');
           assert.equal(added.frame.length, frame.length + TAG_OPTION_LENGTH);
           assertChecksumsValid(added.frame, 'tagged');
@@ -141,6 +142,7 @@ describe('addTagOption, findTagOption, removeTagOption', () => {
 
           const removed = protocol.removeTagOption(added.frame);
           assert.equal(removed.removed, true);
+          assert.equal(removed.layoutAgrees, true, 'the layout handed back describes the untagged frame');
           assert.deepEqual(removed.frame, frame, 'remove(add(x)) == x');
         },
       ),

@@ -612,6 +612,13 @@ describe('Dysco through unmodified Linux middleboxes (chain-2: mb1 iptables fire
       assert.equal(r.role, 'responder');
       assert.equal(r.state, 'established');
       assert.deepEqual(r.left!.subsession, n.right!.subsession);
+      // the handshake facts reconfiguration needs, recorded from the same SYN and SYN-ACK at every agent
+      const shake = s.handshake!;
+      assert.equal(shake.forward.sackPermitted, true, JSON.stringify(shake));
+      assert.equal(shake.forward.timestamps, true, JSON.stringify(shake));
+      assert.notEqual(shake.forward.windowScale, null, JSON.stringify(shake));
+      assert.equal(shake.reverse.sackPermitted, true, JSON.stringify(shake));
+      for (const other of [f, n, r]) assert.deepEqual(other.handshake, shake, `${other.role} ${JSON.stringify(other.handshake)}`);
     } finally {
       await conns.close();
     }

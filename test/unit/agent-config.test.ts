@@ -246,3 +246,17 @@ describe('mergeConfig', () => {
     assert.deepEqual(base, { metrics: { port: 1 } });
   });
 });
+
+describe('dysco.controlPort and dysco.sessionEvents', () => {
+  test('off by default, carried into the pipeline options when set, and bounded', async () => {
+    const { pipelineOptions } = await import('../../src/agent/agent');
+    const plain = parseAgentConfig({ ...minimal(), dysco: { address: '10.0.1.2/24' } });
+    assert.equal(plain.dysco!.controlPort, 0);
+    assert.equal(plain.dysco!.sessionEvents, false);
+    const set = parseAgentConfig({ ...minimal(), dysco: { address: '10.0.1.2/24', controlPort: 7070, sessionEvents: true } });
+    const options = pipelineOptions(set.dysco!);
+    assert.equal(options.controlPort, 7070);
+    assert.equal(options.sessionEvents, true);
+    assert.match(configErrorOf({ ...minimal(), dysco: { address: '10.0.1.2/24', controlPort: 70000 } }), /dysco\.controlPort/);
+  });
+});

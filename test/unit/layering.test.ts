@@ -50,7 +50,7 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   policy: ['log', 'net', 'protocol'],
   metrics: ['datapath', 'native', 'version', 'log'],
   // type-only: the control plane reads its part of the agent config
-  api: ['agent', 'log', 'net', 'policy'],
+  api: ['agent', 'log', 'native', 'net', 'policy'],
   agent: ['api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'version'],
   testbed: ['api', 'net', 'version'],
   cli: ['agent', 'api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'testbed', 'version'],

@@ -41,9 +41,12 @@ const PIPELINE_STATS: NativePipelineStats = {
   staleTags: 5,
   rstsIgnored: 0,
   arpRequests: 6,
+  controlPackets: 8,
+  controlSent: 10,
   activeSessions: 9,
   sessionCapacity: 65536,
   tableBytes: 123456,
+  controlSlotsInUse: 1,
 };
 
 const SESSION_METRICS = [
@@ -57,6 +60,8 @@ const SESSION_METRICS = [
   'dysco_stale_tags_total',
   'dysco_rsts_ignored_total',
   'dysco_arp_requests_total',
+  'dysco_control_packets_total',
+  'dysco_control_slots_in_use',
 ];
 
 function snapshot(): DatapathCounters {
@@ -390,5 +395,8 @@ describe('session metrics', () => {
     assert.equal(line('dysco_session_teardowns_total{cause="rst"}'), '2');
     assert.equal(line('dysco_session_teardowns_total{cause="idle"}'), '1');
     assert.equal(line('dysco_arp_requests_total'), '6');
+    assert.equal(line('dysco_control_packets_total{kind="received"}'), '8');
+    assert.equal(line('dysco_control_packets_total{kind="sent"}'), '10');
+    assert.equal(line('dysco_control_slots_in_use'), '1');
   });
 });

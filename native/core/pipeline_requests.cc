@@ -1,0 +1,135 @@
+// The pipeline's side of the control channel: the requests it serves, the control packets it takes
+// off the wire, and the session events it posts. Everything here runs on the lcore (or in the Buffer
+// harness's thread); results go back through PipelineIo::PostEvent.
+#include <cstring>
+#include <memory>
+
+#include "core/byte_order.h"
+#include "core/session_pipeline.h"
+#include "core/session_summary.h"
+#include "core/udp_frame.h"
+
+namespace dysco {
+
+bool SessionPipeline::Post(const Event& event) {
+  if (io_->PostEvent(event)) {
+    counters_->events_posted.Add(1);
+    return true;
+  }
+  counters_->events_dropped.Add(1);
+  return false;
+}
+
+void SessionPipeline::Complete(Request& request) {
+  counters_->requests_served.Add(1);
+  Post(Event::Completion(&request));
+}
+
+void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
+  switch (request.type) {
+    case RequestType::kInstallPolicies: request.status = ServeInstallPolicies(request); break;
+    case RequestType::kDumpSessions: request.status = ServeDumpSessions(request, now_ms); break;
+    case RequestType::kTransmit: request.status = ServeTransmit(request, now_ms); break;
+    default: request.status = Status::UNKNOWN_REQUEST; break;
+  }
+  Complete(request);
+}
+
+Status SessionPipeline::ServeInstallPolicies(Request& request) {
+  auto* incoming = reinterpret_cast<PolicySet*>(request.args[0]);
+  if (incoming == nullptr) return Status::INVALID_ARGUMENT;
+  request.results[0] = reinterpret_cast<uint64_t>(ReplacePolicies(std::unique_ptr<PolicySet>(incoming)).release());
+  return Status::OK;
+}
+
+Status SessionPipeline::ServeDumpSessions(Request& request, uint32_t now_ms) {
+  auto* out = reinterpret_cast<SessionSummary*>(request.args[0]);
+  const uint64_t capacity = request.args[2];
+  if (out == nullptr && capacity != 0) return Status::INVALID_ARGUMENT;
+  const SessionTable& table = table_;
+  uint64_t slot = request.args[1];
+  uint64_t written = 0;
+  for (; slot < table.capacity() && written < capacity; ++slot) {
+    if (table.at(static_cast<uint32_t>(slot)).state == SessionState::kFree) continue;
+    out[written++] = Summarize(table, static_cast<uint32_t>(slot), now_ms);
+  }
+  request.results[0] = written;
+  request.results[1] = slot >= table.capacity() ? UINT64_MAX : slot;
+  return Status::OK;
+}
+
+// A datagram from the control plane, sent from this host's address through the same next-hop choice
+// and ARP as the subsessions, so control messages follow ordinary routing.
+Status SessionPipeline::ServeTransmit(Request& request, uint32_t now_ms) {
+  const auto* payload = reinterpret_cast<const uint8_t*>(request.args[0]);
+  const uint64_t length = request.args[1];
+  const auto dst_ip = static_cast<uint32_t>(request.args[2]);
+  const auto src_port = static_cast<uint16_t>(request.args[3] >> 16);
+  const auto dst_port = static_cast<uint16_t>(request.args[3]);
+  if ((payload == nullptr && length != 0) || length > kControlPayloadMax || length + 28 > config_.mtu || dst_ip == 0 ||
+      dst_port == 0) {
+    return Status::INVALID_ARGUMENT;
+  }
+  if (!host_mac_known_) return Status::HOST_MAC_UNKNOWN;
+  uint8_t frame[kUdpFrameOverhead + kControlPayloadMax];
+  const uint8_t no_mac[6] = {};
+  const UdpFrameSpec spec{host_mac_, no_mac, config_.host_ip, dst_ip, src_port, dst_port, ip_id_++, payload,
+                          static_cast<uint32_t>(length)};
+  const size_t size = BuildUdpFrame(frame, sizeof(frame), spec);
+  if (size == 0) return Status::INVALID_ARGUMENT;
+
+  const uint32_t next_hop = NextHopFor(dst_ip);
+  MacAddress mac;
+  const NextHopState state = ResolveNextHop(next_hop, now_ms, &mac);
+  if (state == NextHopState::kReady) {
+    std::memcpy(frame, mac.bytes, 6);
+    if (!io_->SendFrame(frame, static_cast<uint32_t>(size))) return Status::NO_BUFFER;
+    stats_.control_sent.Add(1);
+    request.results[0] = 1;
+    return Status::OK;
+  }
+  if (state == NextHopState::kUnreachable) {
+    counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
+    return Status::NEXT_HOP_UNRESOLVED;
+  }
+  void* held = io_->CopyForHold(frame, static_cast<uint32_t>(size));
+  if (held == nullptr) return Status::NO_BUFFER;
+  if (neighbours_.Enqueue(next_hop, held, uint64_t{now_ms} * kNanosPerMilli) != EnqueueResult::kQueued) {
+    io_->ReleaseHeld(held, nullptr);
+    counters_->Drop(DropReason::NEIGHBOUR_QUEUE_FULL);
+    return Status::NEXT_HOP_UNRESOLVED;
+  }
+  stats_.control_sent.Add(1);
+  request.results[0] = 0;
+  return Status::OK;
+}
+
+Verdict SessionPipeline::TakeControlPacket(const PipelinePacket& packet, const PacketLayout& layout) {
+  const uint32_t length = layout.payload_length();
+  if (length > kControlPayloadMax) return DropWith(DropReason::CONTROL_TOO_LARGE);
+  const uint32_t slot = control_packets_.Acquire();
+  if (slot == ControlPacketPool::kNone) return DropWith(DropReason::CONTROL_POOL_FULL);
+  ControlPacket& copy = control_packets_.at(slot);
+  const uint8_t* ip = packet.data + layout.l3_offset;
+  const uint8_t* udp = packet.data + layout.l4_offset;
+  std::memcpy(&copy.src_ip, ip + 12, 4);
+  std::memcpy(&copy.dst_ip, ip + 16, 4);
+  copy.src_port = LoadBe16(udp);
+  copy.dst_port = LoadBe16(udp + 2);
+  copy.length = length;
+  std::memcpy(copy.payload, packet.data + layout.payload_offset, length);
+  if (!Post(Event{EventType::kControlPacket, slot, length})) {
+    control_packets_.Release(slot);  // counted in events_dropped
+    return Verdict::kConsumed;
+  }
+  stats_.control_packets.Add(1);
+  return Verdict::kConsumed;
+}
+
+void SessionPipeline::PostSessionEventNow(EventType type, uint32_t index, TeardownCause cause) {
+  const uint64_t role = static_cast<uint64_t>(table_.at(index).role);
+  const uint64_t detail = type == EventType::kSessionEnded ? role | uint64_t{static_cast<uint8_t>(cause)} << 8 : role;
+  Post(Event{type, index, detail});
+}
+
+}  // namespace dysco
