@@ -82,7 +82,8 @@ class FlowTable {
   bool Find(uint32_t hash, Matches&& matches, uint32_t* value) const;
   // What a key's home bucket says, for the burst path: the first value whose signature matches,
   // unconfirmed (the burst prefetches its record and confirms it later); or, above kMaxValue, no such
-  // value: kMissFinal when nothing overflowed from the bucket either, else kLookFurther.
+  // value: kMissFinal when nothing overflowed from the bucket either, else kLookFurther (and the next
+  // bucket, where the walk goes on, is prefetched).
   static constexpr uint32_t kMissFinal = 0xffffffff;
   static constexpr uint32_t kLookFurther = 0xfffffffe;
   uint32_t FirstCandidate(uint32_t home, uint32_t hash) const;
@@ -179,7 +180,10 @@ inline uint32_t FlowTable::FirstCandidate(uint32_t home, uint32_t hash) const {
   const Bucket& bucket = buckets_[home];
   const uint32_t mask = MatchMask(bucket, SignatureOf(hash));
   if (mask != 0) return bucket.value(__builtin_ctz(mask));
-  return bucket.overflow == 0 ? kMissFinal : kLookFurther;
+  if (bucket.overflow == 0) return kMissFinal;
+  // The line after the bucket (for the last bucket, one past the array: the walk wraps, unprefetched).
+  __builtin_prefetch(&bucket + 1, 0, 3);
+  return kLookFurther;
 }
 
 template <typename Matches>
