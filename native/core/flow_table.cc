@@ -38,28 +38,9 @@ void FlowTable::Clear() {
   size_ = 0;
 }
 
-bool FlowTable::Locate(uint32_t hash, uint32_t value, uint32_t* bucket_out, uint32_t* slot_out) const {
-  if (buckets_ == nullptr) return false;
-  const uint8_t signature = SignatureOf(hash);
-  uint32_t b = HomeOf(hash);
-  for (uint32_t step = 0; step < bucket_count_; ++step, b = NextBucket(b)) {
-    const Bucket& bucket = buckets_[b];
-    for (uint32_t mask = MatchMask(bucket, signature); mask != 0; mask &= mask - 1) {
-      const uint32_t slot = __builtin_ctz(mask);
-      if (bucket.value(slot) == value) {
-        *bucket_out = b;
-        *slot_out = slot;
-        return true;
-      }
-    }
-    if (bucket.overflow == 0) return false;
-  }
-  return false;
-}
-
 bool FlowTable::Erase(uint32_t hash, uint32_t value) {
   uint32_t target, slot;
-  if (!Locate(hash, value, &target, &slot)) return false;
+  if (!Seek(hash, [value](uint32_t v) { return v == value; }, &target, &slot)) return false;
   buckets_[target].signatures[slot] = 0;
   buckets_[target].set_value(slot, 0);
   for (uint32_t b = HomeOf(hash); b != target; b = NextBucket(b)) {
@@ -71,7 +52,7 @@ bool FlowTable::Erase(uint32_t hash, uint32_t value) {
 
 bool FlowTable::Replace(uint32_t hash, uint32_t old_value, uint32_t new_value) {
   uint32_t target, slot;
-  if (!Locate(hash, old_value, &target, &slot)) return false;
+  if (!Seek(hash, [old_value](uint32_t v) { return v == old_value; }, &target, &slot)) return false;
   buckets_[target].set_value(slot, new_value);
   return true;
 }

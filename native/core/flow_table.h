@@ -132,8 +132,9 @@ class FlowTable {
   }
   uint32_t NextBucket(uint32_t b) const { return b + 1 == bucket_count_ ? 0 : b + 1; }
   static uint32_t MatchMask(const Bucket& bucket, uint8_t signature);
-  // Slot of (hash, value): bucket and slot; false when absent.
-  bool Locate(uint32_t hash, uint32_t value, uint32_t* bucket, uint32_t* slot) const;
+  // Bucket and slot of the first value with this hash's signature that `matches` accepts.
+  template <typename Matches>
+  bool Seek(uint32_t hash, Matches&& matches, uint32_t* bucket, uint32_t* slot) const;
   void Release();
 
   Bucket* buckets_ = nullptr;
@@ -156,7 +157,7 @@ inline uint32_t FlowTable::MatchMask(const Bucket& bucket, uint8_t signature) {
 }
 
 template <typename Matches>
-bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
+bool FlowTable::Seek(uint32_t hash, Matches&& matches, uint32_t* bucket_out, uint32_t* slot_out) const {
   if (buckets_ == nullptr) return false;
   const uint8_t signature = SignatureOf(hash);
   uint32_t b = HomeOf(hash);
@@ -165,15 +166,24 @@ bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
   for (uint32_t step = 0; step < bucket_count_; ++step, b = NextBucket(b)) {
     const Bucket& bucket = buckets_[b];
     for (uint32_t mask = MatchMask(bucket, signature); mask != 0; mask &= mask - 1) {
-      const uint32_t candidate = bucket.value(__builtin_ctz(mask));
-      if (matches(candidate)) {
-        *value = candidate;
+      const uint32_t slot = __builtin_ctz(mask);
+      if (matches(bucket.value(slot))) {
+        *bucket_out = b;
+        *slot_out = slot;
         return true;
       }
     }
     if (bucket.overflow == 0) return false;
   }
   return false;
+}
+
+template <typename Matches>
+bool FlowTable::Find(uint32_t hash, Matches&& matches, uint32_t* value) const {
+  uint32_t bucket, slot;
+  if (!Seek(hash, matches, &bucket, &slot)) return false;
+  *value = buckets_[bucket].value(slot);
+  return true;
 }
 
 inline uint32_t FlowTable::FirstCandidate(uint32_t home, uint32_t hash) const {
