@@ -7,13 +7,13 @@
 
 #include <cstring>
 
+#include "core/packet_view.h"
+
 namespace dysco::dpdk {
 namespace {
 
-constexpr uint16_t kEtherTypeVlan = 0x8100;
-constexpr uint16_t kEtherTypeIpv4 = 0x0800;
-constexpr uint32_t kEthernetHeader = 14;
-constexpr uint32_t kVlanTag = 4;
+constexpr uint32_t kEthernetHeader = kEthernetHeaderSize;
+constexpr uint32_t kVlanTag = kVlanTagSize;
 
 // Ethernet header length (with one VLAN tag) and the EtherType after it; 0 if the frame is too short.
 uint32_t L2Length(const rte_mbuf* frame, uint16_t* ether_type) {
