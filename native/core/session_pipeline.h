@@ -6,6 +6,11 @@
 //                       completes a pending one at a middlebox); anything else passes untouched.
 //  from the wire:       translate a known subsession; a SYN carrying an address list for this host
 //                       starts a session; anything else passes untouched.
+//
+// The members live in the file of their concern (docs/architecture.md, "The datapath by concern"):
+// session_pipeline.cc classification, fast path and dispatch; pipeline_setup.cc set-up;
+// pipeline_next_hops.cc next hops and ARP; pipeline_tracking.cc TCP tracking and expiry;
+// pipeline_translation.cc translation; pipeline_requests.cc requests, events and control packets.
 #include <cstdint>
 #include <memory>
 
@@ -132,6 +137,7 @@ class SessionPipeline {
     Session* records[kMaxBurst];      // the record a candidate probe names
     PacketLayout layouts[kMaxBurst];  // of every other packet
   };
+  // Classification, the fast path and dispatch (session_pipeline.cc).
   void ClassifyBurst(const PipelinePacket* packets, uint32_t n, bool outbound);
   enum class FastResult : uint8_t { kTranslated, kSlowPath, kOtherKey };
   template <bool kOutbound>
@@ -144,11 +150,12 @@ class SessionPipeline {
   bool FindSession(uint32_t i, bool outbound, const FiveTuple& key, uint32_t* value) const;
   Verdict HostSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now);
   Verdict WireSlowPath(uint32_t i, PipelinePacket& packet, uint32_t now);
-  static void RefreshFast(Session& session);
   Verdict HostPacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
   Verdict WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
+  Verdict DropWith(DropReason reason);
+  // Set-up (pipeline_setup.cc).
   Verdict HostMiss(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
   Verdict Initiate(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, const PolicyRule& rule,
                    uint32_t now);
@@ -156,6 +163,8 @@ class SessionPipeline {
   Verdict CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
+  bool SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple, const FiveTuple& subsession);
+  // Next hops (pipeline_next_hops.cc).
   uint32_t NextHopFor(uint32_t agent) const;
   // A next hop's MAC now (kReady, *mac set), later (kWait: hold the packet), or not (kUnreachable). Sends the
   // ARP request the neighbour table asks for.
@@ -163,15 +172,16 @@ class SessionPipeline {
   NextHopState ResolveNextHop(uint32_t next_hop, uint32_t now, MacAddress* mac);
   void ResolveSessionMac(Session& session, int side, uint32_t now);
   Verdict ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet, uint32_t now);
-  void Translate(const Session& session, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout) const;
-  void SetNextHopMac(const Session& session, TranslationKind kind, PipelinePacket& packet) const;
-  void Track(uint32_t index, TranslationKind kind, const PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
-  bool SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple, const FiveTuple& subsession);
   void SendArpRequest(uint32_t target_be);
   void LearnFromArp(const PipelinePacket& packet, bool from_host, uint32_t now);
+  // TCP tracking and expiry (pipeline_tracking.cc).
+  static void RefreshFast(Session& session);
+  void Track(uint32_t index, TranslationKind kind, const PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   void EndSession(uint32_t index, TeardownCause cause);
   void Retire(uint32_t index);
-  Verdict DropWith(DropReason reason);
+  // Translation on the slow path (pipeline_translation.cc; the fast path's is inline in session_pipeline.cc).
+  void Translate(const Session& session, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout) const;
+  void SetNextHopMac(const Session& session, TranslationKind kind, PipelinePacket& packet) const;
   // The control channel (pipeline_requests.cc).
   bool IsControlPacket(const PipelinePacket& packet, const PacketLayout& layout) const {
     return config_.control_port != 0 && layout.is_udp() &&
