@@ -65,6 +65,8 @@ export interface DatapathCounters {
   requestsServed: number;
   eventsPosted: number;
   eventsDropped: number;
+  /** Events that reached the JS thread with no listener for them (read, then discarded). */
+  eventsUnheard: number;
   mempoolSize: number;
   mempoolAvailable: number;
 }
@@ -123,6 +125,7 @@ export function nativeDatapathOptions(options: DatapathOptions): NativeDatapathO
 
 export class Datapath {
   private stopped = true;
+  private unheardEvents = 0;
   /** The lcore's events in the order it posted them (control packets, session events), on the JS thread. */
   readonly events = new EventEmitter<DatapathEventMap>();
 
@@ -136,8 +139,9 @@ export class Datapath {
   private deliver(event: DatapathEvent): void {
     try {
       // The union's `type` picks the listener list; the map above types each one.
-      (this.events as unknown as EventEmitter).emit(event.type, event);
-      this.events.emit('event', event);
+      const byType = (this.events as unknown as EventEmitter).emit(event.type, event);
+      const any = this.events.emit('event', event);
+      if (!byType && !any) this.unheardEvents += 1;
     } catch (error) {
       // As an EventEmitter listener's error would: uncaught, but not inside the native event batch.
       process.nextTick(() => {
@@ -193,7 +197,7 @@ export class Datapath {
       DropReason,
       number
     >;
-    return { ...raw, drops };
+    return { ...raw, drops, eventsUnheard: this.unheardEvents };
   }
 
   info(): NativeDatapathInfo {

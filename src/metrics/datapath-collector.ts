@@ -45,6 +45,7 @@ export class DatapathCollector {
     scalarCounter('dysco_datapath_requests_total', 'Control-plane requests served by the lcore.', (s) => s.requestsServed);
     scalarCounter('dysco_datapath_events_total', 'Events posted by the lcore to the control plane.', (s) => s.eventsPosted);
     scalarCounter('dysco_datapath_events_dropped_total', 'Events the lcore could not queue: the event ring was full (control packets and session events leave half of it to request completions).', (s) => s.eventsDropped);
+    scalarCounter('dysco_datapath_events_unheard_total', 'Events that reached the control plane with no listener for them, read and discarded.', (s) => s.eventsUnheard);
     gauge('dysco_mempool_mbufs', 'Mbufs in the datapath pool.', (s) => s.mempoolSize);
     gauge('dysco_mempool_free_mbufs', 'Mbufs currently free in the datapath pool.', (s) => s.mempoolAvailable);
     new Gauge({

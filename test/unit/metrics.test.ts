@@ -80,6 +80,7 @@ function snapshot(): DatapathCounters {
     requestsServed: 31,
     eventsPosted: 32,
     eventsDropped: 3,
+    eventsUnheard: 4,
     mempoolSize: 8191,
     mempoolAvailable: 8000,
   };
@@ -117,6 +118,7 @@ const DATAPATH_COUNTERS: Record<string, (s: DatapathCounters) => number> = {
   dysco_datapath_requests_total: (s) => s.requestsServed,
   dysco_datapath_events_total: (s) => s.eventsPosted,
   dysco_datapath_events_dropped_total: (s) => s.eventsDropped,
+  dysco_datapath_events_unheard_total: (s) => s.eventsUnheard,
 };
 
 const PORT_COUNTERS = {
