@@ -44,6 +44,7 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   log: [],
   net: [],
   protocol: ['net'],
+  reconfig: [],
   // type-only: the status names the codecs in src/protocol define
   native: ['protocol'],
   datapath: ['native', 'log'],
