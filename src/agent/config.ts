@@ -39,6 +39,19 @@ export const dyscoConfigSchema = z
     // UDP port of the channel between agents: datagrams from the wire to address:controlPort go to the
     // control plane instead of the host stack. 0: none (the host keeps every port).
     controlPort: z.number().int().min(0).max(65535).default(0),
+    // Retransmission of messages between agents (src/control): wait initialMs after the first transmission, then
+    // factor times longer each time up to maxMs; after `attempts` transmissions unacked, the message has failed and
+    // its reconfiguration cancels. Every agent on a path should use the same values.
+    controlRetry: z
+      .object({
+        initialMs: z.number().int().min(1).max(10_000).default(20),
+        factor: z.number().min(1).max(10).default(2),
+        maxMs: z.number().int().min(1).max(60_000).default(500),
+        attempts: z.number().int().min(1).max(32).default(8),
+      })
+      .strict()
+      .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must not be below initialMs', path: ['maxMs'] })
+      .default({}),
     // Post session_established / session_ended events to the control plane.
     sessionEvents: z.boolean().default(false),
     timeouts: z

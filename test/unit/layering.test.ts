@@ -49,7 +49,9 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   native: ['protocol'],
   datapath: ['native', 'log'],
   policy: ['log', 'net', 'protocol'],
-  metrics: ['datapath', 'native', 'version', 'log'],
+  // the channel between agents: the message vocabulary, and the datapath's event and transmit types (type-only)
+  control: ['reconfig', 'native'],
+  metrics: ['control', 'datapath', 'native', 'version', 'log'],
   // type-only: the control plane reads its part of the agent config
   api: ['agent', 'log', 'native', 'net', 'policy'],
   agent: ['api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'version'],

@@ -1,0 +1,117 @@
+// Binds a ControlChannel to a datapath: control_packet events in, Datapath.transmit() out, one timer for the
+// channel's next deadline. What the channel delivers, sees acknowledged or gives up comes out as events.
+import { EventEmitter } from 'node:events';
+import type { ControlPacketEvent, TransmitSpec } from '../native/events';
+import type { ReconfigMessage } from '../reconfig/messages';
+import type { ChannelOutput, ControlChannel, Delivery, DeliveryFailure, SendResult } from './channel';
+
+/** What the link needs of a datapath; `Datapath` has it (its typed `events` and `transmit`). */
+export interface ControlPort {
+  readonly events: {
+    on(type: 'control_packet', listener: (event: ControlPacketEvent) => void): unknown;
+    off(type: 'control_packet', listener: (event: ControlPacketEvent) => void): unknown;
+  };
+  transmit(spec: TransmitSpec): Promise<{ sent: boolean }> | { sent: boolean };
+}
+
+export interface LinkTimers {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+const NODE_TIMERS: LinkTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+export interface LinkOptions {
+  /** The agents' control port (dysco.controlPort): destination of messages, source of everything sent. */
+  controlPort: number;
+  /** Milliseconds, monotonic. */
+  now: () => number;
+  timers?: LinkTimers;
+}
+
+export interface LinkEventMap {
+  message: [Delivery];
+  acked: [Delivery];
+  failed: [DeliveryFailure];
+}
+
+export class DatapathLink {
+  readonly events = new EventEmitter<LinkEventMap>();
+  private timer: unknown;
+  private timerAt: number | undefined;
+  private attached = false;
+  private readonly timers: LinkTimers;
+  private readonly onPacket = (event: ControlPacketEvent) => this.apply(this.channel.receive({ ip: event.srcIp, port: event.srcPort }, event.payload, this.options.now()));
+
+  constructor(
+    private readonly port: ControlPort,
+    private readonly channel: ControlChannel,
+    private readonly options: LinkOptions,
+  ) {
+    if (!Number.isInteger(options.controlPort) || options.controlPort < 1 || options.controlPort > 65535) {
+      throw new RangeError('the control channel needs a control port in 1..65535 (dysco.controlPort)');
+    }
+    this.timers = options.timers ?? NODE_TIMERS;
+  }
+
+  start(): void {
+    if (this.attached) return;
+    this.attached = true;
+    this.port.events.on('control_packet', this.onPacket);
+    this.schedule();
+  }
+
+  /** Detaches from the datapath and drops the timer; unacked messages stay in the channel. */
+  stop(): void {
+    if (!this.attached) return;
+    this.attached = false;
+    this.port.events.off('control_packet', this.onPacket);
+    this.cancelTimer();
+  }
+
+  send(peer: number, message: ReconfigMessage): SendResult {
+    const result = this.channel.send(peer, message, this.options.now());
+    this.apply(result);
+    return result;
+  }
+
+  private apply(out: ChannelOutput): void {
+    for (const t of out.transmit) {
+      const spec: TransmitSpec = { dstIp: t.peer, dstPort: t.port ?? this.options.controlPort, srcPort: this.options.controlPort, payload: t.bytes };
+      // A refused transmission is a lost datagram: the channel retransmits on schedule.
+      try {
+        const pending = this.port.transmit(spec);
+        if (pending instanceof Promise) pending.catch(() => this.channel.countTransmitError(t.type));
+      } catch {
+        this.channel.countTransmitError(t.type);
+      }
+    }
+    for (const d of out.deliver) this.events.emit('message', d);
+    for (const d of out.acked) this.events.emit('acked', d);
+    for (const f of out.failed) this.events.emit('failed', f);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (!this.attached) return;
+    const next = this.channel.nextDeadline();
+    if (next === this.timerAt) return;
+    this.cancelTimer();
+    if (next === undefined) return;
+    this.timerAt = next;
+    this.timer = this.timers.setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = undefined;
+      this.apply(this.channel.tick(this.options.now()));
+    }, Math.max(0, next - this.options.now()));
+  }
+
+  private cancelTimer(): void {
+    if (this.timer !== undefined) this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = undefined;
+  }
+}
