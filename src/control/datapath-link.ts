@@ -1,9 +1,12 @@
 // Binds a ControlChannel to a datapath: control_packet events in, Datapath.transmit() out, one timer for the
 // channel's next deadline. What the channel delivers, sees acknowledged or gives up comes out as events.
+import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ControlPacketEvent, TransmitSpec } from '../native/events';
 import type { ReconfigMessage } from '../reconfig/messages';
-import type { ChannelOutput, ControlChannel, Delivery, DeliveryFailure, SendResult } from './channel';
+import { ControlChannel, type ChannelOutput, type Delivery, type DeliveryFailure, type SendResult } from './channel';
+import type { ControlCountersSnapshot } from './counters';
+import type { RetryPolicy } from './retry-policy';
 
 /** What the link needs of a datapath; `Datapath` has it (its typed `events` and `transmit`). */
 export interface ControlPort {
@@ -32,6 +35,13 @@ export interface LinkOptions {
   timers?: LinkTimers;
 }
 
+export interface CreateLinkOptions extends LinkOptions {
+  /** dysco.controlRetry */
+  retry: RetryPolicy;
+  /** A random 32-bit unsigned integer per call (the epoch and the first sequence number); crypto by default. */
+  randomUint32?: () => number;
+}
+
 export interface LinkEventMap {
   message: [Delivery];
   acked: [Delivery];
@@ -55,6 +65,23 @@ export class DatapathLink {
       throw new RangeError('the control channel needs a control port in 1..65535 (dysco.controlPort)');
     }
     this.timers = options.timers ?? NODE_TIMERS;
+  }
+
+  /** A link with a fresh channel: random epoch and first sequence number, the configured retry policy. */
+  static create(port: ControlPort, options: CreateLinkOptions): DatapathLink {
+    const random = options.randomUint32 ?? (() => randomInt(0, 2 ** 32 - 1));
+    const channel = new ControlChannel({ epoch: random(), initialSeq: random(), retry: options.retry });
+    return new DatapathLink(port, channel, options);
+  }
+
+  /** The channel's counters (a ControlCounterSource for src/metrics/control-collector.ts). */
+  counterSnapshot(): ControlCountersSnapshot {
+    return this.channel.counterSnapshot();
+  }
+
+  /** Messages of ours not yet acknowledged. */
+  pending(): number {
+    return this.channel.pending();
   }
 
   start(): void {

@@ -262,6 +262,30 @@ describe('the control channel between two agents through the real pipelines', ()
     assert.equal(timers.next(), undefined, 'stop drops the timer');
   });
 
+  it('create() draws the epoch and the first number from the random source and counts through the link', () => {
+    const lab = new DyscoLab();
+    const host = lab.addHost('fresh', 1, 'endpoint', { controlPort: CONTROL_PORT });
+    lab.send(host, buildUdpFrame({ eth: { srcMac: host.mac, dstMac: host.gatewayMac }, ip: { src: host.ip, dst: '10.0.9.9' }, udp: { srcPort: 1, dstPort: 2 } }));
+    const draws = [0xdeadbeef, 0xfffffffe];
+    const link = DatapathLink.create(new PipelinePort(host, lab), {
+      controlPort: CONTROL_PORT,
+      now: () => lab.now,
+      timers: new LabTimers(lab),
+      retry: RETRY,
+      randomUint32: () => draws.shift()!,
+    });
+    link.start();
+    const peer = ipv4ToNumber('10.0.2.2');
+    link.send(peer, { type: 'rightRequest', session: { srcIp: peer, dstIp: peer, srcPort: 1, dstPort: 2 }, subsession: { srcIp: peer, dstIp: peer, srcPort: 3, dstPort: 4 }, rightAnchor: peer });
+    lab.advance(0); // ARP for the gateway, then the datagram
+    const sent = lab.wire.filter((r) => r.from === 'fresh' && r.frame.readUInt16BE(12) === 0x0800).map((r) => decodeFrame(parseFrame(r.frame).udp!.payload));
+    const frames = sent.filter((r) => r.ok).map((r) => r.ok && [r.frame.epoch, r.frame.seq]);
+    assert.deepEqual(frames, [[0xdeadbeef, 0xfffffffe]]);
+    assert.equal(link.counterSnapshot().frames.rightRequest.sent, 1);
+    assert.equal(link.pending(), 1);
+    link.stop();
+  });
+
   it('refuses to start without a control port', () => {
     const lab = new DyscoLab();
     const host = lab.addHost('x', 1, 'endpoint');
