@@ -71,6 +71,15 @@ export class SubsessionLock {
     };
   }
 
+  /** Whether this subsession has seen the request: its requester, held, or answered for good. */
+  knows(id: ReconfigId): boolean {
+    return (
+      (this.requester !== undefined && sameId(this.requester.id, id)) ||
+      this.held.some((r) => sameId(r.id, id)) ||
+      this.finished.lookup(id) !== undefined
+    );
+  }
+
   requestLock(request: LockRequest): LockStep {
     const mine = this.requester;
     if (mine && sameId(mine.id, request.id)) {
