@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "core/checksum.h"
 #include "core/endpoint_rewrite.h"
 #include "core/packet_view.h"
 #include "core/parse_status.h"
+#include "core/segment_deltas.h"
 #include "core/tcp_options.h"
 
 namespace dysco::addon {
@@ -122,6 +124,33 @@ Napi::Value ClampMssBinding(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// applySegmentDeltas(frame, { seq, ack, tsVal, tsEcr, windowScaleIn, windowScaleOut }) -> { status, frame }:
+// a copy of the frame moved into another sequence space (the input is not changed).
+Napi::Value ApplySegmentDeltasBinding(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!RequireArguments(info, 2) || !IsBufferArgument(info, 0) || !info[1].IsObject()) return env.Undefined();
+  auto buffer = info[0].As<Napi::Buffer<uint8_t>>();
+  const Napi::Object spec = info[1].As<Napi::Object>();
+  const auto field = [&spec](const char* key) {
+    const Napi::Value value = spec.Get(key);
+    return value.IsNumber() ? static_cast<uint32_t>(value.As<Napi::Number>().Int64Value()) : 0u;
+  };
+  SegmentDeltas deltas;
+  deltas.seq = field("seq");
+  deltas.ack = field("ack");
+  deltas.ts_val = field("tsVal");
+  deltas.ts_ecr = field("tsEcr");
+  deltas.window_scale_in = static_cast<uint8_t>(field("windowScaleIn") & 0x0f);
+  deltas.window_scale_out = static_cast<uint8_t>(field("windowScaleOut") & 0x0f);
+  std::vector<uint8_t> frame(buffer.Data(), buffer.Data() + buffer.Length());
+  const PacketLayout layout = ParsePacket(frame.data(), frame.size());
+  const SegmentDeltaStatus status = ApplySegmentDeltas(frame.data(), layout, deltas);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("status", status == SegmentDeltaStatus::kOk ? "ok" : status == SegmentDeltaStatus::kNotTcp ? "not_tcp" : "bad_options");
+  result.Set("frame", Napi::Buffer<uint8_t>::Copy(env, frame.data(), frame.size()));
+  return result;
+}
+
 Napi::Value ChecksumFullBinding(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!RequireArguments(info, 3) || !IsBufferArgument(info, 0)) return env.Undefined();
@@ -211,6 +240,7 @@ void RegisterCoreBindings(Napi::Env env, Napi::Object exports) {
   core.Set("parsePacket", Napi::Function::New(env, ParsePacketBinding, "parsePacket"));
   core.Set("walkTcpOptions", Napi::Function::New(env, WalkTcpOptionsBinding, "walkTcpOptions"));
   core.Set("clampMss", Napi::Function::New(env, ClampMssBinding, "clampMss"));
+  core.Set("applySegmentDeltas", Napi::Function::New(env, ApplySegmentDeltasBinding, "applySegmentDeltas"));
   core.Set("checksumFull", Napi::Function::New(env, ChecksumFullBinding, "checksumFull"));
   core.Set("checksumIncremental16", Napi::Function::New(env, ChecksumIncremental16Binding, "checksumIncremental16"));
   core.Set("checksumIncremental32", Napi::Function::New(env, ChecksumIncremental32Binding, "checksumIncremental32"));

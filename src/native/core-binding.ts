@@ -98,6 +98,9 @@ export interface CoreBinding {
   walkTcpOptions(frame: Buffer): TcpOptionWalk;
   /** Lowers a larger MSS option to maxMss in place, fixing the TCP checksum; a malformed area is left untouched. */
   clampMss(frame: Buffer, maxMss: number): MssClamp;
+  /** A copy of a TCP frame moved into another sequence space (native/core/segment_deltas.h): the deltas are
+   *  added mod 2^32; 'bad_options' and 'not_tcp' leave the copy as the input was. */
+  applySegmentDeltas(frame: Buffer, deltas: SegmentDeltasSpec): SegmentDeltasResult;
   /** RFC 1071 checksum of buf[start, start + length) (throws RangeError outside the Buffer). */
   checksumFull(buf: Buffer, start: number, length: number): number;
   /** RFC 1624 eqn 3 for one changed 16-bit word. */
@@ -108,4 +111,18 @@ export interface CoreBinding {
    *  Any status but 'ok' leaves the frame unchanged. */
   rewriteIpv4Tcp(frame: Buffer, rewrite: EndpointRewrite): ParseStatusName;
   verifyChecksums(frame: Buffer): ChecksumVerdict;
+}
+
+export interface SegmentDeltasSpec {
+  seq?: number;
+  ack?: number;
+  tsVal?: number;
+  tsEcr?: number;
+  windowScaleIn?: number;
+  windowScaleOut?: number;
+}
+
+export interface SegmentDeltasResult {
+  status: 'ok' | 'not_tcp' | 'bad_options';
+  frame: Buffer;
 }

@@ -33,7 +33,9 @@ export type NackReason =
   | 'locked' // the subsession is already locked for another reconfiguration
   | 'not_anchor' // the far endpoint was reached and is not the wanted right anchor
   | 'contention' // a held request whose own, overlapping request succeeded
-  | 'unknown_session'; // no such session (any more) at this agent
+  | 'unknown_session' // no such session (any more) at this agent
+  | 'delta_not_fixed' // a middlebox in the segment whose sequence-number delta may still change
+  | 'canceled'; // the reconfiguration was canceled before this request reached the agent
 
 interface Addressed {
   id: ReconfigId;

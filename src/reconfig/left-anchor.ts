@@ -1,0 +1,187 @@
+// The left anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requesting → SettingUp → TwoPaths → Done, or
+// Canceling → Done when the new path fails or requestLock stays unanswered. It retransmits requestLock and
+// cancelLock on timeouts with doubling waits and a bounded number of tries. Time enters only as timeout inputs.
+import type { NackReason, ReconfigId, SeqDelta, Tuple } from './messages';
+import type { DatapathCommand } from './datapath-io';
+import type { FailureReason, Outcome } from './outcome';
+
+export type LeftAnchorState = 'Requesting' | 'SettingUp' | 'TwoPaths' | 'Canceling' | 'Done';
+
+export interface LeftAnchorTiming {
+  requestTimeoutMs: number;
+  maxRequestTries: number;
+  /** How long SettingUp may wait for the datapath's word on the new path. */
+  setupTimeoutMs: number;
+  cancelTimeoutMs: number;
+  maxCancelTries: number;
+}
+
+export const DEFAULT_LEFT_ANCHOR_TIMING: LeftAnchorTiming = Object.freeze({
+  requestTimeoutMs: 20,
+  maxRequestTries: 5,
+  setupTimeoutMs: 2000,
+  cancelTimeoutMs: 20,
+  maxCancelTries: 5,
+});
+
+export type LeftAnchorEffect =
+  | { effect: 'sendRequestLock' }
+  | { effect: 'sendCancelLock' }
+  /** Stop trying to cancel: clear this agent's own lock whatever became of the rest. */
+  | { effect: 'abandonLock' }
+  /** Along the old path, once it is drained: its middleboxes may retire the session. */
+  | { effect: 'sendTeardown' }
+  | { effect: 'armTimer'; token: number; afterMs: number }
+  | { effect: 'datapath'; command: DatapathCommand }
+  | { effect: 'finished'; outcome: Outcome };
+
+export type AnchorStatus = 'handled' | 'duplicate' | 'stale';
+export interface AnchorStep<E> {
+  status: AnchorStatus;
+  effects: E[];
+}
+
+export interface LeftAnchorParams {
+  id: ReconfigId;
+  session: Tuple;
+  rightAnchor: number;
+  /** The new middleboxes between the anchors, left to right; empty removes the segment's middleboxes. */
+  newHops: readonly number[];
+  timing: LeftAnchorTiming;
+}
+
+const step = (status: AnchorStatus, effects: LeftAnchorEffect[] = []): AnchorStep<LeftAnchorEffect> => ({ status, effects });
+
+export class LeftAnchor {
+  private current: LeftAnchorState = 'Requesting';
+  private tries = 0;
+  private timerToken = 0;
+  private failure: FailureReason | undefined;
+  private segmentDelta: SeqDelta | undefined;
+  private result: Outcome | undefined;
+
+  constructor(readonly params: LeftAnchorParams) {}
+
+  get id(): ReconfigId {
+    return this.params.id;
+  }
+  get state(): LeftAnchorState {
+    return this.current;
+  }
+  get outcome(): Outcome | undefined {
+    return this.result;
+  }
+  /** The delta of the locked segment, as the ackLock brought it. */
+  get delta(): SeqDelta | undefined {
+    return this.segmentDelta;
+  }
+
+  start(): AnchorStep<LeftAnchorEffect> {
+    if (this.tries > 0) return step('duplicate');
+    this.tries = 1;
+    return step('handled', [{ effect: 'sendRequestLock' }, this.arm(this.params.timing.requestTimeoutMs)]);
+  }
+
+  ackLock(delta: SeqDelta): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'Requesting') return step('duplicate');
+    this.current = 'SettingUp';
+    this.segmentDelta = delta;
+    const { id, session, rightAnchor, newHops } = this.params;
+    return step('handled', [
+      { effect: 'datapath', command: { command: 'sendNewPathSyn', session, id, hops: [...newHops, rightAnchor], delta } },
+      this.arm(this.params.timing.setupTimeoutMs),
+    ]);
+  }
+
+  nackLock(reason: NackReason): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'Requesting') return step('duplicate');
+    this.disarm();
+    return step('handled', [this.finish({ result: 'failed', reason })]);
+  }
+
+  newPathSynAck(): AnchorStep<LeftAnchorEffect> {
+    if (this.current === 'TwoPaths') return step('duplicate');
+    if (this.current !== 'SettingUp') return step('stale');
+    this.current = 'TwoPaths';
+    this.disarm();
+    const { id, session } = this.params;
+    return step('handled', [
+      { effect: 'datapath', command: { command: 'sendNewPathAck', session, id } },
+      { effect: 'datapath', command: { command: 'enterTwoPaths', session, id } },
+    ]);
+  }
+
+  newPathFailed(): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'SettingUp') return step('stale');
+    return step('handled', this.beginCancel('new_path_failed', true));
+  }
+
+  oldPathDrained(): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'TwoPaths') return step(this.current === 'Done' ? 'duplicate' : 'stale');
+    const { id, session } = this.params;
+    return step('handled', [
+      { effect: 'sendTeardown' },
+      { effect: 'datapath', command: { command: 'foldNewPath', session, id } },
+      this.finish({ result: 'completed' }),
+    ]);
+  }
+
+  ackCancel(): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'Canceling') return step(this.current === 'Done' ? 'duplicate' : 'stale');
+    this.disarm();
+    return step('handled', [this.finish({ result: 'failed', reason: this.failure! })]);
+  }
+
+  timeout(token: number): AnchorStep<LeftAnchorEffect> {
+    if (token !== this.timerToken) return step('stale');
+    const timing = this.params.timing;
+    switch (this.current) {
+      case 'Requesting':
+        if (this.tries < timing.maxRequestTries) {
+          this.tries += 1;
+          return step('handled', [{ effect: 'sendRequestLock' }, this.arm(timing.requestTimeoutMs * 2 ** (this.tries - 1))]);
+        }
+        // Some agents on the way may hold lockPending for it: cancel rather than leave them so.
+        return step('handled', this.beginCancel('lock_timeout', false));
+      case 'SettingUp':
+        return step('handled', this.beginCancel('setup_timeout', true));
+      case 'Canceling':
+        if (this.tries < timing.maxCancelTries) {
+          this.tries += 1;
+          return step('handled', [{ effect: 'sendCancelLock' }, this.arm(timing.cancelTimeoutMs * 2 ** (this.tries - 1))]);
+        }
+        return step('handled', [{ effect: 'abandonLock' }, this.finish({ result: 'failed', reason: this.failure! })]);
+      default:
+        return step('stale');
+    }
+  }
+
+  private beginCancel(reason: FailureReason, newPathStarted: boolean): LeftAnchorEffect[] {
+    this.current = 'Canceling';
+    this.failure = reason;
+    this.tries = 1;
+    const { id, session } = this.params;
+    return [
+      ...(newPathStarted ? [{ effect: 'datapath' as const, command: { command: 'abandonNewPath' as const, session, id } }] : []),
+      { effect: 'sendCancelLock' },
+      this.arm(this.params.timing.cancelTimeoutMs),
+    ];
+  }
+
+  private finish(outcome: Outcome): LeftAnchorEffect {
+    this.current = 'Done';
+    this.result = outcome;
+    this.disarm();
+    return { effect: 'finished', outcome };
+  }
+
+  private arm(afterMs: number): LeftAnchorEffect {
+    this.timerToken += 1;
+    return { effect: 'armTimer', token: this.timerToken, afterMs };
+  }
+
+  /** A timer armed before this point fires stale. */
+  private disarm(): void {
+    this.timerToken += 1;
+  }
+}

@@ -1,0 +1,112 @@
+// SubsessionLock and LeftAnchor on their own: each input in each state, duplicates, stale timers.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEFAULT_LEFT_ANCHOR_TIMING, LeftAnchor } from '../../src/reconfig/left-anchor';
+import { addDelta } from '../../src/reconfig/seq-delta';
+import { SubsessionLock, type LockRequest } from '../../src/reconfig/subsession-lock';
+
+const req = (nonce: number, origin: 'left' | 'local' = 'left'): LockRequest => ({
+  id: { leftAnchor: 1, nonce },
+  rightAnchor: 9,
+  delta: { forward: nonce, reverse: 0 },
+  origin,
+});
+const kinds = (effects: { effect: string; answer?: { type: string } }[]) => effects.map((e) => e.answer?.type ?? e.effect);
+
+describe('SubsessionLock', () => {
+  test('free → lockPending → locked; a locked subsession refuses, a retransmission is answered again', () => {
+    const lock = new SubsessionLock();
+    assert.deepEqual(kinds(lock.requestLock(req(1)).effects), ['forwardRequest']);
+    assert.equal(lock.view().flag, 'lockPending');
+    const dup = lock.requestLock(req(1));
+    assert.equal(dup.status, 'duplicate');
+    assert.deepEqual(kinds(dup.effects), ['forwardRequest']);
+    assert.deepEqual(kinds(lock.ackLock(req(1).id, 9, { forward: 3, reverse: 4 }).effects), ['ackLock']);
+    assert.equal(lock.view().flag, 'locked');
+    assert.equal(lock.ackLock(req(1).id, 9, { forward: 3, reverse: 4 }).status, 'duplicate');
+    assert.deepEqual(lock.requestLock(req(1)).effects.map((e) => e.effect === 'answer' && e.answer), [{ type: 'ackLock', rightAnchor: 9, delta: { forward: 3, reverse: 4 } }]);
+    assert.deepEqual(lock.requestLock(req(2)).effects.map((e) => e.effect === 'answer' && e.answer), [{ type: 'nackLock', reason: 'locked' }]);
+    assert.equal(lock.nackLock(req(7).id, 'locked').status, 'stale');
+  });
+
+  test('held requests: refused with contention on ack, released in order on nack', () => {
+    const acked = new SubsessionLock();
+    acked.requestLock(req(1));
+    assert.deepEqual(acked.requestLock(req(2)).effects, []);
+    assert.equal(acked.requestLock(req(2)).status, 'duplicate');
+    const step = acked.ackLock(req(1).id, 9, { forward: 0, reverse: 0 });
+    assert.deepEqual(step.effects.map((e) => e.effect === 'answer' && [e.id.nonce, e.answer.type, 'reason' in e.answer && e.answer.reason]), [
+      [1, 'ackLock', false],
+      [2, 'nackLock', 'contention'],
+    ]);
+    // The refused one, retransmitted, is refused the same way.
+    assert.deepEqual(acked.requestLock(req(2)).effects.map((e) => e.effect === 'answer' && e.answer), [{ type: 'nackLock', reason: 'contention' }]);
+
+    const nacked = new SubsessionLock();
+    nacked.requestLock(req(1));
+    nacked.requestLock(req(2));
+    nacked.requestLock(req(3));
+    const released = nacked.nackLock(req(1).id, 'not_anchor');
+    assert.deepEqual(kinds(released.effects), ['nackLock', 'forwardRequest']);
+    assert.deepEqual(nacked.view(), { flag: 'lockPending', requester: req(2).id, canceling: false, held: [req(3).id] });
+  });
+
+  test('cancel clears on the way back only; a nack crossing the cancel counts as its ackCancel', () => {
+    const lock = new SubsessionLock();
+    lock.requestLock(req(1));
+    lock.ackLock(req(1).id, 9, { forward: 0, reverse: 0 });
+    lock.requestLock(req(2)); // refused: locked
+    assert.deepEqual(kinds(lock.cancelLock(req(1).id, 'left').effects), ['forwardCancel']);
+    assert.equal(lock.view().flag, 'locked');
+    assert.deepEqual(lock.requestLock(req(3)).effects, []); // held: the locked one is being canceled
+    assert.deepEqual(kinds(lock.ackCancel(req(1).id).effects), ['ackCancel', 'forwardRequest']);
+    assert.equal(lock.ackCancel(req(1).id).status, 'duplicate');
+    assert.deepEqual(lock.requestLock(req(1)).effects.map((e) => e.effect === 'answer' && e.answer), [{ type: 'nackLock', reason: 'canceled' }]);
+
+    const crossing = new SubsessionLock();
+    crossing.requestLock(req(1));
+    crossing.cancelLock(req(1).id, 'left');
+    assert.equal(crossing.ackLock(req(1).id, 9, { forward: 0, reverse: 0 }).effects.length, 0);
+    assert.deepEqual(kinds(crossing.nackLock(req(1).id, 'not_anchor').effects), ['ackCancel']);
+    assert.equal(crossing.view().flag, 'free');
+  });
+
+  test('a cancel for a request never seen is answered at once and refuses it later', () => {
+    const lock = new SubsessionLock();
+    assert.deepEqual(kinds(lock.cancelLock(req(5).id, 'left').effects), ['ackCancel']);
+    assert.equal(lock.cancelLock(req(5).id, 'left').status, 'duplicate');
+    assert.deepEqual(kinds(lock.requestLock(req(5)).effects), ['nackLock']);
+    assert.equal(lock.view().flag, 'free');
+  });
+});
+
+describe('LeftAnchor timers', () => {
+  const anchor = () => new LeftAnchor({ id: { leftAnchor: 1, nonce: 1 }, session: { srcIp: 1, dstIp: 2, srcPort: 3, dstPort: 4 }, rightAnchor: 2, newHops: [5], timing: DEFAULT_LEFT_ANCHOR_TIMING });
+
+  test('a timer disarmed by an answer fires stale; a second start is a duplicate', () => {
+    const a = anchor();
+    const armed = a.start().effects.find((e) => e.effect === 'armTimer');
+    assert.equal(a.start().status, 'duplicate');
+    a.ackLock({ forward: 0, reverse: 0 });
+    assert.equal(armed?.effect === 'armTimer' && a.timeout(armed.token).status, 'stale');
+    assert.equal(a.state, 'SettingUp');
+  });
+
+  test('setup timeout cancels; cancel retries run out and the lock is abandoned', () => {
+    const a = anchor();
+    a.start();
+    const setup = a.ackLock({ forward: 0, reverse: 0 }).effects.find((e) => e.effect === 'armTimer');
+    let effects = setup?.effect === 'armTimer' ? a.timeout(setup.token).effects : [];
+    assert.deepEqual(effects.map((e) => e.effect), ['datapath', 'sendCancelLock', 'armTimer']);
+    for (let i = 0; i < 10 && a.state === 'Canceling'; i++) {
+      const t = effects.find((e) => e.effect === 'armTimer');
+      effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
+    }
+    assert.deepEqual(effects.map((e) => e.effect), ['abandonLock', 'finished']);
+    assert.deepEqual(a.outcome, { result: 'failed', reason: 'setup_timeout' });
+  });
+});
+
+test('addDelta wraps modulo 2^32', () => {
+  assert.deepEqual(addDelta({ forward: 0xffffffff, reverse: 0x80000000 }, { forward: 2, reverse: 0x80000000 }), { forward: 1, reverse: 0 });
+});
