@@ -42,6 +42,8 @@ export const NACK_REASON_CODES: Readonly<Record<NackReason, number>> = {
   not_anchor: 2,
   contention: 3,
   unknown_session: 4,
+  delta_not_fixed: 5,
+  canceled: 6,
 };
 const NACK_REASON_BY_CODE = new Map<number, NackReason>(
   (Object.entries(NACK_REASON_CODES) as [NackReason, number][]).map(([name, code]) => [code, name]),

@@ -10,6 +10,7 @@ import {
   decodeFrame,
   encodeFrame,
   frameProblem,
+  NACK_REASON_CODES,
   type ControlFrame,
   type DecodeError,
 } from '../../src/control/codec';
@@ -21,7 +22,7 @@ const port = fc.integer({ min: 1, max: 65535 });
 const tuple = fc.record({ srcIp: address, dstIp: address, srcPort: port, dstPort: port });
 const id = fc.record({ leftAnchor: address, nonce: u32 });
 const delta = fc.record({ forward: u32, reverse: u32 });
-const nackReason = fc.constantFrom<NackReason>('locked', 'not_anchor', 'contention', 'unknown_session');
+const nackReason = fc.constantFrom(...(Object.keys(NACK_REASON_CODES) as NackReason[]));
 
 const message: fc.Arbitrary<ReconfigMessage> = fc.oneof(
   fc.record({ type: fc.constant('requestLock' as const), id, session: tuple, subsession: tuple, rightAnchor: address, delta }),
@@ -67,8 +68,11 @@ describe('control frame codec', () => {
     );
   });
 
-  it('covers every message type of the shared vocabulary', () => {
+  it('covers every message type of the shared vocabulary, and every nack reason with its own code', () => {
     for (const type of RECONFIG_MESSAGE_TYPES) assert.ok(BODY_BYTES[type] > 0, type);
+    const codes = Object.values(NACK_REASON_CODES);
+    assert.equal(new Set(codes).size, codes.length);
+    assert.deepEqual([...codes].sort((x, y) => x - y), codes.map((_, i) => i + 1), 'codes 1..n');
   });
 
   it('lays out a requestLock byte for byte as docs/wire-format.md shows', () => {
@@ -170,7 +174,7 @@ describe('control frame rejection reasons', () => {
     assert.equal(reasonOf(at(46)), 'out_of_range', 'subsession dst port 0');
     assert.equal(reasonOf(mutate((b) => void b.writeUInt32BE(0, 48))), 'out_of_range', 'right anchor 0.0.0.0');
     const nack = encodeFrame({ kind: 'message', epoch: 1, seq: 1, message: { type: 'nackLock', id: REQUEST.id, session: SESSION, subsession: SUBSESSION, reason: 'locked' } });
-    for (const code of [0, 5, 255]) {
+    for (const code of [0, 7, 255]) {
       const bad = Buffer.from(nack);
       bad[bad.length - 1] = code;
       assert.equal(reasonOf(bad), 'out_of_range', `nack reason ${code}`);
