@@ -11,6 +11,7 @@ packages=(
   dpdk libdpdk-dev pkg-config build-essential python3
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
   valgrind iptables conntrack nginx-light haproxy
+  spin
 )
 
 missing=()
