@@ -4,7 +4,7 @@
 // A message for no session, on a subsession the session does not have, from the wrong side or about a request
 // the machine is past is `rejected` with a reason and changes nothing; counting is the control channel's job.
 import type { AnchorRole, DatapathCommand, DatapathInput } from './datapath-io';
-import { DEFAULT_LEFT_ANCHOR_TIMING, LeftAnchor, type AnchorStatus, type LeftAnchorEffect, type LeftAnchorState, type LeftAnchorTiming } from './left-anchor';
+import { DEFAULT_LEFT_ANCHOR_TIMING, LeftAnchor, type AnchorStatus, type AnchorStep, type LeftAnchorEffect, type LeftAnchorState, type LeftAnchorTiming } from './left-anchor';
 import type { ReconfigId, ReconfigMessage, SeqDelta, Tuple } from './messages';
 import type { Outcome } from './outcome';
 import { RightAnchor, type RightAnchorEffect, type RightAnchorState } from './right-anchor';
@@ -230,48 +230,25 @@ export class ReconfigCoordinator {
   datapath(input: DatapathInput): CoordinatorResult {
     const entry = this.sessions.get(tupleKey(input.session));
     if (!entry) return rejected('unknown_session');
-    const left = entry.leftAnchor;
-    const right = entry.rightAnchor;
-    const outputs: ReconfigOutput[] = [];
     switch (input.event) {
-      case 'newPathSyn': {
-        if (!right) return rejected('stale');
-        if (right.state === 'Requested') entry.newLeft = input.newSubsession;
-        const step = right.newPathSyn();
-        this.runRight(entry, step.effects, outputs);
-        return fromStatus(step.status, outputs);
-      }
-      case 'newPathAck': {
-        if (!right) return rejected('stale');
-        const step = right.newPathAck();
-        this.runRight(entry, step.effects, outputs);
-        return fromStatus(step.status, outputs);
-      }
-      case 'newPathSynAck': {
-        if (!left) return rejected('stale');
-        if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
-        const step = left.newPathSynAck();
-        this.runLeft(entry, step.effects, outputs);
-        return fromStatus(step.status, outputs);
-      }
-      case 'newPathFailed': {
-        if (!left) return rejected('stale');
-        const step = left.newPathFailed();
-        this.runLeft(entry, step.effects, outputs);
-        return fromStatus(step.status, outputs);
-      }
-      case 'oldPathDrained': {
-        if (input.role === 'left') {
-          if (!left) return rejected('stale');
-          const step = left.oldPathDrained();
-          this.runLeft(entry, step.effects, outputs);
-          return fromStatus(step.status, outputs);
-        }
-        if (!right) return rejected('stale');
-        const step = right.oldPathDrained();
-        this.runRight(entry, step.effects, outputs);
-        return fromStatus(step.status, outputs);
-      }
+      case 'newPathSyn':
+        return this.stepRight(entry, (right) => {
+          if (right.state === 'Requested') entry.newLeft = input.newSubsession;
+          return right.newPathSyn();
+        });
+      case 'newPathAck':
+        return this.stepRight(entry, (right) => right.newPathAck());
+      case 'newPathSynAck':
+        return this.stepLeft(entry, (left) => {
+          if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
+          return left.newPathSynAck();
+        });
+      case 'newPathFailed':
+        return this.stepLeft(entry, (left) => left.newPathFailed());
+      case 'oldPathDrained':
+        return input.role === 'left'
+          ? this.stepLeft(entry, (left) => left.oldPathDrained())
+          : this.stepRight(entry, (right) => right.oldPathDrained());
       default:
         return rejected('invalid');
     }
@@ -280,13 +257,27 @@ export class ReconfigCoordinator {
   timeout(timer: TimerRef): CoordinatorResult {
     const entry = this.sessions.get(tupleKey(timer.session));
     if (!entry) return rejected('unknown_session');
-    const left = entry.leftAnchor;
-    if (!left || !sameId(left.id, timer.id)) return rejected('stale');
+    if (entry.leftAnchor && !sameId(entry.leftAnchor.id, timer.id)) return rejected('stale');
+    return this.stepLeft(entry, (left) => left.timeout(timer.token));
+  }
+
+  // One input to the session's left (right) anchor, its effects run; stale when the session has no such anchor.
+  private stepLeft(entry: AgentSession, input: (left: LeftAnchor) => AnchorStep<LeftAnchorEffect>): CoordinatorResult {
+    if (!entry.leftAnchor) return rejected('stale');
     const outputs: ReconfigOutput[] = [];
-    const step = left.timeout(timer.token);
+    const step = input(entry.leftAnchor);
     this.runLeft(entry, step.effects, outputs);
     return fromStatus(step.status, outputs);
   }
+
+  private stepRight(entry: AgentSession, input: (right: RightAnchor) => AnchorStep<RightAnchorEffect>): CoordinatorResult {
+    if (!entry.rightAnchor) return rejected('stale');
+    const outputs: ReconfigOutput[] = [];
+    const step = input(entry.rightAnchor);
+    this.runRight(entry, step.effects, outputs);
+    return fromStatus(step.status, outputs);
+  }
+
 
   private onRequestLock(entry: AgentSession, id: ReconfigId, rightAnchor: number, delta: SeqDelta): CoordinatorResult {
     const outputs: ReconfigOutput[] = [];
