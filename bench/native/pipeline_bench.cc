@@ -602,6 +602,7 @@ std::unique_ptr<Agent> MakeInitiator(uint32_t sessions) {
   config.gateway_ip = kInitiatorGateway;
   config.max_sessions = sessions;
   config.max_setups = dysco::SessionTable::kMaxSetups;
+  config.max_second_paths = 4096;
   if (!agent->pipeline.Init(config, agent->counters.get(), &agent->io)) Fail("initiator Init");
   auto policies = std::make_unique<dysco::PolicySet>();
   dysco::PolicyRule rule{};

@@ -3,6 +3,7 @@
 #include "addon/errors.h"
 #include "addon/event_js.h"
 #include "addon/lifecycle.h"
+#include "addon/new_path_js.h"
 #include "addon/pipeline_options.h"
 #include "addon/policy_js.h"
 #include "addon/session_js.h"
@@ -10,6 +11,8 @@
 #include <cstring>
 
 #include <algorithm>
+#include <memory>
+#include <string>
 
 namespace dysco::addon {
 namespace {
@@ -58,6 +61,10 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::Sessions>("sessions"),
                          InstanceMethod<&DatapathWrap::PipelineStats>("pipelineStats"),
                          InstanceMethod<&DatapathWrap::Transmit>("transmit"),
+                         InstanceMethod<&DatapathWrap::OpenNewPath>("openNewPath"),
+                         InstanceMethod<&DatapathWrap::ExpectNewPath>("expectNewPath"),
+                         InstanceMethod<&DatapathWrap::AbandonNewPath>("abandonNewPath"),
+                         InstanceMethod<&DatapathWrap::RetireSession>("retireSession"),
                          InstanceMethod<&DatapathWrap::SetEventListener>("setEventListener"),
                      });
 }
@@ -358,6 +365,65 @@ Napi::Value DatapathWrap::Transmit(const Napi::CallbackInfo& info) {
         return out;
       },
       [](dysco::Request& request, bool) { delete[] reinterpret_cast<uint8_t*>(request.args[0]); });
+}
+
+Napi::Value DatapathWrap::OpenNewPath(const Napi::CallbackInfo& info) {
+  return SubmitNewPath(info, RequestType::kOpenNewPath);
+}
+
+Napi::Value DatapathWrap::ExpectNewPath(const Napi::CallbackInfo& info) {
+  return SubmitNewPath(info, RequestType::kExpectNewPath);
+}
+
+// openNewPath(spec) / expectNewPath(spec): Promise<undefined>. The spec travels in a copy the request owns.
+Napi::Value DatapathWrap::SubmitNewPath(const Napi::CallbackInfo& info, RequestType type) {
+  Napi::Env env = info.Env();
+  auto spec = std::make_unique<NewPathSpec>();
+  std::string error;
+  if (!NewPathSpecFromJs(info.Length() > 0 ? info[0] : env.Undefined(), spec.get(), &error)) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, error).Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = type;
+  request->args[0] = reinterpret_cast<uint64_t>(spec.release());
+  return Submit(
+      env, request, [](Napi::Env env, dysco::Request&) -> Napi::Value { return env.Undefined(); },
+      [](dysco::Request& request, bool) { delete reinterpret_cast<NewPathSpec*>(request.args[0]); });
+}
+
+// abandonNewPath(sessionId, nonce): Promise<undefined>.
+Napi::Value DatapathWrap::AbandonNewPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, "abandonNewPath(sessionId, nonce): integers expected").Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kAbandonNewPath;
+  request->args[0] = info[0].As<Napi::Number>().Uint32Value();
+  request->args[1] = info[1].As<Napi::Number>().Uint32Value();
+  return Submit(
+      env, request, [](Napi::Env env, dysco::Request&) -> Napi::Value { return env.Undefined(); },
+      [](dysco::Request&, bool) {});
+}
+
+// retireSession(sessionId): Promise<undefined>.
+Napi::Value DatapathWrap::RetireSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, "retireSession(sessionId): an integer expected").Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kRetireSession;
+  request->args[0] = info[0].As<Napi::Number>().Uint32Value();
+  return Submit(
+      env, request, [](Napi::Env env, dysco::Request&) -> Napi::Value { return env.Undefined(); },
+      [](dysco::Request&, bool) {});
 }
 
 Napi::Value DatapathWrap::SetEventListener(const Napi::CallbackInfo& info) {

@@ -31,6 +31,11 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value Sessions(const Napi::CallbackInfo& info);
   Napi::Value PipelineStats(const Napi::CallbackInfo& info);
   Napi::Value Transmit(const Napi::CallbackInfo& info);
+  Napi::Value OpenNewPath(const Napi::CallbackInfo& info);
+  Napi::Value ExpectNewPath(const Napi::CallbackInfo& info);
+  Napi::Value SubmitNewPath(const Napi::CallbackInfo& info, RequestType type);
+  Napi::Value AbandonNewPath(const Napi::CallbackInfo& info);
+  Napi::Value RetireSession(const Napi::CallbackInfo& info);
   Napi::Value SetEventListener(const Napi::CallbackInfo& info);
   void DeliverEvent(Napi::Env env, const Event& event);
   std::string ParsePipelineOptions(const Napi::Object& options);

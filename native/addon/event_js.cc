@@ -46,6 +46,21 @@ Napi::Value EventObject(Napi::Env env, const Event& event, const ControlPacketPo
       out.Set("role", RoleLabel(event.value & 0xff));
       out.Set("cause", TeardownCauseLabel(static_cast<uint32_t>((event.value >> 8) & 0xff)));
       break;
+    case EventType::kNewPathAnswered:
+    case EventType::kTwoPathsEntered: {
+      out.Set("sessionId", event.subject);
+      Napi::Object subsession = Napi::Object::New(env);
+      subsession.Set("neighbourIp", static_cast<double>(event.value & 0xffffffffu));
+      subsession.Set("localPort", static_cast<double>((event.value >> 32) & 0xffff));
+      subsession.Set("neighbourPort", static_cast<double>(event.value >> 48));
+      out.Set("subsession", subsession);
+      break;
+    }
+    case EventType::kOldPathDrained:
+    case EventType::kNewPathRefused:
+      out.Set("sessionId", event.subject);
+      out.Set("side", event.value == 0 ? "right" : "left");
+      break;
     default:
       break;
   }

@@ -4,6 +4,8 @@
 //   { type: 'control_packet', srcIp, dstIp, srcPort, dstPort, payload: Buffer }
 //   { type: 'session_established', sessionId, role }
 //   { type: 'session_ended', sessionId, role, cause }
+//   { type: 'new_path_answered' | 'two_paths_entered', sessionId, subsession: { neighbourIp, localPort, neighbourPort } }
+//   { type: 'old_path_drained' | 'new_path_refused', sessionId, side: 'right' | 'left' }
 #include <napi.h>
 
 #include "core/control_messages.h"

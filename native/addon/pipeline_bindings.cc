@@ -8,6 +8,7 @@
 
 #include "addon/errors.h"
 #include "addon/event_js.h"
+#include "addon/new_path_js.h"
 #include "addon/pipeline_options.h"
 #include "addon/policy_js.h"
 #include "addon/session_js.h"
@@ -89,6 +90,10 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::Drops>("drops"),
                            InstanceMethod<&PipelineWrap::TakeSent>("takeSent"),
                            InstanceMethod<&PipelineWrap::Transmit>("transmit"),
+                           InstanceMethod<&PipelineWrap::OpenNewPath>("openNewPath"),
+                           InstanceMethod<&PipelineWrap::ExpectNewPath>("expectNewPath"),
+                           InstanceMethod<&PipelineWrap::AbandonNewPath>("abandonNewPath"),
+                           InstanceMethod<&PipelineWrap::RetireSession>("retireSession"),
                            InstanceMethod<&PipelineWrap::TakeEvents>("takeEvents"),
                            InstanceMethod<&PipelineWrap::Counters>("counters"),
                        });
@@ -264,6 +269,51 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     Napi::Object out = Napi::Object::New(env);
     out.Set("sent", request.results[0] == 1);
     return out;
+  }
+
+  // openNewPath(spec, nowMs) / expectNewPath(spec, nowMs): throw on a status error.
+  Napi::Value OpenNewPath(const Napi::CallbackInfo& info) { return ServeNewPath(info, RequestType::kOpenNewPath); }
+  Napi::Value ExpectNewPath(const Napi::CallbackInfo& info) { return ServeNewPath(info, RequestType::kExpectNewPath); }
+  Napi::Value ServeNewPath(const Napi::CallbackInfo& info, RequestType type) {
+    Napi::Env env = info.Env();
+    NewPathSpec spec;
+    std::string error;
+    if (info.Length() < 2 || !info[1].IsNumber() || !NewPathSpecFromJs(info[0], &spec, &error)) {
+      ThrowType(env, error.empty() ? "expected (spec, nowMs)" : error.c_str());
+      return env.Undefined();
+    }
+    Request request{};
+    request.type = type;
+    request.args[0] = reinterpret_cast<uint64_t>(&spec);
+    ServeNow(env, request, info[1].As<Napi::Number>().Uint32Value());
+    return env.Undefined();
+  }
+
+  // abandonNewPath(sessionId, nonce, nowMs), retireSession(sessionId, nowMs).
+  Napi::Value AbandonNewPath(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+      ThrowType(env, "expected (sessionId, nonce, nowMs)");
+      return env.Undefined();
+    }
+    Request request{};
+    request.type = RequestType::kAbandonNewPath;
+    request.args[0] = info[0].As<Napi::Number>().Uint32Value();
+    request.args[1] = info[1].As<Napi::Number>().Uint32Value();
+    ServeNow(env, request, info[2].As<Napi::Number>().Uint32Value());
+    return env.Undefined();
+  }
+  Napi::Value RetireSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
+      ThrowType(env, "expected (sessionId, nowMs)");
+      return env.Undefined();
+    }
+    Request request{};
+    request.type = RequestType::kRetireSession;
+    request.args[0] = info[0].As<Napi::Number>().Uint32Value();
+    ServeNow(env, request, info[1].As<Napi::Number>().Uint32Value());
+    return env.Undefined();
   }
 
   // Events the pipeline posted since the last call (control packets, session events), oldest first.

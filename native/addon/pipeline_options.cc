@@ -34,6 +34,8 @@ std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* con
     return "maxSessions must be an integer from 1 to the session table's limit";
   if (!read("maxSetups", SessionTable::kMaxSetups, &p.max_setups) || p.max_setups == 0)
     return "maxSetups must be an integer from 1 to the set-up pool's limit";
+  if (!read("maxReconfigurations", SessionTable::kMaxSecondPaths, &p.max_second_paths) || p.max_second_paths == 0)
+    return "maxReconfigurations must be an integer from 1 to the reconfiguration pool's limit";
   if (!read("portLo", 65535, &port_lo) || !read("portHi", 65535, &port_hi) || port_lo >= port_hi)
     return "portLo and portHi must be port numbers with portLo < portHi";
   if (!read("mtu", 65535, &mtu) || mtu == 0) return "mtu must be a 16-bit integer";

@@ -61,11 +61,13 @@ AddressListStatus ParseAddressList(const uint8_t* payload, size_t length, Addres
   if (LoadBe32(payload + kMagicAt) != kAddressListMagic) return AddressListStatus::kBadMagic;
   if (length < kAddressListHeaderSize) return AddressListStatus::kTruncated;
   if (payload[kVersionAt] != kAddressListVersion) return AddressListStatus::kBadVersion;
-  if (payload[kFlagsAt] != 0) return AddressListStatus::kUnsupportedFlags;
+  const uint8_t flags = payload[kFlagsAt];
+  if ((flags & ~kAddressListFlagNewPath) != 0) return AddressListStatus::kUnsupportedFlags;
+  const bool new_path = (flags & kAddressListFlagNewPath) != 0;
   const uint8_t count = payload[kHopCountAt];
   if (count == 0) return AddressListStatus::kZeroHops;
   if (count > kMaxAddressListHops) return AddressListStatus::kTooManyHops;
-  const size_t expected = AddressListSize(count);
+  const size_t expected = AddressListSize(count, new_path);
   if (length < expected) return AddressListStatus::kTruncated;
   if (length > expected) return AddressListStatus::kLengthMismatch;
 
@@ -78,17 +80,19 @@ AddressListStatus ParseAddressList(const uint8_t* payload, size_t length, Addres
   out->session = session;
   out->hop_count = count;
   std::memcpy(out->hops, payload + kAddressListHeaderSize, kAddressListHopSize * count);
+  out->new_path = new_path;
+  out->nonce = new_path ? LoadBe32(payload + AddressListSize(count)) : 0;
   return AddressListStatus::kOk;
 }
 
 size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count, uint8_t* out,
-                         size_t capacity) {
+                         size_t capacity, const uint32_t* new_path_nonce) {
   if (count == 0 || count > kMaxAddressListHops) return 0;
-  const size_t size = AddressListSize(count);
+  const size_t size = AddressListSize(count, new_path_nonce != nullptr);
   if (size > capacity) return 0;
   StoreBe32(out + kMagicAt, kAddressListMagic);
   out[kVersionAt] = kAddressListVersion;
-  out[kFlagsAt] = 0;
+  out[kFlagsAt] = new_path_nonce != nullptr ? kAddressListFlagNewPath : 0;
   out[kHopCountAt] = count;
   out[kReservedAt] = 0;
   // The tuple and the hops are already in network order: copied as they are.
@@ -97,23 +101,25 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
   std::memcpy(out + kSrcPortAt, &session.src_port, 2);
   std::memcpy(out + kDstPortAt, &session.dst_port, 2);
   std::memcpy(out + kAddressListHeaderSize, hops_network_order, kAddressListHopSize * count);
+  if (new_path_nonce != nullptr) StoreBe32(out + AddressListSize(count), *new_path_nonce);
   return size;
 }
 
 SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* edited,
-                                        const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count) {
+                                        const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count,
+                                        const uint32_t* new_path_nonce) {
   const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return SynPayloadStatus::kNotTcp;
   if (!IsPlainSyn(frame, layout)) return SynPayloadStatus::kNotSyn;
   if (layout.payload_length() != 0) return SynPayloadStatus::kHasPayload;
   if (count == 0 || count > kMaxAddressListHops) return SynPayloadStatus::kBadHopCount;
-  const size_t size = AddressListSize(count);
+  const size_t size = AddressListSize(count, new_path_nonce != nullptr);
   const uint32_t new_total = layout.l3_end - layout.l3_offset + static_cast<uint32_t>(size);
   if (*length + size > capacity || new_total > kIpv4MaxTotalLength) return SynPayloadStatus::kNoRoom;
 
   uint8_t* at = frame + layout.l3_end;
   std::memmove(at + size, at, *length - layout.l3_end);  // Ethernet padding, if any
-  EncodeAddressList(session, hops_network_order, count, at, size);
+  EncodeAddressList(session, hops_network_order, count, at, size, new_path_nonce);
   // The list starts at an even offset of the segment (the TCP header is whole words), so its own sum is
   // what it adds to the checksum.
   FixLengthsAndChecksums(frame, layout, SumBigEndianWords(at, size), /*added=*/true, new_total);

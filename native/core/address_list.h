@@ -7,9 +7,11 @@
 //   16 session src_port u16                 18 session dst_port u16
 //   20 hop_count x IPv4 u32: the remaining hops, the first is the agent receiving this SYN, the last
 //      the destination host.
+//   then, with flag bit 1 (new path): nonce u32, the reconfiguration this SYN opens a new path for.
 //
 // The session tuple is the one the endpoints see; its protocol is TCP implicitly. Flag bit 0 will mean
-// "an authentication block follows the hops"; no flag is implemented yet, so any set bit is refused.
+// "an authentication block follows the hops" and is refused until then; bit 1 marks the SYN of a live
+// session's new path (docs/reconfiguration.md); any other set bit is refused.
 // The reserved byte is written as zero and ignored when parsing.
 //
 // Besides the codec, two frame helpers for the datapath put the list on a SYN and take it off again.
@@ -86,21 +88,26 @@ inline const char* SynPayloadStatusName(SynPayloadStatus status) {
 inline constexpr uint32_t kAddressListMagic = 0x4459534B;  // "DYSK"
 inline constexpr uint8_t kAddressListVersion = 1;
 inline constexpr uint8_t kAddressListFlagAuthenticated = 0x01;  // reserved: not implemented, refused
+inline constexpr uint8_t kAddressListFlagNewPath = 0x02;
+inline constexpr size_t kAddressListNonceSize = 4;
 inline constexpr size_t kAddressListHeaderSize = 20;
 inline constexpr size_t kAddressListHopSize = 4;
 inline constexpr uint8_t kMaxAddressListHops = 32;
 
-inline constexpr size_t AddressListSize(uint8_t count) {
-  return kAddressListHeaderSize + kAddressListHopSize * static_cast<size_t>(count);
+inline constexpr size_t AddressListSize(uint8_t count, bool new_path = false) {
+  return kAddressListHeaderSize + kAddressListHopSize * static_cast<size_t>(count) +
+         (new_path ? kAddressListNonceSize : 0);
 }
 
-// The largest list: 148 bytes.
-inline constexpr size_t kMaxAddressListSize = AddressListSize(kMaxAddressListHops);
+// The largest list: 152 bytes.
+inline constexpr size_t kMaxAddressListSize = AddressListSize(kMaxAddressListHops, true);
 
 struct AddressList {
   FiveTuple session;   // network byte order, protocol = kIpProtocolTcp
   uint8_t hop_count = 0;
   uint32_t hops[kMaxAddressListHops] = {};  // network byte order; hops[0] receives the SYN
+  bool new_path = false;  // flag bit 1: the SYN opens a new path of a live session
+  uint32_t nonce = 0;     // with new_path: the reconfiguration's nonce
 };
 
 // Parses `length` bytes (exactly one list: the whole TCP payload of a SYN). `out` is written only on kOk.
@@ -109,8 +116,9 @@ AddressListStatus ParseAddressList(const uint8_t* payload, size_t length, Addres
 // Writes the list for `count` hops (network byte order, hops[0] first) into out[0, capacity). Returns the
 // bytes written, AddressListSize(count), or 0 when count is 0 or above kMaxAddressListHops or the list
 // does not fit; nothing is written then. The session's protocol field is not encoded (TCP implied).
+// `new_path_nonce`: non-null for a new path's SYN (flag bit 1, the nonce after the hops).
 size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count, uint8_t* out,
-                         size_t capacity);
+                         size_t capacity, const uint32_t* new_path_nonce = nullptr);
 
 // Appends the encoded list as the TCP payload of a SYN that carries none. `layout` is ParsePacket's view
 // of frame[0, *length); bytes after layout.l3_end (Ethernet padding) are kept and move behind the list.
@@ -118,7 +126,8 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
 // own one's-complement sum plus the pseudo-header's length change), so a wrong checksum stays wrong.
 // On kOk *length grows by AddressListSize(count) and *layout describes the edited frame (no re-parse).
 SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* layout,
-                                        const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count);
+                                        const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count,
+                                        const uint32_t* new_path_nonce = nullptr);
 
 // Removes the whole TCP payload of a SYN (whatever it is: the caller has parsed it), fixing the IPv4 total
 // length and both checksums incrementally. Bytes after layout.l3_end move down with the end of the packet.

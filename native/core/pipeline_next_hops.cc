@@ -85,4 +85,31 @@ void SessionPipeline::ReleaseAllHeld() {
   });
 }
 
+// A frame the agent made itself (a control datagram, a new path's handshake): its destination MAC is
+// written now, or it waits for ARP as a copy. *sent_now says which.
+Status SessionPipeline::SendOwnFrame(uint8_t* frame, uint32_t size, uint32_t dst_ip, uint32_t now, bool* sent_now) {
+  const uint32_t next_hop = NextHopFor(dst_ip);
+  MacAddress mac;
+  const NextHopState state = ResolveNextHop(next_hop, now, &mac);
+  *sent_now = false;
+  if (state == NextHopState::kReady) {
+    std::memcpy(frame, mac.bytes, 6);
+    if (!io_->SendFrame(frame, size)) return Status::NO_BUFFER;
+    *sent_now = true;
+    return Status::OK;
+  }
+  if (state == NextHopState::kUnreachable) {
+    counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
+    return Status::NEXT_HOP_UNRESOLVED;
+  }
+  void* held = io_->CopyForHold(frame, size);
+  if (held == nullptr) return Status::NO_BUFFER;
+  if (neighbours_.Enqueue(next_hop, held, uint64_t{now} * kNanosPerMilli) != EnqueueResult::kQueued) {
+    io_->ReleaseHeld(held, nullptr);
+    counters_->Drop(DropReason::NEIGHBOUR_QUEUE_FULL);
+    return Status::NEXT_HOP_UNRESOLVED;
+  }
+  return Status::OK;
+}
+
 }  // namespace dysco

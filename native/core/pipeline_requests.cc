@@ -30,6 +30,10 @@ void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
     case RequestType::kInstallPolicies: request.status = ServeInstallPolicies(request); break;
     case RequestType::kDumpSessions: request.status = ServeDumpSessions(request, now_ms); break;
     case RequestType::kTransmit: request.status = ServeTransmit(request, now_ms); break;
+    case RequestType::kOpenNewPath: request.status = ServeOpenNewPath(request, now_ms); break;
+    case RequestType::kExpectNewPath: request.status = ServeExpectNewPath(request, now_ms); break;
+    case RequestType::kAbandonNewPath: request.status = ServeAbandonNewPath(request); break;
+    case RequestType::kRetireSession: request.status = ServeRetireSession(request); break;
     default: request.status = Status::UNKNOWN_REQUEST; break;
   }
   Complete(request);
@@ -77,30 +81,11 @@ Status SessionPipeline::ServeTransmit(Request& request, uint32_t now_ms) {
                           static_cast<uint32_t>(length)};
   const size_t size = BuildUdpFrame(frame, sizeof(frame), spec);
   if (size == 0) return Status::INVALID_ARGUMENT;
-
-  const uint32_t next_hop = NextHopFor(dst_ip);
-  MacAddress mac;
-  const NextHopState state = ResolveNextHop(next_hop, now_ms, &mac);
-  if (state == NextHopState::kReady) {
-    std::memcpy(frame, mac.bytes, 6);
-    if (!io_->SendFrame(frame, static_cast<uint32_t>(size))) return Status::NO_BUFFER;
-    stats_.control_sent.Add(1);
-    request.results[0] = 1;
-    return Status::OK;
-  }
-  if (state == NextHopState::kUnreachable) {
-    counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
-    return Status::NEXT_HOP_UNRESOLVED;
-  }
-  void* held = io_->CopyForHold(frame, static_cast<uint32_t>(size));
-  if (held == nullptr) return Status::NO_BUFFER;
-  if (neighbours_.Enqueue(next_hop, held, uint64_t{now_ms} * kNanosPerMilli) != EnqueueResult::kQueued) {
-    io_->ReleaseHeld(held, nullptr);
-    counters_->Drop(DropReason::NEIGHBOUR_QUEUE_FULL);
-    return Status::NEXT_HOP_UNRESOLVED;
-  }
+  bool sent_now = false;
+  const Status status = SendOwnFrame(frame, static_cast<uint32_t>(size), dst_ip, now_ms, &sent_now);
+  if (status != Status::OK) return status;
   stats_.control_sent.Add(1);
-  request.results[0] = 0;
+  request.results[0] = sent_now ? 1 : 0;
   return Status::OK;
 }
 

@@ -121,6 +121,8 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   const AddressListStatus status = ParseAddressList(packet.data + layout.payload_offset, layout.payload_length(), &list);
   if (status != AddressListStatus::kOk) return DropWith(DropFor(status));
   if (list.hops[0] != config_.host_ip) return DropWith(DropReason::LIST_NOT_FOR_ME);
+  // The right anchor of a reconfiguration answers its new path's SYN itself (pipeline_two_paths.cc).
+  if (list.new_path && list.hop_count == 1) return AnswerNewPath(packet, layout, key, list, now);
   uint32_t index;
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
@@ -133,7 +135,8 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     table_.Free(index);
     return DropWith(DropReason::MAC_TABLE_FULL);
   }
-  if (!last_hop && !table_.StoreSetup(index, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1))) {
+  if (!last_hop && !table_.StoreSetup(index, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1),
+                                      list.new_path ? &list.nonce : nullptr)) {
     table_.Free(index);
     return DropWith(DropReason::SETUP_POOL_FULL);
   }
@@ -213,8 +216,8 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
   if (RemoveTagOption(packet.data, &length, &current)) packet.length = static_cast<uint32_t>(length);
   Translate(session, kOutRight, packet, current);
   const FiveTuple downstream = table_.KeyOf(session, kOutRight);
-  if (AppendAddressListToSyn(packet.data, &length, packet.capacity, &current, downstream, list->hops, list->count) !=
-          SynPayloadStatus::kOk ||
+  if (AppendAddressListToSyn(packet.data, &length, packet.capacity, &current, downstream, list->hops, list->count,
+                             list->new_path ? &list->nonce : nullptr) != SynPayloadStatus::kOk ||
       length - kEthernetHeaderSize > config_.mtu) {
     return DropWith(DropReason::SYN_TOO_LARGE);
   }

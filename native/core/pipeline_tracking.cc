@@ -35,7 +35,8 @@ void SessionPipeline::RefreshFast(Session& session) {
   // must still take the slow path to be sent on.
   const bool right_ready = session.has_right() ? session.next_hop[0] != 0 : session.role != SessionRole::kMiddlebox;
   const bool left_ready = !session.has_left() || session.next_hop[1] != 0;
-  const bool fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready;
+  const bool fast = session.state == SessionState::kEstablished && session.fin_flags == 0 && right_ready && left_ready &&
+                    !session.reconfigured();
   session.flags = static_cast<uint8_t>(fast ? session.flags | kFast : session.flags & ~kFast);
 }
 
@@ -151,9 +152,11 @@ void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
       EndSession(index, TeardownCause::kIdle);
     }
   }
-  // The neighbour table walks every entry; its timers are 200 ms and up, so every 10 ms is plenty.
+  // The neighbour table walks every entry; its timers are 200 ms and up, so every 10 ms is plenty. The
+  // second paths' timers (announcements every 20 ms) fit the same pace.
   if (now - last_neighbour_expiry_ms_ < kNeighbourExpiryIntervalMs) return;
   last_neighbour_expiry_ms_ = now;
+  ExpireSecondPaths(now);
   neighbours_.Expire(uint64_t{now} * kNanosPerMilli, [this](void* handle) {
     counters_->Drop(DropReason::NEIGHBOUR_UNRESOLVED);
     io_->ReleaseHeld(handle, nullptr);

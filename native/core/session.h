@@ -19,12 +19,19 @@
 
 namespace dysco {
 
-enum TranslationKind : uint8_t { kInLeft = 0, kOutRight = 1, kInRight = 2, kOutLeft = 3, kTranslationKinds = 4 };
+// Kinds 0-3 translate by the session's own sides; kinds 4-7 the same by the side of its second path
+// (second_path.h), which has only inbound keys: the host's tuple is the same on both paths.
+enum TranslationKind : uint8_t {
+  kInLeft = 0, kOutRight = 1, kInRight = 2, kOutLeft = 3, kTranslationKinds = 4,
+  kSecondInLeft = 4, kSecondInRight = 6,
+};
 
+inline constexpr TranslationKind BaseKind(TranslationKind kind) { return static_cast<TranslationKind>(kind & 3); }
+inline constexpr bool IsSecondPath(TranslationKind kind) { return kind >= kTranslationKinds; }
 // Which TCP direction a translation carries: forward = initiator → responder.
-inline constexpr bool IsForward(TranslationKind kind) { return kind == kInLeft || kind == kOutRight; }
-inline constexpr bool IsOutbound(TranslationKind kind) { return kind == kOutRight || kind == kOutLeft; }
-inline constexpr bool IsLeft(TranslationKind kind) { return kind == kInLeft || kind == kOutLeft; }
+inline constexpr bool IsForward(TranslationKind kind) { return BaseKind(kind) == kInLeft || BaseKind(kind) == kOutRight; }
+inline constexpr bool IsOutbound(TranslationKind kind) { return BaseKind(kind) == kOutRight || BaseKind(kind) == kOutLeft; }
+inline constexpr bool IsLeft(TranslationKind kind) { return BaseKind(kind) == kInLeft || BaseKind(kind) == kOutLeft; }
 
 // One side of a session. Addresses and ports in network byte order, each pair in packet order.
 struct SessionSide {
@@ -101,8 +108,9 @@ inline constexpr uint8_t kFinSeenForward = 1, kFinSeenReverse = 2, kFinAckedForw
 // its sender talks again (the endpoint ignored an out-of-window RST, RFC 5961).
 inline constexpr uint8_t kRstForward = 16, kRstReverse = 32;
 // Session::flags. kFast: established, every next-hop MAC known, no FIN yet: a data packet needs only
-// its translation.
-inline constexpr uint8_t kHasLeft = 1, kHasRight = 2, kFast = 4, kStateBeforeRstShift = 4;
+// its translation. kReconfigured: the session holds a second path or a folded one's deltas
+// (SessionCold::reconfig), so every packet takes the slow path.
+inline constexpr uint8_t kHasLeft = 1, kHasRight = 2, kFast = 4, kReconfigured = 8, kStateBeforeRstShift = 4;
 inline constexpr uint16_t kNoSlot = 0xffff;
 inline constexpr uint16_t kNoRule = 0xffff;
 
@@ -117,12 +125,13 @@ struct alignas(8) Session {
   uint16_t next_hop[2] = {0, 0};  // MacTable references for out_right [0] and out_left [1]; 0 = unknown
   SessionState state = SessionState::kFree;
   SessionRole role = SessionRole::kInitiator;
-  uint8_t flags = 0;  // kHasLeft | kHasRight | kFast, and the state a RST ended (bits 4-6)
+  uint8_t flags = 0;  // kHasLeft | kHasRight | kFast | kReconfigured, and the state a RST ended (bits 4-6)
   uint8_t fin_flags = 0;
 
   bool fast() const { return flags & kFast; }
   bool has_left() const { return flags & kHasLeft; }
   bool has_right() const { return flags & kHasRight; }
+  bool reconfigured() const { return flags & kReconfigured; }
   SessionState state_before_rst() const { return static_cast<SessionState>((flags >> kStateBeforeRstShift) & 7); }
   void set_state_before_rst(SessionState s) {
     flags = static_cast<uint8_t>((flags & ((1u << kStateBeforeRstShift) - 1)) | (static_cast<uint8_t>(s) << kStateBeforeRstShift));
@@ -186,13 +195,19 @@ inline void KindWordsFor(const SessionSide& side, bool forward, uint32_t own_ip,
   }
 }
 
+inline void KindWordsOf(const SessionSide& side, TranslationKind kind, uint32_t own_ip, TupleWords* arrives,
+                        TupleWords* leaves) {
+  if (IsOutbound(kind)) {
+    KindWordsFor<true>(side, IsForward(kind), own_ip, arrives, leaves);
+  } else {
+    KindWordsFor<false>(side, IsForward(kind), own_ip, arrives, leaves);
+  }
+}
+
+// Kinds 0-3 only: a second path's side lives in the table's pool (SessionTable::SideOf).
 inline void KindWords(const Session& session, TranslationKind kind, uint32_t own_ip, TupleWords* arrives,
                       TupleWords* leaves) {
-  if (IsOutbound(kind)) {
-    KindWordsFor<true>(session.side(kind), IsForward(kind), own_ip, arrives, leaves);
-  } else {
-    KindWordsFor<false>(session.side(kind), IsForward(kind), own_ip, arrives, leaves);
-  }
+  KindWordsOf(session.side(kind), kind, own_ip, arrives, leaves);
 }
 
 // Whether the session holds the key of `kind` (a middlebox's kOutRight is its placeholder until the

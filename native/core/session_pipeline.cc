@@ -95,7 +95,8 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
   io_ = io;
   policies_ = std::make_unique<PolicySet>();
   control_packets_.Init();
-  return table_.Init(config.max_sessions, config.max_setups, config.port_lo, config.port_hi, config.host_ip) &&
+  return table_.Init(config.max_sessions, config.max_setups, config.max_second_paths, config.port_lo, config.port_hi,
+                     config.host_ip) &&
          neighbours_.Init(NeighbourConfig{}) == Status::OK;
 }
 
@@ -174,7 +175,15 @@ inline bool SessionPipeline::MatchesWords(uint32_t value, const TupleWords& key)
   const Session& session = table_.at(index);
   const TranslationKind kind = EntryKind(value);
   const bool right = kind == (kOutbound ? kOutRight : kInRight);
-  if (!right && kind != (kOutbound ? kOutLeft : kInLeft)) return false;
+  if (!right && kind != (kOutbound ? kOutLeft : kInLeft)) {
+    // A second path's key (rare: a reconfiguration in progress) is confirmed the long way.
+    if (kOutbound || !IsSecondPath(kind)) return false;
+    FiveTuple tuple;
+    std::memcpy(&tuple.src_ip, &key.addresses, 8);
+    std::memcpy(&tuple.src_port, &key.ports, 4);
+    tuple.protocol = kIpProtocolTcp;
+    return table_.Matches(value, tuple);
+  }
   if (session.state == SessionState::kFree || !OwnsKind(session, kind)) return false;
   TupleWords arrives, leaves;
   KindWordsFor<kOutbound>(right ? session.right : session.left, kOutbound == right, config_.host_ip, &arrives, &leaves);
@@ -303,6 +312,7 @@ Verdict SessionPipeline::HostPacket(PipelinePacket& packet, const PacketLayout& 
     }
     const int side = kind == kOutRight ? 0 : 1;
     if (__builtin_expect(session.next_hop[side] == 0, 0)) ResolveSessionMac(session, side, now);
+    if (session.reconfigured()) return HostReconfigured(index, kind, packet, layout, now);
     Translate(session, kind, packet, layout);
     Track(index, kind, packet, layout, now);
     return Verdict::kToWire;
@@ -346,6 +356,7 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       session.last_seen_ms = now;
       return Verdict::kToHost;
     }
+    if (session.reconfigured()) return WireReconfigured(index, kind, packet, layout, now);
     Translate(session, kind, packet, layout);
     Track(index, kind, packet, layout, now);
     return Verdict::kToHost;

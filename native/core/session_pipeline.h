@@ -19,7 +19,9 @@
 #include "core/counters.h"
 #include "core/neighbour_table.h"
 #include "core/packet_view.h"
+#include "core/address_list.h"
 #include "core/policy_rules.h"
+#include "core/reconfig_requests.h"
 #include "core/session_table.h"
 
 namespace dysco {
@@ -30,6 +32,7 @@ struct PipelineConfig {
   uint32_t gateway_ip = 0;    // network byte order; 0 = every next hop is on-link
   uint32_t max_sessions = 65536;
   uint32_t max_setups = 16384;
+  uint32_t max_second_paths = 4096;  // sessions with reconfiguration state (two paths, or a folded new path)
   uint16_t port_lo = 61000;   // subsession ports: keep out of the hosts' ephemeral range
   uint16_t port_hi = 65535;
   uint16_t mtu = 1500;
@@ -173,6 +176,7 @@ class SessionPipeline {
   void ResolveSessionMac(Session& session, int side, uint32_t now);
   Verdict ForwardToNextHop(Session& session, int side, uint32_t next_agent, PipelinePacket& packet, uint32_t now);
   void SendArpRequest(uint32_t target_be);
+  Status SendOwnFrame(uint8_t* frame, uint32_t size, uint32_t dst_ip, uint32_t now, bool* sent_now);
   void LearnFromArp(const PipelinePacket& packet, bool from_host, uint32_t now);
   // TCP tracking and expiry (pipeline_tracking.cc).
   static void RefreshFast(Session& session);
@@ -198,6 +202,32 @@ class SessionPipeline {
   Status ServeInstallPolicies(Request& request);
   Status ServeDumpSessions(Request& request, uint32_t now_ms);
   Status ServeTransmit(Request& request, uint32_t now_ms);
+  // Reconfiguration: a session's second path (pipeline_two_paths.cc).
+  Status ServeOpenNewPath(Request& request, uint32_t now);
+  Status ServeExpectNewPath(Request& request, uint32_t now);
+  Status ServeAbandonNewPath(Request& request);
+  Status ServeRetireSession(Request& request);
+  SecondPath* PrepareSecondPath(const NewPathSpec& spec, uint32_t* index, Status* status);
+  Verdict AnswerNewPath(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
+                        const AddressList& list, uint32_t now);
+  Verdict HostReconfigured(uint32_t index, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout,
+                           uint32_t now);
+  Verdict WireReconfigured(uint32_t index, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout,
+                           uint32_t now);
+  Verdict HostTwoPaths(uint32_t index, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout,
+                       uint32_t now);
+  Verdict NewPathArrival(uint32_t index, TranslationKind kind, PipelinePacket& packet, const PacketLayout& layout,
+                         uint32_t now);
+  void SwitchToTwoPaths(uint32_t index, uint32_t now);
+  void CheckDrained(uint32_t index, uint32_t now);
+  void FoldNewPath(uint32_t index, uint32_t now);
+  void AbandonSecondPath(uint32_t index);
+  bool SendNewPathSyn(uint32_t index, uint32_t now);
+  bool SendNewPathSynAck(uint32_t index, uint32_t now);
+  bool SendAnnouncement(uint32_t index, uint32_t now);
+  bool SendOnSecondPath(uint32_t index, uint8_t* frame, uint32_t size, uint32_t now);
+  void ExpireSecondPaths(uint32_t now);
+  uint32_t NextIsn();
 
   PipelineConfig config_;
   LcoreCounters* counters_ = nullptr;
@@ -213,6 +243,7 @@ class SessionPipeline {
   BurstScratch scratch_;
   ControlPacketPool control_packets_;
   uint16_t ip_id_ = 0;
+  uint64_t isn_state_ = 0;
 };
 
 }  // namespace dysco

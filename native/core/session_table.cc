@@ -17,10 +17,10 @@ SessionTable::~SessionTable() {
   FreeTableMemory(cold_);
 }
 
-bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi,
-                        uint32_t host_ip) {
+bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint32_t max_second_paths, uint16_t port_lo,
+                        uint16_t port_hi, uint32_t host_ip) {
   if (max_sessions == 0 || max_sessions > kMaxSessions || max_setups == 0 || max_setups > kMaxSetups ||
-      port_lo >= port_hi) {
+      max_second_paths == 0 || max_second_paths > kMaxSecondPaths || port_lo >= port_hi) {
     return false;
   }
   FreeTableMemory(sessions_);
@@ -44,6 +44,12 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint16_t por
   setups_.assign(max_setups, SetupState{});
   free_setups_.resize(max_setups);
   for (uint32_t i = 0; i < max_setups; ++i) free_setups_[i] = static_cast<uint16_t>(max_setups - 1 - i);
+  second_paths_.assign(max_second_paths, SecondPath{});
+  second_path_owner_.assign(max_second_paths, UINT32_MAX);
+  free_second_paths_.resize(max_second_paths);
+  for (uint32_t i = 0; i < max_second_paths; ++i) {
+    free_second_paths_[i] = static_cast<uint16_t>(max_second_paths - 1 - i);
+  }
   port_lo_ = port_lo;
   port_hi_ = port_hi;
   // Every session owns at most two inbound and two outbound keys (one per side).
@@ -86,7 +92,13 @@ void SessionTable::SetHandshake(SessionCold& cold, int direction, const TcpHands
 
 FiveTuple SessionTable::KeyOf(const Session& session, TranslationKind kind) const {
   TupleWords arrives, leaves;
-  KindWords(session, kind, host_ip_, &arrives, &leaves);
+  if (IsSecondPath(kind)) {
+    // Only a record of this table has a second path.
+    const uint32_t index = static_cast<uint32_t>(&session - sessions_);
+    KindWordsOf(second_paths_[cold_[index].reconfig].side, kind, host_ip_, &arrives, &leaves);
+  } else {
+    KindWords(session, kind, host_ip_, &arrives, &leaves);
+  }
   FiveTuple key;
   std::memcpy(&key.src_ip, &arrives.addresses, 8);
   std::memcpy(&key.src_port, &arrives.ports, 4);
@@ -129,6 +141,7 @@ void SessionTable::Free(uint32_t index) {
   // another session owns.
   if (session.has_right() || session.role == SessionRole::kMiddlebox) RemoveKey(index, kOutRight);
   ReleaseSetup(index);
+  ReleaseSecondPath(index);
   macs_.Release(session.next_hop[0]);
   macs_.Release(session.next_hop[1]);
   session = Session{};
@@ -137,7 +150,48 @@ void SessionTable::Free(uint32_t index) {
   --active_;
 }
 
-bool SessionTable::StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count) {
+SecondPath* SessionTable::AcquireSecondPath(uint32_t index) {
+  uint16_t& slot = cold_[index].reconfig;
+  if (slot == kNoSlot) {
+    if (free_second_paths_.empty()) return nullptr;
+    slot = free_second_paths_.back();
+    free_second_paths_.pop_back();
+    second_path_owner_[slot] = index;
+  }
+  second_paths_[slot] = SecondPath{};
+  sessions_[index].flags |= kReconfigured;
+  return &second_paths_[slot];
+}
+
+void SessionTable::ReleaseSecondPath(uint32_t index) {
+  uint16_t& slot = cold_[index].reconfig;
+  if (slot == kNoSlot) return;
+  SecondPath& second = second_paths_[slot];
+  if (SecondPathKeyed(second.phase)) {
+    RemoveKey(index, second.doubled == AnchorSide::kLeft ? kSecondInLeft : kSecondInRight);
+  }
+  macs_.Release(second.next_hop);
+  second = SecondPath{};
+  second_path_owner_[slot] = UINT32_MAX;
+  free_second_paths_.push_back(slot);
+  slot = kNoSlot;
+  sessions_[index].flags &= static_cast<uint8_t>(~kReconfigured);
+}
+
+uint32_t SessionTable::SessionExpecting(uint32_t nonce) const {
+  for (uint32_t slot = 0; slot < second_paths_.size(); ++slot) {
+    const uint32_t owner = second_path_owner_[slot];
+    if (owner == UINT32_MAX) continue;
+    const SecondPath& second = second_paths_[slot];
+    if (second.nonce == nonce &&
+        (second.phase == SecondPathPhase::kExpecting || second.phase == SecondPathPhase::kAnswered)) {
+      return owner;
+    }
+  }
+  return UINT32_MAX;
+}
+
+bool SessionTable::StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count, const uint32_t* new_path_nonce) {
   if (count > kMaxSetupHops) return false;
   uint16_t& slot = cold_[index].setup;
   if (slot == kNoSlot) {
@@ -148,6 +202,8 @@ bool SessionTable::StoreSetup(uint32_t index, const uint32_t* hops, uint8_t coun
   }
   SetupState& state = setups_[slot];
   state.count = count;
+  state.new_path = new_path_nonce != nullptr;
+  state.nonce = new_path_nonce != nullptr ? *new_path_nonce : 0;
   for (uint8_t i = 0; i < count; ++i) state.hops[i] = hops[i];
   return true;
 }
@@ -222,7 +278,8 @@ bool SessionTable::SetNextHop(Session& session, int side, const uint8_t* mac) {
 
 size_t SessionTable::MemoryBytes() const {
   return size_t{capacity_} * (sizeof(Session) + sizeof(SessionCold)) + setups_.capacity() * sizeof(SetupState) +
-         free_setups_.capacity() * sizeof(uint16_t) + inbound_.MemoryBytes() + outbound_.MemoryBytes() +
+         free_setups_.capacity() * sizeof(uint16_t) +
+         second_paths_.capacity() * (sizeof(SecondPath) + sizeof(uint16_t) + sizeof(uint32_t)) + inbound_.MemoryBytes() + outbound_.MemoryBytes() +
          MacTable::MemoryBytes();
 }
 

@@ -10,6 +10,7 @@
 #include "core/five_tuple.h"
 #include "core/flow_table.h"
 #include "core/mac_table.h"
+#include "core/second_path.h"
 #include "core/session.h"
 
 namespace dysco {
@@ -21,6 +22,8 @@ inline constexpr uint8_t kMaxSetupHops = 32;
 struct SetupState {
   uint32_t tag = 0;
   uint8_t count = 0;
+  bool new_path = false;  // the SYN opens a live session's new path: the list carries `nonce` on
+  uint32_t nonce = 0;
   uint32_t hops[kMaxSetupHops];  // network byte order; [0] is the next agent
 };
 
@@ -42,6 +45,7 @@ class SessionTable {
  public:
   static constexpr uint32_t kMaxSessions = 1u << (FlowTable::kValueBits - kEntryKindBits);
   static constexpr uint32_t kMaxSetups = kNoSlot;     // slots are 16-bit
+  static constexpr uint32_t kMaxSecondPaths = kNoSlot;
 
   SessionTable() = default;
   SessionTable(const SessionTable&) = delete;
@@ -49,11 +53,13 @@ class SessionTable {
   ~SessionTable();
 
   // host_ip: the agent's own address, the local end of every subsession (network byte order).
-  bool Init(uint32_t max_sessions, uint32_t max_setups, uint16_t port_lo, uint16_t port_hi, uint32_t host_ip);
+  bool Init(uint32_t max_sessions, uint32_t max_setups, uint32_t max_second_paths, uint16_t port_lo, uint16_t port_hi,
+            uint32_t host_ip);
 
   // A free session record, zeroed, or nullptr when the table is full.
   Session* Allocate(uint32_t* index);
-  // Erases every key the session owns, returns its set-up slot and next-hop references, and frees it.
+  // Erases every key the session owns, returns its set-up and second-path slots and next-hop references,
+  // and frees it.
   void Free(uint32_t index);
 
   Session& at(uint32_t index) { return sessions_[index]; }
@@ -81,8 +87,33 @@ class SessionTable {
   FlowTable::InsertResult AddKey(uint32_t index, TranslationKind kind);
   void RemoveKey(uint32_t index, TranslationKind kind);
 
+  // Reconfiguration state (second_path.h). Acquire gives the session a fresh record (nullptr when the
+  // pool is full) and marks it kReconfigured; Release returns it with its key and next-hop reference.
+  SecondPath* AcquireSecondPath(uint32_t index);
+  SecondPath* SecondPathOf(uint32_t index) {
+    const uint16_t slot = cold_[index].reconfig;
+    return slot == kNoSlot ? nullptr : &second_paths_[slot];
+  }
+  const SecondPath* SecondPathOf(uint32_t index) const {
+    const uint16_t slot = cold_[index].reconfig;
+    return slot == kNoSlot ? nullptr : &second_paths_[slot];
+  }
+  void ReleaseSecondPath(uint32_t index);
+  // Whether a second path's phase keeps its side's inbound key in the table.
+  static bool SecondPathKeyed(SecondPathPhase phase) {
+    return phase == SecondPathPhase::kOpening || phase == SecondPathPhase::kAnswered ||
+           phase == SecondPathPhase::kTwoPaths || phase == SecondPathPhase::kFolded;
+  }
+  // The session with a second path expecting or opening `nonce` (a few at a time: scanned), or UINT32_MAX.
+  uint32_t SessionExpecting(uint32_t nonce) const;
+  // The side a kind translates by: the session's own, or its second path's.
+  const SessionSide* SideOf(uint32_t index, TranslationKind kind) const;
+  uint32_t second_path_slots() const { return static_cast<uint32_t>(second_paths_.size()); }
+  uint32_t SecondPathOwner(uint32_t slot) const { return second_path_owner_[slot]; }
+  uint32_t second_paths_in_use() const { return static_cast<uint32_t>(second_paths_.size() - free_second_paths_.size()); }
+
   // Set-up state of sessions setting up.
-  bool StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count);
+  bool StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count, const uint32_t* new_path_nonce = nullptr);
   const SetupState* SetupOf(uint32_t index) const;
   void ReleaseSetup(uint32_t index);
 
@@ -113,6 +144,9 @@ class SessionTable {
   uint32_t free_head_ = UINT32_MAX;
   std::vector<SetupState> setups_;
   std::vector<uint16_t> free_setups_;
+  std::vector<SecondPath> second_paths_;
+  std::vector<uint16_t> free_second_paths_;
+  std::vector<uint32_t> second_path_owner_;  // by slot: the session index, UINT32_MAX when free
   FlowTable inbound_;
   FlowTable outbound_;
   MacTable macs_;
@@ -125,14 +159,27 @@ class SessionTable {
   uint32_t tag_index_bits_ = 22;
 };
 
+inline const SessionSide* SessionTable::SideOf(uint32_t index, TranslationKind kind) const {
+  const Session& session = sessions_[index];
+  if (!IsSecondPath(kind)) return OwnsKind(session, kind) ? &session.side(kind) : nullptr;
+  const SecondPath* second = SecondPathOf(index);
+  if (second == nullptr || !SecondPathKeyed(second->phase) || IsOutbound(kind) ||
+      IsLeft(kind) != (second->doubled == AnchorSide::kLeft)) {
+    return nullptr;
+  }
+  return &second->side;
+}
+
 inline bool SessionTable::Matches(uint32_t value, const FiveTuple& key) const {
   const uint32_t index = EntryIndex(value);
   if (index >= capacity_ || key.protocol != 6) return false;
   const Session& session = sessions_[index];
   const TranslationKind kind = EntryKind(value);
-  if (session.state == SessionState::kFree || !OwnsKind(session, kind)) return false;
+  if (session.state == SessionState::kFree) return false;
+  const SessionSide* side = SideOf(index, kind);
+  if (side == nullptr) return false;
   TupleWords arrives, leaves;
-  KindWords(session, kind, host_ip_, &arrives, &leaves);
+  KindWordsOf(*side, kind, host_ip_, &arrives, &leaves);
   return arrives == TupleWords::Of(key);
 }
 

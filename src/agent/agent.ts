@@ -22,6 +22,7 @@ export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): Pipel
     gatewayIp: dysco.gateway ? requireIpv4(dysco.gateway, 'dysco.gateway') : 0,
     maxSessions: dysco.maxSessions,
     maxSetups: dysco.maxSetups,
+    maxReconfigurations: dysco.maxReconfigurations,
     portLo,
     portHi,
     mtu: dysco.mtu,

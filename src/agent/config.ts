@@ -26,6 +26,9 @@ export const dyscoConfigSchema = z
     gateway: z.string().refine((a) => parseIpv4(a) !== undefined, 'must be a dotted-quad IPv4 address').optional(),
     maxSessions: z.number().int().min(1).max(2_097_152).default(65_536),  // SessionTable::kMaxSessions (24-bit table values)
     maxSetups: z.number().int().min(1).max(65_535).default(16_384),  // SessionTable::kMaxSetups (16-bit slots)
+    // Sessions that hold reconfiguration state at once: two paths, or a folded new path's sequence deltas
+    // (kept for the session's life). SessionTable::kMaxSecondPaths (16-bit slots).
+    maxReconfigurations: z.number().int().min(1).max(65_535).default(4_096),
     // Subsession ports; keep them outside the hosts' ephemeral range (Linux: 32768-60999).
     portRange: z
       .string()

@@ -17,7 +17,12 @@ import type {
   DatapathEventType,
   SessionEndedEvent,
   SessionEstablishedEvent,
+  NewPathAnsweredEvent,
+  NewPathRefusedEvent,
+  NewPathSpec,
+  OldPathDrainedEvent,
   TransmitSpec,
+  TwoPathsEnteredEvent,
 } from '../native/events';
 import { DROP_REASONS, REQUEST_TYPES, type DropReason } from '../native/generated/codes';
 import { ensureEal, isPciAddress, type EalOptions } from './eal';
@@ -76,6 +81,10 @@ export interface DatapathEventMap {
   control_packet: [ControlPacketEvent];
   session_established: [SessionEstablishedEvent];
   session_ended: [SessionEndedEvent];
+  new_path_answered: [NewPathAnsweredEvent];
+  two_paths_entered: [TwoPathsEnteredEvent];
+  old_path_drained: [OldPathDrainedEvent];
+  new_path_refused: [NewPathRefusedEvent];
   event: [DatapathEvent];
 }
 // Fails to compile when an event type has no listener list here.
@@ -221,6 +230,26 @@ export class Datapath {
    */
   transmit(spec: TransmitSpec): Promise<{ sent: boolean }> {
     return callNativeAsync(() => this.handle.transmit(spec));
+  }
+
+  /** Left anchor: the lcore sends the new path's SYN (again, for a repeat with the same nonce). */
+  openNewPath(spec: NewPathSpec): Promise<void> {
+    return callNativeAsync(() => this.handle.openNewPath(spec));
+  }
+
+  /** Right anchor: the lcore answers the new path's SYN with this nonce when it comes. */
+  expectNewPath(spec: NewPathSpec): Promise<void> {
+    return callNativeAsync(() => this.handle.expectNewPath(spec));
+  }
+
+  /** Forgets a new path that carries nothing yet; rejects with NEW_PATH_IN_USE after the switch. */
+  abandonNewPath(sessionId: number, nonce: number): Promise<void> {
+    return callNativeAsync(() => this.handle.abandonNewPath(sessionId, nonce));
+  }
+
+  /** A middlebox of an old path retires the session now (teardown cause `reconfigured`). */
+  retireSession(sessionId: number): Promise<void> {
+    return callNativeAsync(() => this.handle.retireSession(sessionId));
   }
 
   /** Session counters, or null in pass-through mode. */

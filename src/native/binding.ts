@@ -2,7 +2,7 @@
 // error-code and drop-reason lists. The bindings that reach into the core for tests are another addon
 // (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
-import type { DatapathEvent, TransmitSpec } from './events';
+import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
 export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
@@ -86,6 +86,10 @@ export interface NativeDatapath {
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
   pipelineStats(): NativePipelineStats | null;
   transmit(spec: TransmitSpec): Promise<{ sent: boolean }>;
+  openNewPath(spec: NewPathSpec): Promise<void>;
+  expectNewPath(spec: NewPathSpec): Promise<void>;
+  abandonNewPath(sessionId: number, nonce: number): Promise<void>;
+  retireSession(sessionId: number): Promise<void>;
   /** Receives every event but completions (on the JS thread, in order); undefined removes it. */
   setEventListener(listener: ((event: DatapathEvent) => void) | undefined): void;
 }

@@ -25,7 +25,52 @@ export interface SessionEndedEvent {
   cause: TeardownCauseName;
 }
 
-export type DatapathEvent = ControlPacketEvent | SessionEstablishedEvent | SessionEndedEvent;
+/** A new subsession of a reconfiguration, as this agent sends it (host-order numbers). */
+export interface NewSubsession {
+  neighbourIp: number;
+  localPort: number;
+  neighbourPort: number;
+}
+
+/** Right anchor: the new path's SYN arrived and the lcore answered it. */
+export interface NewPathAnsweredEvent {
+  type: 'new_path_answered';
+  sessionId: number;
+  subsession: NewSubsession;
+}
+
+/** An anchor took its cutoffs: new data of its host goes on the new path from here. */
+export interface TwoPathsEnteredEvent {
+  type: 'two_paths_entered';
+  sessionId: number;
+  subsession: NewSubsession;
+}
+
+/** 'right': the session's right side doubled (this agent is the left anchor); 'left': the right anchor. */
+export type AnchorSideName = 'right' | 'left';
+
+/** The old path is drained and the new one folded into the session. */
+export interface OldPathDrainedEvent {
+  type: 'old_path_drained';
+  sessionId: number;
+  side: AnchorSideName;
+}
+
+/** A RST answered the new path's handshake; the session stays on its old path. */
+export interface NewPathRefusedEvent {
+  type: 'new_path_refused';
+  sessionId: number;
+  side: AnchorSideName;
+}
+
+export type DatapathEvent =
+  | ControlPacketEvent
+  | SessionEstablishedEvent
+  | SessionEndedEvent
+  | NewPathAnsweredEvent
+  | TwoPathsEnteredEvent
+  | OldPathDrainedEvent
+  | NewPathRefusedEvent;
 export type DatapathEventType = DatapathEvent['type'];
 
 // Fails to compile when events.def gains an event this union does not describe (or loses one it does).
@@ -43,3 +88,18 @@ export interface TransmitSpec {
 }
 
 export const CONTROL_PAYLOAD_MAX = 1472;
+
+/** What OpenNewPath (left anchor) and ExpectNewPath (right anchor) hand the lcore (core/reconfig_requests.h). */
+export interface NewPathSpec {
+  /** The datapath's session id (from session dumps). */
+  sessionId: number;
+  /** The session on the doubling side, forward direction: checked against the record. */
+  hostTuple: { srcIp: number; dstIp: number; srcPort: number; dstPort: number };
+  side: AnchorSideName;
+  /** The reconfiguration's nonce (u32): the new path's SYN carries it. */
+  nonce: number;
+  /** The old segment's sequence-number delta per direction (mod 2^32). */
+  delta: { forward: number; reverse: number };
+  /** OpenNewPath: the new middleboxes, then the right anchor (host-order IPv4); ExpectNewPath: []. */
+  hops: number[];
+}

@@ -1,6 +1,6 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
 // Its requests go through the same SessionPipeline::Serve and event path as the lcore's.
-import type { DatapathEvent, TransmitSpec } from './events';
+import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
 import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
 
 export { SESSION_ROLES, SESSION_STATES } from './generated/codes';
@@ -34,6 +34,11 @@ export interface NativePipeline {
   takeSent(): Buffer[];
   /** Serves a Transmit request; sent is false while the next hop's ARP is outstanding. Throws on a status error. */
   transmit(spec: TransmitSpec, nowMs: number): { sent: boolean };
+  /** Reconfiguration requests, served as the lcore serves them; each throws on a status error. */
+  openNewPath(spec: NewPathSpec, nowMs: number): void;
+  expectNewPath(spec: NewPathSpec, nowMs: number): void;
+  abandonNewPath(sessionId: number, nonce: number, nowMs: number): void;
+  retireSession(sessionId: number, nowMs: number): void;
   /** Events posted since the last call, oldest first. */
   takeEvents(): DatapathEvent[];
   counters(): { requestsServed: number; eventsPosted: number; eventsDropped: number; eventsQueued: number };

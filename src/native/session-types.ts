@@ -11,6 +11,7 @@ export interface PipelineOptions {
   gatewayIp: number;
   maxSessions: number;
   maxSetups: number;
+  maxReconfigurations: number;
   portLo: number;
   portHi: number;
   mtu: number;

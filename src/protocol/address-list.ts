@@ -9,6 +9,8 @@ export const ADDRESS_LIST_MAGIC = 0x4459534b; // "DYSK"
 export const ADDRESS_LIST_VERSION = 1;
 /** Flag bit 0 will announce an authentication block after the hops; not implemented, so refused. */
 export const ADDRESS_LIST_FLAG_AUTHENTICATED = 0x01;
+/** The SYN opens a live session's new path: a 4-byte reconfiguration nonce follows the hops. */
+export const ADDRESS_LIST_FLAG_NEW_PATH = 0x02;
 export const ADDRESS_LIST_HEADER_SIZE = 20;
 export const ADDRESS_LIST_HOP_SIZE = 4;
 export const MAX_HOPS = 32;
@@ -38,6 +40,8 @@ export interface AddressList {
   session: SessionTuple;
   /** 1..MAX_HOPS IPv4 addresses: hops[0] receives the SYN, the last is the destination host. */
   hops: string[];
+  /** Present on a new path's SYN: the reconfiguration's nonce (u32). */
+  newPathNonce?: number;
 }
 
 export type AddressListDecoding =
@@ -51,9 +55,9 @@ function checkPort(port: unknown, what: string): number {
   return port;
 }
 
-/** Bytes of a list with `hopCount` hops. */
-export function addressListSize(hopCount: number): number {
-  return ADDRESS_LIST_HEADER_SIZE + ADDRESS_LIST_HOP_SIZE * hopCount;
+/** Bytes of a list with `hopCount` hops (and a new path's nonce). */
+export function addressListSize(hopCount: number, newPath = false): number {
+  return ADDRESS_LIST_HEADER_SIZE + ADDRESS_LIST_HOP_SIZE * hopCount + (newPath ? 4 : 0);
 }
 
 /** Encodes a list; throws TypeError/RangeError on a bad address, port or hop count. */
@@ -64,10 +68,14 @@ export function encodeAddressList(list: AddressList): Buffer {
   if (hops.length < 1 || hops.length > MAX_HOPS) {
     throw new RangeError(`address list: 1 to ${MAX_HOPS} hops are expected, got ${hops.length}`);
   }
-  const out = Buffer.alloc(addressListSize(hops.length));
+  const nonce = list.newPathNonce;
+  if (nonce !== undefined && !(Number.isInteger(nonce) && nonce >= 0 && nonce <= 0xffffffff)) {
+    throw new RangeError(`address list: a new path's nonce is a u32, got ${String(nonce)}`);
+  }
+  const out = Buffer.alloc(addressListSize(hops.length, nonce !== undefined));
   out.writeUInt32BE(ADDRESS_LIST_MAGIC, 0);
   out[4] = ADDRESS_LIST_VERSION;
-  out[5] = 0;
+  out[5] = nonce !== undefined ? ADDRESS_LIST_FLAG_NEW_PATH : 0;
   out[6] = hops.length;
   out[7] = 0;
   out.writeUInt32BE(requireIpv4(session.srcIp, 'session.srcIp'), 8);
@@ -75,6 +83,7 @@ export function encodeAddressList(list: AddressList): Buffer {
   out.writeUInt16BE(checkPort(session.srcPort, 'session.srcPort'), 16);
   out.writeUInt16BE(checkPort(session.dstPort, 'session.dstPort'), 18);
   hops.forEach((hop, i) => out.writeUInt32BE(requireIpv4(hop, `hops[${i}]`), ADDRESS_LIST_HEADER_SIZE + 4 * i));
+  if (nonce !== undefined) out.writeUInt32BE(nonce, addressListSize(hops.length));
   return out;
 }
 
@@ -85,11 +94,13 @@ export function decodeAddressList(payload: Uint8Array): AddressListDecoding {
   if (buf.readUInt32BE(0) !== ADDRESS_LIST_MAGIC) return { ok: false, status: 'bad_magic' };
   if (buf.length < ADDRESS_LIST_HEADER_SIZE) return { ok: false, status: 'truncated' };
   if (buf[4] !== ADDRESS_LIST_VERSION) return { ok: false, status: 'bad_version' };
-  if (buf[5] !== 0) return { ok: false, status: 'unsupported_flags' };
+  const flags = buf[5]!;
+  if ((flags & ~ADDRESS_LIST_FLAG_NEW_PATH) !== 0) return { ok: false, status: 'unsupported_flags' };
+  const newPath = (flags & ADDRESS_LIST_FLAG_NEW_PATH) !== 0;
   const count = buf[6]!;
   if (count === 0) return { ok: false, status: 'zero_hops' };
   if (count > MAX_HOPS) return { ok: false, status: 'too_many_hops' };
-  const expected = addressListSize(count);
+  const expected = addressListSize(count, newPath);
   if (buf.length < expected) return { ok: false, status: 'truncated' };
   if (buf.length > expected) return { ok: false, status: 'length_mismatch' };
   const hops: string[] = [];
@@ -104,6 +115,7 @@ export function decodeAddressList(payload: Uint8Array): AddressListDecoding {
         dstPort: buf.readUInt16BE(18),
       },
       hops,
+      ...(newPath ? { newPathNonce: buf.readUInt32BE(addressListSize(count)) } : {}),
     },
   };
 }

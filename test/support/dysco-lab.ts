@@ -87,6 +87,7 @@ export class DyscoLab {
   /** The host's stack emits a frame: through its agent, onto the wire, to wherever it goes. */
   send(from: LabHost, frame: Buffer): void {
     const [result] = from.agent.fromHost([frame], this.now);
+    this.routeSent(from);
     this.settle(from, result!, 'from-host', frame);
     this.pump();
   }
@@ -102,6 +103,16 @@ export class DyscoLab {
     if (result.verdict === 'drop') this.dropped.push({ host: host.name, direction, frame: input });
     if (result.verdict === 'wire') this.route(host, result.frame!);
     if (result.verdict === 'host') this.deliver(host, result.frame!);
+  }
+
+  /** Frames an agent made while it handled a burst leave before the burst's own, as the lcore sends them. */
+  private routeSent(host: LabHost): void {
+    for (const frame of host.agent.takeSent()) this.route(host, frame);
+  }
+
+  /** Lets every agent's own frames (sent by a request, or after ARP) go where they go. */
+  flush(): void {
+    this.pump();
   }
 
   /** Frames agents sent by themselves (ARP requests, packets released after ARP). */
@@ -138,6 +149,7 @@ export class DyscoLab {
     macBytes(to.mac).copy(routed, 0);
     macBytes(to.gatewayMac).copy(routed, 6);
     const [result] = to.agent.fromWire([routed], this.now);
+    this.routeSent(to);
     this.settle(to, result!, 'from-wire', routed);
   }
 
