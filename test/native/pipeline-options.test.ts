@@ -18,6 +18,7 @@ test('the schema defaults are a complete set of pipeline options', () => {
     gatewayIp: 0x0a000101,
     maxSessions: 65_536,
     maxSetups: 16_384,
+    maxReconfigurations: 4_096,
     portLo: 61_000,
     portHi: 65_535,
     mtu: 1500,

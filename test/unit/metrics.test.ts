@@ -68,6 +68,9 @@ const SESSION_METRICS = [
   'dysco_rsts_ignored_total',
   'dysco_arp_requests_total',
   'dysco_control_packets_total',
+  'dysco_new_path_steps_total',
+  'dysco_path_announcements_total',
+  'dysco_sessions_retired_total',
   'dysco_control_slots_in_use',
 ];
 
