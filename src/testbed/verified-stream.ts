@@ -78,7 +78,7 @@ export interface StreamPeerReport {
   received: VerifiedDirection | undefined;
   /** ECONNRESET seen */
   reset: boolean;
-  /** the peer's end came without a valid trailer, or the connection closed without an end */
+  /** the connection closed without the peer's end, or with an end whose trailer disagrees with the bytes received */
   earlyEof: boolean;
   error: string | undefined;
   samples: ThroughputSample[];
@@ -268,7 +268,9 @@ export async function runStreamPeer(socket: Socket, opts: StreamPeerOptions): Pr
   takeSample();
 
   if (received === undefined && verifier !== undefined && !peerEnded) received = verifier.end();
-  const earlyEof = !peerEnded || received?.bytesDeclared === undefined;
+  // an end whose trailer does not agree with the count received is no end of the sender's stream (after a reset the
+  // socket reports an end too)
+  const earlyEof = !peerEnded || received === undefined || received.bytesDeclared !== received.bytesReceived;
   if (reset) failures.push('connection reset (ECONNRESET)');
   else if (errorText !== undefined) failures.push(`socket error ${errorText}`);
   if (!trailerSent) failures.push(`sent ${sentBytes} bytes but could not end the stream`);
@@ -281,6 +283,7 @@ export async function runStreamPeer(socket: Socket, opts: StreamPeerOptions): Pr
   }
   if (!peerEnded) failures.push('the connection closed without the peer ending its stream');
   else if (received?.bytesDeclared === undefined) failures.push('the peer ended without a trailer (early EOF)');
+  else if (earlyEof && !reset) failures.push('the peer ended before the count its trailer declares (early EOF)');
   return {
     role: opts.role,
     seed,
