@@ -36,3 +36,4 @@ export * from './ip-chain';
 export * from './netem';
 export * from './verified-stream-run';
 export { parseSnmpRetransSegs, parseSsRetransmissions } from './tcp-counters';
+export * from './random-loss';

@@ -88,3 +88,10 @@ export async function qdiscStats(tb: Testbed, target: Target, iface: string): Pr
   const r = await tb.exec(target, ['tc', '-s', 'qdisc', 'show', 'dev', iface]);
   return parseQdiscStats(r.stdout);
 }
+
+/** Why netem cannot be used on this kernel (tried on a namespace's loopback), or undefined when it can. */
+export async function netemUnavailableReason(tb: Testbed, target: Target = 'router'): Promise<string | undefined> {
+  const r = await tb.exec(target, ['tc', 'qdisc', 'replace', 'dev', 'lo', 'root', 'netem', 'delay', '1ms'], { allowFailure: true });
+  await tb.exec(target, ['tc', 'qdisc', 'del', 'dev', 'lo', 'root'], { allowFailure: true });
+  return r.code === 0 ? undefined : `tc netem unavailable: ${(r.stderr.trim() || r.stdout.trim()).split('\n')[0]}`;
+}

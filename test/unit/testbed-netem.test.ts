@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { netemArgs, parseQdiscStats } from '../../src/testbed/netem';
+import { randomLossRules } from '../../src/testbed/random-loss';
 
 describe('netemArgs', () => {
   test('loss, delay with jitter, reordering, duplication', () => {
@@ -31,4 +32,21 @@ test('parseQdiscStats reads tc -s qdisc', () => {
   ].join('\n');
   assert.deepEqual(parseQdiscStats(text), { kind: 'netem', sentPackets: 789, dropped: 8 });
   assert.equal(parseQdiscStats(''), undefined);
+});
+
+describe('randomLossRules', () => {
+  test('both directions of the router interface, optionally only UDP to a port', () => {
+    assert.deepEqual(randomLossRules('dyab12r3', { probability: 0.01 }), [
+      ['FORWARD', '-i', 'dyab12r3', '-m', 'statistic', '--mode', 'random', '--probability', '0.010000', '-j', 'DROP'],
+      ['FORWARD', '-o', 'dyab12r3', '-m', 'statistic', '--mode', 'random', '--probability', '0.010000', '-j', 'DROP'],
+    ]);
+    const control = randomLossRules('x', { probability: 0.1, udpDstPort: 4790 });
+    assert.deepEqual(control[0]!.slice(3, 7), ['-p', 'udp', '--dport', '4790']);
+  });
+
+  test('refuses impossible settings', () => {
+    assert.throws(() => randomLossRules('x', { probability: 0 }), RangeError);
+    assert.throws(() => randomLossRules('x', { probability: 1.5 }), RangeError);
+    assert.throws(() => randomLossRules('x', { probability: 0.1, udpDstPort: 0 }), /UDP port/);
+  });
 });
