@@ -182,3 +182,54 @@ describe('verified stream on chain-2-plain', { skip, timeout: 300_000 }, () => {
     assert.ok(moved.clientRetransSegs > 0, 'the outage cost retransmissions');
   });
 });
+
+/** Sum of a labelled counter's series in a Prometheus text exposition. */
+function counterSum(text: string, metric: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${metric}{`) || line.startsWith(`${metric} `)) sum += Number(line.trim().split(/\s+/).pop());
+  }
+  return sum;
+}
+
+describe('verified stream through Dysco agents on chain-2', { skip: netnsUnavailableReason(['ip', 'ethtool', 'ss', 'iptables', 'curl']), timeout: 300_000 }, () => {
+  let tb: Testbed;
+  before(async () => {
+    tb = await createTestbed('chain-2', {
+      dysco: true,
+      policies: {
+        client: [
+          { name: 'via-mb1', match: { dstPrefix: 'server', dstPorts: 7201 }, chain: ['mb1'] },
+          { name: 'direct', match: { dstPrefix: 'server', dstPorts: 7202 }, chain: [] },
+        ],
+      },
+    });
+    await installFirewall(tb, 'mb1');
+  });
+  after(async () => {
+    await tb?.destroy();
+  });
+
+  it('a session chained through the firewall on mb1 by policy: intact both ways, set up by the agents', async () => {
+    const setupsBefore = counterSum(await tb.scrapeMetrics('mb1'), 'dysco_session_setups_total');
+    const result = await runVerifiedStreams(tb, 'client', 'server', { port: 7201, seed: 800, sessions: 2, durationMs: 1500 });
+    for (const s of result.sessions) {
+      assert.equal(s.ok, true, JSON.stringify({ client: s.client.failures, server: s.server?.failures }));
+      assert.ok(s.client.sent.bytes > 100_000 && (s.server?.sent.bytes ?? 0) > 100_000);
+    }
+    assert.ok(counterSum(await tb.scrapeMetrics('mb1'), 'dysco_session_setups_total') > setupsBefore, 'mb1’s agent took part in the set-up');
+    const fw = await ruleCounters(tb, 'mb1');
+    assert.equal(fw.rules.find((r) => /tcp flags:0x17\/0x02 ctstate NEW/.test(r.text))?.packets, 2, 'the firewall saw each session’s SYN');
+  });
+
+  it('a session with an empty chain (the start of an insert): a Dysco session, intact, and the middleboxes see none of it', async () => {
+    const before = await rxBytes(tb, 'mb1');
+    const setupsBefore = counterSum(await tb.scrapeMetrics('client'), 'dysco_session_setups_total');
+    const result = await runVerifiedStreams(tb, 'client', 'server', { port: 7202, seed: 900, durationMs: 1500 });
+    const steps = counterSum(await tb.scrapeMetrics('client'), 'dysco_session_setups_total') - setupsBefore;
+    assert.ok(steps > 0, 'the client agent set the direct session up as a Dysco session (a reconfiguration needs one)');
+    const [s] = result.sessions;
+    assert.equal(s!.ok, true, JSON.stringify({ client: s!.client.failures, server: s!.server?.failures }));
+    assert.ok((await rxBytes(tb, 'mb1')) - before < 100_000);
+  });
+});
