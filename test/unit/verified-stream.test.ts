@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { parseSnmpRetransSegs, parseSsRetransmissions } from '../../src/testbed/tcp-counters';
+import { bytesLostOneWay } from '../../src/testbed/verified-stream-run';
 import { runStreamPeer, type StreamPeerOptions, type StreamPeerReport } from '../../src/testbed/verified-stream';
 import { parseStreamArgs } from '../../src/testbed/verified-stream-main';
 import { startCorruptingProxy } from '../fixtures/corrupting-proxy';
@@ -144,4 +145,12 @@ describe('retransmission counters', () => {
     assert.throws(() => parseSnmpRetransSegs('Ip: a\nIp: 1\n'), /no Tcp/);
     assert.throws(() => parseSnmpRetransSegs('Tcp: A B\nTcp: 1 2\n'), /RetransSegs/);
   });
+});
+
+test('bytesLostOneWay: everything past the first mismatch, or the shortfall, or all of it unseen', () => {
+  const intact = { bytesReceived: 1000, bytesDeclared: 1000, firstMismatchOffset: undefined, mismatchedBytes: 0, missingBytes: 0, extraBytes: 0, intact: true };
+  assert.equal(bytesLostOneWay(1000, intact), 0);
+  assert.equal(bytesLostOneWay(1000, { ...intact, firstMismatchOffset: 400, mismatchedBytes: 1, intact: false }), 600);
+  assert.equal(bytesLostOneWay(1000, { ...intact, bytesReceived: 700, missingBytes: 300, intact: false }), 300);
+  assert.equal(bytesLostOneWay(1000, undefined), 1000);
 });
