@@ -1,6 +1,7 @@
 // The benchmark registry behind `dysco bench <name>`.
 import { runSetupLatency } from './setup-latency';
 import { runPipeline } from './pipeline';
+import { runReconfigBench } from './reconfig';
 import { runThroughput } from './throughput';
 
 export interface BenchOptions {
@@ -25,5 +26,9 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
   pipeline: {
     describe: 'SessionPipeline on synthetic packets: cycles and instructions per packet, setups/s, bytes/session',
     run: (options) => runPipeline(options),
+  },
+  reconfig: {
+    describe: 'reconfigurations of live sessions carrying verified traffic both ways: time, failures, bytes lost, retransmissions',
+    run: (options) => runReconfigBench(options),
   },
 };

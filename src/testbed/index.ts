@@ -1,4 +1,4 @@
-/** Network-namespace testbeds: topologies, names, live testbeds with agents, cleanup and sweeps, iperf3. */
+/** Network-namespace testbeds: topologies, names, live testbeds with agents, cleanup and sweeps, iperf3, netem, verified streams. */
 export * from './names';
 export * from './topology';
 export * from './state';
@@ -33,3 +33,7 @@ export {
 export * from './testbed';
 export * from './iperf';
 export * from './ip-chain';
+export * from './netem';
+export * from './verified-stream-run';
+export { parseSnmpRetransSegs, parseSsRetransmissions } from './tcp-counters';
+export * from './random-loss';

@@ -12,12 +12,16 @@ export interface ChainSelector {
   slot: number;
 }
 
+function tableOf(from: HostHandle, selector?: ChainSelector): string {
+  return String(TABLE_BASE + (selector ? (selector.slot + 1) * 64 : 0) + from.index);
+}
+
 async function routeOneWay(tb: Testbed, path: readonly HostHandle[], selector?: ChainSelector, towardServer = true): Promise<void> {
   const destination = path[path.length - 1]!;
   for (let i = 0; i < path.length - 1; i++) {
     const from = path[i]!;
     const next = path[i + 1]!;
-    const table = String(TABLE_BASE + (selector ? (selector.slot + 1) * 64 : 0) + from.index);
+    const table = tableOf(from, selector);
     const rules = await tb.exec('router', ['ip', 'rule', 'show', 'iif', from.routerIface]);
     if (!rules.stdout.includes(`lookup ${table}`)) {
       const match = selector ? ['ipproto', 'tcp', towardServer ? 'dport' : 'sport', String(selector.port)] : [];
@@ -49,4 +53,25 @@ export async function routeThroughChain(
   if (via.length === 0) return;
   await routeOneWay(tb, path, selector, true);
   await routeOneWay(tb, [...path].reverse(), selector, false);
+}
+
+/**
+ * Undoes routeThroughChain with the same arguments: the router's rules and tables for that path go, and the traffic
+ * takes the direct route again (mid-session, for tests of what a path change does to a connection).
+ */
+export async function unrouteChain(
+  tb: Testbed,
+  client: string,
+  server: string,
+  via: readonly string[],
+  selector?: ChainSelector,
+): Promise<void> {
+  const path = [client, ...via, server].map((name) => tb.host(name));
+  for (const hops of [path, [...path].reverse()]) {
+    for (const from of hops.slice(0, -1)) {
+      const table = tableOf(from, selector);
+      await tb.exec('router', ['ip', 'rule', 'del', 'table', table], { allowFailure: true });
+      await tb.exec('router', ['ip', 'route', 'flush', 'table', table], { allowFailure: true });
+    }
+  }
 }

@@ -137,13 +137,16 @@ export function loadTopologyFile(file: string): Topology {
 }
 
 /** Names accepted by `builtinTopology`, for help texts. */
-export const BUILTIN_TOPOLOGY_NAMES = ['pair', 'pair-plain', 'chain-<N>'] as const;
+export const BUILTIN_TOPOLOGY_NAMES = ['pair', 'pair-plain', 'chain-<N>', 'chain-<N>-plain'] as const;
 
 /**
  * A built-in topology by name, or undefined:
  * - `pair`: client and server, both with agents;
  * - `pair-plain`: client and server, no agents;
- * - `chain-N`: client, mb1..mbN (forwarding), server; all with agents.
+ * - `chain-N`: client, mb1..mbN (forwarding), server; all with agents. Every host hangs off the one router, so each
+ *   middlebox is reachable from client and server alike and a session may run direct or through any of them:
+ *   `chain-2` is the reconfiguration tests' topology (a direct session gets mb1 inserted, mb1 replaced by mb2, …);
+ * - `chain-N-plain`: the same hosts without agents (a routed chain, baselines).
  */
 export function builtinTopology(name: string): Topology | undefined {
   if (name === 'pair' || name === 'pair-plain') {
@@ -156,16 +159,17 @@ export function builtinTopology(name: string): Topology | undefined {
       ],
     });
   }
-  const chain = /^chain-(\d+)$/.exec(name);
+  const chain = /^chain-(\d+)(-plain)?$/.exec(name);
   if (chain) {
     const n = Number(chain[1]);
+    const agent = chain[2] === undefined;
     if (n < 1 || n > MAX_CHAIN_LENGTH) {
       throw new TopologyError(`${name}: chain length must be between 1 and ${MAX_CHAIN_LENGTH}`);
     }
-    const middleboxes = Array.from({ length: n }, (_, i) => ({ name: `mb${i + 1}`, agent: true, forwarding: true }));
+    const middleboxes = Array.from({ length: n }, (_, i) => ({ name: `mb${i + 1}`, agent, forwarding: true }));
     return parseTopology({
       name,
-      hosts: [{ name: 'client', agent: true }, ...middleboxes, { name: 'server', agent: true }],
+      hosts: [{ name: 'client', agent }, ...middleboxes, { name: 'server', agent }],
     });
   }
   return undefined;

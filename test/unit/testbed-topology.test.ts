@@ -100,6 +100,16 @@ describe('built-in topologies', () => {
     assert.throws(() => builtinTopology('chain-0'), TopologyError);
     assert.equal(builtinTopology('nope'), undefined);
   });
+  test('chain-N-plain: the same hosts without agents', () => {
+    const plain = builtinTopology('chain-2-plain')!;
+    assert.equal(plain.name, 'chain-2-plain');
+    assert.deepEqual(
+      plain.hosts.map((h) => [h.name, h.agent, h.forwarding ?? false]),
+      [['client', false, false], ['mb1', false, true], ['mb2', false, true], ['server', false, false]],
+    );
+    assert.throws(() => builtinTopology('chain-17-plain'), TopologyError);
+    assert.equal(builtinTopology('chain-2-plainer'), undefined);
+  });
 });
 
 describe('loading', () => {

@@ -1,0 +1,150 @@
+// `reconfig`: reconfigurations of live Dysco sessions carrying verified traffic both ways (insert, replace, remove on
+// chain-2: client and server with mb1 and mb2 beside them), each timed from the left anchor's lock request to the old
+// path gone, and as the paper timed it (first SYN on the new path to its first data). The same sessions run once
+// without reconfiguration first, so that the extra retransmissions are the reconfigurations' own.
+//
+// The reconfiguration calls are not wired yet: runReconfiguration throws, every planned reconfiguration is a
+// failure, and the JSON line says so (null durations, pass false).
+import { join } from 'node:path';
+import { createTestbed, runVerifiedStreams, type Testbed, type VerifiedStreamsResult } from '../src/testbed';
+import type { DeviceKind } from '../src/testbed/state';
+import { writeSvg } from './plot';
+import {
+  durationHistogram,
+  histogramSpec,
+  meetsTargets,
+  niceBinWidth,
+  planReconfigurations,
+  reconfigFigures,
+  TARGETS,
+  totalDurationMs,
+  type PlannedReconfiguration,
+  type ReconfigTiming,
+} from './reconfig-figures';
+import { formatTable, report, RESULTS_DIR } from './report';
+
+export interface ReconfigBenchOptions {
+  quick: boolean;
+  deviceKind: DeviceKind;
+  /** concurrent sessions */
+  streams: number;
+  log: (line: string) => void;
+}
+
+const PORT = 7400;
+const SEED = 0x5eed;
+const NOT_WIRED = 'reconfiguration is not wired yet';
+
+/**
+ * Reconfigures one live session on the testbed from `step.from` to `step.to` through the agents' control API and
+ * resolves with its timing marks. Not wired yet: the control API has no reconfigure call so far.
+ */
+export async function runReconfiguration(tb: Testbed, sessionPort: number, step: PlannedReconfiguration): Promise<ReconfigTiming> {
+  void tb;
+  void sessionPort;
+  void step;
+  throw new Error(NOT_WIRED);
+}
+
+async function reconfigureAll(tb: Testbed, plan: readonly PlannedReconfiguration[], timings: ReconfigTiming[], log: (line: string) => void): Promise<void> {
+  for (const step of plan) {
+    const lockRequestedAtMs = performance.now();
+    try {
+      timings.push(await runReconfiguration(tb, PORT, step));
+    } catch (err) {
+      timings.push({ session: step.session, kind: step.kind, outcome: { result: 'failed', reason: (err as Error).message }, lockRequestedAtMs });
+    }
+  }
+  const failed = timings.filter((t) => t.outcome.result === 'failed').length;
+  if (failed > 0) log(`${failed} of ${plan.length} reconfigurations failed`);
+}
+
+function sessionFigures(result: VerifiedStreamsResult) {
+  return result.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost }));
+}
+
+export async function runReconfigBench(options: ReconfigBenchOptions): Promise<void> {
+  const total = options.quick ? 12 : 100;
+  const sessions = Math.min(options.streams, options.quick ? 4 : 8);
+  const durationMs = options.quick ? 4_000 : 20_000;
+  const rateMbitPerSecond = options.quick ? 50 : 100;
+  const plan = planReconfigurations(total, sessions);
+  const timings: ReconfigTiming[] = [];
+  let baseline: VerifiedStreamsResult | undefined;
+  let reconfigured: VerifiedStreamsResult | undefined;
+  let tb: Testbed | undefined;
+  try {
+    options.log(`setting up chain-2 with Dysco agents; ${sessions} sessions client → server, direct (no middlebox) to begin with`);
+    tb = await createTestbed('chain-2', {
+      dysco: true,
+      deviceKind: options.deviceKind,
+      policies: { client: [{ name: 'reconfig-bench', match: { dstPrefix: 'server', dstPorts: PORT }, chain: [] }] },
+    });
+    const streams = { port: PORT, seed: SEED, sessions, durationMs, rateMbitPerSecond };
+    options.log(`baseline: ${sessions} verified streams for ${durationMs} ms, no reconfiguration`);
+    baseline = await runVerifiedStreams(tb, 'client', 'server', streams);
+    options.log(`with ${total} reconfigurations (+ insert, ~ replace, - remove: ${plan.map((p) => ({ insert: '+', replace: '~', remove: '-' })[p.kind]).join('')})`);
+    const bed = tb;
+    reconfigured = await runVerifiedStreams(tb, 'client', 'server', {
+      ...streams,
+      seed: SEED + sessions,
+      whileRunning: () => reconfigureAll(bed, plan, timings, options.log),
+    });
+  } finally {
+    await tb?.destroy();
+  }
+
+  const figures = reconfigFigures({
+    planned: total,
+    timings,
+    sessions: [...sessionFigures(baseline), ...sessionFigures(reconfigured)],
+    retransmissions: { baseline: baseline.clientRetransSegs, reconfigured: reconfigured.clientRetransSegs },
+  });
+  const durations = timings.flatMap((t) => totalDurationMs(t) ?? []);
+  let plotLine = 'plot: none (no reconfiguration completed)';
+  if (durations.length > 0) {
+    const plot = join(RESULTS_DIR, 'reconfig.svg');
+    await writeSvg(plot, histogramSpec(durationHistogram(durations, niceBinWidth(durations)), 'reconfiguration time, lock request to old path gone'));
+    plotLine = `plot: ${plot}`;
+  }
+  const show = (v: number | null) => (v === null ? '—' : v.toFixed(3));
+  const rows: (string | number)[][] = [
+    ['p50 ms (lock request → old path gone)', show(figures.p50_ms), `≤ ${TARGETS.p50Ms}`],
+    ['p99 ms', show(figures.p99_ms), `≤ ${TARGETS.p99Ms}`],
+    ['paper p50 ms (new-path SYN → first data)', show(figures.paper_p50_ms), '—'],
+    ['failures', `${figures.failures} of ${total}`, '0'],
+    ['bytes lost', figures.bytes_lost, '0'],
+    ['streams not intact', `${figures.stream_failures} of ${2 * sessions}`, '0'],
+    ['extra retransmissions (client)', figures.extra_retransmissions ?? '—', '—'],
+  ];
+  const reasons = Object.entries(figures.failure_reasons).map(([reason, n]) => `  ${n} × ${reason}`);
+  const pass = meetsTargets(figures, total);
+  report(
+    [formatTable(['figure', 'value', 'target'], rows), ...(reasons.length ? ['failure reasons:', ...reasons] : []), plotLine].join('\n'),
+    {
+      bench: 'reconfig',
+      p50_ms: figures.p50_ms,
+      p99_ms: figures.p99_ms,
+      paper_p50_ms: figures.paper_p50_ms,
+      failures: figures.failures,
+      bytes_lost: figures.bytes_lost,
+      extra_retransmissions: figures.extra_retransmissions,
+      stream_failures: figures.stream_failures,
+      ...(timings.some((t) => t.outcome.result === 'failed' && t.outcome.reason === NOT_WIRED) ? { error: NOT_WIRED } : {}),
+      pass,
+    },
+    {
+      quick: options.quick,
+      deviceKind: options.deviceKind,
+      sessions,
+      durationMs,
+      rateMbitPerSecond,
+      plan,
+      timings,
+      failureReasons: figures.failure_reasons,
+      baseline: baseline.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost, failures: [...s.client.failures, ...(s.server?.failures ?? [])] })),
+      reconfigured: reconfigured.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost, failures: [...s.client.failures, ...(s.server?.failures ?? [])] })),
+      retransSegs: { baseline: baseline.clientRetransSegs, reconfigured: reconfigured.clientRetransSegs },
+    },
+  );
+}
