@@ -27,6 +27,9 @@ namespace {
 constexpr uint32_t kAnnounceIntervalMs = 20;
 constexpr uint8_t kMaxAnnouncements = 100;
 constexpr uint16_t kOwnWindow = 0xffff;
+// How far from a path's edge a SACK block may lie: a quarter of the sequence space, far beyond any
+// window, and well inside what sequence comparisons can order.
+constexpr uint32_t kSackReach = 0x40000000;
 
 bool SeqLt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 bool SeqGeq(uint32_t a, uint32_t b) { return !SeqLt(a, b); }
@@ -622,7 +625,7 @@ Verdict SessionPipeline::HostTwoPaths(uint32_t index, TranslationKind kind, Pipe
       StoreBe32(t + 8, old_ack);
       if (SeqLt(second.old_acked, old_ack)) second.old_acked = old_ack;
     }
-    if (second.known & kKnownOldReceived) ClampSackBlocks(t, second.old_received - 0x7fffffffu, second.old_received, 0);
+    if (second.known & kKnownOldReceived) ClampSackBlocks(t, second.old_received - kSackReach, second.old_received, 0);
     RecomputeTcpChecksum(f, l);
     if (!IsZero(second.own.out)) ApplySegmentDeltas(f, l, second.own.out);
   };
@@ -640,7 +643,7 @@ Verdict SessionPipeline::HostTwoPaths(uint32_t index, TranslationKind kind, Pipe
       if (SeqLt(second.new_acked, new_ack)) second.new_acked = new_ack;
     }
     if (know_theirs) {
-      ClampSackBlocks(t, second.cutoff_theirs, second.cutoff_theirs + 0x7fffffffu, second.isn_theirs + 1 - second.cutoff_theirs);
+      ClampSackBlocks(t, second.cutoff_theirs, second.cutoff_theirs + kSackReach, second.isn_theirs + 1 - second.cutoff_theirs);
     } else {
       ClampSackBlocks(t, 1, 1, 0);  // nothing of theirs came on this path yet
     }
@@ -827,7 +830,7 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
     second.their_ack = (second.known & kKnownTheirAck) ? SeqMax(second.their_ack, host_ack) : host_ack;
     second.known |= kKnownTheirAck;
   }
-  ClampSackBlocks(t, second.isn_ours + 1, second.isn_ours + 0x80000000u, second.cutoff_ours - second.isn_ours - 1);
+  ClampSackBlocks(t, second.isn_ours + 1, second.isn_ours + 1 + kSackReach, second.cutoff_ours - second.isn_ours - 1);
   const uint8_t scale_in = second.their_scale == 0xff ? 0 : second.their_scale;
   const uint8_t scale_out = ScaleOf(table_.cold(index).handshake_options[1 - OurDirection(second)]);
   if (scale_in != scale_out) {

@@ -16,6 +16,7 @@ import {
   TCP_SYN,
   tcpOption,
   tcpOptionArea,
+  transportChecksum,
 } from '../support/packet-builder';
 import { TcpPeer } from '../support/tcp-peer';
 
@@ -211,5 +212,271 @@ describe('two paths: replacing one middlebox by another, then removing it', () =
     assert.ok(dataToward(chain, client, server) > 0, 'direct again');
     mb2.agent.retireSession(only(mb2.agent.sessions(), 'mb2 still holds the old session').id, chain.lab.now);
     closeAndDrain(chain, [mb1, mb2]);
+  });
+});
+
+/**
+ * The new path opened and its handshake done; the client switches on its next segment. 200 bytes of the
+ * client's are still unacknowledged then (the server's host has not read them), so the old path cannot
+ * be drained at the switch.
+ */
+function openPath(chain: Chain, via: LabHost[], nonce: number): void {
+  const { lab, client, server } = chain;
+  server.agent.expectNewPath(rightAnchorSpec(server, nonce), lab.now);
+  exchange(chain, 200);
+  chain.c.send(200);
+  client.agent.openNewPath(leftAnchorSpec(client, nonce, [...via, server]), lab.now);
+  lab.flush();
+}
+
+function sentSince(chain: Chain, mark: number, from: LabHost, to: LabHost): Array<{ seq: number; length: number; flags: number; ack: number }> {
+  return chain.lab.wire.slice(mark).flatMap((r) => {
+    if (r.from !== from.name || r.frame.readUInt16BE(12) !== 0x0800) return [];
+    const p = parseFrame(r.frame);
+    if (p.ip.dst !== ipv4ToNumber(to.ip) || !p.tcp) return [];
+    return [{ seq: p.tcp.seq, length: p.tcp.payload.length, flags: p.tcp.flags, ack: p.tcp.ack }];
+  });
+}
+
+describe('two paths: segments at and below the cutoff', () => {
+  const chain = establish([]);
+  const { lab, client, server, boxes, c, s } = chain;
+  const mb1 = boxes.mb1!;
+  let cutoff = 0;
+
+  it('the first segment after the handshake moves the client stream; the server maps it from the ACK on', () => {
+    openPath(chain, [mb1], 3);
+    cutoff = c.sndNxt;
+    const mark = lab.wire.length;
+    c.send(300);
+    assert.equal(sentSince(chain, mark, client, server).filter((x) => x.length > 0).length, 0, 'nothing new on the old path');
+    const got = s.take().filter((x) => x.payload.length > 0);
+    assert.deepEqual(got.map((x) => [x.seq, x.payload.length]), [[(cutoff - 200) >>> 0, 200], [cutoff, 300]]);
+    assert.equal(client.agent.stats().pathsFolded, 0, 'not drained: the server has not acknowledged the old path\'s bytes');
+  });
+
+  it('a retransmission below the cutoff goes on the old path', () => {
+    const mark = lab.wire.length;
+    c.send(100, { seq: (cutoff - 100) >>> 0 });
+    const direct = sentSince(chain, mark, client, server).filter((x) => x.length > 0);
+    assert.equal(direct.length, 1);
+    assert.equal(direct[0]!.length, 100);
+    s.take();
+    assert.equal(s.duplicates, 100, 'delivered as the duplicate it is');
+  });
+
+  it('a retransmission straddling the cutoff leaves as two segments, one on each path', () => {
+    const mark = lab.wire.length;
+    c.send(150, { seq: (cutoff - 50) >>> 0 });
+    const direct = sentSince(chain, mark, client, server).filter((x) => x.length > 0);
+    const viaBox = sentSince(chain, mark, client, mb1).filter((x) => x.length > 0);
+    assert.deepEqual(direct.map((x) => [x.seq, x.length]), [[(cutoff - 50) >>> 0, 50]]);
+    assert.equal(viaBox.length, 1);
+    assert.equal(viaBox[0]!.length, 100);
+    const got = s.take().filter((x) => x.payload.length > 0);
+    assert.deepEqual(got.map((x) => [x.seq, x.payload.length]), [[(cutoff - 50) >>> 0, 50], [cutoff, 100]]);
+  });
+
+  it('SACK blocks: each path carries only the blocks of data that came on it', () => {
+    // The server has not acknowledged the client's new-path bytes yet: its ACK goes on the old path,
+    // which cannot carry a block above what it delivered.
+    const low: [number, number] = [(cutoff - 200) >>> 0, (cutoff - 150) >>> 0];
+    const high: [number, number] = [(cutoff + 100) >>> 0, (cutoff + 200) >>> 0];
+    const ackBefore = s.rcvNxt;
+    s.rcvNxt = cutoff;
+    s.pureAck([low, high]);
+    s.rcvNxt = ackBefore;
+    const [onOld] = c.take();
+    assert.equal(onOld!.ack, cutoff);
+    assert.deepEqual(onOld!.sack, [low]);
+    // Acknowledging new-path data: the new path, its blocks translated there and back.
+    const block: [number, number] = [(cutoff + 350) >>> 0, (cutoff + 400) >>> 0];
+    c.send(200);
+    c.send(100);
+    s.pureAck([block]);
+    const [onNew] = c.take();
+    assert.equal(onNew!.ack, s.rcvNxt);
+    assert.deepEqual(onNew!.sack, [block]);
+  });
+
+  it('the reconfiguration completes, and the session closes with nothing lost', () => {
+    s.take();
+    exchange(chain, 500, 3);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    assert.equal(server.agent.stats().pathsFolded, 1);
+    closeAndDrain(chain, [mb1]);
+  });
+});
+
+describe('two paths: the new path has another window scale', () => {
+  // mb1's stack rewrites the server's window scale on the old path (as a scrubbing box would), so the
+  // client believes the server scales by 5; the new path, direct, negotiates the server's real 9.
+  const chain = (() => {
+    const lab0 = establishWithRewrite();
+    return lab0;
+  })();
+  const { lab, client, server, c, s } = chain;
+
+  it('windows that arrive on the new path are rescaled to what the client believes, before and after the fold', () => {
+    openPath(chain, [], 5);
+    c.send(100);
+    s.take();
+    s.send(100);
+    const [segment] = c.take().filter((x) => x.payload.length > 0);
+    assert.equal(segment!.window, 501 * 16, 'a 501 window scaled by 2^9 is 8016 at a scale of 2^5');
+    exchange(chain, 300, 2);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    s.send(100);
+    const after = c.take().filter((x) => x.payload.length > 0);
+    assert.equal(after[0]!.window, 501 * 16);
+    void lab;
+    void server;
+  });
+});
+
+function establishWithRewrite(): Chain {
+  const lab = new DyscoLab();
+  const client = lab.addHost('client', 1, 'endpoint');
+  const mb1 = lab.addHost('mb1', 2, 'forwarder');
+  const mb2 = lab.addHost('mb2', 3, 'forwarder');
+  const server = lab.addHost('server', 4, 'endpoint');
+  mb1.rewriteForwarded = (frame) => {
+    const p = parseFrame(frame);
+    if (!p.tcp || (p.tcp.flags & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) return frame;
+    const options = frame.subarray(p.l4Offset + 20, p.l4Offset + p.tcp.headerLength);
+    for (let i = 0; i < options.length; ) {
+      if (options[i] === 0) break;
+      if (options[i] === 1) {
+        i++;
+        continue;
+      }
+      if (options[i] === 3) options[i + 2] = 5;
+      i += options[i + 1]!;
+    }
+    const segment = frame.subarray(p.l4Offset, p.l3Offset + p.ip.totalLength);
+    segment.writeUInt16BE(0, 16);
+    segment.writeUInt16BE(transportChecksum(p.ip.src, p.ip.dst, 6, segment), 16);
+    return frame;
+  };
+  client.agent.installPolicies(compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32`, dstPorts: 80 }, chain: [mb1.ip] }]));
+  const frame = (from: LabHost, src: string, dst: string, sport: number, dport: number, seq: number, ack: number, flags: number, opts?: Buffer) =>
+    buildTcpFrame({ eth: { srcMac: from.mac, dstMac: from.gatewayMac }, ip: { src, dst, id: 1, ttl: 64 }, tcp: { srcPort: sport, dstPort: dport, seq, ack, flags, window: 64240, options: opts } });
+  lab.send(client, frame(client, client.ip, server.ip, 5555, 80, CLIENT_ISN, 0, TCP_SYN, handshakeOptions(1111, 0, 7)));
+  lab.send(server, frame(server, server.ip, client.ip, 80, 5555, SERVER_ISN, CLIENT_ISN + 1, TCP_SYN | TCP_ACK, handshakeOptions(2222, 1111, 9)));
+  assert.equal(only(client.agent.sessions(), 'client session').handshake[1].windowScale, 5);
+  assert.equal(only(server.agent.sessions(), 'server session').handshake[1].windowScale, 9);
+  const c = new TcpPeer({ lab, host: client, localIp: client.ip, localPort: 5555, remoteIp: server.ip, remotePort: 80, isn: CLIENT_ISN, peerIsn: SERVER_ISN, stream: 1, peerStream: 2 });
+  const s = new TcpPeer({ lab, host: server, localIp: server.ip, localPort: 80, remoteIp: client.ip, remotePort: 5555, isn: SERVER_ISN, peerIsn: CLIENT_ISN, stream: 2, peerStream: 1 });
+  client.delivered.length = 0;
+  server.delivered.length = 0;
+  const chain = { lab, client, server, boxes: { mb1, mb2 }, c, s };
+  c.pureAck();
+  s.take();
+  exchange(chain, 300);
+  return chain;
+}
+
+describe('two paths: FIN and RST while both paths run', () => {
+  it('FINs on the new path before the fold end the session cleanly everywhere', () => {
+    const chain = establish([]);
+    const mb1 = chain.boxes.mb1!;
+    openPath(chain, [mb1], 9);
+    chain.c.send(100);
+    chain.s.take();
+    closeAndDrain(chain, [mb1]);
+  });
+
+  it('a RST goes on both paths, so every middlebox on either lets the connection go', () => {
+    const chain = establish(['mb2']);
+    const { lab, client, server, boxes, c, s } = chain;
+    openPath(chain, [boxes.mb1!], 10);
+    c.send(100);
+    s.take();
+    const mark = lab.wire.length;
+    c.rst();
+    const rsts = lab.wire.slice(mark).filter((r) => r.from === 'client' && r.frame.readUInt16BE(12) === 0x0800 && (parseFrame(r.frame).tcp!.flags & 0x04) !== 0);
+    assert.deepEqual(rsts.map((r) => numberToIpv4(parseFrame(r.frame).ip.dst)).sort(), [boxes.mb1!.ip, boxes.mb2!.ip].sort());
+    s.take();
+    assert.ok(s.rstReceived);
+    lab.advance(5000);
+    for (const host of [client, server, boxes.mb1!, boxes.mb2!]) assert.deepEqual(host.agent.sessions(lab.now), [], host.name);
+  });
+});
+
+describe('two paths: losses during the switch', () => {
+  it('a lost handshake ACK: the server drops what it cannot map, the client announces again, nothing is lost', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes, c, s } = chain;
+    const mb1 = boxes.mb1!;
+    openPath(chain, [mb1], 11);
+    let lost = 0;
+    lab.loses = (from, frame) => {
+      if (lost > 0 || from.name !== 'client') return false;
+      const p = parseFrame(frame);
+      if (!p.tcp || p.tcp.payload.length !== 0 || !p.tcp.options.includes(253)) return false;
+      lost++;
+      return true;
+    };
+    const cutoff = c.sndNxt;
+    c.send(100);
+    assert.equal(lost, 1);
+    assert.equal(s.take().filter((x) => x.payload.length > 0 && x.seq === cutoff).length, 0, 'the server could not map the segment yet');
+    assert.equal(server.agent.drops().new_path_unmapped, 1);
+    lab.advance(25);
+    c.send(100, { seq: cutoff });  // the client's TCP retransmits
+    s.take();
+    assert.equal(s.rcvNxt, (cutoff + 100) >>> 0);
+    exchange(chain, 300, 3);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    assert.equal(c.duplicates + s.duplicates, 0);
+    closeAndDrain(chain, [mb1]);
+  });
+
+  it('a lost SYN: both anchors abandon the half-made path and the session carries on unchanged', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes, c, s } = chain;
+    lab.loses = (from, frame) => from.name === 'client' && frame.readUInt16BE(12) === 0x0800 && parseFrame(frame).tcp?.flags === TCP_SYN;
+    openPath(chain, [boxes.mb1!], 12);
+    lab.loses = undefined;
+    const clientSession = only(client.agent.sessions(), 'client').id;
+    const serverSession = only(server.agent.sessions(), 'server').id;
+    client.agent.abandonNewPath(clientSession, 12, lab.now);
+    server.agent.abandonNewPath(serverSession, 12, lab.now);
+    assert.throws(() => client.agent.abandonNewPath(clientSession, 12, lab.now), /SESSION_NOT_FOUND|no live session/);
+    const mark = lab.wire.length;
+    exchange(chain, 400, 2);
+    assert.ok(sentSince(chain, mark, client, server).some((x) => x.length > 0), 'still direct');
+    assert.equal(client.agent.stats().newPathsAbandoned, 1);
+    closeAndDrain(chain, []);
+    void c;
+    void s;
+  });
+
+  it('a RST on the new path during its handshake: refused, and the session stays on its old path', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes } = chain;
+    const mb1 = boxes.mb1!;
+    let syn: Buffer | undefined;
+    lab.loses = (from, frame) => {
+      if (from.name !== 'client' || frame.readUInt16BE(12) !== 0x0800 || parseFrame(frame).tcp?.flags !== TCP_SYN) return false;
+      syn = frame;
+      return true;
+    };
+    openPath(chain, [mb1], 13);
+    lab.loses = undefined;
+    assert.ok(syn);
+    const p = parseFrame(syn);
+    const rst = buildTcpFrame({
+      eth: { srcMac: client.gatewayMac, dstMac: client.mac },
+      ip: { src: mb1.ip, dst: client.ip, id: 9, ttl: 63 },
+      tcp: { srcPort: p.tcp!.dstPort, dstPort: p.tcp!.srcPort, seq: 0, ack: (p.tcp!.seq + 1) >>> 0, flags: 0x14 },
+    });
+    eventTypes(client);
+    const [result] = client.agent.fromWire([rst], lab.now);
+    assert.equal(result!.verdict, 'consumed');
+    assert.deepEqual(client.agent.takeEvents().map((e) => e.type === 'new_path_refused' && e.side), ['right']);
+    server.agent.abandonNewPath(only(server.agent.sessions(), 'server').id, 13, lab.now);
+    exchange(chain, 400);
+    closeAndDrain(chain, []);
   });
 });

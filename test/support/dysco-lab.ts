@@ -22,6 +22,8 @@ export interface LabHost {
   agent: NativePipeline;
   /** Frames the agent delivered to this host's stack, in order. */
   delivered: Buffer[];
+  /** A forwarder's stack may change what it forwards (a scrubber, a box that rewrites options). */
+  rewriteForwarded?: (frame: Buffer) => Buffer;
 }
 
 export interface WireRecord {
@@ -55,6 +57,8 @@ export class DyscoLab {
   readonly wire: WireRecord[] = [];
   readonly dropped: { host: string; direction: 'from-host' | 'from-wire'; frame: Buffer }[] = [];
   now = 1000;
+  /** Return true to lose a frame on the wire (after it is recorded in `wire`). */
+  loses?: (from: LabHost, frame: Buffer) => boolean;
   private readonly natMappings = new Map<string, { ip: number; port: number }>();
   private nextNatPort = 40000;
 
@@ -142,6 +146,7 @@ export class DyscoLab {
       }
       return;
     }
+    if (this.loses?.(from, frame)) return;
     const parsed = parseFrame(frame);
     const to = this.hosts.find((h) => ipv4ToNumber(h.ip) === parsed.ip.dst);
     if (!to) return;  // nowhere to go: lost, like a real router without a route
@@ -165,6 +170,7 @@ export class DyscoLab {
       if (!translated) return;  // addressed to the NAT itself with no mapping: its own stack answers nothing here
       out = translated;
     }
+    if (host.rewriteForwarded) out = host.rewriteForwarded(out);
     macBytes(host.gatewayMac).copy(out, 0);
     macBytes(host.mac).copy(out, 6);
     this.send(host, out);
