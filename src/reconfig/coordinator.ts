@@ -46,6 +46,8 @@ export type RejectReason =
   | 'no_neighbour' // the operation needs a neighbour on a side the session does not have here
   | 'invalid'; // fields that make no sense (a delta out of range, an anchor that is this agent)
 
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown_session', 'unknown_subsession', 'wrong_direction', 'stale', 'busy', 'no_neighbour', 'invalid'];
+
 export type CoordinatorResult =
   | { status: 'handled' | 'duplicate'; outputs: ReconfigOutput[] }
   | { status: 'rejected'; reason: RejectReason; outputs: ReconfigOutput[] };
