@@ -34,7 +34,7 @@ async function direct(options: { bLearnsLate?: boolean; sessions?: ReturnType<ty
 
 const request = (extra: object = {}) => ({ session: S, rightAnchor: B, via: [M], timeoutMs: 60_000, ...extra });
 
-describe('reconfiguration on two agents', () => {
+describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
   test('insert a middlebox into a direct session: requests, specs, the folded views, metrics', async () => {
     const { a, b } = await direct({ bLearnsLate: true });
     const dumpsBefore = b.datapath.sessionCalls;
