@@ -17,9 +17,8 @@ import type { PipelineOptions } from '../native/session-types';
 import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
 import type { AgentConfig } from './config';
-import { formatIpv4 } from '../net/ipv4';
 import { isReconfigDatapath } from './reconfig-datapath';
-import { ReconfigService } from './reconfig-service';
+import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
@@ -133,18 +132,7 @@ export class Agent {
     this.link.start();
     await this.reconfig.start();
     log.info({ controlPort: dysco.controlPort }, 'control channel and reconfiguration running');
-    const service = this.reconfig;
-    return {
-      reconfigure: async (command) =>
-        (await service.reconfigure(command)).map((r) => ({
-          session: { srcIp: formatIpv4(r.session.srcIp), dstIp: formatIpv4(r.session.dstIp), srcPort: r.session.srcPort, dstPort: r.session.dstPort },
-          ...(r.sessionId !== undefined && { sessionId: r.sessionId }),
-          ...(r.id && { nonce: r.id.nonce }),
-          outcome: r.outcome,
-          ...(r.reason !== undefined && { reason: r.reason }),
-          durationMs: Math.round(r.durationMs * 1000) / 1000,
-        })),
-    };
+    return reconfigurerOf(this.reconfig);
   }
 
   /** Ordered shutdown: control plane, reconfiguration and control channel, lcore, ports, EAL, metrics server. Idempotent. */

@@ -7,9 +7,11 @@
 // The left anchor's own requestLock and cancelLock waits start at that span (leftAnchorTiming), so they never
 // race the channel; when the channel gives up on this agent's own hop, the link's `failed` event cancels the run
 // at once (coordinator.deliveryFailed); a hop further on is covered by the left anchor's waits running out.
+import type { Reconfigurer, ReconfigureSessionResult } from '../api/types';
 import type { DatapathLink, LinkTimers } from '../control/datapath-link';
 import { retrySpanMs, type RetryPolicy } from '../control/retry-policy';
 import type { Logger } from '../log/logger';
+import { formatIpv4 } from '../net/ipv4';
 import type { ReconfigMetrics } from '../metrics/reconfig-collector';
 import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../reconfig/coordinator';
 import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
@@ -348,4 +350,21 @@ export class ReconfigService {
         return;
     }
   }
+}
+
+/** The control API's view of a service: dotted addresses, the nonce for the id, milliseconds to the microsecond. */
+export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure'>): Reconfigurer {
+  return {
+    reconfigure: async (command) =>
+      (await service.reconfigure(command)).map(
+        (r): ReconfigureSessionResult => ({
+          session: { srcIp: formatIpv4(r.session.srcIp), dstIp: formatIpv4(r.session.dstIp), srcPort: r.session.srcPort, dstPort: r.session.dstPort },
+          ...(r.sessionId !== undefined && { sessionId: r.sessionId }),
+          ...(r.id && { nonce: r.id.nonce }),
+          outcome: r.outcome,
+          ...(r.reason !== undefined && { reason: r.reason }),
+          durationMs: Math.round(r.durationMs * 1000) / 1000,
+        }),
+      ),
+  };
 }

@@ -2,7 +2,7 @@
 // control links and channels between them, in-process stand-ins for the datapaths (test/support/reconfig-agents.ts).
 import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
-import { leftAnchorTiming, matchesFilter } from '../../src/agent/reconfig-service';
+import { leftAnchorTiming, matchesFilter, reconfigurerOf } from '../../src/agent/reconfig-service';
 import { retrySpanMs } from '../../src/control/retry-policy';
 import { FakeNet, RETRY, settle, summary, tuple, type FakeAgent } from '../support/reconfig-agents';
 
@@ -178,6 +178,12 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     const [self] = await a.service.reconfigure(request({ session: web, rightAnchor: A }));
     assert.equal(self?.reason, 'invalid');
     assert.equal(await a.metric('dysco_reconfigurations_total', { role: 'left', outcome: 'rejected', reason: 'invalid' }), 1);
+  });
+
+  test('the control API\'s view: dotted addresses, the nonce, the duration', async () => {
+    const { a } = await direct();
+    const results = await reconfigurerOf(a.service).reconfigure({ session: S, rightAnchor: B, via: [M], timeoutMs: 1000 });
+    assert.deepEqual(results, [{ session: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201 }, sessionId: 5, nonce: 100, outcome: 'completed', durationMs: 3 }]);
   });
 
   test('an event for a session the datapath does not list changes nothing', async () => {
