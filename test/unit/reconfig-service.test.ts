@@ -198,6 +198,31 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
   });
 });
 
+describe('reconfiguration through a middlebox agent', { timeout: 20_000 }, () => {
+  test('remove the middlebox: it hears teardown from both anchors and retires the session in its datapath', async () => {
+    const net = new FakeNet();
+    const toM = tuple(A, 50000, M, 60000);
+    const toB = tuple(M, 50001, B, 60001);
+    const a = net.agent(A, [summary({ id: 5, role: 0, rightSession: S, rightSubsession: toM })]);
+    const m = net.agent(M, [summary({ id: 7, role: 1, leftSession: S, leftSubsession: toM, rightSession: S, rightSubsession: toB })]);
+    const b = net.agent(B, [summary({ id: 9, role: 2, leftSession: S, leftSubsession: toB })]);
+    agents.push(a, m, b);
+    for (const agent of agents) await agent.start();
+    const [result] = await a.service.reconfigure({ session: S, rightAnchor: B, via: [], timeoutMs: 60_000 });
+    assert.equal(result?.outcome, 'completed');
+    assert.deepEqual(a.datapath.named('openNewPath'), [[{ sessionId: 5, hostTuple: S, side: 'right', nonce: 100, delta: { forward: 0, reverse: 0 }, hops: [B] }]]);
+    await settle();
+    assert.deepEqual(m.datapath.named('retireSession'), [[7]]);
+    assert.equal(m.service.coordinator.sessionCount, 0);
+    assert.equal(m.service.registry.size, 0);
+    // The anchors now name each other as neighbours.
+    assert.equal(a.service.coordinator.inspect(S)?.right?.dstIp, B);
+    assert.equal(b.service.coordinator.inspect(S)?.left?.dstIp, A);
+    // The middlebox took no part as an anchor.
+    assert.equal(await m.metric('dysco_reconfigurations_total', { role: 'right', outcome: 'completed', reason: 'none' }), 0);
+  });
+});
+
 describe('pieces of the composition', () => {
   test('the left anchor\'s lock waits start at the channel\'s retry span', () => {
     const timing = leftAnchorTiming({ initialMs: 20, factor: 2, maxMs: 500, attempts: 8 });
