@@ -105,7 +105,10 @@ export class ReconfigService {
   private inputs: Promise<void> = Promise.resolve();
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
-  private readonly onMessage = (d: { message: ReconfigMessage }) => this.enqueue(() => this.receive(d.message));
+  private readonly onMessage = (d: { message: ReconfigMessage }) => {
+    const noted = this.registry.generation;
+    this.enqueue(() => this.receive(d.message, noted));
+  };
   private readonly onFailed = (f: { message: ReconfigMessage }) =>
     this.enqueue(() => this.apply(this.coordinator.deliveryFailed(f.message), 'delivery failed'));
 
@@ -114,10 +117,10 @@ export class ReconfigService {
     this.registry = new SessionRegistry(options.datapath, (change) => this.onRegistryChange(change));
     this.timers = options.timers ?? NODE_TIMERS;
     this.listeners = {
-      new_path_answered: (e) => this.enqueue(() => this.onNewPath(e)),
-      two_paths_entered: (e) => this.enqueue(() => this.onNewPath(e)),
-      old_path_drained: (e) => this.enqueue(() => this.onPathSide(e)),
-      new_path_refused: (e) => this.enqueue(() => this.onPathSide(e)),
+      new_path_answered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
+      two_paths_entered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
+      old_path_drained: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
+      new_path_refused: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
       session_established: () => void this.registry.refresh().catch((error: Error) => this.options.log?.warn({ err: error.message }, 'session dump failed')),
       session_ended: (e) => this.enqueue(() => void this.registry.forget(e.sessionId)),
     };
@@ -207,23 +210,29 @@ export class ReconfigService {
     void this.run(task).catch(() => undefined);
   }
 
-  private async receive(message: ReconfigMessage): Promise<void> {
-    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.refresh();
+  /** As enqueue, noting which dumps began before the input arrived. */
+  private enqueueNoted(task: (noted: number) => void | Promise<void>): void {
+    const noted = this.registry.generation;
+    this.enqueue(() => task(noted));
+  }
+
+  private async receive(message: ReconfigMessage, noted: number): Promise<void> {
+    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.refreshAfter(noted);
     this.apply(this.coordinator.receive(message), message?.type);
   }
 
-  private async known(sessionId: number): Promise<RegisteredSession | undefined> {
+  private async known(sessionId: number, noted: number): Promise<RegisteredSession | undefined> {
     let entry = this.registry.session(sessionId);
     if (!entry) {
-      await this.registry.refresh();
+      await this.registry.refreshAfter(noted);
       entry = this.registry.session(sessionId);
     }
     if (!entry) this.options.log?.warn({ sessionId }, 'reconfiguration event for a session the datapath does not list');
     return entry;
   }
 
-  private async onNewPath(event: NewPathEvent): Promise<void> {
-    const entry = await this.known(event.sessionId);
+  private async onNewPath(event: NewPathEvent, noted: number): Promise<void> {
+    const entry = await this.known(event.sessionId, noted);
     if (!entry) return;
     const newSubsession = this.subsessionOf(event.subsession);
     const input: DatapathInput =
@@ -233,8 +242,8 @@ export class ReconfigService {
     this.apply(this.coordinator.datapath(input), event.type);
   }
 
-  private async onPathSide(event: PathSideEvent): Promise<void> {
-    const entry = await this.known(event.sessionId);
+  private async onPathSide(event: PathSideEvent, noted: number): Promise<void> {
+    const entry = await this.known(event.sessionId, noted);
     if (!entry) return;
     const session = entry.view.session;
     // The side that doubled: the right side at the left anchor, the left side at the right anchor.
@@ -257,6 +266,7 @@ export class ReconfigService {
       for (const [key, waiter] of this.waiters) {
         if (tupleKey(waiter.session) !== tupleKey(session)) continue;
         this.waiters.delete(key);
+        this.startedAt.delete(key);
         this.options.metrics?.finished('left', 'failed', 'session_ended', (this.options.now() - waiter.startedAt) / 1000);
         waiter.resolve(this.result(waiter, { outcome: 'failed', reason: 'session_ended' }));
       }
@@ -292,9 +302,10 @@ export class ReconfigService {
           this.options.metrics?.finished('right', output.outcome.result, reason);
           return;
         }
-        const startedAt = this.startedAt.get(key) ?? this.options.now();
+        // Runs a middlebox's rightRequest started here have no start time of ours: counted, not timed.
+        const startedAt = this.startedAt.get(key);
         this.startedAt.delete(key);
-        this.options.metrics?.finished('left', output.outcome.result, reason, (this.options.now() - startedAt) / 1000);
+        this.options.metrics?.finished('left', output.outcome.result, reason, startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000);
         this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome }, 'reconfiguration finished');
         const waiter = this.waiters.get(key);
         if (!waiter) return;

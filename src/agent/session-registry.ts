@@ -66,7 +66,10 @@ export class SessionRegistry {
   private readonly byId = new Map<number, RegisteredSession>();
   private readonly byTuple = new Map<string, RegisteredSession>();
   private running: Promise<void> | undefined;
+  private runningGeneration = 0;
   private queued: Promise<void> | undefined;
+  private begun = 0;
+  private finished = 0;
 
   constructor(
     private readonly source: SessionDumpSource,
@@ -90,12 +93,33 @@ export class SessionRegistry {
     return [...this.byId.values()];
   }
 
+  /** Dumps begun so far: note it when something arrives, and pass it to refreshAfter. */
+  get generation(): number {
+    return this.begun;
+  }
+
+  /**
+   * A dump that began after `noted` (a generation): none if one has finished since, else the one running if it
+   * began since, else a fresh one. A burst of messages naming unknown sessions costs one dump, not one each.
+   */
+  refreshAfter(noted: number): Promise<void> {
+    if (this.finished > noted) return Promise.resolve();
+    if (this.running && this.runningGeneration > noted) return this.running;
+    return this.refresh();
+  }
+
   /** A fresh dump. While one runs, callers share the one that follows it (it sees what happened meanwhile). */
   refresh(): Promise<void> {
     if (!this.running) {
-      this.running = this.dump().finally(() => {
-        this.running = undefined;
-      });
+      const generation = ++this.begun;
+      this.runningGeneration = generation;
+      this.running = this.dump()
+        .then(() => {
+          this.finished = Math.max(this.finished, generation);
+        })
+        .finally(() => {
+          this.running = undefined;
+        });
       return this.running;
     }
     this.queued ??= this.running

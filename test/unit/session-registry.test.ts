@@ -103,6 +103,27 @@ describe('SessionRegistry', () => {
     assert.deepEqual(source.calls, [0, 0]);
   });
 
+  test('refreshAfter: a burst noted before one dump costs that one dump; a dump running since is shared', async () => {
+    const source = dumpOf([summary({ id: 1, role: 0, rightSession: S, rightSubsession: S })], 10);
+    const registry = new SessionRegistry(source, () => undefined);
+    await registry.refresh();
+    const noted = registry.generation;
+    await registry.refreshAfter(noted);
+    await registry.refreshAfter(noted);
+    await registry.refreshAfter(noted);
+    assert.deepEqual(source.calls, [0, 0]);
+    let open!: () => void;
+    source.hold(new Promise<void>((resolve) => (open = resolve)));
+    const later = registry.generation;
+    const running = registry.refresh();
+    const shared = registry.refreshAfter(later);
+    open();
+    await Promise.all([running, shared]);
+    assert.deepEqual(source.calls, [0, 0, 0]);
+    await registry.refreshAfter(registry.generation);
+    assert.deepEqual(source.calls, [0, 0, 0, 0]);
+  });
+
   test('forget drops a session at once and says so', () => {
     const changes: RegistryChange[] = [];
     const registry = new SessionRegistry(dumpOf([]), (c) => changes.push(c));
