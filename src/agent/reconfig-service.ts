@@ -175,25 +175,31 @@ export class ReconfigService {
     if (!entry) return { session, outcome: 'failed', reason: 'unknown_session', durationMs: 0 };
     let waiter: Promise<ReconfigureResult> | undefined;
     let rejected: ReconfigureResult | undefined;
+    let started: ReconfigId | undefined;
     await this.run(() => {
-      const started = this.coordinator.start({ session: entry.view.session, rightAnchor: request.rightAnchor, newHops: request.via });
-      if (started.status === 'rejected' || !started.id) {
-        const reason = started.status === 'rejected' ? started.reason : 'invalid';
+      if (!this.running) {
+        rejected = { session, sessionId: entry.sessionId, outcome: 'unfinished', reason: 'agent_stopping', durationMs: 0 };
+        return;
+      }
+      const result = this.coordinator.start({ session: entry.view.session, rightAnchor: request.rightAnchor, newHops: request.via });
+      if (result.status === 'rejected' || !result.id) {
+        const reason = result.status === 'rejected' ? result.reason : 'invalid';
         this.options.metrics?.finished('left', 'rejected', reason);
         rejected = { session, sessionId: entry.sessionId, outcome: 'failed', reason, durationMs: 0 };
         return;
       }
-      const id = started.id;
+      const id = result.id;
+      started = id;
       this.startedAt.set(idKey(id), startedAt);
       waiter = new Promise<ReconfigureResult>((resolve) => {
         this.waiters.set(idKey(id), { session, sessionId: entry.sessionId, id, startedAt, resolve });
       });
-      this.apply(started, 'start');
+      this.apply(result, 'start');
     });
     if (rejected || !waiter) return rejected!;
     let handle: unknown;
     const timeout = new Promise<ReconfigureResult>((resolve) => {
-      handle = this.timers.setTimeout(() => resolve({ session, sessionId: entry.sessionId, outcome: 'unfinished', durationMs: this.options.now() - startedAt }), request.timeoutMs);
+      handle = this.timers.setTimeout(() => resolve({ session, sessionId: entry.sessionId, ...(started && { id: started }), outcome: 'unfinished', durationMs: this.options.now() - startedAt }), request.timeoutMs);
     });
     const result = await Promise.race([waiter, timeout]);
     this.timers.clearTimeout(handle);
@@ -285,6 +291,8 @@ export class ReconfigService {
   }
 
   private output(output: ReconfigOutput): void {
+    // After stop(), inputs already queued still step the machines but reach neither the wire nor the datapath.
+    if (!this.running) return;
     switch (output.kind) {
       case 'send': {
         const sent = this.options.link.send(output.to, output.message);

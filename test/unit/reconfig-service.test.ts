@@ -144,6 +144,7 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     await net.clock.advance(200);
     const [result] = await run;
     assert.equal(result?.outcome, 'unfinished');
+    assert.deepEqual(result?.id, { leftAnchor: A, nonce: 100 });
     assert.equal(a.service.coordinator.inspect(S)?.leftAnchor?.state, 'SettingUp');
   });
 
@@ -154,6 +155,8 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     await settle();
     a.stop();
     b.stop();
+    // A timer already due when the agent stops arms nothing new.
+    await net.clock.advance(10_000);
     const [result] = await run;
     assert.equal(result?.outcome, 'unfinished');
     assert.equal(result?.reason, 'agent_stopping');
