@@ -1,15 +1,24 @@
 // One agent per host: the datapath between the host and wire ports (Dysco sessions, or pass-through),
-// its policy control plane and control API, and its metrics endpoint.
+// its policy control plane and control API, live reconfiguration over the control channel between agents
+// (when dysco.controlPort is set), and its metrics endpoint.
+import { randomInt } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { AgentControlPlane } from '../api/control-plane';
+import type { Reconfigurer } from '../api/types';
+import { DatapathLink } from '../control/datapath-link';
 import { Datapath, type DatapathOptions } from '../datapath/datapath';
 import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
+import { registerControlMetrics } from '../metrics/control-collector';
+import { registerReconfigMetrics, type ReconfigMetrics } from '../metrics/reconfig-collector';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import type { PipelineOptions } from '../native/session-types';
 import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
 import type { AgentConfig } from './config';
+import { isReconfigDatapath } from './reconfig-datapath';
+import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
@@ -56,6 +65,8 @@ export class Agent {
   private datapath: Datapath | undefined;
   private metricsServer: MetricsServer | undefined;
   private controlPlane: AgentControlPlane | undefined;
+  private link: DatapathLink | undefined;
+  private reconfig: ReconfigService | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -81,8 +92,11 @@ export class Agent {
     this.log.info({ host: info.host, wire: info.wire, lcore: info.lcore, mode, runtimeDir: this.datapath.runtimeDir }, 'datapath running');
 
     const metrics = createAgentMetrics(() => this.datapath);
+    registerControlMetrics(metrics.registry, () => this.link);
+    const reconfigMetrics = registerReconfigMetrics(metrics.registry, () => this.reconfig?.twoPathSessions() ?? 0);
     if (config.dysco) {
       const datapath = this.datapath;
+      const reconfigurer = config.dysco.controlPort > 0 ? await this.startReconfiguration(config.dysco, reconfigMetrics) : undefined;
       this.controlPlane = new AgentControlPlane();
       this.controlPlane.registerMetrics(metrics.registry);
       await this.controlPlane.start({
@@ -90,6 +104,7 @@ export class Agent {
         sink: datapath,
         sessions: new DatapathSessionSource(datapath, () => this.controlPlane?.store?.effective() ?? []),
         log: this.log,
+        ...(reconfigurer && { reconfigurer }),
       });
     }
     if (config.metrics.enabled) {
@@ -103,7 +118,25 @@ export class Agent {
     );
   }
 
-  /** Ordered shutdown: control plane, lcore, ports, EAL, metrics server. Idempotent. */
+  /** The control channel and the reconfiguration machines on it, or undefined when the datapath cannot reconfigure. */
+  private async startReconfiguration(dysco: NonNullable<AgentConfig['dysco']>, metrics: ReconfigMetrics): Promise<Reconfigurer | undefined> {
+    const datapath = this.datapath!;
+    const log = this.log.child({ component: 'reconfig' });
+    if (!isReconfigDatapath(datapath)) {
+      log.warn({ controlPort: dysco.controlPort }, 'this datapath has no reconfiguration requests: the control channel stays off');
+      return undefined;
+    }
+    const now = () => performance.now();
+    const self = pipelineOptions(dysco).hostIp;
+    this.link = DatapathLink.create(datapath, { controlPort: dysco.controlPort, retry: dysco.controlRetry, now });
+    this.reconfig = new ReconfigService({ self, datapath, link: this.link, retry: dysco.controlRetry, now, firstNonce: randomInt(0, 2 ** 32 - 1), metrics, log });
+    this.link.start();
+    await this.reconfig.start();
+    log.info({ controlPort: dysco.controlPort }, 'control channel and reconfiguration running');
+    return reconfigurerOf(this.reconfig);
+  }
+
+  /** Ordered shutdown: control plane, reconfiguration and control channel, lcore, ports, EAL, metrics server. Idempotent. */
   stop(reason: string): Promise<void> {
     this.stopping ??= this.shutdown(reason);
     return this.stopping;
@@ -112,6 +145,8 @@ export class Agent {
   private async shutdown(reason: string): Promise<void> {
     this.log.info({ reason }, 'agent stopping');
     await this.controlPlane?.stop();
+    this.reconfig?.stop();
+    this.link?.stop();
     if (this.datapath) {
       const counters = this.datapath.counters();
       const sessions = this.datapath.pipelineStats();

@@ -3,7 +3,17 @@ import { readdirSync } from 'node:fs';
 import { request, type RequestOptions } from 'node:http';
 import { join } from 'node:path';
 import type { Policy } from '../policy/model';
-import type { ApiErrorBody, PolicyCreated, PolicyList, SessionPage, SessionQuery, SessionRecord } from './types';
+import {
+  RECONFIGURE_TIMEOUT_DEFAULT_MS,
+  type ApiErrorBody,
+  type PolicyCreated,
+  type PolicyList,
+  type ReconfigureBody,
+  type ReconfigureResponse,
+  type SessionPage,
+  type SessionQuery,
+  type SessionRecord,
+} from './types';
 
 import { DEFAULT_API_DIR, pidOfApiSocket } from './socket-path';
 
@@ -105,8 +115,13 @@ export class ApiClient {
     await this.call('DELETE', `/v1/policies/${encodeURIComponent(name)}`);
   }
 
+  /** Waits for the agent's answer at least as long as the agent waits for the runs, plus the client's own timeout. */
+  async reconfigure(body: ReconfigureBody): Promise<ReconfigureResponse> {
+    return (await this.call('POST', '/v1/reconfigure', body, (body.timeoutMs ?? RECONFIGURE_TIMEOUT_DEFAULT_MS) + this.timeoutMs)) as ReconfigureResponse;
+  }
+
   /** One request; resolves with the parsed JSON body (undefined for 204), rejects with ApiError. */
-  call(method: string, path: string, body?: unknown): Promise<unknown> {
+  call(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = request(
@@ -114,7 +129,7 @@ export class ApiClient {
           ...this.base,
           method,
           path,
-          timeout: this.timeoutMs,
+          timeout: timeoutMs,
           headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
         },
         (res) => {
@@ -139,7 +154,7 @@ export class ApiClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
       req.on('error', (error: NodeJS.ErrnoException) => {
         const reason =
           error.code === 'ENOENT' || error.code === 'ECONNREFUSED'

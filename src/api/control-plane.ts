@@ -10,7 +10,7 @@ import { PolicyServiceClient, type PolicyServiceStatus, type PolicySetSource } f
 import { PolicyStore, type PolicySink, type PolicyStoreStatus } from '../policy/store';
 import { defaultApiSocket } from './socket-path';
 import { startApiServer, type ApiServer } from './server';
-import type { SessionSource } from './types';
+import type { Reconfigurer, SessionSource } from './types';
 
 export interface ControlPlaneConfig {
   policies: AgentConfig['policies'];
@@ -23,6 +23,8 @@ export interface ControlPlaneStartOptions {
   sink: PolicySink;
   sessions: SessionSource;
   log: Logger;
+  /** Live reconfiguration, when the agent runs it (POST /v1/reconfigure). */
+  reconfigurer?: Reconfigurer;
 }
 
 export class AgentControlPlane {
@@ -60,7 +62,7 @@ export class AgentControlPlane {
    * timeoutMs; if the service is down the cached set is used) and the control API. On failure everything
    * started is stopped again and the error is rethrown.
    */
-  async start({ config, sink, sessions, log }: ControlPlaneStartOptions): Promise<void> {
+  async start({ config, sink, sessions, log, reconfigurer }: ControlPlaneStartOptions): Promise<void> {
     this.log = log.child({ component: 'control-plane' });
     const store = new PolicyStore({ sink, config: config.policies, log: this.log });
     this.storeRef = store;
@@ -86,6 +88,7 @@ export class AgentControlPlane {
       this.api = await startApiServer({
         store,
         sessions,
+        ...(reconfigurer && { reconfigurer }),
         log: this.log,
         socketPath: config.api.socket ?? defaultApiSocket(),
         host: config.api.host,

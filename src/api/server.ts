@@ -4,10 +4,11 @@
 //   GET    /v1/policies                                        -> { policies }  (effective order, with source)
 //   POST   /v1/policies          body: a policy                -> 201 { policy }
 //   DELETE /v1/policies/:name                                  -> 204
+//   POST   /v1/reconfigure       body: ReconfigureBody         -> { results } (when every run has ended or timed out)
 //
 // Errors are JSON `{ error, details? }`: 400 bad query / JSON / policy (details name the field), 404 unknown
 // route or policy, 405 wrong method (with Allow), 409 name conflict or a policy that is not the API's to
-// remove, 413 body over 1 MiB (the body is parsed as JSON whatever its content-type), 500 datapath install failure. Nothing a client sends can
+// remove, 503 reconfiguration off (no control port), 413 body over 1 MiB (the body is parsed as JSON whatever its content-type), 500 datapath install failure. Nothing a client sends can
 // crash the agent.
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +20,11 @@ import { PolicyConflictError, PolicyInstallError, PolicyNotFoundError, type Poli
 import { PolicyValidationError } from '../policy/validate';
 import {
   API_MAX_BODY_BYTES,
+  RECONFIGURE_TIMEOUT_DEFAULT_MS,
+  RECONFIGURE_TIMEOUT_MAX_MS,
+  RECONFIGURE_VIA_MAX,
+  type ReconfigureCommand,
+  type Reconfigurer,
   SESSION_LIMIT_DEFAULT,
   SESSION_LIMIT_MAX,
   type ApiErrorBody,
@@ -42,6 +48,8 @@ export class HttpError extends Error {
 export interface ApiHandlerOptions {
   store: PolicyStore;
   sessions: SessionSource;
+  /** Absent: POST /v1/reconfigure answers 503. */
+  reconfigurer?: Reconfigurer;
   log?: Logger;
   maxBodyBytes?: number;
 }
@@ -125,6 +133,72 @@ export async function pageSessions(source: SessionSource, filter: SessionFilter)
   return { sessions: sessions.slice(0, filter.limit), nextCursor: cursor };
 }
 
+const TUPLE_FIELDS = ['srcIp', 'dstIp', 'srcPort', 'dstPort'] as const;
+const BODY_FIELDS = new Set(['session', 'filter', 'rightAnchor', 'via', 'timeoutMs']);
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A ReconfigureBody checked field by field; every problem is named in the 400's details. */
+export function parseReconfigureBody(body: unknown): ReconfigureCommand {
+  if (!isObject(body)) throw new HttpError(400, 'invalid reconfigure request: the body must be a JSON object', ['body: not an object']);
+  const problems: string[] = [];
+  for (const key of Object.keys(body)) if (!BODY_FIELDS.has(key)) problems.push(`${key}: unknown field`);
+  const address = (value: unknown, where: string): number | undefined => {
+    const parsed = typeof value === 'string' ? parseIpv4(value) : undefined;
+    if (parsed === undefined) problems.push(`${where}: must be a dotted IPv4 address (got ${JSON.stringify(value)})`);
+    return parsed;
+  };
+  const port = (value: unknown, where: string): number | undefined => {
+    if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535) return value;
+    problems.push(`${where}: must be a port number 0..65535 (got ${JSON.stringify(value)})`);
+    return undefined;
+  };
+  const tupleFields = (raw: Record<string, unknown>, where: string, required: boolean) => {
+    const out: Record<string, number> = {};
+    for (const key of Object.keys(raw)) if (!(TUPLE_FIELDS as readonly string[]).includes(key)) problems.push(`${where}.${key}: unknown field`);
+    for (const key of TUPLE_FIELDS) {
+      if (raw[key] === undefined) {
+        if (required) problems.push(`${where}.${key}: required`);
+        continue;
+      }
+      const value = key.endsWith('Ip') ? address(raw[key], `${where}.${key}`) : port(raw[key], `${where}.${key}`);
+      if (value !== undefined) out[key] = value;
+    }
+    return out;
+  };
+  const command: Partial<ReconfigureCommand> = {};
+  if ((body.session === undefined) === (body.filter === undefined)) problems.push('session, filter: give exactly one of the two');
+  if (body.session !== undefined) {
+    if (!isObject(body.session)) problems.push('session: must be an object { srcIp, dstIp, srcPort, dstPort }');
+    else command.session = tupleFields(body.session, 'session', true) as ReconfigureCommand['session'];
+  }
+  if (body.filter !== undefined) {
+    if (!isObject(body.filter)) problems.push('filter: must be an object with some of srcIp, dstIp, srcPort, dstPort');
+    else {
+      if (Object.keys(body.filter).length === 0) problems.push('filter: name at least one of srcIp, dstIp, srcPort, dstPort');
+      command.filter = tupleFields(body.filter, 'filter', false);
+    }
+  }
+  if (body.rightAnchor === undefined) problems.push('rightAnchor: required');
+  else command.rightAnchor = address(body.rightAnchor, 'rightAnchor');
+  if (!Array.isArray(body.via)) problems.push('via: must be an array of IPv4 addresses (empty removes the middleboxes)');
+  else {
+    if (body.via.length > RECONFIGURE_VIA_MAX) problems.push(`via: at most ${RECONFIGURE_VIA_MAX} middleboxes`);
+    const via = body.via.slice(0, RECONFIGURE_VIA_MAX + 1).map((hop, i) => address(hop, `via[${i}]`));
+    if (via.every((hop) => hop !== undefined)) {
+      if (new Set(via).size !== via.length) problems.push('via: names a middlebox twice');
+      if (command.rightAnchor !== undefined && via.includes(command.rightAnchor)) problems.push('via: names the right anchor');
+      command.via = via as number[];
+    }
+  }
+  if (body.timeoutMs === undefined) command.timeoutMs = RECONFIGURE_TIMEOUT_DEFAULT_MS;
+  else if (typeof body.timeoutMs !== 'number' || !Number.isInteger(body.timeoutMs) || body.timeoutMs < 1 || body.timeoutMs > RECONFIGURE_TIMEOUT_MAX_MS)
+    problems.push(`timeoutMs: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
+  else command.timeoutMs = body.timeoutMs;
+  if (problems.length > 0) throw new HttpError(400, `invalid reconfigure request: ${problems.join('; ')}`, problems);
+  return command as ReconfigureCommand;
+}
+
 async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > maxBytes) {
@@ -166,7 +240,7 @@ type Route = { pattern: RegExp; methods: Record<string, (match: RegExpExecArray,
 
 /** The request handler shared by the Unix-socket and TCP listeners. */
 export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
-  const { store, sessions, log } = options;
+  const { store, sessions, log, reconfigurer } = options;
   const maxBody = options.maxBodyBytes ?? API_MAX_BODY_BYTES;
   const routes: Route[] = [
     {
@@ -192,6 +266,16 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
         DELETE: async (m) => {
           await store.remove(decodeURIComponent(m[1]!));
           return [204];
+        },
+      },
+    },
+    {
+      pattern: /^\/v1\/reconfigure$/,
+      methods: {
+        POST: async (_m, req) => {
+          const command = parseReconfigureBody(await readJsonBody(req, maxBody));
+          if (!reconfigurer) throw new HttpError(503, 'reconfiguration is off on this agent: it needs dysco.controlPort and a datapath with the reconfiguration requests');
+          return [200, { results: await reconfigurer.reconfigure(command) }];
         },
       },
     },

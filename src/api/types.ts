@@ -79,3 +79,52 @@ export interface ApiErrorBody {
 export const SESSION_LIMIT_MAX = 1000;
 export const SESSION_LIMIT_DEFAULT = 100;
 export const API_MAX_BODY_BYTES = 1 << 20;
+
+/** POST /v1/reconfigure, run at the session's left anchor: exactly one of `session` and `filter`. */
+export interface ReconfigureBody {
+  session?: Tuple;
+  /** Every session whose tuple matches all the fields given (at least one). */
+  filter?: Partial<Tuple>;
+  /** The agent at the segment's right end. */
+  rightAnchor: string;
+  /** The new middleboxes between the anchors, left to right; empty removes the ones there are. */
+  via: string[];
+  /** How long the answer waits for the runs to end (default RECONFIGURE_TIMEOUT_DEFAULT_MS). */
+  timeoutMs?: number;
+}
+
+/** A validated ReconfigureBody: addresses as host-order numbers. */
+export interface ReconfigureCommand {
+  session?: { srcIp: number; dstIp: number; srcPort: number; dstPort: number };
+  filter?: { srcIp?: number; dstIp?: number; srcPort?: number; dstPort?: number };
+  rightAnchor: number;
+  via: number[];
+  timeoutMs: number;
+}
+
+export type ReconfigureOutcome = 'completed' | 'failed' | 'unfinished';
+
+export interface ReconfigureSessionResult {
+  session: Tuple;
+  sessionId?: number;
+  /** The reconfiguration's nonce (its id with the left anchor's address). */
+  nonce?: number;
+  outcome: ReconfigureOutcome;
+  /** Failed: a FailureReason of src/reconfig/outcome.ts, a refusal at the start, or session_ended. */
+  reason?: string;
+  durationMs: number;
+}
+
+export interface ReconfigureResponse {
+  results: ReconfigureSessionResult[];
+}
+
+/** What the API needs of the agent to reconfigure; absent when reconfiguration is off. */
+export interface Reconfigurer {
+  reconfigure(command: ReconfigureCommand): Promise<ReconfigureSessionResult[]>;
+}
+
+export const RECONFIGURE_TIMEOUT_DEFAULT_MS = 60_000;
+export const RECONFIGURE_TIMEOUT_MAX_MS = 600_000;
+/** native/core/address_list.h kMaxAddressListHops, less the right anchor. */
+export const RECONFIGURE_VIA_MAX = 31;

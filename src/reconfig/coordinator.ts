@@ -46,6 +46,8 @@ export type RejectReason =
   | 'no_neighbour' // the operation needs a neighbour on a side the session does not have here
   | 'invalid'; // fields that make no sense (a delta out of range, an anchor that is this agent)
 
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown_session', 'unknown_subsession', 'wrong_direction', 'stale', 'busy', 'no_neighbour', 'invalid'];
+
 export type CoordinatorResult =
   | { status: 'handled' | 'duplicate'; outputs: ReconfigOutput[] }
   | { status: 'rejected'; reason: RejectReason; outputs: ReconfigOutput[] };
@@ -243,6 +245,18 @@ export class ReconfigCoordinator {
           if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
           return left.newPathSynAck();
         });
+      case 'twoPathsEntered': {
+        const right = entry.rightAnchor;
+        if (right?.state === 'Waiting' && entry.newLeft && sameTuple(entry.newLeft, input.newSubsession)) return this.stepRight(entry, (r) => r.newPathAck());
+        if (entry.leftAnchor?.state === 'SettingUp' || entry.leftAnchor?.state === 'TwoPaths') {
+          return this.stepLeft(entry, (left) => {
+            if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
+            return left.newPathSynAck();
+          });
+        }
+        if (right?.state === 'TwoPaths' && entry.newLeft && sameTuple(entry.newLeft, input.newSubsession)) return this.stepRight(entry, (r) => r.newPathAck());
+        return rejected('stale');
+      }
       case 'newPathFailed':
         return this.stepLeft(entry, (left) => left.newPathFailed());
       case 'oldPathDrained':
@@ -252,6 +266,30 @@ export class ReconfigCoordinator {
       default:
         return rejected('invalid');
     }
+  }
+
+  /**
+   * The control channel gave up on `message` (no ack from the next agent after every retransmission). When it was
+   * this agent's left anchor's requestLock or cancelLock, the anchor cancels, or ends its cancel, now. Anything else
+   * is left to the timers of the left anchor it belongs to (a hop further on cannot reach it by this channel).
+   */
+  deliveryFailed(message: ReconfigMessage): CoordinatorResult {
+    if (message?.type !== 'requestLock' && message?.type !== 'cancelLock') return rejected('stale');
+    if (!isTuple(message.session) || !isId(message.id)) return rejected('invalid');
+    const entry = this.sessions.get(tupleKey(message.session));
+    if (!entry) return rejected('unknown_session');
+    if (!entry.leftAnchor || !sameId(entry.leftAnchor.id, message.id)) return rejected('stale');
+    return this.stepLeft(entry, (left) => left.deliveryFailed(message.type));
+  }
+
+  /** Anchors of this agent between the switch to two paths and the old path's end. */
+  twoPathAnchors(): number {
+    let count = 0;
+    for (const e of this.sessions.values()) {
+      if (e.leftAnchor?.state === 'TwoPaths') count += 1;
+      if (e.rightAnchor?.state === 'TwoPaths') count += 1;
+    }
+    return count;
   }
 
   timeout(timer: TimerRef): CoordinatorResult {
@@ -425,14 +463,15 @@ export class ReconfigCoordinator {
           break;
         case 'datapath':
           outputs.push({ kind: 'datapath', command: e.command });
-          if (e.command.command === 'foldNewPath' && entry.newRight) {
+          break;
+        case 'finished':
+          // Completed: the lcore has folded the new path in (old_path_drained), and so does this view.
+          if (e.outcome.result === 'completed' && entry.newRight) {
             this.keepOld(entry, entry.right!);
             entry.right = entry.newRight;
             entry.newRight = undefined;
             entry.lock = new SubsessionLock();
           }
-          break;
-        case 'finished':
           outputs.push({ kind: 'finished', role: 'left', session: entry.session, id, outcome: e.outcome });
           break;
       }
@@ -457,13 +496,13 @@ export class ReconfigCoordinator {
           break;
         case 'datapath':
           outputs.push({ kind: 'datapath', command: e.command });
-          if (e.command.command === 'foldNewPath' && entry.newLeft) {
+          break;
+        case 'finished': {
+          if (anchor.state === 'Done' && entry.newLeft) {
             this.keepOld(entry, entry.left!);
             entry.left = entry.newLeft;
             entry.newLeft = undefined;
           }
-          break;
-        case 'finished': {
           const outcome: Outcome = anchor.state === 'Done' ? { result: 'completed' } : { result: 'failed', reason: 'canceled' };
           outputs.push({ kind: 'finished', role: 'right', session, id, outcome });
           break;

@@ -1,6 +1,8 @@
 // The left anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requesting → SettingUp → TwoPaths → Done, or
 // Canceling → Done when the new path fails or requestLock stays unanswered. It retransmits requestLock and
-// cancelLock on timeouts with doubling waits and a bounded number of tries. Time enters only as timeout inputs.
+// cancelLock on timeouts with doubling waits and a bounded number of tries, and has its datapath resend the new
+// path's SYN (doubling waits too) until the lcore reports two paths or the set-up time is spent. Time enters only
+// as timeout inputs.
 import type { NackReason, ReconfigId, SeqDelta, Tuple } from './messages';
 import type { DatapathCommand } from './datapath-io';
 import type { FailureReason, Outcome } from './outcome';
@@ -12,6 +14,8 @@ export interface LeftAnchorTiming {
   maxRequestTries: number;
   /** How long SettingUp may wait for the datapath's word on the new path. */
   setupTimeoutMs: number;
+  /** The first wait before the new path's SYN is sent again; each later wait doubles. */
+  synRetransmitMs: number;
   cancelTimeoutMs: number;
   maxCancelTries: number;
 }
@@ -20,6 +24,7 @@ export const DEFAULT_LEFT_ANCHOR_TIMING: LeftAnchorTiming = Object.freeze({
   requestTimeoutMs: 20,
   maxRequestTries: 5,
   setupTimeoutMs: 2000,
+  synRetransmitMs: 100,
   cancelTimeoutMs: 20,
   maxCancelTries: 5,
 });
@@ -55,6 +60,9 @@ const step = (status: AnchorStatus, effects: LeftAnchorEffect[] = []): AnchorSte
 export class LeftAnchor {
   private current: LeftAnchorState = 'Requesting';
   private tries = 0;
+  /** SettingUp: time waited for the new path so far, and the wait now armed. */
+  private setupWaited = 0;
+  private setupWait = 0;
   private timerToken = 0;
   private failure: FailureReason | undefined;
   private segmentDelta: SeqDelta | undefined;
@@ -86,11 +94,9 @@ export class LeftAnchor {
     if (this.current !== 'Requesting') return step('duplicate');
     this.current = 'SettingUp';
     this.segmentDelta = delta;
-    const { id, session, rightAnchor, newHops } = this.params;
-    return step('handled', [
-      { effect: 'datapath', command: { command: 'sendNewPathSyn', session, id, hops: [...newHops, rightAnchor], delta } },
-      this.arm(this.params.timing.setupTimeoutMs),
-    ]);
+    this.setupWaited = 0;
+    this.setupWait = Math.min(this.params.timing.synRetransmitMs, this.params.timing.setupTimeoutMs);
+    return step('handled', [this.openNewPath(), this.arm(this.setupWait)]);
   }
 
   nackLock(reason: NackReason): AnchorStep<LeftAnchorEffect> {
@@ -102,13 +108,10 @@ export class LeftAnchor {
   newPathSynAck(): AnchorStep<LeftAnchorEffect> {
     if (this.current === 'TwoPaths') return step('duplicate');
     if (this.current !== 'SettingUp') return step('stale');
+    // The lcore sent the handshake's ACK and took the cutoffs itself.
     this.current = 'TwoPaths';
     this.disarm();
-    const { id, session } = this.params;
-    return step('handled', [
-      { effect: 'datapath', command: { command: 'sendNewPathAck', session, id } },
-      { effect: 'datapath', command: { command: 'enterTwoPaths', session, id } },
-    ]);
+    return step('handled');
   }
 
   newPathFailed(): AnchorStep<LeftAnchorEffect> {
@@ -118,12 +121,18 @@ export class LeftAnchor {
 
   oldPathDrained(): AnchorStep<LeftAnchorEffect> {
     if (this.current !== 'TwoPaths') return step(this.current === 'Done' ? 'duplicate' : 'stale');
-    const { id, session } = this.params;
-    return step('handled', [
-      { effect: 'sendTeardown' },
-      { effect: 'datapath', command: { command: 'foldNewPath', session, id } },
-      this.finish({ result: 'completed' }),
-    ]);
+    return step('handled', [{ effect: 'sendTeardown' }, this.finish({ result: 'completed' })]);
+  }
+
+  /**
+   * The control channel gave up on a message of this reconfiguration to the next agent (no ack after every
+   * retransmission): a lost requestLock cancels at once instead of waiting out the request timers; a lost
+   * cancelLock ends the cancel, as its tries running out would.
+   */
+  deliveryFailed(type: 'requestLock' | 'cancelLock'): AnchorStep<LeftAnchorEffect> {
+    if (type === 'requestLock' && this.current === 'Requesting') return step('handled', this.beginCancel('unreachable', false));
+    if (type === 'cancelLock' && this.current === 'Canceling') return step('handled', [{ effect: 'abandonLock' }, this.finish({ result: 'failed', reason: this.failure! })]);
+    return step('stale');
   }
 
   ackCancel(): AnchorStep<LeftAnchorEffect> {
@@ -143,8 +152,13 @@ export class LeftAnchor {
         }
         // Some agents on the way may hold lockPending for it: cancel rather than leave them so.
         return step('handled', this.beginCancel('lock_timeout', false));
-      case 'SettingUp':
-        return step('handled', this.beginCancel('setup_timeout', true));
+      case 'SettingUp': {
+        this.setupWaited += this.setupWait;
+        const left = timing.setupTimeoutMs - this.setupWaited;
+        if (left <= 0) return step('handled', this.beginCancel('setup_timeout', true));
+        this.setupWait = Math.min(2 * this.setupWait, left);
+        return step('handled', [this.openNewPath(), this.arm(this.setupWait)]);
+      }
       case 'Canceling':
         if (this.tries < timing.maxCancelTries) {
           this.tries += 1;
@@ -154,6 +168,11 @@ export class LeftAnchor {
       default:
         return step('stale');
     }
+  }
+
+  private openNewPath(): LeftAnchorEffect {
+    const { id, session, rightAnchor, newHops } = this.params;
+    return { effect: 'datapath', command: { command: 'openNewPath', session, id, hops: [...newHops, rightAnchor], delta: this.segmentDelta! } };
   }
 
   private beginCancel(reason: FailureReason, newPathStarted: boolean): LeftAnchorEffect[] {

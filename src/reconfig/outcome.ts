@@ -4,7 +4,24 @@ import type { NackReason } from './messages';
 export type FailureReason =
   | NackReason
   | 'lock_timeout' // requestLock unanswered after every retry
-  | 'new_path_failed' // the datapath reported the new path's handshake failed or timed out
-  | 'setup_timeout'; // no word from the datapath about the new path in time
+  | 'unreachable' // the control channel gave up on the requestLock to the next agent
+  | 'new_path_failed' // a RST answered the new path's handshake
+  | 'setup_timeout'; // no SYN-ACK on the new path in time, its SYN sent again and again
 
 export type Outcome = { result: 'completed' } | { result: 'failed'; reason: FailureReason };
+
+const EVERY_FAILURE_REASON: Record<FailureReason, true> = {
+  locked: true,
+  not_anchor: true,
+  contention: true,
+  unknown_session: true,
+  delta_not_fixed: true,
+  canceled: true,
+  lock_timeout: true,
+  unreachable: true,
+  new_path_failed: true,
+  setup_timeout: true,
+};
+
+/** Every FailureReason, for bounded metric labels. */
+export const FAILURE_REASONS = Object.freeze(Object.keys(EVERY_FAILURE_REASON) as FailureReason[]);

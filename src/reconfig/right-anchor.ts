@@ -1,5 +1,6 @@
-// The right anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requested (ackLock sent) → Waiting (new path's
-// SYN answered) → TwoPaths (its ACK seen) → Done, or Canceled when the left anchor cancels before TwoPaths.
+// The right anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requested (ackLock sent, the datapath told to
+// expect the new path) → Waiting (its lcore answered the new path's SYN) → TwoPaths (the ACK came and the lcore
+// switched) → Done, or Canceled when the left anchor cancels before TwoPaths.
 import type { ReconfigId, SeqDelta, Tuple } from './messages';
 import type { DatapathCommand } from './datapath-io';
 import type { AnchorStatus, AnchorStep } from './left-anchor';
@@ -33,51 +34,52 @@ export class RightAnchor {
     return this.current !== 'Done' && this.current !== 'Canceled';
   }
 
-  /** The first requestLock: answered by the coordinator with the ackLock this returns. */
+  /** The first requestLock: the datapath must expect the new path before the ackLock lets the left anchor open it. */
   requested(): AnchorStep<RightAnchorEffect> {
-    return step('handled', [{ effect: 'sendAckLock' }]);
+    return step('handled', [this.expectNewPath(), { effect: 'sendAckLock' }]);
   }
 
-  /** A retransmitted requestLock: the ackLock was lost, or is late. */
+  /** A retransmitted requestLock: the ackLock was lost, or is late. Until the SYN came, the expectation is repeated
+   * too (the datapath takes it once), in case the first request did not reach the lcore. */
   requestedAgain(): AnchorStep<RightAnchorEffect> {
     if (this.current === 'Canceled') return step('duplicate');
-    return step('duplicate', [{ effect: 'sendAckLock' }]);
+    return step('duplicate', [...(this.current === 'Requested' ? [this.expectNewPath()] : []), { effect: 'sendAckLock' }]);
   }
 
   newPathSyn(): AnchorStep<RightAnchorEffect> {
     if (this.current === 'Waiting') return step('duplicate');
     if (this.current !== 'Requested') return step('stale');
     this.current = 'Waiting';
-    return step('handled', [{ effect: 'datapath', command: { command: 'sendNewPathSynAck', session: this.session, id: this.id, delta: this.delta } }]);
+    return step('handled');
   }
 
   newPathAck(): AnchorStep<RightAnchorEffect> {
     if (this.current === 'TwoPaths') return step('duplicate');
     if (this.current !== 'Waiting') return step('stale');
     this.current = 'TwoPaths';
-    return step('handled', [{ effect: 'datapath', command: { command: 'enterTwoPaths', session: this.session, id: this.id } }]);
+    return step('handled');
   }
 
   oldPathDrained(): AnchorStep<RightAnchorEffect> {
     if (this.current !== 'TwoPaths') return step(this.current === 'Done' ? 'duplicate' : 'stale');
     this.current = 'Done';
-    return step('handled', [
-      { effect: 'sendTeardown' },
-      { effect: 'datapath', command: { command: 'foldNewPath', session: this.session, id: this.id } },
-      { effect: 'finished' },
-    ]);
+    return step('handled', [{ effect: 'sendTeardown' }, { effect: 'finished' }]);
   }
 
   cancelLock(): AnchorStep<RightAnchorEffect> {
     if (this.current === 'Canceled') return step('duplicate', [{ effect: 'sendAckCancel' }]);
     // Past the handshake the left anchor is in TwoPaths too and never cancels: a late duplicate.
     if (this.current === 'TwoPaths' || this.current === 'Done') return step('stale');
-    const halfOpen = this.current === 'Waiting';
+    // Requested or Waiting: the datapath expects the new path, or has answered its SYN; either way it forgets it.
     this.current = 'Canceled';
     return step('handled', [
-      ...(halfOpen ? [{ effect: 'datapath' as const, command: { command: 'abandonNewPath' as const, session: this.session, id: this.id } }] : []),
+      { effect: 'datapath', command: { command: 'abandonNewPath', session: this.session, id: this.id } },
       { effect: 'sendAckCancel' },
       { effect: 'finished' },
     ]);
+  }
+
+  private expectNewPath(): RightAnchorEffect {
+    return { effect: 'datapath', command: { command: 'expectNewPath', session: this.session, id: this.id, delta: this.delta } };
   }
 }

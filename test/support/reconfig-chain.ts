@@ -1,7 +1,9 @@
 // A chain of agents simulated in memory for the reconfiguration tests: one real ReconfigCoordinator per agent, a
 // message bus between them whose delivery order, losses and duplicates the test decides, and a stand-in for the
-// datapaths that answers the new path's handshake (or fails it) and drains the old path once both anchors run two
-// paths. Nothing here decides anything the protocol decides; it only carries messages and datapath events.
+// anchors' lcores as the datapath contract has them: the right anchor's lcore answers a new path's SYN only when it
+// was told to expect it (else a RST refuses it), each lcore switches to two paths on its own, and both post
+// old_path_drained, with the new path folded in, once both run two paths. Each lcore's events reach the bus in
+// the order that lcore posts them. Nothing here decides anything the protocol decides.
 import type { AnchorRole, DatapathCommand, DatapathInput } from '../../src/reconfig/datapath-io';
 import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../../src/reconfig/coordinator';
 import type { LeftAnchorTiming } from '../../src/reconfig/left-anchor';
@@ -16,7 +18,8 @@ export const SESSION: Tuple = { srcIp: A, dstIp: B, srcPort: 43210, dstPort: 80 
 
 export type BusItem =
   | { kind: 'message'; from: number; to: number; message: ReconfigMessage }
-  | { kind: 'datapath'; to: number; input: DatapathInput };
+  /** `then`: what the lcore posts next, once this one is delivered (its events keep their order). */
+  | { kind: 'datapath'; to: number; input: DatapathInput; then?: () => void };
 
 export interface Finished {
   agent: number;
@@ -33,7 +36,6 @@ interface NewPath {
   leftNew: Tuple;
   rightNew: Tuple;
   twoPaths: Set<number>;
-  folded: Set<number>;
 }
 
 const idKey = (id: ReconfigId) => `${id.leftAnchor}/${id.nonce}`;
@@ -54,9 +56,17 @@ export class Chain {
   readonly results: { item: BusItem; result: CoordinatorResult }[] = [];
   readonly commands: { agent: number; command: DatapathCommand }[] = [];
   readonly retired: number[] = [];
-  /** Decides, per left anchor, whether a new path's handshake succeeds. */
+  /** Decides, per left anchor, whether a new path's handshake succeeds; when not, a RST answers its SYN. */
   newPathWorks: (leftAnchor: number) => boolean = () => true;
+  /** Per left anchor: its new path's SYNs are lost without a word (a middlebox on it down). */
+  newPathSilent: (leftAnchor: number) => boolean = () => false;
+  /** SYNs the left anchors' lcores sent, repeats included. */
+  synsSent = 0;
+  /** AbandonNewPath requests refused with NEW_PATH_IN_USE. */
+  abandonRefused = 0;
   private readonly newPaths = new Map<string, NewPath>();
+  /** What each right anchor's lcore was told to expect, by reconfiguration. */
+  private readonly expected = new Map<string, number>();
   private nextPort = 20000;
 
   constructor(path: number[], private readonly options: ChainOptions = {}) {
@@ -114,6 +124,7 @@ export class Chain {
     const result = item.kind === 'message' ? agent.receive(item.message) : agent.datapath(item.input);
     this.results.push({ item, result });
     this.take(item.to, result.outputs);
+    if (item.kind === 'datapath') item.then?.();
     return result;
   }
 
@@ -202,48 +213,60 @@ export class Chain {
 
   private onCommand(agent: number, command: DatapathCommand): void {
     this.commands.push({ agent, command });
-    const dp = (to: number, input: DatapathInput): void => void this.queue.push({ kind: 'datapath', to, input });
-    if (command.command === 'retireSession') {
-      this.retired.push(agent);
-      return;
-    }
-    if (command.command === 'sendNewPathSyn') {
-      if (!this.newPathWorks(agent)) return dp(agent, { event: 'newPathFailed', session: SESSION });
-      const hops = command.hops.slice(0, -1);
-      const right = command.hops[command.hops.length - 1]!;
-      const { lefts, rights } = this.links([agent, ...hops, right]);
-      for (const hop of hops) this.agent(hop).addSession({ session: SESSION, left: lefts.get(hop)!, right: rights.get(hop)! });
-      const leftNew = rights.get(agent)!;
-      const rightNew = lefts.get(right)!;
-      this.newPaths.set(idKey(command.id), { id: command.id, left: agent, right, hops, leftNew, rightNew, twoPaths: new Set(), folded: new Set() });
-      return dp(right, { event: 'newPathSyn', session: SESSION, newSubsession: rightNew });
-    }
-    const path = this.newPaths.get(idKey(command.id));
-    if (!path && command.command === 'abandonNewPath') return; // its SYN failed before any hop was set up
-    if (!path) throw new Error(`${command.command} for a new path never opened`);
+    const post = (to: number, input: DatapathInput, then?: () => void): void => void this.queue.push({ kind: 'datapath', to, input, ...(then && { then }) });
     switch (command.command) {
-      case 'sendNewPathSynAck':
-        return dp(path.left, { event: 'newPathSynAck', session: SESSION, newSubsession: path.leftNew });
-      case 'sendNewPathAck':
-        return dp(path.right, { event: 'newPathAck', session: SESSION });
-      case 'enterTwoPaths':
-        path.twoPaths.add(agent);
-        if (path.twoPaths.size === 2) {
-          dp(path.left, { event: 'oldPathDrained', session: SESSION, role: 'left' });
-          dp(path.right, { event: 'oldPathDrained', session: SESSION, role: 'right' });
+      case 'retireSession':
+        this.retired.push(agent);
+        return;
+      case 'expectNewPath':
+        this.expected.set(idKey(command.id), agent);
+        return;
+      case 'openNewPath':
+        return this.openNewPath(agent, command, post);
+      case 'abandonNewPath': {
+        const key = idKey(command.id);
+        const path = this.newPaths.get(key);
+        if (path?.twoPaths.has(agent)) {
+          this.abandonRefused += 1;
+          return;
+        }
+        if (this.expected.get(key) === agent) this.expected.delete(key);
+        if (path && path.twoPaths.size === 0) {
+          for (const hop of path.hops) this.agent(hop).removeSession(SESSION);
+          this.newPaths.delete(key);
         }
         return;
-      case 'foldNewPath':
-        path.folded.add(agent);
-        if (path.folded.size === 2) {
-          const l = this.path.indexOf(path.left);
-          const r = this.path.indexOf(path.right);
-          this.path = [...this.path.slice(0, l + 1), ...path.hops, ...this.path.slice(r)];
-        }
-        return;
-      case 'abandonNewPath':
-        for (const hop of path.hops) this.agent(hop).removeSession(SESSION);
-        return;
+      }
     }
+  }
+
+  private openNewPath(agent: number, command: Extract<DatapathCommand, { command: 'openNewPath' }>, post: (to: number, input: DatapathInput, then?: () => void) => void): void {
+    this.synsSent += 1;
+    const key = idKey(command.id);
+    // A repeated SYN of a handshake under way is a duplicate the new path's far end ignores.
+    if (this.newPaths.has(key) || this.newPathSilent(agent)) return;
+    const hops = command.hops.slice(0, -1);
+    const right = command.hops[command.hops.length - 1]!;
+    if (!this.newPathWorks(agent) || this.expected.get(key) !== right) return post(agent, { event: 'newPathFailed', session: SESSION });
+    const { lefts, rights } = this.links([agent, ...hops, right]);
+    for (const hop of hops) this.agent(hop).addSession({ session: SESSION, left: lefts.get(hop)!, right: rights.get(hop)! });
+    const path: NewPath = { id: command.id, left: agent, right, hops, leftNew: rights.get(agent)!, rightNew: lefts.get(right)!, twoPaths: new Set() };
+    this.newPaths.set(key, path);
+    const drained = () => {
+      const l = this.path.indexOf(path.left);
+      const r = this.path.indexOf(path.right);
+      this.path = [...this.path.slice(0, l + 1), ...path.hops, ...this.path.slice(r)];
+      this.expected.delete(key);
+      post(path.left, { event: 'oldPathDrained', session: SESSION, role: 'left' });
+      post(path.right, { event: 'oldPathDrained', session: SESSION, role: 'right' });
+    };
+    // Right lcore answers the SYN; left lcore gets the SYN-ACK, ACKs and switches; right lcore gets the ACK, switches.
+    post(right, { event: 'newPathSyn', session: SESSION, newSubsession: path.rightNew }, () => {
+      path.twoPaths.add(agent);
+      post(agent, { event: 'twoPathsEntered', session: SESSION, newSubsession: path.leftNew }, () => {
+        path.twoPaths.add(right);
+        post(right, { event: 'twoPathsEntered', session: SESSION, newSubsession: path.rightNew }, drained);
+      });
+    });
   }
 }

@@ -51,10 +51,12 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   policy: ['log', 'net', 'protocol'],
   // the channel between agents: the message vocabulary, and the datapath's event and transmit types (type-only)
   control: ['reconfig', 'native'],
-  metrics: ['control', 'datapath', 'native', 'version', 'log'],
+  // reconfig: the outcome and rejection reasons that label the reconfiguration series
+  metrics: ['control', 'datapath', 'native', 'reconfig', 'version', 'log'],
   // type-only: the control plane reads its part of the agent config
   api: ['agent', 'log', 'native', 'net', 'policy'],
-  agent: ['api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'version'],
+  // control, reconfig: the agent composes the control channel and the reconfiguration machines
+  agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'version'],
   testbed: ['api', 'net', 'version'],
   cli: ['agent', 'api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'testbed', 'version'],
 };

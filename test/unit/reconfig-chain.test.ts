@@ -20,8 +20,10 @@ describe('reconfiguration walks', () => {
     assert.deepEqual(chain.outcomeOf(id, 'right'), completed);
     assert.deepEqual(chain.path, [A, M(1), M(2), B]);
     assert.deepEqual(chain.walk(), [A, M(1), M(2), B]);
-    assert.deepEqual(commandsOf(chain, A), ['sendNewPathSyn', 'sendNewPathAck', 'enterTwoPaths', 'foldNewPath']);
-    assert.deepEqual(commandsOf(chain, B), ['sendNewPathSynAck', 'enterTwoPaths', 'foldNewPath']);
+    // The lcores make the handshake, switch and fold on their own: one request each.
+    assert.deepEqual(commandsOf(chain, A), ['openNewPath']);
+    assert.deepEqual(commandsOf(chain, B), ['expectNewPath']);
+    assert.equal(chain.synsSent, 1);
     assert.deepEqual(chain.leftovers(), []);
     // No retransmission was needed: every timer that was armed had been disarmed.
     assert.ok(chain.results.every((r) => r.result.status === 'handled'), JSON.stringify(chain.results.filter((r) => r.result.status !== 'handled')));
@@ -257,7 +259,8 @@ describe('cancel', () => {
     assert.deepEqual(chain.outcomeOf(id, 'right'), failed('canceled'));
     assert.deepEqual(chain.walk(), [A, M(1), M(2), B]);
     assert.deepEqual(chain.leftovers(), []);
-    assert.deepEqual(commandsOf(chain, A), ['sendNewPathSyn', 'abandonNewPath']);
+    assert.deepEqual(commandsOf(chain, A), ['openNewPath', 'abandonNewPath']);
+    assert.deepEqual(commandsOf(chain, B), ['expectNewPath', 'abandonNewPath']);
     // The session can be reconfigured again afterwards.
     chain.newPathWorks = () => true;
     const again = chain.start(A, B, [M(3)]);
@@ -307,11 +310,11 @@ describe('the sequence-number delta', () => {
     const chain = new Chain([A, M(1), M(2), B], { deltas });
     const { id } = chain.start(A, B, []);
     chain.run();
-    const syn = chain.commands.find((c) => c.command.command === 'sendNewPathSyn')?.command;
-    const synAck = chain.commands.find((c) => c.command.command === 'sendNewPathSynAck')?.command;
+    const syn = chain.commands.find((c) => c.command.command === 'openNewPath')?.command;
+    const expect = chain.commands.find((c) => c.command.command === 'expectNewPath')?.command;
     const want = { forward: 0x10, reverse: 4 };
-    assert.deepEqual(syn?.command === 'sendNewPathSyn' && syn.delta, want);
-    assert.deepEqual(synAck?.command === 'sendNewPathSynAck' && synAck.delta, want);
+    assert.deepEqual(syn?.command === 'openNewPath' && syn.delta, want);
+    assert.deepEqual(expect?.command === 'expectNewPath' && expect.delta, want);
     assert.deepEqual(chain.outcomeOf(id), completed);
   });
 
@@ -324,8 +327,8 @@ describe('the sequence-number delta', () => {
     const chain = new Chain([A, M(1), M(2), B], { deltas });
     chain.start(M(1), B, []);
     chain.settle();
-    const syn = chain.commands.find((c) => c.command.command === 'sendNewPathSyn')?.command;
-    assert.deepEqual(syn?.command === 'sendNewPathSyn' && syn.delta, { forward: 1, reverse: 2 });
+    const syn = chain.commands.find((c) => c.command.command === 'openNewPath')?.command;
+    assert.deepEqual(syn?.command === 'openNewPath' && syn.delta, { forward: 1, reverse: 2 });
   });
 });
 
@@ -364,6 +367,7 @@ describe('the coordinator rejects what it cannot place, and changes nothing', ()
     assert.equal(reason(m1.receive({ type: 'teardown', id, session: SESSION, subsession: fromA })), 'handled'); // a middlebox's half
     const { chain: c2, m1: fresh, before: freshBefore } = setup();
     assert.equal(reason(fresh.datapath({ event: 'newPathSynAck', session: SESSION, newSubsession: fromA })), 'stale');
+    assert.equal(reason(fresh.datapath({ event: 'twoPathsEntered', session: SESSION, newSubsession: fromA })), 'stale');
     assert.equal(reason(fresh.datapath({ event: 'oldPathDrained', session: SESSION, role: 'right' })), 'stale');
     assert.equal(reason(fresh.timeout({ session: SESSION, id, token: 1 })), 'stale');
     assert.equal(reason(fresh.receive({ type: 'bogus' } as never)), 'invalid');
@@ -383,5 +387,78 @@ describe('the coordinator rejects what it cannot place, and changes nothing', ()
     assert.equal(reason(chain.start(A, B, [])), 'handled');
     assert.equal(reason(chain.start(A, B, [])), 'busy');
     assert.equal(reason(chain.agent(A).requestRemoval(SESSION)), 'no_neighbour');
+  });
+});
+
+describe('the datapath contract: the lcores make the handshake', () => {
+  test('a new path whose SYNs vanish (a middlebox on it down): the SYN is resent, then the set-up time is spent and it cancels', () => {
+    const chain = new Chain([A, M(1), B]);
+    chain.newPathSilent = () => true;
+    const { id } = chain.start(A, B, [M(2)]);
+    chain.settle();
+    assert.deepEqual(chain.outcomeOf(id), failed('setup_timeout'));
+    assert.deepEqual(chain.outcomeOf(id, 'right'), failed('canceled'));
+    assert.equal(chain.synsSent, 5);
+    assert.deepEqual(commandsOf(chain, A), ['openNewPath', 'openNewPath', 'openNewPath', 'openNewPath', 'openNewPath', 'abandonNewPath']);
+    assert.deepEqual(commandsOf(chain, B), ['expectNewPath', 'abandonNewPath']);
+    assert.deepEqual(chain.walk(), [A, M(1), B]);
+    assert.deepEqual(chain.leftovers(), []);
+  });
+
+  test('two_paths_entered goes to the right anchor on the subsession its SYN came on, else to the left anchor', () => {
+    // M(1) is right anchor of A's reconfiguration and left anchor of its own at the same time.
+    const chain = new Chain([A, M(1), B]);
+    const first = chain.start(A, M(1), [M(2)]);
+    const second = chain.start(M(1), B, [M(3)]);
+    chain.settle();
+    assert.deepEqual(chain.outcomeOf(first.id), completed);
+    assert.deepEqual(chain.outcomeOf(second.id), completed);
+    assert.deepEqual(chain.walk(), [A, M(2), M(1), M(3), B]);
+    assert.deepEqual(chain.leftovers(), []);
+  });
+
+  test('the channel giving up on the left anchor\'s requestLock cancels it at once (unreachable)', () => {
+    const chain = new Chain([A, M(1), B]);
+    const { id } = chain.start(A, B, []);
+    const [lost] = chain.drop((i) => i.kind === 'message' && i.message.type === 'requestLock');
+    assert.ok(lost?.kind === 'message');
+    const result = chain.agent(A).deliveryFailed(lost.message);
+    assert.equal(result.status, 'handled');
+    assert.deepEqual(result.outputs.map((o) => (o.kind === 'send' ? o.message.type : o.kind)), ['cancelLock', 'timer']);
+    assert.equal(chain.agent(A).inspect(SESSION)?.leftAnchor?.state, 'Canceling');
+    // The cancel's own delivery failing ends it: the agent's own lock is cleared whatever became of the rest.
+    const cancel = result.outputs.find((o) => o.kind === 'send');
+    assert.ok(cancel?.kind === 'send');
+    const ended = chain.agent(A).deliveryFailed(cancel.message);
+    assert.ok(ended.outputs.some((o) => o.kind === 'finished' && o.outcome.result === 'failed' && o.outcome.reason === 'unreachable'));
+    assert.equal(chain.agent(A).inspect(SESSION)?.lock?.flag, 'free');
+    assert.equal(chain.outcomeOf(id), undefined); // the test bus was bypassed for the two calls above
+  });
+
+  test('failed deliveries that are not the left anchor\'s lock messages are stale; junk is invalid', () => {
+    const chain = new Chain([A, M(1), B]);
+    const { id } = chain.start(A, B, []);
+    chain.deliver(); // M(1) forwards requestLock to B
+    const [forwarded] = chain.messagesOfType('requestLock');
+    assert.ok(forwarded?.kind === 'message' && forwarded.message.type === 'requestLock');
+    const reason = (r: { status: string; reason?: string }) => r.reason ?? r.status;
+    assert.equal(reason(chain.agent(M(1)).deliveryFailed(forwarded.message)), 'stale');
+    assert.equal(reason(chain.agent(A).deliveryFailed({ type: 'teardown', id: id!, session: SESSION, subsession: SESSION })), 'stale');
+    assert.equal(reason(chain.agent(A).deliveryFailed({ ...forwarded.message, id: { leftAnchor: A, nonce: 999 } })), 'stale');
+    assert.equal(reason(chain.agent(A).deliveryFailed({ ...forwarded.message, session: { ...SESSION, srcPort: 1 } })), 'unknown_session');
+    assert.equal(reason(chain.agent(A).deliveryFailed({ type: 'requestLock' } as never)), 'invalid');
+    assert.equal(chain.agent(A).inspect(SESSION)?.leftAnchor?.state, 'Requesting');
+  });
+
+  test('the two-path count follows the anchors from the switch to the drained old path', () => {
+    const chain = new Chain([A, B]);
+    chain.start(A, B, [M(1)]);
+    const counts: number[] = [];
+    while (chain.queue.length) {
+      chain.deliver();
+      counts.push(chain.agent(A).twoPathAnchors() + chain.agent(B).twoPathAnchors());
+    }
+    assert.ok(counts.includes(2));
+    assert.equal(counts[counts.length - 1], 0);
   });
 });

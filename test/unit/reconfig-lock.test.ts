@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_LEFT_ANCHOR_TIMING, LeftAnchor } from '../../src/reconfig/left-anchor';
+import { RightAnchor } from '../../src/reconfig/right-anchor';
 import { addDelta } from '../../src/reconfig/seq-delta';
 import { SubsessionLock, type LockRequest } from '../../src/reconfig/subsession-lock';
 
@@ -92,18 +93,101 @@ describe('LeftAnchor timers', () => {
     assert.equal(a.state, 'SettingUp');
   });
 
-  test('setup timeout cancels; cancel retries run out and the lock is abandoned', () => {
+  test('SettingUp resends the SYN at 100, 200, 400, 800 ms, then the set-up time is spent: cancel; cancel retries run out and the lock is abandoned', () => {
     const a = anchor();
     a.start();
-    const setup = a.ackLock({ forward: 0, reverse: 0 }).effects.find((e) => e.effect === 'armTimer');
-    let effects = setup?.effect === 'armTimer' ? a.timeout(setup.token).effects : [];
-    assert.deepEqual(effects.map((e) => e.effect), ['datapath', 'sendCancelLock', 'armTimer']);
+    let effects = a.ackLock({ forward: 3, reverse: 4 }).effects;
+    const waits: number[] = [];
+    const syns: unknown[] = [];
+    for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
+      for (const e of effects) if (e.effect === 'datapath') syns.push(e.command);
+      const t = effects.find((e) => e.effect === 'armTimer');
+      assert.ok(t?.effect === 'armTimer');
+      waits.push(t.afterMs);
+      effects = a.timeout(t.token).effects;
+    }
+    assert.deepEqual(waits, [100, 200, 400, 800, 500]);
+    assert.equal(waits.reduce((x, y) => x + y), DEFAULT_LEFT_ANCHOR_TIMING.setupTimeoutMs);
+    // Every SYN the same request, so the lcore sends the same SYN again.
+    assert.equal(syns.length, 5);
+    for (const syn of syns) assert.deepEqual(syn, { command: 'openNewPath', session: a.params.session, id: a.id, hops: [5, 2], delta: { forward: 3, reverse: 4 } });
+    assert.deepEqual(effects.map((e) => (e.effect === 'datapath' ? e.command.command : e.effect)), ['abandonNewPath', 'sendCancelLock', 'armTimer']);
     for (let i = 0; i < 10 && a.state === 'Canceling'; i++) {
       const t = effects.find((e) => e.effect === 'armTimer');
       effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
     }
     assert.deepEqual(effects.map((e) => e.effect), ['abandonLock', 'finished']);
     assert.deepEqual(a.outcome, { result: 'failed', reason: 'setup_timeout' });
+  });
+
+  test('two paths entered stops the SYN timer; the drained old path completes with a teardown and no datapath request', () => {
+    const a = anchor();
+    a.start();
+    const t = a.ackLock({ forward: 0, reverse: 0 }).effects.find((e) => e.effect === 'armTimer');
+    assert.deepEqual(a.newPathSynAck(), { status: 'handled', effects: [] });
+    assert.equal(a.newPathSynAck().status, 'duplicate');
+    assert.equal(t?.effect === 'armTimer' && a.timeout(t.token).status, 'stale');
+    assert.deepEqual(a.oldPathDrained().effects, [{ effect: 'sendTeardown' }, { effect: 'finished', outcome: { result: 'completed' } }]);
+    assert.equal(a.oldPathDrained().status, 'duplicate');
+  });
+
+  test('a requestLock the channel gave up on cancels at once (unreachable); a lost cancelLock ends the cancel', () => {
+    const a = anchor();
+    a.start();
+    const effects = a.deliveryFailed('requestLock').effects;
+    assert.equal(a.state, 'Canceling');
+    assert.deepEqual(effects.map((e) => e.effect), ['sendCancelLock', 'armTimer']); // no new path was started
+    assert.equal(a.deliveryFailed('requestLock').status, 'stale');
+    assert.deepEqual(a.deliveryFailed('cancelLock').effects, [{ effect: 'abandonLock' }, { effect: 'finished', outcome: { result: 'failed', reason: 'unreachable' } }]);
+    assert.equal(a.state, 'Done');
+    assert.equal(a.deliveryFailed('cancelLock').status, 'stale');
+  });
+
+  test('a failed delivery past the lock phase changes nothing', () => {
+    const a = anchor();
+    a.start();
+    a.ackLock({ forward: 0, reverse: 0 });
+    assert.deepEqual(a.deliveryFailed('requestLock'), { status: 'stale', effects: [] });
+    assert.deepEqual(a.deliveryFailed('cancelLock'), { status: 'stale', effects: [] });
+    assert.equal(a.state, 'SettingUp');
+  });
+});
+
+describe('RightAnchor', () => {
+  const session = { srcIp: 1, dstIp: 2, srcPort: 3, dstPort: 4 };
+  const id = { leftAnchor: 1, nonce: 9 };
+  const delta = { forward: 5, reverse: 6 };
+  const expect = { effect: 'datapath', command: { command: 'expectNewPath', session, id, delta } };
+  const abandon = { effect: 'datapath', command: { command: 'abandonNewPath', session, id } };
+
+  test('tells its datapath to expect the new path before the ackLock goes, and again on a repeat until the SYN came', () => {
+    const r = new RightAnchor(id, session, delta);
+    assert.deepEqual(r.requested().effects, [expect, { effect: 'sendAckLock' }]);
+    assert.deepEqual(r.requestedAgain().effects, [expect, { effect: 'sendAckLock' }]);
+    assert.deepEqual(r.newPathSyn(), { status: 'handled', effects: [] });
+    assert.deepEqual(r.requestedAgain().effects, [{ effect: 'sendAckLock' }]);
+    assert.deepEqual(r.newPathAck(), { status: 'handled', effects: [] });
+    assert.equal(r.state, 'TwoPaths');
+    assert.deepEqual(r.oldPathDrained().effects, [{ effect: 'sendTeardown' }, { effect: 'finished' }]);
+  });
+
+  test('a cancel before the SYN came abandons the expected path too', () => {
+    const r = new RightAnchor(id, session, delta);
+    r.requested();
+    assert.deepEqual(r.cancelLock().effects, [abandon, { effect: 'sendAckCancel' }, { effect: 'finished' }]);
+    assert.deepEqual(r.cancelLock(), { status: 'duplicate', effects: [{ effect: 'sendAckCancel' }] });
+  });
+
+  test('a cancel after the SYN was answered abandons it; after the switch it is stale', () => {
+    const waiting = new RightAnchor(id, session, delta);
+    waiting.requested();
+    waiting.newPathSyn();
+    assert.deepEqual(waiting.cancelLock().effects[0], abandon);
+    const switched = new RightAnchor(id, session, delta);
+    switched.requested();
+    switched.newPathSyn();
+    switched.newPathAck();
+    assert.deepEqual(switched.cancelLock(), { status: 'stale', effects: [] });
   });
 });
 

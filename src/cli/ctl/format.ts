@@ -1,5 +1,5 @@
 // Tables for `dysco ctl`.
-import type { SessionRecord, Tuple } from '../../api/types';
+import type { ReconfigureSessionResult, SessionRecord, Tuple } from '../../api/types';
 import type { EffectivePolicy } from '../../policy/store';
 
 export function formatTuple(t: Tuple): string {
@@ -57,5 +57,14 @@ export function formatPolicies(policies: readonly EffectivePolicy[]): string {
       p.chain.length ? p.chain.join(',') : '(direct)',
     ]),
     new Set([0]),
+  );
+}
+
+export function formatReconfigureResults(results: readonly ReconfigureSessionResult[]): string {
+  if (results.length === 0) return 'no session matched';
+  return formatTable(
+    ['SESSION', 'ID', 'OUTCOME', 'REASON', 'TIME_MS'],
+    results.map((r) => [formatTuple(r.session), r.sessionId === undefined ? '-' : String(r.sessionId), r.outcome, r.reason ?? '-', r.durationMs.toFixed(1)]),
+    new Set([1, 4]),
   );
 }

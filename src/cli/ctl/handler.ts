@@ -1,7 +1,16 @@
 import { ApiClient, ApiError, resolveApiEndpoint } from '../../api/client';
 import { UserError } from '../shared/user-error';
-import { formatPolicies, formatSessions } from './format';
-import { policyFromArgs, sessionQueryFromArgs, type CtlArgs, type PolicyAddArgs, type PolicyRmArgs, type SessionsArgs } from './options';
+import { formatPolicies, formatReconfigureResults, formatSessions } from './format';
+import {
+  policyFromArgs,
+  reconfigureBodyFromArgs,
+  sessionQueryFromArgs,
+  type CtlArgs,
+  type PolicyAddArgs,
+  type PolicyRmArgs,
+  type ReconfigureArgs,
+  type SessionsArgs,
+} from './options';
 
 export type Output = (text: string) => void;
 const stdout: Output = (text) => process.stdout.write(`${text}\n`);
@@ -56,5 +65,15 @@ export function runPolicyRm(args: PolicyRmArgs, out: Output = stdout): Promise<v
   return userFacing(async () => {
     await clientFor(args).removePolicy(String(args.name));
     if (!args.json) out(`policy ${args.name} removed`);
+  });
+}
+
+/** Prints one row per session; exits 1 when any run did not complete. */
+export function runReconfigure(args: ReconfigureArgs, out: Output = stdout): Promise<void> {
+  return userFacing(async () => {
+    const body = reconfigureBodyFromArgs(args);
+    const { results } = await clientFor(args).reconfigure(body);
+    out(args.json ? JSON.stringify({ results }) : formatReconfigureResults(results));
+    if (results.some((r) => r.outcome !== 'completed')) process.exitCode = 1;
   });
 }

@@ -1,6 +1,16 @@
 import type { CommandModule } from 'yargs';
-import { runPolicyAdd, runPolicyList, runPolicyRm, runSessions } from './handler';
-import { ctlOptions, policyAddOptions, sessionsOptions, type CtlArgs, type PolicyAddArgs, type PolicyRmArgs, type SessionsArgs } from './options';
+import { runPolicyAdd, runPolicyList, runPolicyRm, runReconfigure, runSessions } from './handler';
+import {
+  ctlOptions,
+  policyAddOptions,
+  reconfigureOptions,
+  sessionsOptions,
+  type CtlArgs,
+  type PolicyAddArgs,
+  type PolicyRmArgs,
+  type ReconfigureArgs,
+  type SessionsArgs,
+} from './options';
 
 const sessionsCommand: CommandModule<CtlArgs, SessionsArgs> = {
   command: 'sessions',
@@ -37,9 +47,16 @@ const policyCommand: CommandModule<CtlArgs, CtlArgs> = {
   handler: () => undefined,
 };
 
+const reconfigureCommand: CommandModule<CtlArgs, ReconfigureArgs> = {
+  command: 'reconfigure',
+  describe: 'change the middleboxes of live sessions, run at their left anchor (insert, remove, replace)',
+  builder: (yargs) => reconfigureOptions(yargs) as never,
+  handler: (args) => runReconfigure(args),
+};
+
 export const ctlCommand: CommandModule<object, CtlArgs> = {
   command: 'ctl',
   describe: 'talk to a running agent through its control API',
-  builder: (yargs) => ctlOptions(yargs).command(sessionsCommand).command(policyCommand).demandCommand(1, 'name a ctl command: sessions, policy') as never,
+  builder: (yargs) => ctlOptions(yargs).command(sessionsCommand).command(policyCommand).command(reconfigureCommand).demandCommand(1, 'name a ctl command: sessions, policy, reconfigure') as never,
   handler: () => undefined,
 };

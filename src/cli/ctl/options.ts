@@ -1,6 +1,8 @@
 // `dysco ctl` flags, parsed into typed requests for the control API.
 import type { Argv } from 'yargs';
-import type { SessionQuery } from '../../api/types';
+import { RECONFIGURE_TIMEOUT_MAX_MS, type ReconfigureBody, type SessionQuery, type Tuple } from '../../api/types';
+import { parseIpv4 } from '../../net/ipv4';
+import { UserError } from '../shared/user-error';
 import type { Policy, PolicyMatch, PortSpec } from '../../policy/model';
 
 export interface CtlArgs {
@@ -31,6 +33,14 @@ export interface PolicyRmArgs extends CtlArgs {
   name: string;
 }
 
+export interface ReconfigureArgs extends CtlArgs {
+  session?: string;
+  filter?: string;
+  rightAnchor?: string;
+  via?: string | string[];
+  waitMs?: number;
+}
+
 export function ctlOptions<T>(yargs: Argv<T>) {
   return yargs
     .option('api', { type: 'string', describe: 'agent control API: Unix socket path or http://127.0.0.1:PORT (default: the one socket in /run/dysco)' })
@@ -56,6 +66,68 @@ export function policyAddOptions<T>(yargs: Argv<T>) {
     .option('src-ports', { type: 'string', describe: 'source port or range lo-hi' })
     .option('dst-ports', { type: 'string', describe: 'destination port or range lo-hi' })
     .option('chain', { type: 'string', describe: 'middlebox addresses a,b,c in path order (empty: straight to the destination)' });
+}
+
+export function reconfigureOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('session', { type: 'string', describe: 'the session to reconfigure: SRC_IP:PORT-DST_IP:PORT (its session tuple at this agent)' })
+    .option('filter', { type: 'string', describe: 'every session matching srcIp=,dstIp=,srcPort=,dstPort= (comma-separated, at least one)' })
+    .option('right-anchor', { type: 'string', describe: 'IPv4 address of the agent at the right end of the segment that changes' })
+    .option('via', { type: 'string', describe: 'the new middleboxes between the anchors, a,b,… left to right (none: remove the ones there are)' })
+    .option('wait-ms', { type: 'number', describe: `how long the agent waits for the runs to end (1..${RECONFIGURE_TIMEOUT_MAX_MS}; default 60000)` });
+}
+
+function ipv4Arg(text: string, flag: string): string {
+  if (parseIpv4(text) === undefined) throw new UserError(`${flag}: "${text}" is not an IPv4 address`);
+  return text;
+}
+
+function portArg(text: string, flag: string): number {
+  if (!/^[0-9]{1,5}$/.test(text) || Number(text) > 65535) throw new UserError(`${flag}: "${text}" is not a port number 0..65535`);
+  return Number(text);
+}
+
+/** SRC_IP:PORT-DST_IP:PORT (also with ->, as the session tables print it). */
+export function parseSessionArg(text: string): Tuple {
+  const m = /^([0-9.]+):([0-9]+)(?:->|-)([0-9.]+):([0-9]+)$/.exec(text.trim());
+  if (!m) throw new UserError(`--session: "${text}" is not SRC_IP:PORT-DST_IP:PORT (e.g. 10.0.0.1:40000-10.0.0.2:5201)`);
+  return { srcIp: ipv4Arg(m[1]!, '--session'), srcPort: portArg(m[2]!, '--session'), dstIp: ipv4Arg(m[3]!, '--session'), dstPort: portArg(m[4]!, '--session') };
+}
+
+const FILTER_KEYS = ['srcIp', 'dstIp', 'srcPort', 'dstPort'] as const;
+
+export function parseFilterArg(text: string): Partial<Tuple> {
+  const filter: Partial<Tuple> = {};
+  for (const part of text.split(',').map((p) => p.trim()).filter((p) => p !== '')) {
+    const [key, value, ...rest] = part.split('=');
+    if (!FILTER_KEYS.includes(key as (typeof FILTER_KEYS)[number]) || value === undefined || rest.length > 0) {
+      throw new UserError(`--filter: "${part}" is not one of ${FILTER_KEYS.map((k) => `${k}=…`).join(', ')}`);
+    }
+    if (filter[key as keyof Tuple] !== undefined) throw new UserError(`--filter: ${key} given twice`);
+    if (key === 'srcIp' || key === 'dstIp') filter[key] = ipv4Arg(value, `--filter ${key}`);
+    else filter[key as 'srcPort' | 'dstPort'] = portArg(value, `--filter ${key}`);
+  }
+  if (Object.keys(filter).length === 0) throw new UserError('--filter: name at least one of srcIp, dstIp, srcPort, dstPort');
+  return filter;
+}
+
+/** The request a `reconfigure` would POST; flags are checked here, the agent checks the rest. */
+export function reconfigureBodyFromArgs(args: ReconfigureArgs): ReconfigureBody {
+  if ((args.session === undefined) === (args.filter === undefined)) throw new UserError('give exactly one of --session and --filter');
+  if (args.rightAnchor === undefined) throw new UserError('--right-anchor is required');
+  const via = (Array.isArray(args.via) ? args.via : args.via === undefined ? [] : [args.via])
+    .flatMap((v) => String(v).split(','))
+    .map((hop) => hop.trim())
+    .filter((hop) => hop !== '')
+    .map((hop) => ipv4Arg(hop, '--via'));
+  const body: ReconfigureBody = { rightAnchor: ipv4Arg(String(args.rightAnchor), '--right-anchor'), via };
+  if (args.session !== undefined) body.session = parseSessionArg(String(args.session));
+  else body.filter = parseFilterArg(String(args.filter));
+  if (args.waitMs !== undefined) {
+    if (!Number.isInteger(args.waitMs) || args.waitMs < 1 || args.waitMs > RECONFIGURE_TIMEOUT_MAX_MS) throw new UserError(`--wait-ms: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
+    body.timeoutMs = args.waitMs;
+  }
+  return body;
 }
 
 export function sessionQueryFromArgs(args: SessionsArgs): SessionQuery {

@@ -1,0 +1,389 @@
+// Live reconfiguration on a running agent: one ReconfigCoordinator fed by the control channel (DatapathLink), the
+// datapath's reconfiguration events and Node timers, whose outputs become control messages, datapath requests and
+// timers. A SessionRegistry names the sessions both ways. Every input runs through one serial queue, so the
+// coordinator sees them one at a time and in arrival order, even when one of them waits for a session dump.
+//
+// Timers: the control channel retransmits each message hop by hop until acked and gives up after its retry span.
+// The left anchor's own requestLock and cancelLock waits start at that span (leftAnchorTiming), so they never
+// race the channel; when the channel gives up on this agent's own hop, the link's `failed` event cancels the run
+// at once (coordinator.deliveryFailed); a hop further on is covered by the left anchor's waits running out.
+import type { Reconfigurer, ReconfigureSessionResult } from '../api/types';
+import type { DatapathLink, LinkTimers } from '../control/datapath-link';
+import { retrySpanMs, type RetryPolicy } from '../control/retry-policy';
+import type { Logger } from '../log/logger';
+import { formatIpv4 } from '../net/ipv4';
+import type { ReconfigMetrics } from '../metrics/reconfig-collector';
+import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../reconfig/coordinator';
+import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
+import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
+import type { ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
+import { tupleKey } from '../reconfig/tuples';
+import type { NewPathEvent, NewSubsession, PathSideEvent, ReconfigDatapath, ReconfigEventMap, ReconfigEventType } from './reconfig-datapath';
+import { SessionRegistry, type RegisteredSession, type RegistryChange } from './session-registry';
+
+export type ReconfigLink = Pick<DatapathLink, 'events' | 'send'>;
+
+export interface TupleFilter {
+  srcIp?: number;
+  dstIp?: number;
+  srcPort?: number;
+  dstPort?: number;
+}
+
+export interface ReconfigureRequest {
+  /** One session by its tuple, or every matching session; exactly one of the two. */
+  session?: Tuple;
+  filter?: TupleFilter;
+  rightAnchor: number;
+  /** The new middleboxes between the anchors, left to right; empty removes the ones there are. */
+  via: number[];
+  /** How long to wait for the runs to end; runs still going then are reported unfinished (and go on). */
+  timeoutMs: number;
+}
+
+export interface ReconfigureResult {
+  session: Tuple;
+  sessionId?: number;
+  id?: ReconfigId;
+  outcome: 'completed' | 'failed' | 'unfinished';
+  reason?: string;
+  durationMs: number;
+}
+
+export interface ReconfigServiceOptions {
+  /** This agent's host address (host order). */
+  self: number;
+  datapath: ReconfigDatapath;
+  link: ReconfigLink;
+  /** dysco.controlRetry: the left anchor's waits are derived from its span. */
+  retry: RetryPolicy;
+  /** Milliseconds, monotonic. */
+  now: () => number;
+  firstNonce: number;
+  timers?: LinkTimers;
+  metrics?: ReconfigMetrics;
+  log?: Logger;
+}
+
+/** The left anchor's waits on top of a channel that retries each hop for retrySpanMs(retry). */
+export function leftAnchorTiming(retry: RetryPolicy): LeftAnchorTiming {
+  const span = retrySpanMs(retry);
+  return { ...DEFAULT_LEFT_ANCHOR_TIMING, requestTimeoutMs: span, maxRequestTries: 3, cancelTimeoutMs: span, maxCancelTries: 3 };
+}
+
+export function matchesFilter(session: Tuple, filter: TupleFilter): boolean {
+  return (
+    (filter.srcIp === undefined || filter.srcIp >>> 0 === session.srcIp) &&
+    (filter.dstIp === undefined || filter.dstIp >>> 0 === session.dstIp) &&
+    (filter.srcPort === undefined || filter.srcPort === session.srcPort) &&
+    (filter.dstPort === undefined || filter.dstPort === session.dstPort)
+  );
+}
+
+const NODE_TIMERS: LinkTimers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
+const idKey = (id: ReconfigId) => `${id.leftAnchor >>> 0}/${id.nonce >>> 0}`;
+
+interface Waiter {
+  session: Tuple;
+  sessionId: number;
+  id: ReconfigId;
+  startedAt: number;
+  resolve: (result: ReconfigureResult) => void;
+}
+
+export class ReconfigService {
+  readonly coordinator: ReconfigCoordinator;
+  readonly registry: SessionRegistry;
+  private readonly timers: LinkTimers;
+  private readonly armed = new Set<unknown>();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly startedAt = new Map<string, number>();
+  private inputs: Promise<void> = Promise.resolve();
+  private running = false;
+  private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
+  private readonly onMessage = (d: { message: ReconfigMessage }) => {
+    const noted = this.registry.generation;
+    this.enqueue(() => this.receive(d.message, noted));
+  };
+  private readonly onFailed = (f: { message: ReconfigMessage }) =>
+    this.enqueue(() => this.apply(this.coordinator.deliveryFailed(f.message), 'delivery failed'));
+
+  constructor(private readonly options: ReconfigServiceOptions) {
+    this.coordinator = new ReconfigCoordinator({ self: options.self, firstNonce: options.firstNonce, timing: leftAnchorTiming(options.retry) });
+    this.registry = new SessionRegistry(options.datapath, (change) => this.onRegistryChange(change));
+    this.timers = options.timers ?? NODE_TIMERS;
+    this.listeners = {
+      new_path_answered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
+      two_paths_entered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
+      old_path_drained: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
+      new_path_refused: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
+      session_established: () => void this.registry.refresh().catch((error: Error) => this.options.log?.warn({ err: error.message }, 'session dump failed')),
+      session_ended: (e) => this.enqueue(() => void this.registry.forget(e.sessionId)),
+    };
+  }
+
+  /** Anchors running two paths now (dysco_two_path_sessions). */
+  twoPathSessions(): number {
+    return this.coordinator.twoPathAnchors();
+  }
+
+  /** Listens to the link and the datapath and takes in the sessions there are. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.options.link.events.on('message', this.onMessage);
+    this.options.link.events.on('failed', this.onFailed);
+    for (const type of Object.keys(this.listeners) as ReconfigEventType[]) this.options.datapath.events.on(type, this.listeners[type] as never);
+    await this.registry.refresh();
+  }
+
+  /** Detaches, drops every timer and answers every waiting request as unfinished. Idempotent. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.options.link.events.off('message', this.onMessage);
+    this.options.link.events.off('failed', this.onFailed);
+    for (const type of Object.keys(this.listeners) as ReconfigEventType[]) this.options.datapath.events.off(type, this.listeners[type] as never);
+    for (const handle of this.armed) this.timers.clearTimeout(handle);
+    this.armed.clear();
+    for (const [key, waiter] of this.waiters) {
+      this.waiters.delete(key);
+      waiter.resolve(this.result(waiter, { outcome: 'unfinished', reason: 'agent_stopping' }));
+    }
+  }
+
+  /** Runs one reconfiguration per matching session, as their left anchor; answers when all have ended or timed out. */
+  async reconfigure(request: ReconfigureRequest): Promise<ReconfigureResult[]> {
+    if (!this.running) throw new Error('reconfiguration is not running');
+    await this.registry.refresh();
+    const targets: { session: Tuple; entry: RegisteredSession | undefined }[] = request.session
+      ? [{ session: request.session, entry: this.registry.lookup(request.session) }]
+      : this.registry
+          .all()
+          .filter((e) => e.view.right !== undefined && matchesFilter(e.view.session, request.filter ?? {}))
+          .map((entry) => ({ session: entry.view.session, entry }));
+    const runs = targets.map(({ session, entry }) => this.runOne(session, entry, request));
+    return Promise.all(runs);
+  }
+
+  private async runOne(session: Tuple, entry: RegisteredSession | undefined, request: ReconfigureRequest): Promise<ReconfigureResult> {
+    const startedAt = this.options.now();
+    if (!entry) return { session, outcome: 'failed', reason: 'unknown_session', durationMs: 0 };
+    let waiter: Promise<ReconfigureResult> | undefined;
+    let rejected: ReconfigureResult | undefined;
+    let started: ReconfigId | undefined;
+    await this.run(() => {
+      if (!this.running) {
+        rejected = { session, sessionId: entry.sessionId, outcome: 'unfinished', reason: 'agent_stopping', durationMs: 0 };
+        return;
+      }
+      const result = this.coordinator.start({ session: entry.view.session, rightAnchor: request.rightAnchor, newHops: request.via });
+      if (result.status === 'rejected' || !result.id) {
+        const reason = result.status === 'rejected' ? result.reason : 'invalid';
+        this.options.metrics?.finished('left', 'rejected', reason);
+        rejected = { session, sessionId: entry.sessionId, outcome: 'failed', reason, durationMs: 0 };
+        return;
+      }
+      const id = result.id;
+      started = id;
+      this.startedAt.set(idKey(id), startedAt);
+      waiter = new Promise<ReconfigureResult>((resolve) => {
+        this.waiters.set(idKey(id), { session, sessionId: entry.sessionId, id, startedAt, resolve });
+      });
+      this.apply(result, 'start');
+    });
+    if (rejected || !waiter) return rejected!;
+    let handle: unknown;
+    const timeout = new Promise<ReconfigureResult>((resolve) => {
+      handle = this.timers.setTimeout(() => resolve({ session, sessionId: entry.sessionId, ...(started && { id: started }), outcome: 'unfinished', durationMs: this.options.now() - startedAt }), request.timeoutMs);
+    });
+    const result = await Promise.race([waiter, timeout]);
+    this.timers.clearTimeout(handle);
+    return result;
+  }
+
+  private run(task: () => void | Promise<void>): Promise<void> {
+    const next = this.inputs.then(task);
+    this.inputs = next.catch((error: Error) => this.options.log?.error({ err: error.message }, 'reconfiguration input failed'));
+    return next;
+  }
+
+  private enqueue(task: () => void | Promise<void>): void {
+    void this.run(task).catch(() => undefined);
+  }
+
+  /** As enqueue, noting which dumps began before the input arrived. */
+  private enqueueNoted(task: (noted: number) => void | Promise<void>): void {
+    const noted = this.registry.generation;
+    this.enqueue(() => task(noted));
+  }
+
+  private async receive(message: ReconfigMessage, noted: number): Promise<void> {
+    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.refreshAfter(noted);
+    this.apply(this.coordinator.receive(message), message?.type);
+  }
+
+  private async known(sessionId: number, noted: number): Promise<RegisteredSession | undefined> {
+    let entry = this.registry.session(sessionId);
+    if (!entry) {
+      await this.registry.refreshAfter(noted);
+      entry = this.registry.session(sessionId);
+    }
+    if (!entry) this.options.log?.warn({ sessionId }, 'reconfiguration event for a session the datapath does not list');
+    return entry;
+  }
+
+  private async onNewPath(event: NewPathEvent, noted: number): Promise<void> {
+    const entry = await this.known(event.sessionId, noted);
+    if (!entry) return;
+    const newSubsession = this.subsessionOf(event.subsession);
+    const input: DatapathInput =
+      event.type === 'new_path_answered'
+        ? { event: 'newPathSyn', session: entry.view.session, newSubsession }
+        : { event: 'twoPathsEntered', session: entry.view.session, newSubsession };
+    this.apply(this.coordinator.datapath(input), event.type);
+  }
+
+  private async onPathSide(event: PathSideEvent, noted: number): Promise<void> {
+    const entry = await this.known(event.sessionId, noted);
+    if (!entry) return;
+    const session = entry.view.session;
+    // The side that doubled: the right side at the left anchor, the left side at the right anchor.
+    const input: DatapathInput =
+      event.type === 'old_path_drained'
+        ? { event: 'oldPathDrained', session, role: event.side === 'right' ? 'left' : 'right' }
+        : { event: 'newPathFailed', session };
+    this.apply(this.coordinator.datapath(input), event.type);
+  }
+
+  private subsessionOf(s: NewSubsession): Tuple {
+    return { srcIp: this.options.self >>> 0, dstIp: s.neighbourIp >>> 0, srcPort: s.localPort, dstPort: s.neighbourPort };
+  }
+
+  private onRegistryChange(change: RegistryChange): void {
+    for (const gone of change.removed) {
+      const session = gone.view.session;
+      if (this.registry.lookup(session)) continue; // the same tuple under a new id
+      this.coordinator.removeSession(session);
+      for (const [key, waiter] of this.waiters) {
+        if (tupleKey(waiter.session) !== tupleKey(session)) continue;
+        this.waiters.delete(key);
+        this.startedAt.delete(key);
+        this.options.metrics?.finished('left', 'failed', 'session_ended', (this.options.now() - waiter.startedAt) / 1000);
+        waiter.resolve(this.result(waiter, { outcome: 'failed', reason: 'session_ended' }));
+      }
+    }
+    for (const entry of [...change.added, ...change.changed]) {
+      const seen = this.coordinator.inspect(entry.view.session);
+      // A run going on keeps its view: the subsessions it folds are its own to change.
+      const busy = seen && ((seen.leftAnchor && seen.leftAnchor.state !== 'Done') || (seen.rightAnchor && !['Done', 'Canceled'].includes(seen.rightAnchor.state)) || (seen.lock && seen.lock.flag !== 'free'));
+      if (!busy) this.coordinator.addSession(entry.view);
+    }
+  }
+
+  private apply(result: CoordinatorResult, input: string | undefined): void {
+    if (result.status === 'rejected') this.options.log?.debug({ input, reason: result.reason }, 'reconfiguration input rejected');
+    for (const output of result.outputs) this.output(output);
+  }
+
+  private output(output: ReconfigOutput): void {
+    // After stop(), inputs already queued still step the machines but reach neither the wire nor the datapath.
+    if (!this.running) return;
+    switch (output.kind) {
+      case 'send': {
+        const sent = this.options.link.send(output.to, output.message);
+        if (!sent.ok) this.options.log?.warn({ to: output.to, type: output.message.type, error: sent.error }, 'control message not sent');
+        return;
+      }
+      case 'timer':
+        return this.arm(output.timer, output.afterMs);
+      case 'datapath':
+        return this.command(output.command);
+      case 'finished': {
+        const key = idKey(output.id);
+        const reason = output.outcome.result === 'completed' ? 'none' : output.outcome.reason;
+        if (output.role === 'right') {
+          this.options.metrics?.finished('right', output.outcome.result, reason);
+          return;
+        }
+        // Runs a middlebox's rightRequest started here have no start time of ours: counted, not timed.
+        const startedAt = this.startedAt.get(key);
+        this.startedAt.delete(key);
+        this.options.metrics?.finished('left', output.outcome.result, reason, startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000);
+        this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome }, 'reconfiguration finished');
+        const waiter = this.waiters.get(key);
+        if (!waiter) return;
+        this.waiters.delete(key);
+        waiter.resolve(this.result(waiter, output.outcome.result === 'completed' ? { outcome: 'completed' } : { outcome: 'failed', reason }));
+        return;
+      }
+    }
+  }
+
+  private result(waiter: Waiter, end: Pick<ReconfigureResult, 'outcome' | 'reason'>): ReconfigureResult {
+    return { session: waiter.session, sessionId: waiter.sessionId, id: waiter.id, ...end, durationMs: this.options.now() - waiter.startedAt };
+  }
+
+  private arm(timer: TimerRef, afterMs: number): void {
+    const handle = this.timers.setTimeout(() => {
+      this.armed.delete(handle);
+      this.enqueue(() => this.apply(this.coordinator.timeout(timer), 'timeout'));
+    }, afterMs);
+    this.armed.add(handle);
+  }
+
+  private command(command: DatapathCommand): void {
+    const entry = this.registry.lookup(command.session);
+    const log = this.options.log;
+    if (!entry) {
+      log?.error({ command: command.command, session: command.session }, 'datapath request for a session the registry does not know');
+      if (command.command === 'openNewPath') this.enqueue(() => this.apply(this.coordinator.datapath({ event: 'newPathFailed', session: command.session }), 'openNewPath failed'));
+      return;
+    }
+    const { datapath } = this.options;
+    const failed = (error: Error & { code?: string }) => log?.warn({ command: command.command, sessionId: entry.sessionId, code: error.code, err: error.message }, 'datapath reconfiguration request failed');
+    switch (command.command) {
+      case 'openNewPath': {
+        const spec = { sessionId: entry.sessionId, hostTuple: entry.rightSession!, side: 'right' as const, nonce: command.id.nonce, delta: command.delta, hops: command.hops };
+        // A refused request is a new path that cannot be: cancel as for a refused handshake.
+        datapath.openNewPath(spec).catch((error: Error) => {
+          failed(error);
+          this.enqueue(() => this.apply(this.coordinator.datapath({ event: 'newPathFailed', session: command.session }), 'openNewPath failed'));
+        });
+        return;
+      }
+      case 'expectNewPath':
+        // Unexpected, its SYN is refused: the left anchor hears new_path_refused and cancels.
+        datapath.expectNewPath({ sessionId: entry.sessionId, hostTuple: entry.leftSession!, side: 'left', nonce: command.id.nonce, delta: command.delta, hops: [] }).catch(failed);
+        return;
+      case 'abandonNewPath':
+        // NEW_PATH_IN_USE: the lcore switched first; two_paths_entered is on its way and the old path drains as usual.
+        datapath.abandonNewPath(entry.sessionId, command.id.nonce).catch(failed);
+        return;
+      case 'retireSession':
+        datapath.retireSession(entry.sessionId).catch(failed);
+        return;
+    }
+  }
+}
+
+/** The control API's view of a service: dotted addresses, the nonce for the id, milliseconds to the microsecond. */
+export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure'>): Reconfigurer {
+  return {
+    reconfigure: async (command) =>
+      (await service.reconfigure(command)).map(
+        (r): ReconfigureSessionResult => ({
+          session: { srcIp: formatIpv4(r.session.srcIp), dstIp: formatIpv4(r.session.dstIp), srcPort: r.session.srcPort, dstPort: r.session.dstPort },
+          ...(r.sessionId !== undefined && { sessionId: r.sessionId }),
+          ...(r.id && { nonce: r.id.nonce }),
+          outcome: r.outcome,
+          ...(r.reason !== undefined && { reason: r.reason }),
+          durationMs: Math.round(r.durationMs * 1000) / 1000,
+        }),
+      ),
+  };
+}

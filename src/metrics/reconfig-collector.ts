@@ -1,0 +1,54 @@
+// Live reconfiguration as Prometheus series: runs by role, outcome and reason, the left anchor's duration from start
+// to finish, and the anchors running two paths now. Every label takes its value from a fixed list.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { REJECT_REASONS } from '../reconfig/coordinator';
+import type { AnchorRole } from '../reconfig/datapath-io';
+import { FAILURE_REASONS } from '../reconfig/outcome';
+
+export const RECONFIG_OUTCOMES = ['completed', 'failed', 'rejected'] as const;
+export type ReconfigOutcomeLabel = (typeof RECONFIG_OUTCOMES)[number];
+
+/** `session_ended`: the datapath ended the session while a run was going on. */
+export const RECONFIG_REASONS: readonly string[] = ['none', ...new Set([...FAILURE_REASONS, ...REJECT_REASONS, 'session_ended'])];
+
+/** 0.5 ms to 5 s. */
+export const RECONFIG_DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5];
+
+export interface ReconfigMetrics {
+  /** One run ended. `reason`: 'none' when completed. `seconds`: the left anchor's, from start to finish. */
+  finished(role: AnchorRole, outcome: ReconfigOutcomeLabel, reason: string, seconds?: number): void;
+}
+
+export function registerReconfigMetrics(registry: Registry, twoPathSessions: () => number): ReconfigMetrics {
+  const runs = new Counter({
+    name: 'dysco_reconfigurations_total',
+    help: 'Reconfigurations ended, by this agent\'s role (left or right anchor), outcome (completed, failed, rejected at the start) and reason (none when completed).',
+    labelNames: ['role', 'outcome', 'reason'],
+    registers: [registry],
+  });
+  for (const role of ['left', 'right'] as const) runs.inc({ role, outcome: 'completed', reason: 'none' }, 0);
+  for (const reason of FAILURE_REASONS) runs.inc({ role: 'left', outcome: 'failed', reason }, 0);
+  runs.inc({ role: 'right', outcome: 'failed', reason: 'canceled' }, 0);
+  const duration = new Histogram({
+    name: 'dysco_reconfiguration_duration_seconds',
+    help: 'Left anchor: from the start of a reconfiguration (first requestLock) to its end (old path drained, or the failure), by outcome.',
+    labelNames: ['outcome'],
+    buckets: RECONFIG_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'dysco_two_path_sessions',
+    help: 'Anchors of this agent running two paths: between two_paths_entered and old_path_drained.',
+    registers: [registry],
+    collect() {
+      this.set(twoPathSessions());
+    },
+  });
+  return {
+    finished(role, outcome, reason, seconds) {
+      const label = RECONFIG_REASONS.includes(reason) ? reason : 'other';
+      runs.inc({ role, outcome, reason: label });
+      if (seconds !== undefined && outcome !== 'rejected') duration.observe({ outcome }, seconds);
+    },
+  };
+}
