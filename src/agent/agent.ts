@@ -17,7 +17,6 @@ import type { PipelineOptions } from '../native/session-types';
 import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
 import type { AgentConfig } from './config';
-import { isReconfigDatapath } from './reconfig-datapath';
 import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
 
@@ -118,14 +117,10 @@ export class Agent {
     );
   }
 
-  /** The control channel and the reconfiguration machines on it, or undefined when the datapath cannot reconfigure. */
-  private async startReconfiguration(dysco: NonNullable<AgentConfig['dysco']>, metrics: ReconfigMetrics): Promise<Reconfigurer | undefined> {
+  /** The control channel and the reconfiguration machines on it. */
+  private async startReconfiguration(dysco: NonNullable<AgentConfig['dysco']>, metrics: ReconfigMetrics): Promise<Reconfigurer> {
     const datapath = this.datapath!;
     const log = this.log.child({ component: 'reconfig' });
-    if (!isReconfigDatapath(datapath)) {
-      log.warn({ controlPort: dysco.controlPort }, 'this datapath has no reconfiguration requests: the control channel stays off');
-      return undefined;
-    }
     const now = () => performance.now();
     const self = pipelineOptions(dysco).hostIp;
     this.link = DatapathLink.create(datapath, { controlPort: dysco.controlPort, retry: dysco.controlRetry, now });

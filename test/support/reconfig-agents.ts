@@ -12,6 +12,7 @@ import { DatapathLink, type LinkTimers } from '../../src/control/datapath-link';
 import type { RetryPolicy } from '../../src/control/retry-policy';
 import { registerReconfigMetrics } from '../../src/metrics/reconfig-collector';
 import type { NativeSessionPage } from '../../src/native/binding';
+import type { DatapathEventMap } from '../../src/datapath/datapath';
 import type { ControlPacketEvent, TransmitSpec } from '../../src/native/events';
 import type { NativeHandshake, NativeSessionSummary, NativeTuple } from '../../src/native/session-types';
 import { DatapathError } from '../../src/native/errors';
@@ -89,7 +90,7 @@ export class FakeNet {
 }
 
 export class FakeDatapath implements ReconfigDatapath {
-  readonly events = new EventEmitter();
+  readonly events = new EventEmitter<DatapathEventMap>();
   readonly requests: { name: string; args: unknown[] }[] = [];
   sessionCalls = 0;
   /** Make openNewPath reject (the lcore refused the request). */
