@@ -577,7 +577,8 @@ Verdict SessionPipeline::HostReconfigured(uint32_t index, TranslationKind kind, 
     SwitchToTwoPaths(index, now);
     SendAnnouncement(index, now);
   }
-  if (second.phase != SecondPathPhase::kSettled && second.phase != SecondPathPhase::kFolded) {
+  if (second.phase != SecondPathPhase::kSettled) {
+    // Kept after the fold too: the announcements of the folded state carry where the stream is now.
     second.sent = (second.known & kKnownSent) ? SeqMax(second.sent, end) : end;
     second.known |= kKnownSent;
     if (flags & kTcpAck) {
