@@ -3,9 +3,13 @@
 // path gone, and as the paper timed it (first SYN on the new path to its first data). The same sessions run once
 // without reconfiguration first, so that the extra retransmissions are the reconfigurations' own.
 //
-// The reconfiguration calls are not wired yet: runReconfiguration throws, every planned reconfiguration is a
-// failure, and the JSON line says so (null durations, pass false).
+// Each reconfiguration goes through the client agent's control API (the left anchor), as `dysco ctl reconfigure`
+// does; the agent reports the time from its first requestLock to its fold (after which the old path carries nothing
+// and the teardown goes along it), and the marks of the new path's SYN and of the switch.
 import { join } from 'node:path';
+import { ApiClient } from '../src/api/client';
+import { defaultApiSocket } from '../src/api/socket-path';
+import type { Tuple } from '../src/api/types';
 import { createTestbed, runVerifiedStreams, type Testbed, type VerifiedStreamsResult } from '../src/testbed';
 import type { DeviceKind } from '../src/testbed/state';
 import { writeSvg } from './plot';
@@ -33,24 +37,45 @@ export interface ReconfigBenchOptions {
 
 const PORT = 7400;
 const SEED = 0x5eed;
-const NOT_WIRED = 'reconfiguration is not wired yet';
+const CONTROL_PORT = 7777;
 
 /**
- * Reconfigures one live session on the testbed from `step.from` to `step.to` through the agents' control API and
- * resolves with its timing marks. Not wired yet: the control API has no reconfigure call so far.
+ * Reconfigures one live session on the testbed to pass through `step.to` (between the client and the server, its
+ * anchors) through the client agent's control API, and resolves with its timing marks.
  */
-export async function runReconfiguration(tb: Testbed, sessionPort: number, step: PlannedReconfiguration): Promise<ReconfigTiming> {
-  void tb;
-  void sessionPort;
-  void step;
-  throw new Error(NOT_WIRED);
+export async function runReconfiguration(tb: Testbed, api: ApiClient, session: Tuple, step: PlannedReconfiguration): Promise<ReconfigTiming> {
+  const lockRequestedAtMs = performance.now();
+  const response = await api.reconfigure({ session, rightAnchor: tb.host('server').address, via: step.to.map((h) => tb.host(h).address), timeoutMs: 10_000 });
+  const result = response.results[0];
+  if (!result) throw new Error('the agent matched no session');
+  const base = { session: step.session, kind: step.kind, lockRequestedAtMs };
+  if (result.outcome !== 'completed') return { ...base, outcome: { result: 'failed', reason: result.reason ?? result.outcome } };
+  return {
+    ...base,
+    outcome: { result: 'completed' },
+    oldPathGoneAtMs: lockRequestedAtMs + result.durationMs,
+    ...(result.newPathSynMs !== undefined && { newPathSynAtMs: lockRequestedAtMs + result.newPathSynMs }),
+    ...(result.switchedMs !== undefined && { newPathFirstDataAtMs: lockRequestedAtMs + result.switchedMs }),
+  };
+}
+
+/** The sessions to PORT as the client agent lists them, by client port: plan session i is the i-th. */
+async function benchSessions(api: ApiClient): Promise<Tuple[]> {
+  const records = await api.allSessions({ port: PORT });
+  return records
+    .flatMap((r) => (r.right && r.right.session.dstPort === PORT && r.state === 'established' ? [r.right.session] : []))
+    .sort((a, b) => a.srcPort - b.srcPort);
 }
 
 async function reconfigureAll(tb: Testbed, plan: readonly PlannedReconfiguration[], timings: ReconfigTiming[], log: (line: string) => void): Promise<void> {
+  const api = new ApiClient(defaultApiSocket(tb.agentPid('client')), { timeoutMs: 30_000 });
+  const sessions = await benchSessions(api);
   for (const step of plan) {
     const lockRequestedAtMs = performance.now();
     try {
-      timings.push(await runReconfiguration(tb, PORT, step));
+      const session = sessions[step.session];
+      if (!session) throw new Error(`session ${step.session} is not established at the client agent`);
+      timings.push(await runReconfiguration(tb, api, session, step));
     } catch (err) {
       timings.push({ session: step.session, kind: step.kind, outcome: { result: 'failed', reason: (err as Error).message }, lockRequestedAtMs });
     }
@@ -78,6 +103,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
     tb = await createTestbed('chain-2', {
       dysco: true,
       deviceKind: options.deviceKind,
+      agentConfig: { dysco: { controlPort: CONTROL_PORT } },
       policies: { client: [{ name: 'reconfig-bench', match: { dstPrefix: 'server', dstPorts: PORT }, chain: [] }] },
     });
     const streams = { port: PORT, seed: SEED, sessions, durationMs, rateMbitPerSecond };
@@ -130,7 +156,6 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       bytes_lost: figures.bytes_lost,
       extra_retransmissions: figures.extra_retransmissions,
       stream_failures: figures.stream_failures,
-      ...(timings.some((t) => t.outcome.result === 'failed' && t.outcome.reason === NOT_WIRED) ? { error: NOT_WIRED } : {}),
       pass,
     },
     {

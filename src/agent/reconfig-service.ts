@@ -17,7 +17,7 @@ import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type 
 import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
 import type { ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
-import { tupleKey } from '../reconfig/tuples';
+import { sameTuple, tupleKey } from '../reconfig/tuples';
 import type { NewPathEvent, NewSubsession, PathSideEvent, ReconfigDatapath, ReconfigEventMap, ReconfigEventType } from './reconfig-datapath';
 import { SessionRegistry, type RegisteredSession, type RegistryChange } from './session-registry';
 
@@ -48,6 +48,9 @@ export interface ReconfigureResult {
   outcome: 'completed' | 'failed' | 'unfinished';
   reason?: string;
   durationMs: number;
+  /** From the start: the new path's first SYN requested, and this anchor's switch to two paths. */
+  newPathSynMs?: number;
+  switchedMs?: number;
 }
 
 export interface ReconfigServiceOptions {
@@ -92,6 +95,8 @@ interface Waiter {
   sessionId: number;
   id: ReconfigId;
   startedAt: number;
+  synAt?: number;
+  switchedAt?: number;
   resolve: (result: ReconfigureResult) => void;
 }
 
@@ -245,6 +250,10 @@ export class ReconfigService {
       event.type === 'new_path_answered'
         ? { event: 'newPathSyn', session: entry.view.session, newSubsession }
         : { event: 'twoPathsEntered', session: entry.view.session, newSubsession };
+    if (event.type === 'two_paths_entered') {
+      const waiter = [...this.waiters.values()].find((w) => sameTuple(w.session, entry.view.session));
+      if (waiter && waiter.switchedAt === undefined) waiter.switchedAt = this.options.now();
+    }
     this.apply(this.coordinator.datapath(input), event.type);
   }
 
@@ -325,7 +334,15 @@ export class ReconfigService {
   }
 
   private result(waiter: Waiter, end: Pick<ReconfigureResult, 'outcome' | 'reason'>): ReconfigureResult {
-    return { session: waiter.session, sessionId: waiter.sessionId, id: waiter.id, ...end, durationMs: this.options.now() - waiter.startedAt };
+    return {
+      session: waiter.session,
+      sessionId: waiter.sessionId,
+      id: waiter.id,
+      ...end,
+      durationMs: this.options.now() - waiter.startedAt,
+      ...(waiter.synAt !== undefined && { newPathSynMs: waiter.synAt - waiter.startedAt }),
+      ...(waiter.switchedAt !== undefined && { switchedMs: waiter.switchedAt - waiter.startedAt }),
+    };
   }
 
   private arm(timer: TimerRef, afterMs: number): void {
@@ -349,6 +366,8 @@ export class ReconfigService {
     switch (command.command) {
       case 'openNewPath': {
         const spec = { sessionId: entry.sessionId, hostTuple: entry.rightSession!, side: 'right' as const, nonce: command.id.nonce, delta: command.delta, hops: command.hops };
+        const waiter = this.waiters.get(idKey(command.id));
+        if (waiter && waiter.synAt === undefined) waiter.synAt = this.options.now();
         // A refused request is a new path that cannot be: cancel as for a refused handshake.
         datapath.openNewPath(spec).catch((error: Error) => {
           failed(error);
@@ -383,6 +402,8 @@ export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure'>): R
           outcome: r.outcome,
           ...(r.reason !== undefined && { reason: r.reason }),
           durationMs: Math.round(r.durationMs * 1000) / 1000,
+          ...(r.newPathSynMs !== undefined && { newPathSynMs: Math.round(r.newPathSynMs * 1000) / 1000 }),
+          ...(r.switchedMs !== undefined && { switchedMs: Math.round(r.switchedMs * 1000) / 1000 }),
         }),
       ),
   };

@@ -113,6 +113,10 @@ export interface ReconfigureSessionResult {
   /** Failed: a FailureReason of src/reconfig/outcome.ts, a refusal at the start, or session_ended. */
   reason?: string;
   durationMs: number;
+  /** From the start: the left anchor asked its datapath for the new path's first SYN. */
+  newPathSynMs?: number;
+  /** From the start: the left anchor switched: its first data went on the new path. */
+  switchedMs?: number;
 }
 
 export interface ReconfigureResponse {

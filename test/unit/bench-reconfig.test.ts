@@ -1,5 +1,6 @@
 // The `reconfig` bench harness without a testbed: the plan of reconfigurations, the figures of its JSON line from
 // timing records and stream results, the histogram and its plot, and runReconfiguration refusing until it is wired.
+import type { ApiClient } from '../../src/api/client';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -167,6 +168,24 @@ describe('histogram', () => {
   });
 });
 
-test('runReconfiguration refuses until the reconfiguration is wired', async () => {
-  await assert.rejects(runReconfiguration({} as Testbed, 1, { session: 0, kind: 'insert', from: [], to: ['mb1'] }), /reconfiguration is not wired yet/);
+test('runReconfiguration asks the left anchor for the session and turns its answer into timing marks', async () => {
+  const addresses: Record<string, string> = { server: '10.0.4.2', mb1: '10.0.2.2' };
+  const tb = { host: (name: string) => ({ address: addresses[name]! }) } as unknown as Testbed;
+  const session = { srcIp: '10.0.1.2', dstIp: '10.0.4.2', srcPort: 40000, dstPort: 7400 };
+  const asked: unknown[] = [];
+  const answer = (result: object) =>
+    ({
+      reconfigure: async (body: unknown) => {
+        asked.push(body);
+        return { results: [result] };
+      },
+    }) as unknown as ApiClient;
+  const done = await runReconfiguration(tb, answer({ session, outcome: 'completed', durationMs: 4.5, newPathSynMs: 1.25, switchedMs: 2 }), session, { session: 0, kind: 'insert', from: [], to: ['mb1'] });
+  assert.deepEqual(asked[0], { session, rightAnchor: '10.0.4.2', via: ['10.0.2.2'], timeoutMs: 10_000 });
+  assert.equal(done.outcome.result, 'completed');
+  assert.equal(done.oldPathGoneAtMs! - done.lockRequestedAtMs, 4.5);
+  assert.equal(done.newPathFirstDataAtMs! - done.newPathSynAtMs!, 0.75);
+  const failed = await runReconfiguration(tb, answer({ session, outcome: 'failed', reason: 'setup_timeout', durationMs: 2000 }), session, { session: 0, kind: 'remove', from: ['mb1'], to: [] });
+  assert.deepEqual(failed.outcome, { result: 'failed', reason: 'setup_timeout' });
+  assert.equal(failed.oldPathGoneAtMs, undefined);
 });
