@@ -36,10 +36,10 @@ bool SeqGeq(uint32_t a, uint32_t b) { return !SeqLt(a, b); }
 uint32_t SeqMax(uint32_t a, uint32_t b) { return SeqLt(a, b) ? b : a; }
 uint32_t SeqMin(uint32_t a, uint32_t b) { return SeqLt(a, b) ? a : b; }
 
-// The handshake is done (left anchor: SYN-ACK; right anchor: the ACK with the cutoff), the switch not yet.
+// The far anchor was heard on the new path (kHeardFar), the switch not made yet.
 bool ReadyToSwitch(const SecondPath& second) {
-  return (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone)) ||
-         (second.phase == SecondPathPhase::kAnswered && (second.known & kKnownTheirCutoff));
+  return (second.phase == SecondPathPhase::kOpening || second.phase == SecondPathPhase::kAnswered) &&
+         (second.known & kHeardFar);
 }
 
 bool IsZero(const SegmentDeltas& d) {
@@ -238,6 +238,7 @@ Status SessionPipeline::ServeOpenNewPath(Request& request, uint32_t now) {
   SetAdjustments(second->side, config_.host_ip);
   second->phase = SecondPathPhase::kOpening;
   second->since_ms = now;
+  second->opened_ms = now;
   if (table_.AddKey(index, kSecondInRight) != FlowTable::InsertResult::kInserted) {
     second->phase = SecondPathPhase::kExpecting;  // not keyed: nothing to erase
     AbandonSecondPath(index);
@@ -268,6 +269,7 @@ Status SessionPipeline::ServeExpectNewPath(Request& request, uint32_t now) {
   if (second == nullptr) return status;
   second->phase = SecondPathPhase::kExpecting;
   second->since_ms = now;
+  second->opened_ms = now;
   return Status::OK;
 }
 
@@ -388,9 +390,11 @@ bool SessionPipeline::SendAnnouncement(uint32_t index, uint32_t now) {
   if (!host_mac_known_) return false;
   const int ours = OurDirection(second);
   const bool know_theirs = (second.known & kKnownTheirCutoff) != 0;
+  const bool switched = second.phase == SecondPathPhase::kTwoPaths || second.phase == SecondPathPhase::kFolded;
   PathAnnouncement announcement;
   announcement.nonce = second.nonce;
-  announcement.cutoff = second.cutoff_ours;
+  announcement.cutoff = switched ? second.cutoff_ours : 0;
+  if (switched) announcement.flags |= kPathSwitched;
   if (know_theirs) announcement.flags |= kPathKnowsYourCutoff;
   if (know_theirs && (second.known & kKnownHostAck) && SeqGeq(second.host_ack, second.cutoff_theirs)) {
     announcement.flags |= kPathReceivedAll;
@@ -403,8 +407,9 @@ bool SessionPipeline::SendAnnouncement(uint32_t index, uint32_t now) {
   options.Put({kTcpOptionNop, kTcpOptionNop});
   WritePathOption(options.bytes + options.length, announcement);
   options.length += kPathOptionLength;
-  const uint32_t sent = (second.known & kKnownSent) && SeqGeq(second.sent, second.cutoff_ours) ? second.sent : second.cutoff_ours;
-  const uint32_t seq = second.isn_ours + 1 + (sent - second.cutoff_ours);
+  const uint32_t sent =
+      switched && (second.known & kKnownSent) && SeqGeq(second.sent, second.cutoff_ours) ? second.sent : second.cutoff_ours;
+  const uint32_t seq = switched ? second.isn_ours + 1 + (sent - second.cutoff_ours) : second.isn_ours + 1;
   uint32_t ack = second.isn_theirs + 1;
   if (know_theirs && (second.known & kKnownHostAck) && SeqGeq(second.host_ack, second.cutoff_theirs)) {
     ack += second.host_ack - second.cutoff_theirs;
@@ -501,7 +506,12 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
       case SecondPathPhase::kExpecting:
       case SecondPathPhase::kOpening:
       case SecondPathPhase::kAnswered:
-        if (age >= config_.setup_timeout_ms) AbandonSecondPath(index);
+        if (now - second.opened_ms >= config_.setup_timeout_ms) {
+          AbandonSecondPath(index);
+        } else if (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) &&
+                   !(second.known & kHeardFar) && age >= kAnnounceIntervalMs && second.announces < kMaxAnnouncements) {
+          SendAnnouncement(index, now);  // the handshake's ACK again: the right anchor has not answered it
+        }
         break;
       case SecondPathPhase::kTwoPaths:
         // Until the far anchor shows it maps our stream and has all it needs from us.
@@ -766,22 +776,18 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
     Post(Event{EventType::kNewPathRefused, index, static_cast<uint64_t>(doubled)});
     return Verdict::kConsumed;
   }
-  if (second.phase == SecondPathPhase::kOpening) {
-    if ((flags & (kTcpSyn | kTcpAck)) != (kTcpSyn | kTcpAck) || tcp.ack() != second.isn_ours + 1) {
-      return DropWith(DropReason::NEW_PATH_UNMAPPED);
-    }
+  if (second.phase == SecondPathPhase::kOpening && (flags & kTcpSyn)) {
+    if (!(flags & kTcpAck) || tcp.ack() != second.isn_ours + 1) return DropWith(DropReason::NEW_PATH_UNMAPPED);
     const TcpOptionSummary options = SummarizeTcpOptions(tcp.options(), tcp.options_size());
     second.isn_theirs = tcp.seq();
     second.their_scale = options.status == TcpOptionStatus::kOk && options.has_window_scale ? options.window_scale : 0xff;
     second.ts_theirs = options.status == TcpOptionStatus::kOk && options.has_timestamps ? options.timestamps.value : 0;
     if (second.next_hop == 0) second.next_hop = table_.macs().Acquire(frame + 6);
     table_.ReleaseSetup(index);
-    if (second.known & kHandshakeDone) return Verdict::kConsumed;  // the SYN-ACK again
     second.known |= kHandshakeDone;
-    if (second.known & kKnownSent) {
-      SwitchToTwoPaths(index, now);
-      SendAnnouncement(index, now);  // the handshake's ACK, with our cutoff
-    }
+    // The handshake's ACK (again, for a repeated SYN-ACK): its window, scaled, opens the way for the
+    // right anchor's stream; the switch waits for the right anchor's answer, which opens ours.
+    SendAnnouncement(index, now);
     return Verdict::kConsumed;
   }
   if (second.phase == SecondPathPhase::kAnswered && (flags & kTcpSyn) && !(flags & kTcpAck)) {
@@ -791,16 +797,22 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
   PathAnnouncement announcement;
   if (FindPathOption(frame, layout, &announcement)) {
     if (announcement.nonce != second.nonce) return DropWith(DropReason::NEW_PATH_UNMAPPED);
-    const bool learned = !(second.known & kKnownTheirCutoff);
-    second.cutoff_theirs = announcement.cutoff + second.delta_theirs;
-    second.known |= kKnownTheirCutoff;
+    if (second.phase == SecondPathPhase::kOpening && !(second.known & kHandshakeDone)) {
+      return DropWith(DropReason::NEW_PATH_UNMAPPED);
+    }
+    const bool first = !(second.known & kHeardFar);
+    const bool learned = (announcement.flags & kPathSwitched) && !(second.known & kKnownTheirCutoff);
+    second.known |= kHeardFar;
+    if (announcement.flags & kPathSwitched) {
+      second.cutoff_theirs = announcement.cutoff + second.delta_theirs;
+      second.known |= kKnownTheirCutoff;
+    }
     second.their_flags = announcement.flags;
-    if (second.phase == SecondPathPhase::kAnswered) {
-      if (second.known & kKnownSent) {
-        SwitchToTwoPaths(index, now);
-        SendAnnouncement(index, now);
-      }
-    } else if (learned || !(announcement.flags & kPathKnowsYourCutoff)) {
+    if (ReadyToSwitch(second) && (second.known & kKnownSent)) {
+      SwitchToTwoPaths(index, now);
+      SendAnnouncement(index, now);
+    } else if (first || learned || ((announcement.flags & kPathSwitched) && !(announcement.flags & kPathKnowsYourCutoff))) {
+      // Answer what the far anchor lacks: that we are here (our window), or our cutoff.
       SendAnnouncement(index, now);
     }
     CheckDrained(index, now);

@@ -31,10 +31,12 @@ enum class SecondPathPhase : uint8_t {
 };
 
 // SecondPath::known bits: which tracked values hold something.
-// kHandshakeDone: the left anchor's SYN-ACK came (with kKnownTheirCutoff at the right anchor: its
-// ACK came); the anchor switches at once if it has seen its host send, else at the host's next segment.
+// kHandshakeDone: the left anchor's SYN-ACK came. kHeardFar: a segment of the far anchor's with the path
+// option came (the left anchor's handshake ACK at the right anchor, the right anchor's first announcement
+// at the left): the far anchor's scaled window has passed every box on the new path, so this anchor may
+// switch, at once if it has seen its host send, else at the host's next segment.
 inline constexpr uint8_t kKnownSent = 1, kKnownTheirAck = 2, kKnownHostAck = 4, kKnownOldReceived = 8,
-                         kKnownTheirCutoff = 16, kHandshakeDone = 32;
+                         kKnownTheirCutoff = 16, kHandshakeDone = 32, kHeardFar = 64;
 
 struct SecondPath {
   SessionSide side;           // the other path's side (its host tuple is the doubled side's)
@@ -62,6 +64,7 @@ struct SecondPath {
   uint32_t old_acked = 0;     // the highest acknowledgement we put on the old path since the switch
   uint32_t new_acked = 0;     // ... on the new path
   uint32_t since_ms = 0;      // when the phase began, or the last announcement went out
+  uint32_t opened_ms = 0;     // when ExpectNewPath or OpenNewPath began it
   uint32_t folded_ms = 0;
 };
 

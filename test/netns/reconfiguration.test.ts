@@ -7,6 +7,7 @@ import { defaultApiSocket } from '../../src/api/socket-path';
 import type { ReconfigureResponse } from '../../src/api/types';
 import { createTestbed, type Testbed } from '../../src/testbed';
 import { installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
+import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
 import { netnsUnavailableReason } from '../support/netns';
 
@@ -42,6 +43,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         client: [
           { name: 'direct', match: { dstPrefix: 'server', dstPorts: '7301-7309' }, chain: [] },
           { name: 'via-mb1', match: { dstPrefix: 'server', dstPorts: '7311-7319' }, chain: ['mb1'] },
+          { name: 'via-mb1-mb2', match: { dstPrefix: 'server', dstPorts: '7321-7329' }, chain: ['mb1', 'mb2'] },
         ],
       },
     });
@@ -53,9 +55,11 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     await tb?.destroy();
   });
 
-  async function reconfigure(port: number, via: string[]): Promise<ReconfigureResponse> {
-    return api.reconfigure({ filter: { dstPort: port }, rightAnchor: address('server'), via: via.map(address), timeoutMs: 10_000 });
+  async function reconfigure(port: number, via: string[], at = api): Promise<ReconfigureResponse> {
+    return at.reconfigure({ filter: { dstPort: port }, rightAnchor: address('server'), via: via.map(address), timeoutMs: 10_000 });
   }
+
+  const agentApi = (host: string) => new ApiClient(defaultApiSocket(tb.agentPid(host)!), { timeoutMs: 30_000 });
 
   function completed(response: ReconfigureResponse): void {
     assert.ok(response.results.length >= 1, 'a session matched');
@@ -115,5 +119,100 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assertIntact(result);
     assert.equal(responses.length, 20);
     for (const response of responses) completed(response);
+  });
+
+  it('a middlebox as left anchor: mb1 takes mb2 out of client → mb1 → mb2 → server', async () => {
+    let response: ReconfigureResponse | undefined;
+    const result = await runVerifiedStreams(tb, 'client', 'server', {
+      port: 7321,
+      seed: 40,
+      durationMs: 3000,
+      whileRunning: async () => {
+        response = await reconfigure(7321, [], agentApi('mb1'));
+      },
+    });
+    assertIntact(result);
+    completed(response!);
+  });
+
+  it('the same with 1 % loss on the data links and 10 % loss of control messages', async () => {
+    const losses = [
+      { host: 'client', loss: { probability: 0.01 } },
+      { host: 'server', loss: { probability: 0.01 } },
+      { host: 'client', loss: { probability: 0.1, udpDstPort: CONTROL_PORT } },
+      { host: 'server', loss: { probability: 0.1, udpDstPort: CONTROL_PORT } },
+    ];
+    for (const l of losses) await addRandomLoss(tb, l.host, l.loss);
+    const responses: ReconfigureResponse[] = [];
+    let result: VerifiedStreamsResult;
+    try {
+      result = await runVerifiedStreams(tb, 'client', 'server', {
+        port: 7303,
+        seed: 50,
+        durationMs: 8000,
+        rateMbitPerSecond: 20,
+        whileRunning: async () => {
+          const plan = [['mb1'], ['mb2'], []];
+          for (let i = 0; i < 6; i++) responses.push(await reconfigure(7303, plan[i % plan.length]!));
+        },
+      });
+      assert.ok((await randomLossDrops(tb, 'client')) + (await randomLossDrops(tb, 'server')) > 0, 'packets were lost');
+    } finally {
+      for (const l of losses) await removeRandomLoss(tb, l.host, l.loss);
+    }
+    assertIntact(result);
+    for (const response of responses) completed(response);
+  });
+
+  it('a new path whose middlebox is down: the reconfiguration fails and the session carries on', async () => {
+    await tb.stopAgent('mb2');
+    let response: ReconfigureResponse | undefined;
+    let result: VerifiedStreamsResult;
+    try {
+      result = await runVerifiedStreams(tb, 'client', 'server', {
+        port: 7304,
+        seed: 60,
+        durationMs: 5000,
+        whileRunning: async () => {
+          response = await reconfigure(7304, ['mb2']);
+        },
+      });
+    } finally {
+      await tb.startAgent('mb2');
+    }
+    assertIntact(result);
+    const [r] = response!.results;
+    assert.equal(r!.outcome, 'failed');
+    assert.equal(r!.reason, 'setup_timeout');
+  });
+
+  it('two overlapping reconfigurations at once: exactly one succeeds', async () => {
+    const outcomes: string[] = [];
+    const result = await runVerifiedStreams(tb, 'client', 'server', {
+      port: 7312,
+      seed: 70,
+      durationMs: 4000,
+      whileRunning: async () => {
+        // The client replaces mb1 by mb2 while mb1 inserts mb2 between itself and the server: the segments overlap.
+        const [a, b] = await Promise.all([reconfigure(7312, ['mb2']), reconfigure(7312, ['mb2'], agentApi('mb1'))]);
+        outcomes.push(...[a, b].map((x) => `${x.results[0]?.outcome}:${x.results[0]?.reason ?? ''}`));
+      },
+    });
+    assertIntact(result);
+    assert.equal(outcomes.filter((o) => o.startsWith('completed')).length, 1, outcomes.join(' '));
+    assert.ok(outcomes.some((o) => /failed:(locked|contention)/.test(o)), outcomes.join(' '));
+  });
+
+  it('afterwards every agent has forgotten every session', async () => {
+    const hosts = ['client', 'mb1', 'mb2', 'server'];
+    const deadline = Date.now() + 15_000;
+    let left: Record<string, number> = {};
+    do {
+      left = {};
+      for (const host of hosts) left[host] = (await agentApi(host).allSessions()).length;
+      if (Object.values(left).every((n) => n === 0)) break;
+      await new Promise((r) => setTimeout(r, 500));
+    } while (Date.now() < deadline);
+    assert.deepEqual(left, { client: 0, mb1: 0, mb2: 0, server: 0 });
   });
 });
