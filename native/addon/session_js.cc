@@ -48,6 +48,22 @@ Napi::Object SessionSummaryObject(Napi::Env env, const SessionSummary& s) {
   handshakes.Set(0u, HandshakeObject(env, s.handshakes[0]));
   handshakes.Set(1u, HandshakeObject(env, s.handshakes[1]));
   item.Set("handshake", handshakes);
+  if (s.second_phase != 0xff) {
+    static constexpr const char* kPhases[] = {"expecting", "opening", "answered", "two_paths", "folded", "settled"};
+    Napi::Object r = Napi::Object::New(env);
+    r.Set("phase", s.second_phase < 6 ? kPhases[s.second_phase] : "unknown");
+    r.Set("side", s.second_side == 0 ? "right" : "left");
+    r.Set("nonce", static_cast<double>(s.second_nonce));
+    r.Set("known", s.second_known);
+    r.Set("theirFlags", s.second_their_flags);
+    r.Set("cutoffOurs", static_cast<double>(s.cutoff_ours));
+    r.Set("cutoffTheirs", static_cast<double>(s.cutoff_theirs));
+    r.Set("sent", static_cast<double>(s.sent));
+    r.Set("theirAck", static_cast<double>(s.their_ack));
+    r.Set("hostAck", static_cast<double>(s.host_ack));
+    r.Set("oldReceived", static_cast<double>(s.old_received));
+    item.Set("reconfig", r);
+  }
   return item;
 }
 

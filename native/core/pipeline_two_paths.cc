@@ -716,15 +716,9 @@ Verdict SessionPipeline::WireReconfigured(uint32_t index, TranslationKind kind, 
   SecondPath& second = *table_.SecondPathOf(index);
   if (IsSecondPath(kind)) {
     if (second.phase == SecondPathPhase::kFolded) {
-      // A straggler of the old path.
-      TupleWords arrives, leaves;
-      KindWordsOf(second.side, kind, config_.host_ip, &arrives, &leaves);
-      RewriteTuple(packet.data + layout.l3_offset, packet.data + layout.l4_offset, leaves, second.side, false);
-      if (!IsZero(second.deltas.in)) ApplySegmentDeltas(packet.data, layout, second.deltas.in);
-      PathAnnouncement announcement;
-      if (FindPathOption(packet.data, layout, &announcement)) return Verdict::kConsumed;
-      Track(index, BaseKind(kind), packet, layout, now);
-      return Verdict::kToHost;
+      // A straggler of the old path: everything on it was acknowledged before the fold, so it carries
+      // nothing the host lacks, and its acknowledgement may lie further back than TCP accepts data with.
+      return DropWith(DropReason::OLD_PATH_STRAGGLER);
     }
     return NewPathArrival(index, kind, packet, layout, now);
   }
@@ -752,8 +746,15 @@ Verdict SessionPipeline::WireReconfigured(uint32_t index, TranslationKind kind, 
     second.old_received = (second.known & kKnownOldReceived) ? SeqMax(second.old_received, end) : end;
     second.known |= kKnownOldReceived;
     if (flags & kTcpAck) {
-      second.their_ack = (second.known & kKnownTheirAck) ? SeqMax(second.their_ack, tcp.ack()) : tcp.ack();
-      second.known |= kKnownTheirAck;
+      if ((second.known & kKnownTheirAck) && SeqLt(tcp.ack(), second.their_ack)) {
+        // The old path carries acknowledgements only up to what came on it; the host has seen more on the
+        // new one. An acknowledgement too far behind would make its TCP throw the segment's data away.
+        StoreBe32(packet.data + layout.l4_offset + 8, second.their_ack);
+        RecomputeTcpChecksum(packet.data, layout);
+      } else {
+        second.their_ack = tcp.ack();
+        second.known |= kKnownTheirAck;
+      }
     }
   }
   Track(index, kind, packet, layout, now);
@@ -828,7 +829,8 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
   const uint32_t ack = tcp.ack();
   uint32_t host_ack = second.their_ack;
   if ((flags & kTcpAck) && SeqLt(second.isn_ours + 1, ack)) {
-    host_ack = ack - second.isn_ours - 1 + second.cutoff_ours;
+    const uint32_t mapped = ack - second.isn_ours - 1 + second.cutoff_ours;
+    host_ack = (second.known & kKnownTheirAck) ? SeqMax(mapped, second.their_ack) : mapped;
   } else if ((flags & kTcpAck) && !(second.known & kKnownTheirAck)) {
     return DropWith(DropReason::NEW_PATH_UNMAPPED);
   }

@@ -37,6 +37,14 @@ struct SessionSummary {
   // [0] the forward SYN's, [1] the SYN-ACK's (ISN, window scale, SACK-permitted, timestamps):
   // what reconfiguration needs to splice a new path into the session.
   TcpHandshake handshakes[2];
+  // Reconfiguration state (second_path.h), for operators and tests; second_phase 0xff: none.
+  uint8_t second_phase = 0xff;
+  uint8_t second_side = 0;
+  uint8_t second_known = 0;
+  uint8_t second_their_flags = 0;
+  uint32_t second_nonce = 0;
+  uint32_t cutoff_ours = 0, cutoff_theirs = 0;  // host sequence space
+  uint32_t sent = 0, their_ack = 0, host_ack = 0, old_received = 0;
 };
 
 inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint32_t now_ms) {
@@ -59,6 +67,19 @@ inline SessionSummary Summarize(const SessionTable& table, uint32_t index, uint3
   out.rule_id = rule == kNoRule ? UINT32_MAX : rule;
   out.handshakes[0] = SessionTable::Handshake(table.cold(index), 0);
   out.handshakes[1] = SessionTable::Handshake(table.cold(index), 1);
+  if (const SecondPath* second = table.SecondPathOf(index)) {
+    out.second_phase = static_cast<uint8_t>(second->phase);
+    out.second_side = static_cast<uint8_t>(second->doubled);
+    out.second_known = second->known;
+    out.second_their_flags = second->their_flags;
+    out.second_nonce = second->nonce;
+    out.cutoff_ours = second->cutoff_ours;
+    out.cutoff_theirs = second->cutoff_theirs;
+    out.sent = second->sent;
+    out.their_ack = second->their_ack;
+    out.host_ack = second->host_ack;
+    out.old_received = second->old_received;
+  }
   return out;
 }
 

@@ -39,6 +39,7 @@ export class DatapathSessionSource implements SessionSource {
           bytes: s.bytes,
           idleSeconds: s.idleMs / 1000,
           handshake: { forward: handshake(s.handshake[0]), reverse: handshake(s.handshake[1]) },
+          ...(s.reconfig && { reconfig: s.reconfig }),
         };
         if (left) record.left = { session: left, ...(s.leftSubsession ? { subsession: tuple(s.leftSubsession)! } : {}) };
         if (right) record.right = { session: right, ...(s.rightSubsession ? { subsession: tuple(s.rightSubsession)! } : {}) };

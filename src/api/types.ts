@@ -1,3 +1,4 @@
+import type { NativeReconfigState } from '../native/session-types';
 // Shapes of the agent's local control API (HTTP/1.1 + JSON on a Unix socket, optionally 127.0.0.1 TCP).
 import type { SessionRoleName } from '../native/generated/codes';
 import type { Policy } from '../policy/model';
@@ -42,6 +43,8 @@ export interface SessionRecord {
   idleSeconds: number;
   /** forward: the initiator's SYN; reverse: the responder's SYN-ACK. */
   handshake?: { forward: TcpHandshake; reverse: TcpHandshake };
+  /** While the session is being reconfigured, or was: the datapath's second-path state. */
+  reconfig?: NativeReconfigState;
 }
 
 /** Pages through the datapath's sessions. `cursor` is opaque to the API: 0 starts, null ends. */

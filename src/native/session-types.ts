@@ -63,6 +63,8 @@ export interface NativeSessionSummary {
   ruleId: number;
   /** [0] the forward SYN's, [1] the SYN-ACK's (zeros until it is seen). */
   handshake: [NativeHandshake, NativeHandshake];
+  /** Present while the session is being reconfigured, or was (native/core/second_path.h). */
+  reconfig?: NativeReconfigState;
 }
 
 /** Counters of native/core/pipeline_counters.def, teardowns by cause, then the table's own figures. */
@@ -74,3 +76,21 @@ export type NativePipelineStats = Record<PipelineCounterKey, number> & {
   /** Control-packet slots whose event the control plane has not read yet. */
   controlSlotsInUse: number;
 };
+
+/** A session's reconfiguration state as the lcore keeps it; sequence numbers in the host's space. */
+export interface NativeReconfigState {
+  phase: 'expecting' | 'opening' | 'answered' | 'two_paths' | 'folded' | 'settled';
+  /** The side that doubled: 'right' at the left anchor, 'left' at the right anchor. */
+  side: 'right' | 'left';
+  nonce: number;
+  /** SecondPath::known bits. */
+  known: number;
+  /** The far anchor's last path-option flags. */
+  theirFlags: number;
+  cutoffOurs: number;
+  cutoffTheirs: number;
+  sent: number;
+  theirAck: number;
+  hostAck: number;
+  oldReceived: number;
+}

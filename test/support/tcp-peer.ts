@@ -1,7 +1,7 @@
 // One end of a TCP connection in a DyscoLab, modelled just far enough to check what its agent
 // delivers: it sends a deterministic byte stream, acknowledges what it received in order, and checks
 // every segment it is given: checksums, the bytes against the other end's stream, no acknowledgement of
-// data it never sent, no gap.
+// data it never sent. Segments past a hole wait for it, as in a receiver's out-of-order queue.
 import assert from 'node:assert/strict';
 import type { DyscoLab, LabHost } from './dysco-lab';
 import {
@@ -91,6 +91,8 @@ export class TcpPeer {
   finReceived = false;
   rstReceived = false;
   readonly segments: ReceivedSegment[] = [];
+  /** Segments above a hole: start → end. */
+  private readonly outOfOrder = new Map<number, number>();
   private read = 0;
   private clock = 100_000;
 
@@ -180,10 +182,24 @@ export class TcpPeer {
         const end = u32(tcp.seq + length);
         if (!before(this.rcvNxt, end)) {
           this.duplicates += length;
+        } else if (before(this.rcvNxt, tcp.seq)) {
+          // After a loss: kept, as a receiver's out-of-order queue keeps it, until the hole is filled.
+          this.outOfOrder.set(tcp.seq, end);
         } else {
-          assert.ok(!before(this.rcvNxt, tcp.seq), `${host.name}: a gap before ${tcp.seq} (expected ${this.rcvNxt})`);
           this.received += u32(end - this.rcvNxt);
           this.rcvNxt = end;
+          for (let moved = true; moved; ) {
+            moved = false;
+            for (const [start, stop] of this.outOfOrder) {
+              if (before(this.rcvNxt, start)) continue;
+              this.outOfOrder.delete(start);
+              if (before(this.rcvNxt, stop)) {
+                this.received += u32(stop - this.rcvNxt);
+                this.rcvNxt = stop;
+              }
+              moved = true;
+            }
+          }
         }
       }
       if (tcp.flags & TCP_FIN && u32(tcp.seq + length) === this.rcvNxt) {
