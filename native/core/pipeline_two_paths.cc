@@ -182,10 +182,14 @@ SecondPath* SessionPipeline::PrepareSecondPath(const NewPathSpec& spec, uint32_t
   *status = Status::RECONFIG_BUSY;
   SecondPath* existing = table_.SecondPathOf(index);
   PathDeltas own{};
+  uint32_t their_ack = 0;
+  uint8_t known_ack = 0;
   if (existing != nullptr) {
     if (existing->phase != SecondPathPhase::kSettled && existing->phase != SecondPathPhase::kFolded) return nullptr;
     if (existing->doubled != spec.side && !(IsZero(existing->own.out) && IsZero(existing->own.in))) return nullptr;
     own = existing->own;
+    their_ack = existing->their_ack;
+    known_ack = existing->known & kKnownTheirAck;
     // A new reconfiguration ends the old path's linger at once.
     table_.ReleaseSecondPath(index);
   }
@@ -193,6 +197,8 @@ SecondPath* SessionPipeline::PrepareSecondPath(const NewPathSpec& spec, uint32_t
   SecondPath* second = table_.AcquireSecondPath(index);
   if (second == nullptr) return nullptr;
   second->own = own;
+  second->their_ack = their_ack;  // the best acknowledgement the host has seen stays a floor
+  second->known = known_ack;
   second->doubled = spec.side;
   second->nonce = spec.nonce;
   second->delta_ours = right ? spec.delta_forward : spec.delta_reverse;
@@ -738,23 +744,24 @@ Verdict SessionPipeline::WireReconfigured(uint32_t index, TranslationKind kind, 
   }
   Translate(session, kind, packet, layout);
   if (!IsZero(second.own.in)) ApplySegmentDeltas(packet.data, layout, second.own.in);
+  const TcpView tcp(packet.data + layout.l4_offset);
+  const uint8_t flags = tcp.flags();
   if (second.phase != SecondPathPhase::kSettled && second.phase != SecondPathPhase::kFolded) {
-    // The old path, in the host's space: how far their stream came on it, and our stream's acknowledgement.
-    const TcpView tcp(packet.data + layout.l4_offset);
-    const uint8_t flags = tcp.flags();
+    // The old path, in the host's space: how far their stream came on it.
     const uint32_t end = tcp.seq() + layout.payload_length() + ((flags & kTcpFin) ? 1 : 0);
     second.old_received = (second.known & kKnownOldReceived) ? SeqMax(second.old_received, end) : end;
     second.known |= kKnownOldReceived;
-    if (flags & kTcpAck) {
-      if ((second.known & kKnownTheirAck) && SeqLt(tcp.ack(), second.their_ack)) {
-        // The old path carries acknowledgements only up to what came on it; the host has seen more on the
-        // new one. An acknowledgement too far behind would make its TCP throw the segment's data away.
-        StoreBe32(packet.data + layout.l4_offset + 8, second.their_ack);
-        RecomputeTcpChecksum(packet.data, layout);
-      } else {
-        second.their_ack = tcp.ack();
-        second.known |= kKnownTheirAck;
-      }
+  }
+  if (flags & kTcpAck) {
+    if ((second.known & kKnownTheirAck) && SeqLt(tcp.ack(), second.their_ack)) {
+      // During two paths the old path carries acknowledgements only up to what came on it, and just after
+      // a fold the far anchor may still send the lowest one the new path can carry: the host has seen
+      // more. An acknowledgement too far behind would make its TCP throw the segment's data away.
+      StoreBe32(packet.data + layout.l4_offset + 8, second.their_ack);
+      RecomputeTcpChecksum(packet.data, layout);
+    } else {
+      second.their_ack = tcp.ack();
+      second.known |= kKnownTheirAck;
     }
   }
   Track(index, kind, packet, layout, now);
