@@ -39,7 +39,7 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     const { a, b } = await direct({ bLearnsLate: true });
     const dumpsBefore = b.datapath.sessionCalls;
     const results = await a.service.reconfigure(request());
-    assert.deepEqual(results, [{ session: S, sessionId: 5, id: { leftAnchor: A, nonce: 100 }, outcome: 'completed', durationMs: 3 }]);
+    assert.deepEqual(results, [{ session: S, sessionId: 5, id: { leftAnchor: A, nonce: 100 }, outcome: 'completed', durationMs: 3, newPathSynMs: 0, switchedMs: 1 }]);
     // B heard of the session only from the requestLock: it dumped its sessions on demand.
     assert.ok(b.datapath.sessionCalls > dumpsBefore);
     assert.deepEqual(a.datapath.named('openNewPath'), [[{ sessionId: 5, hostTuple: S, side: 'right', nonce: 100, delta: { forward: 0, reverse: 0 }, hops: [M, B] }]]);
@@ -186,7 +186,7 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
   test('the control API\'s view: dotted addresses, the nonce, the duration', async () => {
     const { a } = await direct();
     const results = await reconfigurerOf(a.service).reconfigure({ session: S, rightAnchor: B, via: [M], timeoutMs: 1000 });
-    assert.deepEqual(results, [{ session: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201 }, sessionId: 5, nonce: 100, outcome: 'completed', durationMs: 3 }]);
+    assert.deepEqual(results, [{ session: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201 }, sessionId: 5, nonce: 100, outcome: 'completed', durationMs: 3, newPathSynMs: 0, switchedMs: 1 }]);
   });
 
   test('an event for a session the datapath does not list changes nothing', async () => {
