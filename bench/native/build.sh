@@ -18,11 +18,8 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(flow_table_bench flow_table_bench_dpdk pipeline_bench pipeline_bench_callgrind)
 wants() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
-# The pipeline and the parts of native/core it calls (no DPDK, no N-API).
-pipeline_sources=("$here/pipeline_bench.cc")
-for unit in session_pipeline pipeline_setup pipeline_next_hops pipeline_tracking pipeline_translation handshake pipeline_requests udp_frame session_table flow_table mac_table table_memory neighbour_table policy_rules address_list arp tag_option tcp_options; do
-  pipeline_sources+=("$root/native/core/$unit.cc")
-done
+# The pipeline and the whole of native/core (no DPDK, no N-API: the linker proves it here too).
+pipeline_sources=("$here/pipeline_bench.cc" "$root"/native/core/*.cc)
 # The two pipeline builds run side by side.
 pids=()
 if wants pipeline_bench; then
