@@ -461,7 +461,11 @@ void SessionPipeline::SwitchToTwoPaths(uint32_t index, uint32_t now) {
 
 void SessionPipeline::CheckDrained(uint32_t index, uint32_t now) {
   const SecondPath& second = *table_.SecondPathOf(index);
-  if (second.phase != SecondPathPhase::kTwoPaths || !(second.known & kKnownTheirCutoff)) return;
+  // The far anchor must map our stream too: until it knows our cutoff it acknowledges it on the old path.
+  if (second.phase != SecondPathPhase::kTwoPaths || !(second.known & kKnownTheirCutoff) ||
+      !(second.their_flags & kPathKnowsYourCutoff)) {
+    return;
+  }
   const bool ours_acked = ((second.known & kKnownTheirAck) && SeqGeq(second.their_ack, second.cutoff_ours)) ||
                           (second.their_flags & kPathReceivedAll);
   const bool theirs_acked = (second.known & kKnownHostAck) && SeqGeq(second.host_ack, second.cutoff_theirs);
@@ -598,8 +602,15 @@ Verdict SessionPipeline::HostReconfigured(uint32_t index, TranslationKind kind, 
     second.sent = (second.known & kKnownSent) ? SeqMax(second.sent, end) : end;
     second.known |= kKnownSent;
     if (flags & kTcpAck) {
+      const bool had_all = (second.known & kKnownHostAck) && (second.known & kKnownTheirCutoff) &&
+                           SeqGeq(second.host_ack, second.cutoff_theirs);
       second.host_ack = (second.known & kKnownHostAck) ? SeqMax(second.host_ack, tcp.ack()) : tcp.ack();
       second.known |= kKnownHostAck;
+      // The far anchor may be waiting for exactly this (its old path drained): say so at once.
+      if (!had_all && second.phase == SecondPathPhase::kTwoPaths && (second.known & kKnownTheirCutoff) &&
+          SeqGeq(second.host_ack, second.cutoff_theirs)) {
+        SendAnnouncement(index, now);
+      }
     }
   }
   Track(index, kind, packet, layout, now);  // in the host's sequence space
@@ -627,7 +638,9 @@ Verdict SessionPipeline::HostTwoPaths(uint32_t index, TranslationKind kind, Pipe
   const bool know_theirs = (second.known & kKnownTheirCutoff) != 0;
   // What each path can acknowledge: the old one only what came on it, the new one only from their cutoff.
   const uint32_t old_ack = (second.known & kKnownOldReceived) ? SeqMin(ack, second.old_received) : ack;
-  const bool ack_on_new = know_theirs && SeqLt(second.cutoff_theirs, ack);
+  // From their cutoff on, acknowledgements take the new path (at the cutoff itself as the new path's lowest):
+  // the old path has all it carried acknowledged by then, and may already be gone at the far anchor.
+  const bool ack_on_new = know_theirs && SeqGeq(ack, second.cutoff_theirs);
   const uint32_t new_ack = ack_on_new ? second.isn_theirs + 1 + (ack - second.cutoff_theirs) : second.isn_theirs + 1;
 
   // Writes the old path's version of the frame (tuple already the host's).
@@ -826,9 +839,8 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
     CheckDrained(index, now);
     return Verdict::kConsumed;
   }
-  // The right anchor maps the left anchor's stream from its ACK on, switched or not.
-  if ((second.phase != SecondPathPhase::kTwoPaths && second.phase != SecondPathPhase::kAnswered) ||
-      !(second.known & kKnownTheirCutoff)) {
+  // The far stream is mapped from the moment its cutoff is known, whether this anchor has switched or not.
+  if (!(second.known & kKnownTheirCutoff) || !(second.known & (kHandshakeDone | kHeardFar))) {
     return DropWith(DropReason::NEW_PATH_UNMAPPED);
   }
   // Into the host's space: their stream from their cutoff; an acknowledgement at the new path's start

@@ -411,9 +411,10 @@ describe('two paths: losses during the switch', () => {
     const { lab, client, server, boxes, c, s } = chain;
     const mb1 = boxes.mb1!;
     openPath(chain, [mb1], 11);
+    // Every announcement of the client's is lost until the clock moves on.
     let lost = 0;
     lab.loses = (from, frame) => {
-      if (lost > 0 || from.name !== 'client') return false;
+      if (from.name !== 'client') return false;
       const p = parseFrame(frame);
       if (!p.tcp || p.tcp.payload.length !== 0 || !p.tcp.options.includes(253)) return false;
       lost++;
@@ -421,9 +422,10 @@ describe('two paths: losses during the switch', () => {
     };
     const cutoff = c.sndNxt;
     c.send(100);
-    assert.equal(lost, 1);
+    assert.ok(lost >= 1);
     assert.equal(s.take().filter((x) => x.payload.length > 0 && x.seq === cutoff).length, 0, 'the server could not map the segment yet');
     assert.equal(server.agent.drops().new_path_unmapped, 1);
+    lab.loses = undefined;
     lab.advance(25);
     c.send(100, { seq: cutoff });  // the client's TCP retransmits
     s.take();
