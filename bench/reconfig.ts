@@ -75,7 +75,9 @@ async function reconfigureAll(tb: Testbed, plan: readonly PlannedReconfiguration
     try {
       const session = sessions[step.session];
       if (!session) throw new Error(`session ${step.session} is not established at the client agent`);
-      timings.push(await runReconfiguration(tb, api, session, step));
+      const timing = await runReconfiguration(tb, api, session, step);
+      timings.push(timing);
+      if (timing.outcome.result === 'failed') log(`reconfiguration ${timings.length} (${step.kind}, session ${step.session}) failed: ${timing.outcome.reason}`);
     } catch (err) {
       timings.push({ session: step.session, kind: step.kind, outcome: { result: 'failed', reason: (err as Error).message }, lockRequestedAtMs });
     }

@@ -225,7 +225,8 @@ Status SessionPipeline::ServeOpenNewPath(Request& request, uint32_t now) {
     const SecondPath* current = table_.SecondPathOf(spec->session_id);
     if (current != nullptr && current->phase == SecondPathPhase::kOpening) {
       if (current->nonce != spec->nonce) return Status::RECONFIG_BUSY;
-      return SendNewPathSyn(spec->session_id, now) ? Status::OK : Status::NO_BUFFER;
+      if (!(current->known & kHandshakeDone)) SendNewPathSyn(spec->session_id, now);  // else it was answered
+      return Status::OK;
     }
   }
   uint32_t index;
@@ -256,7 +257,10 @@ Status SessionPipeline::ServeOpenNewPath(Request& request, uint32_t now) {
     counters_->Drop(DropReason::SETUP_POOL_FULL);
     return Status::NO_BUFFER;
   }
-  return SendNewPathSyn(index, now) ? Status::OK : Status::NO_BUFFER;
+  // A SYN that cannot leave now (no buffer, the next hop still resolving) is as good as a lost one: counted,
+  // and the agent's SYN timer sends it again.
+  SendNewPathSyn(index, now);
+  return Status::OK;
 }
 
 Status SessionPipeline::ServeExpectNewPath(Request& request, uint32_t now) {
@@ -345,7 +349,10 @@ bool SessionPipeline::SendNewPathSyn(uint32_t index, uint32_t now) {
   const SecondPath& second = *table_.SecondPathOf(index);
   const SessionCold& cold = table_.cold(index);
   const SetupState* list = table_.SetupOf(index);
-  if (list == nullptr || !host_mac_known_) return false;
+  if (list == nullptr || !host_mac_known_) {
+    counters_->Drop(DropReason::NEW_PATH_SEND_FAILED);
+    return false;
+  }
   const int ours = OurDirection(second);
   const uint8_t mine = cold.handshake_options[ours], theirs = cold.handshake_options[1 - ours];
   const bool timestamps = (mine & theirs & kHandshakeTimestamps) != 0;
