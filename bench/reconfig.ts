@@ -69,7 +69,13 @@ async function benchSessions(api: ApiClient): Promise<Tuple[]> {
 
 async function reconfigureAll(tb: Testbed, plan: readonly PlannedReconfiguration[], timings: ReconfigTiming[], log: (line: string) => void): Promise<void> {
   const api = new ApiClient(defaultApiSocket(tb.agentPid('client')), { timeoutMs: 30_000 });
-  const sessions = await benchSessions(api);
+  // Every planned session must be up before the first reconfiguration: the clients connect one by one.
+  const wanted = new Set(plan.map((p) => p.session)).size;
+  let sessions = await benchSessions(api);
+  for (const deadline = performance.now() + 5_000; sessions.length < wanted && performance.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    sessions = await benchSessions(api);
+  }
   for (const step of plan) {
     const lockRequestedAtMs = performance.now();
     try {
