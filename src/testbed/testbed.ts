@@ -85,7 +85,12 @@ export interface TestbedOptions {
   policies?: Readonly<Record<string, readonly TestbedPolicy[]>>;
   /** extra agent config (merged into each Dysco agent's config file), e.g. dysco.timeouts */
   agentConfig?: Readonly<Record<string, unknown>>;
+  /** Dysco mode: the agents' control port (the channel reconfiguration needs); default 7777, 0 for none.
+   * A dysco.controlPort in agentConfig wins. */
+  controlPort?: number;
 }
+
+export const DEFAULT_TESTBED_CONTROL_PORT = 7777;
 
 export class Testbed implements LiveTestbed {
   readonly runId: string;
@@ -270,8 +275,15 @@ export class Testbed implements LiveTestbed {
       runDir: this.runDir,
       hosts: this.hosts,
       policies: this.opts.policies?.[h.name] ?? [],
-      agentConfig: this.opts.agentConfig ?? {},
+      agentConfig: this.agentConfigWithControlPort(),
     });
+  }
+
+  private agentConfigWithControlPort(): Readonly<Record<string, unknown>> {
+    const config = this.opts.agentConfig ?? {};
+    const dysco = (config.dysco ?? {}) as Record<string, unknown>;
+    if (dysco.controlPort !== undefined) return config;
+    return { ...config, dysco: { ...dysco, controlPort: this.opts.controlPort ?? DEFAULT_TESTBED_CONTROL_PORT } };
   }
 
   /**

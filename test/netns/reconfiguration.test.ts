@@ -55,7 +55,17 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     await tb?.destroy();
   });
 
+  /** Waits (at most 10 s) until the agent lists an established session to `port`: clients connect in their time. */
+  async function established(at: ApiClient, port: number): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+      const sessions = await at.allSessions({ port });
+      if (sessions.some((s) => s.state === 'established' && (s.left?.session.dstPort === port || s.right?.session.dstPort === port))) return;
+    }
+    throw new Error(`no established session to port ${port}`);
+  }
+
   async function reconfigure(port: number, via: string[], at = api): Promise<ReconfigureResponse> {
+    await established(at, port);
     return at.reconfigure({ filter: { dstPort: port }, rightAnchor: address('server'), via: via.map(address), timeoutMs: 10_000 });
   }
 

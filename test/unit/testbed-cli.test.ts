@@ -23,6 +23,8 @@ describe('dysco testbed options', () => {
     });
     assert.throws(() => parseUpArgs({ topology: 'pair', metricsPort: 70000 }), UserError);
     assert.throws(() => parseUpArgs({ topology: 'pair', readyTimeoutMs: -1 }), /--ready-timeout-ms/);
+    assert.deepEqual(parseUpArgs({ topology: 'chain-2', dysco: true, controlPort: 0 }).options, { persistent: true, dysco: true, controlPort: 0 });
+    assert.throws(() => parseUpArgs({ topology: 'pair', controlPort: 70000 }), /--control-port/);
   });
   test('down: a run id or all', () => {
     assert.deepEqual(parseDownArgs({}), {});

@@ -24,7 +24,8 @@ export function upOptions<T>(yargs: Argv<T>) {
     })
     .option('metrics-port', { type: 'number', describe: 'metrics port of every agent, inside its agent namespace' })
     .option('ready-timeout-ms', { type: 'number', describe: 'how long to wait for each agent to be ready' })
-    .option('log-level', { type: 'string', describe: 'agent log level' });
+    .option('log-level', { type: 'string', describe: 'agent log level' })
+    .option('control-port', { type: 'number', describe: 'Dysco mode: the agents\u2019 control port for reconfiguration (default 7777; 0: none)' });
 }
 
 export interface UpArgs {
@@ -35,6 +36,7 @@ export interface UpArgs {
   metricsPort?: number;
   readyTimeoutMs?: number;
   logLevel?: string;
+  controlPort?: number;
 }
 
 export interface UpRequest {
@@ -59,6 +61,12 @@ export function parseUpArgs(args: UpArgs): UpRequest {
   const ready = positiveInt(args.readyTimeoutMs, 'ready-timeout-ms');
   if (ready !== undefined) options.readyTimeoutMs = ready;
   if (args.logLevel !== undefined) options.logLevel = args.logLevel;
+  if (args.controlPort !== undefined) {
+    if (!Number.isInteger(args.controlPort) || args.controlPort < 0 || args.controlPort > 65535) {
+      throw new UserError('--control-port must be an integer in 0..65535');
+    }
+    options.controlPort = args.controlPort;
+  }
   return { topology: args.topology, options };
 }
 
