@@ -38,6 +38,10 @@ class BufferIo : public PipelineIo {
   void* CopyForHold(const uint8_t* frame, uint32_t length) override {
     return new HeldFrame{std::vector<uint8_t>(frame, frame + length)};
   }
+  bool SendToHost(const uint8_t* frame, uint32_t length) override {
+    to_host.emplace_back(frame, frame + length);
+    return true;
+  }
   bool PostEvent(const Event& event) override {
     if (event.type != EventType::kRequestDone && events.size() >= event_capacity) return false;
     events.push_back(event);
@@ -60,6 +64,7 @@ class BufferIo : public PipelineIo {
     to_wire.push_back(std::move(held->bytes));
   }
   std::vector<std::vector<uint8_t>> to_wire;  // frames the pipeline sent by itself
+  std::vector<std::vector<uint8_t>> to_host;  // ... toward the host
   std::deque<Event> events;
   uint32_t event_capacity = kDefaultEventQueue;
 };
@@ -89,6 +94,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::Stats>("stats"),
                            InstanceMethod<&PipelineWrap::Drops>("drops"),
                            InstanceMethod<&PipelineWrap::TakeSent>("takeSent"),
+                           InstanceMethod<&PipelineWrap::TakeSentToHost>("takeSentToHost"),
                            InstanceMethod<&PipelineWrap::Transmit>("transmit"),
                            InstanceMethod<&PipelineWrap::OpenNewPath>("openNewPath"),
                            InstanceMethod<&PipelineWrap::ExpectNewPath>("expectNewPath"),
@@ -356,6 +362,17 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       out.Set(i, Napi::Buffer<uint8_t>::Copy(env, io_.to_wire[i].data(), io_.to_wire[i].size()));
     }
     io_.to_wire.clear();
+    return out;
+  }
+
+  // Frames the pipeline sent toward the host by itself since the last call (probes).
+  Napi::Value TakeSentToHost(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Array out = Napi::Array::New(env, io_.to_host.size());
+    for (uint32_t i = 0; i < io_.to_host.size(); ++i) {
+      out.Set(i, Napi::Buffer<uint8_t>::Copy(env, io_.to_host[i].data(), io_.to_host[i].size()));
+    }
+    io_.to_host.clear();
     return out;
   }
 

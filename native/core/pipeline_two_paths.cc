@@ -26,6 +26,8 @@ namespace {
 
 constexpr uint32_t kAnnounceIntervalMs = 20;
 constexpr uint8_t kMaxAnnouncements = 100;
+constexpr uint32_t kProbeIntervalMs = 600;  // above Linux's 500 ms limit on answers to out-of-window segments
+constexpr uint8_t kMaxProbes = 10;
 constexpr uint16_t kOwnWindow = 0xffff;
 // How far from a path's edge a SACK block may lie: a quarter of the sequence space, far beyond any
 // window, and well inside what sequence comparisons can order.
@@ -449,6 +451,29 @@ bool SessionPipeline::SendAnnouncement(uint32_t index, uint32_t now) {
   return SendOnSecondPath(index, frame, static_cast<uint32_t>(size), now);
 }
 
+// An anchor ready to switch whose host has sent nothing since the request (an idle session) asks the host:
+// a segment far outside its receive window makes a TCP answer at once with an ACK (RFC 793; Linux rate-limits
+// these to one per half second), which carries the host's next sequence number: the cutoff.
+void SessionPipeline::ProbeHost(uint32_t index, uint32_t now) {
+  SecondPath& second = *table_.SecondPathOf(index);
+  const SessionCold& cold = table_.cold(index);
+  if (!host_mac_known_) return;
+  const int ours = OurDirection(second);
+  // As the far end's segments reach the host: our stream's reverse.
+  const FiveTuple host = second.side.HostTuple();
+  const FiveTuple arrives = ours == 0 ? host.Reversed() : host;
+  uint8_t frame[kEthernetHeaderSize + 60];
+  const TcpFrameSpec spec{table_.macs().bytes(table_.at(index).next_hop[MacSlot(second)]), host_mac_, arrives.src_ip,
+                          arrives.dst_ip, arrives.src_port, arrives.dst_port, ip_id_++,
+                          cold.isn[1 - ours] - 0x40000000u,  // a quarter of the sequence space back
+                          cold.isn[ours] + 1, kTcpAck, kOwnWindow, nullptr, 0, nullptr, 0};
+  const size_t size = BuildTcpFrame(frame, sizeof frame, spec);
+  if (size == 0 || !io_->SendToHost(frame, static_cast<uint32_t>(size))) return;
+  second.since_ms = now;
+  if (second.probes < 0xff) ++second.probes;
+  stats_.host_probes.Add(1);
+}
+
 // --- the switch, completion and the fold ----------------------------------------------------------------
 
 // Everything the host sent so far stays on the old path: the cutoff is the end of the highest segment
@@ -528,6 +553,9 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
         } else if (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) &&
                    !(second.known & kHeardFar) && age >= kAnnounceIntervalMs && second.announces < kMaxAnnouncements) {
           SendAnnouncement(index, now);  // the handshake's ACK again: the right anchor has not answered it
+        } else if (ReadyToSwitch(second) && !(second.known & kKnownSent) && age >= kProbeIntervalMs &&
+                   second.probes < kMaxProbes) {
+          ProbeHost(index, now);  // the host has not answered yet (its answers are rate-limited)
         }
         break;
       case SecondPathPhase::kTwoPaths:
@@ -839,7 +867,11 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
     if (ReadyToSwitch(second) && (second.known & kKnownSent)) {
       SwitchToTwoPaths(index, now);
       SendAnnouncement(index, now);
-    } else if (first || learned || ((announcement.flags & kPathSwitched) && !(announcement.flags & kPathKnowsYourCutoff))) {
+      CheckDrained(index, now);
+      return Verdict::kConsumed;
+    }
+    if (first && ReadyToSwitch(second)) ProbeHost(index, now);
+    if (first || learned || ((announcement.flags & kPathSwitched) && !(announcement.flags & kPathKnowsYourCutoff))) {
       // Answer what the far anchor lacks: that we are here (our window), or our cutoff.
       SendAnnouncement(index, now);
     }

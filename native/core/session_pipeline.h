@@ -80,6 +80,9 @@ class PipelineIo {
   // A copy of a frame the pipeline built, in a buffer that can wait for ARP and then go through
   // ReleaseHeld; nullptr when no buffer is free (or the environment cannot hold frames).
   virtual void* CopyForHold(const uint8_t* /*frame*/, uint32_t /*length*/) { return nullptr; }
+  // Sends a frame the pipeline built on the host port (a probe that makes the host's stack answer);
+  // false if it could not, or the environment has no host port.
+  virtual bool SendToHost(const uint8_t* /*frame*/, uint32_t /*length*/) { return false; }
 };
 
 enum class TeardownCause : uint8_t {
@@ -225,6 +228,7 @@ class SessionPipeline {
   bool SendNewPathSyn(uint32_t index, uint32_t now);
   bool SendNewPathSynAck(uint32_t index, uint32_t now);
   bool SendAnnouncement(uint32_t index, uint32_t now);
+  void ProbeHost(uint32_t index, uint32_t now);
   bool SendOnSecondPath(uint32_t index, uint8_t* frame, uint32_t size, uint32_t now);
   void ExpireSecondPaths(uint32_t now);
   uint32_t NextIsn();

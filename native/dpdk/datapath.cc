@@ -361,6 +361,13 @@ bool Datapath::SendFrame(const uint8_t* frame, uint32_t length) {
   return true;
 }
 
+bool Datapath::SendToHost(const uint8_t* frame, uint32_t length) {
+  rte_mbuf* m = CopyToMbuf(frame, length);
+  if (m == nullptr) return false;
+  to_host_.Push(m);
+  return true;
+}
+
 void* Datapath::CopyForHold(const uint8_t* frame, uint32_t length) { return CopyToMbuf(frame, length); }
 
 void Datapath::ReleaseHeld(void* handle, const uint8_t* mac) {

@@ -90,6 +90,7 @@ class Datapath : private PipelineIo {
   rte_mbuf* RestoreCutShort(rte_mbuf* m, PortIndex rx_index);
   void CountNotDysco(const rte_mbuf* m, PortIndex rx_index);
   bool SendFrame(const uint8_t* frame, uint32_t length) override;
+  bool SendToHost(const uint8_t* frame, uint32_t length) override;
   void ReleaseHeld(void* handle, const uint8_t* mac) override;
   bool PostEvent(const Event& event) override;
   void* CopyForHold(const uint8_t* frame, uint32_t length) override;

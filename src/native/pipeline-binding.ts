@@ -32,6 +32,8 @@ export interface NativePipeline {
   drops(): Record<string, number>;
   /** Frames the pipeline sent by itself since the last call (ARP requests, packets released after ARP). */
   takeSent(): Buffer[];
+  /** Frames the pipeline sent toward the host by itself since the last call (a reconfiguration's host probes). */
+  takeSentToHost(): Buffer[];
   /** Serves a Transmit request; sent is false while the next hop's ARP is outstanding. Throws on a status error. */
   transmit(spec: TransmitSpec, nowMs: number): { sent: boolean };
   /** Reconfiguration requests, served as the lcore serves them; each throws on a status error. */

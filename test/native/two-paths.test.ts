@@ -9,6 +9,8 @@ import { decodeAddressList } from '../../src/protocol/address-list';
 import { DyscoLab, type LabHost } from '../support/dysco-lab';
 import {
   buildTcpFrame,
+  carriedChecksums,
+  expectedChecksums,
   ipv4ToNumber,
   numberToIpv4,
   parseFrame,
@@ -525,5 +527,39 @@ describe('two paths: a second reconfiguration, old-path data in flight both ways
     assert.equal(c.duplicates + s.duplicates, 0);
     boxes.mb2!.agent.retireSession(only(boxes.mb2!.agent.sessions(), 'mb2').id, lab.now);
     closeAndDrain(chain, [boxes.mb1!, boxes.mb2!]);
+  });
+});
+
+describe('two paths: an idle session', () => {
+  it('an anchor whose host has sent nothing asks it with an out-of-window segment, and switches on its answer', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes, c, s } = chain;
+    const mb1 = boxes.mb1!;
+    server.agent.expectNewPath(rightAnchorSpec(server, 31), lab.now);
+    client.agent.openNewPath(leftAnchorSpec(client, 31, [mb1, server]), lab.now);
+    lab.flush();
+    // Neither host has sent since the requests: both anchors are ready to switch and probe their hosts.
+    const probes = [client, server].map((h) => h.agent.takeSentToHost());
+    for (const [i, host] of [client, server].entries()) {
+      assert.equal(probes[i]!.length, 1, `${host.name} probed its host`);
+      const p = parseFrame(probes[i]![0]!);
+      assert.equal(p.tcp!.flags, TCP_ACK);
+      assert.equal(p.tcp!.payload.length, 0);
+      assert.deepEqual(carriedChecksums(probes[i]![0]!), expectedChecksums(probes[i]![0]!));
+    }
+    const toClient = parseFrame(probes[0]![0]!);
+    assert.equal(numberToIpv4(toClient.ip.src), server.ip, 'it looks like the far end');
+    assert.equal(toClient.tcp!.dstPort, 5555);
+    // The hosts answer the way a TCP answers an out-of-window segment: an ACK with where they are.
+    c.pureAck();
+    s.pureAck();
+    s.take();
+    c.take();
+    assert.equal(client.agent.stats().twoPathsEntered, 1);
+    assert.equal(server.agent.stats().twoPathsEntered, 1);
+    exchange(chain, 300, 3);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    assert.equal(c.duplicates + s.duplicates, 0);
+    closeAndDrain(chain, [mb1]);
   });
 });

@@ -50,6 +50,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   newPathsAbandoned: 0,
   pathAnnouncements: 0,
   sessionsRetired: 0,
+  hostProbes: 0,
   activeSessions: 9,
   sessionCapacity: 65536,
   tableBytes: 123456,
@@ -71,6 +72,7 @@ const SESSION_METRICS = [
   'dysco_new_path_steps_total',
   'dysco_path_announcements_total',
   'dysco_sessions_retired_total',
+  'dysco_host_probes_total',
   'dysco_control_slots_in_use',
 ];
 
