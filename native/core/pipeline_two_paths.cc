@@ -770,9 +770,20 @@ Verdict SessionPipeline::WireReconfigured(uint32_t index, TranslationKind kind, 
   SecondPath& second = *table_.SecondPathOf(index);
   if (IsSecondPath(kind)) {
     if (second.phase == SecondPathPhase::kFolded) {
-      // A straggler of the old path: everything on it was acknowledged before the fold, so it carries
-      // nothing the host lacks, and its acknowledgement may lie further back than TCP accepts data with.
-      return DropWith(DropReason::OLD_PATH_STRAGGLER);
+      // A straggler of the old path, delivered: the far anchor may not have folded yet, and its host may be
+      // sending again what it has not seen acknowledged; only our host's answer tells it.
+      stats_.old_path_stragglers.Add(1);
+      TupleWords arrives, leaves;
+      KindWordsOf(second.side, kind, config_.host_ip, &arrives, &leaves);
+      RewriteTuple(packet.data + layout.l3_offset, packet.data + layout.l4_offset, leaves, second.side, false);
+      if (!IsZero(second.deltas.in)) ApplySegmentDeltas(packet.data, layout, second.deltas.in);
+      const TcpView tcp(packet.data + layout.l4_offset);
+      if ((tcp.flags() & kTcpAck) && (second.known & kKnownTheirAck) && SeqLt(tcp.ack(), second.their_ack)) {
+        StoreBe32(packet.data + layout.l4_offset + 8, second.their_ack);
+        RecomputeTcpChecksum(packet.data, layout);
+      }
+      Track(index, BaseKind(kind), packet, layout, now);
+      return Verdict::kToHost;
     }
     return NewPathArrival(index, kind, packet, layout, now);
   }
@@ -885,11 +896,16 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
   // Into the host's space: their stream from their cutoff; an acknowledgement at the new path's start
   // says nothing about our stream, so the host gets the best one it has seen.
   const uint32_t ack = tcp.ack();
-  uint32_t host_ack = second.their_ack;
+  // The new path's lowest acknowledgement says "nothing new": the best one the host has seen, or, once the far
+  // anchor has said its host has everything of ours from the old path, exactly our cutoff.
+  uint32_t host_ack = (second.their_flags & kPathReceivedAll) && (second.phase == SecondPathPhase::kTwoPaths)
+                          ? ((second.known & kKnownTheirAck) ? SeqMax(second.their_ack, second.cutoff_ours) : second.cutoff_ours)
+                          : second.their_ack;
   if ((flags & kTcpAck) && SeqLt(second.isn_ours + 1, ack)) {
     const uint32_t mapped = ack - second.isn_ours - 1 + second.cutoff_ours;
     host_ack = (second.known & kKnownTheirAck) ? SeqMax(mapped, second.their_ack) : mapped;
-  } else if ((flags & kTcpAck) && !(second.known & kKnownTheirAck)) {
+  } else if ((flags & kTcpAck) && !(second.known & kKnownTheirAck) &&
+             !((second.their_flags & kPathReceivedAll) && second.phase == SecondPathPhase::kTwoPaths)) {
     return DropWith(DropReason::NEW_PATH_UNMAPPED);
   }
   Session& session = table_.at(index);

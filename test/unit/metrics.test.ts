@@ -51,6 +51,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   pathAnnouncements: 0,
   sessionsRetired: 0,
   hostProbes: 0,
+  oldPathStragglers: 0,
   activeSessions: 9,
   sessionCapacity: 65536,
   tableBytes: 123456,
@@ -73,6 +74,7 @@ const SESSION_METRICS = [
   'dysco_path_announcements_total',
   'dysco_sessions_retired_total',
   'dysco_host_probes_total',
+  'dysco_old_path_stragglers_total',
   'dysco_control_slots_in_use',
 ];
 
