@@ -355,24 +355,16 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     return o;
   }
 
-  Napi::Value TakeSent(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array out = Napi::Array::New(env, io_.to_wire.size());
-    for (uint32_t i = 0; i < io_.to_wire.size(); ++i) {
-      out.Set(i, Napi::Buffer<uint8_t>::Copy(env, io_.to_wire[i].data(), io_.to_wire[i].size()));
-    }
-    io_.to_wire.clear();
-    return out;
-  }
-
+  Napi::Value TakeSent(const Napi::CallbackInfo& info) { return TakeFrames(info.Env(), io_.to_wire); }
   // Frames the pipeline sent toward the host by itself since the last call (probes).
-  Napi::Value TakeSentToHost(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Array out = Napi::Array::New(env, io_.to_host.size());
-    for (uint32_t i = 0; i < io_.to_host.size(); ++i) {
-      out.Set(i, Napi::Buffer<uint8_t>::Copy(env, io_.to_host[i].data(), io_.to_host[i].size()));
+  Napi::Value TakeSentToHost(const Napi::CallbackInfo& info) { return TakeFrames(info.Env(), io_.to_host); }
+
+  static Napi::Value TakeFrames(Napi::Env env, std::vector<std::vector<uint8_t>>& frames) {
+    Napi::Array out = Napi::Array::New(env, frames.size());
+    for (uint32_t i = 0; i < frames.size(); ++i) {
+      out.Set(i, Napi::Buffer<uint8_t>::Copy(env, frames[i].data(), frames[i].size()));
     }
-    io_.to_host.clear();
+    frames.clear();
     return out;
   }
 

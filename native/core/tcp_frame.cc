@@ -4,6 +4,7 @@
 
 #include "core/byte_order.h"
 #include "core/checksum.h"
+#include "core/frame_headers.h"
 #include "core/packet_view.h"
 
 namespace dysco {
@@ -13,22 +14,9 @@ size_t BuildTcpFrame(uint8_t* out, size_t capacity, const TcpFrameSpec& spec) {
   const uint32_t tcp_length = 20 + spec.options_length + spec.payload_length;
   const size_t total = kEthernetHeaderSize + 20 + tcp_length;
   if (total > capacity || tcp_length > 0xffff - 20) return 0;
-  std::memcpy(out, spec.dst_mac, 6);
-  std::memcpy(out + 6, spec.src_mac, 6);
-  StoreBe16(out + 12, kEtherTypeIpv4);
-  uint8_t* ip = out + kEthernetHeaderSize;
-  ip[0] = 0x45;
-  ip[1] = 0;
-  StoreBe16(ip + 2, static_cast<uint16_t>(20 + tcp_length));
-  StoreBe16(ip + 4, spec.ip_id);
-  StoreBe16(ip + 6, 0x4000);  // DF, as a TCP stack sends
-  ip[8] = 64;
-  ip[9] = kIpProtocolTcp;
-  StoreBe16(ip + 10, 0);
-  std::memcpy(ip + 12, &spec.src_ip, 4);
-  std::memcpy(ip + 16, &spec.dst_ip, 4);
-  StoreBe16(ip + 10, ChecksumFull(ip, 20));
-  uint8_t* tcp = ip + 20;
+  uint8_t* ip = WriteOwnFrameHeaders(out, spec.src_mac, spec.dst_mac, spec.src_ip, spec.dst_ip, spec.ip_id,
+                                     kIpProtocolTcp, tcp_length);
+  uint8_t* tcp = ip + kOwnIpv4HeaderSize;
   std::memcpy(tcp, &spec.src_port, 2);
   std::memcpy(tcp + 2, &spec.dst_port, 2);
   StoreBe32(tcp + 4, spec.seq);
