@@ -1,15 +1,17 @@
 // Reconfiguration in the datapath (docs/reconfiguration.md, "The datapath's part"): an anchor's second
 // path, from the new path's TCP handshake through two paths to the fold, on the lcore.
 //
-//   left anchor   OpenNewPath: SYN ──► SYN-ACK arrives: cutoffs, ACK + path option ──► two paths ──► fold
-//   right anchor  ExpectNewPath ──► the SYN with its nonce: SYN-ACK ──► ACK + option: cutoffs,
-//                 announcement ──► two paths ──► fold
+//   left anchor   OpenNewPath: SYN ──► SYN-ACK: ACK + path option ──► the right anchor's announcement:
+//                 switch (cutoff), announce ──► two paths ──► fold
+//   right anchor  ExpectNewPath ──► the SYN with its nonce: SYN-ACK ──► the ACK + path option: switch
+//                 (cutoff), announce ──► two paths ──► fold
 //
-// Each anchor's stream moves to the new path at its cutoff: the new path's first byte of it is the
-// handshake's ISN + 1. The far anchor learns the cutoff from the path option on the segments the anchor
-// makes itself; until then it cannot map that stream and drops it (counted), and the sender's TCP
-// retransmits. Acknowledgements go on the path whose data they cover; what a path cannot express (an
-// acknowledgement of data that came the other way) is replaced there by the lowest one it can.
+// An anchor switches only once the far anchor's scaled window has crossed the new path, and at a segment of
+// its own host's (an idle host is probed for one). Its stream moves to the new path at its cutoff, whose
+// first byte there is the handshake's ISN + 1; the far anchor learns the cutoff from the path option on the
+// segments the anchor makes itself, and drops (counted) what it cannot map before that. Acknowledgements go
+// on the path whose data they cover; what a path cannot express is replaced there by the lowest one it can,
+// and the host never gets one below the best it has seen.
 #include <cstring>
 #include <random>
 
