@@ -563,3 +563,48 @@ describe('two paths: an idle session', () => {
     closeAndDrain(chain, [mb1]);
   });
 });
+
+describe('two paths: bad requests are refused with a clear status, and change nothing', () => {
+  it('specs, sessions, phases and the pool', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes } = chain;
+    const good = leftAnchorSpec(client, 51, [boxes.mb1!, server]);
+    assert.throws(() => client.agent.openNewPath({ ...good, side: 'middle' } as never, lab.now), TypeError);
+    assert.throws(() => client.agent.openNewPath({ ...good, hops: [-1] }, lab.now), TypeError);
+    assert.throws(() => client.agent.openNewPath({ ...good, hops: new Array(33).fill(1) }, lab.now), TypeError);
+    assert.throws(() => client.agent.openNewPath({ ...good, hops: [] }, lab.now), /INVALID_ARGUMENT|invalid argument/);
+    assert.throws(() => client.agent.openNewPath({ ...good, side: 'left' }, lab.now), /INVALID_ARGUMENT|invalid argument/);
+    assert.throws(() => client.agent.openNewPath({ ...good, sessionId: 999 }, lab.now), /no live session/);
+    assert.throws(() => client.agent.openNewPath({ ...good, hostTuple: { ...good.hostTuple, srcPort: 1 } }, lab.now), /no live session/);
+    assert.throws(() => client.agent.retireSession(999, lab.now), /no live session/);
+    // A SYN with a nonce this right anchor does not expect is dropped and counted.
+    client.agent.openNewPath(good, lab.now);
+    lab.flush();
+    assert.equal(server.agent.drops().new_path_unexpected, 1);
+    assert.throws(() => client.agent.openNewPath({ ...good, nonce: 52 }, lab.now), /second path/);
+    client.agent.abandonNewPath(good.sessionId, 51, lab.now);
+    // Once switched, a new path can no longer be abandoned. (Through mb2: mb1 still holds the half-made
+    // path's session for this tuple until its set-up times out.)
+    openPath(chain, [boxes.mb2!], 53);
+    chain.c.send(100);
+    assert.throws(() => client.agent.abandonNewPath(good.sessionId, 53, lab.now), /can no longer be abandoned/);
+    assert.equal(only(client.agent.sessions(), 'client').reconfig?.phase, 'two_paths');
+  });
+
+  it('a full reconfiguration pool refuses the next one', () => {
+    const lab = new DyscoLab();
+    const client = lab.addHost('client', 1, 'endpoint', { maxReconfigurations: 1 });
+    const server = lab.addHost('server', 4, 'endpoint');
+    client.agent.installPolicies(compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32`, dstPorts: 80 }, chain: [] }]));
+    for (const port of [5555, 5556]) {
+      const syn = buildTcpFrame({ eth: { srcMac: client.mac, dstMac: client.gatewayMac }, ip: { src: client.ip, dst: server.ip }, tcp: { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN } });
+      lab.send(client, syn);
+      const synAck = buildTcpFrame({ eth: { srcMac: server.mac, dstMac: server.gatewayMac }, ip: { src: server.ip, dst: client.ip }, tcp: { srcPort: 80, dstPort: port, seq: 9, ack: 2, flags: TCP_SYN | TCP_ACK } });
+      lab.send(server, synAck);
+    }
+    const [a, b] = client.agent.sessions();
+    const spec = (s: typeof a, nonce: number): NewPathSpec => ({ sessionId: s!.id, hostTuple: s!.rightSession!, side: 'right', nonce, delta: { forward: 0, reverse: 0 }, hops: [ipv4ToNumber(server.ip)] });
+    client.agent.openNewPath(spec(a, 61), lab.now);
+    assert.throws(() => client.agent.openNewPath(spec(b, 62), lab.now), /reconfiguration slot/);
+  });
+});
