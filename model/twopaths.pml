@@ -86,7 +86,7 @@
 #define TWO_PATHS  5
 #define CANCELING  6
 
-mtype = { DATA, ACKONLY, SYN, SYNACK, HSACK };                                            /* on a path */
+mtype = { DATA, ACKONLY, SYN, SYNACK, HSACK, ANNOUNCE };                                  /* on a path */
 mtype = { REQUEST_LOCK, ACK_LOCK, CANCEL_LOCK, ACK_CANCEL, RIGHT_REQUEST_MSG };           /* control */
 
 /* index = sending side: 0 = left to right, 1 = right to left. Fields: kind, seq, ack, payload */
@@ -107,6 +107,7 @@ byte sndUna[2], sndNxt[2], rcvNxt[2];
 /* each anchor */
 byte st[2];
 bool started[2], onNew[2], canceled[2];
+bool hsDone;            /* the left anchor has the SYN-ACK and sent the handshake's ACK; it switches on ANNOUNCE */
 byte oldSent[2], oldRcvd[2], oldAckSent[2], minNewRcvd[2], newSentMax[2];
 byte learnedOld[4];     /* [side*2 + direction]: the old segment's delta as the lock messages reported it */
 byte learnedNew[4];     /* same, for the new path, as the handshake reported it */
@@ -280,16 +281,21 @@ proctype Side(byte s) {
            putHandshake(s, SYNACK); st[s] = WAITING
         :: else -> skip                              /* stale */
         fi
-     :: k == SYNACK ->                               /* left anchor */
+     :: k == SYNACK ->                               /* left anchor: the handshake's ACK; the switch waits */
         if
         :: st[s] == SETTING_UP ->
-           learnedNew[s * 2 + 1] = sq;
-           enterTwoPaths(s); putHandshake(s, HSACK); checkCompletion(s)
-        :: st[s] == TWO_PATHS || onNew[s] -> putHandshake(s, HSACK)  /* our ACK was lost */
+           learnedNew[s * 2 + 1] = sq; hsDone = true; putHandshake(s, HSACK)
+        :: st[s] == TWO_PATHS || onNew[s] -> skip
         :: else -> skip
         fi
-     :: k == HSACK ->
-        if :: st[s] == WAITING -> enterTwoPaths(s); checkCompletion(s) :: else -> skip fi
+     :: k == HSACK ->                                /* right anchor: switches, announces */
+        if
+        :: st[s] == WAITING -> enterTwoPaths(s); putHandshake(s, ANNOUNCE); checkCompletion(s)
+        :: st[s] == TWO_PATHS || onNew[s] -> putHandshake(s, ANNOUNCE)  /* our announcement was lost */
+        :: else -> skip
+        fi
+     :: k == ANNOUNCE ->                             /* left anchor: the right anchor is there; switch */
+        if :: st[s] == SETTING_UP && hsDone -> enterTwoPaths(s); checkCompletion(s) :: else -> skip fi
      :: k == DATA || k == ACKONLY ->
         if :: st[s] == WAITING -> enterTwoPaths(s) :: else -> skip fi;  /* data also completes the handshake */
         sq = sq - learnedNew[s * 2 + OTHER(s)];
@@ -333,7 +339,8 @@ proctype Side(byte s) {
   /* ---- retransmission timers: only when nothing else can happen ---- */
   :: timeout && sndUna[s] < sndNxt[s] -> emit(s, DATA, sndUna[s], rcvNxt[s])
   :: timeout && s == 0 && st[0] == REQUESTING -> ctlSend(1, REQUEST_LOCK, 0, 0)
-  :: timeout && s == 0 && st[0] == SETTING_UP && retries < MAXRETRY -> retries++; putHandshake(0, SYN)
+  :: timeout && s == 0 && st[0] == SETTING_UP && !hsDone && retries < MAXRETRY -> retries++; putHandshake(0, SYN)
+  :: timeout && s == 0 && st[0] == SETTING_UP && hsDone && retries < MAXRETRY -> retries++; putHandshake(0, HSACK)
   :: timeout && s == 0 && st[0] == SETTING_UP && retries == MAXRETRY ->
      st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
   :: timeout && s == 0 && st[0] == CANCELING -> ctlSend(1, CANCEL_LOCK, 0, 0)
