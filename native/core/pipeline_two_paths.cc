@@ -716,7 +716,6 @@ Verdict SessionPipeline::HostTwoPaths(uint32_t index, TranslationKind kind, Pipe
     }
     RecomputeTcpChecksum(f, l);
     if (second.next_hop != 0) std::memcpy(f, table_.macs().bytes(second.next_hop), 6);
-    (void)length;
   };
   auto copy_out = [&](auto&& rewrite, uint32_t from, uint32_t to, bool keep_payload) {
     uint8_t copy[kEthernetHeaderSize + 0xffff];
@@ -910,7 +909,6 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
              !((second.their_flags & kPathReceivedAll) && second.phase == SecondPathPhase::kTwoPaths)) {
     return DropWith(DropReason::NEW_PATH_UNMAPPED);
   }
-  Session& session = table_.at(index);
   TupleWords arrives, leaves;
   KindWordsOf(second.side, kind, config_.host_ip, &arrives, &leaves);
   RewriteTuple(frame + layout.l3_offset, frame + layout.l4_offset, leaves, second.side, false);
@@ -930,7 +928,6 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
     StoreBe16(t + 14, field > 0xffff ? 0xffff : static_cast<uint16_t>(field));
   }
   RecomputeTcpChecksum(frame, layout);
-  (void)session;
   Track(index, BaseKind(kind), packet, layout, now);
   if (table_.at(index).reconfigured()) CheckDrained(index, now);
   return Verdict::kToHost;
