@@ -11,6 +11,8 @@ export interface BenchOptions {
   /** every port kind asked for, for benchmarks that compare them (throughput) */
   deviceKinds: readonly ('af_packet' | 'af_xdp')[];
   streams: number;
+  /** reconfig: each stream's rate each way */
+  rateMbit?: number;
   log: (line: string) => void;
 }
 

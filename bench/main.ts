@@ -24,18 +24,23 @@ export function buildBenchCli(argv: string[]) {
             default: ['af_packet', 'af_xdp'] as const,
             describe: "PMD backing the agents' veth ports; throughput measures every kind given side by side, the others use the first",
           })
-          .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' }),
+          .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' })
+          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 100, quick 50)' }),
       async (args) => {
         const bench = BENCHMARKS[args.name];
         if (!bench) throw new BenchUsageError(`unknown benchmark "${args.name}"; known: ${names.join(', ')}`);
         if (!Number.isInteger(args.streams) || args.streams < 1 || args.streams > 128) {
           throw new BenchUsageError('--streams must be an integer from 1 to 128');
         }
+        if (args.rateMbit !== undefined && !(args.rateMbit > 0 && args.rateMbit <= 10_000)) {
+          throw new BenchUsageError('--rate-mbit must be a number above 0 and at most 10000');
+        }
         await bench.run({
           quick: args.quick,
           deviceKind: args.deviceKind[0] ?? 'af_packet',
           deviceKinds: [...new Set(args.deviceKind)],
           streams: args.streams,
+          ...(args.rateMbit !== undefined && { rateMbit: args.rateMbit }),
           log: (line) => process.stderr.write(`${line}\n`),
         });
       },

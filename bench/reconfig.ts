@@ -32,6 +32,8 @@ export interface ReconfigBenchOptions {
   deviceKind: DeviceKind;
   /** concurrent sessions */
   streams: number;
+  /** each stream's rate each way; default 100 (quick 50) */
+  rateMbit?: number;
   log: (line: string) => void;
 }
 
@@ -100,7 +102,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
   const total = options.quick ? 12 : 100;
   const sessions = Math.min(options.streams, options.quick ? 4 : 8);
   const durationMs = options.quick ? 4_000 : 20_000;
-  const rateMbitPerSecond = options.quick ? 50 : 100;
+  const rateMbitPerSecond = options.rateMbit ?? (options.quick ? 50 : 100);
   const plan = planReconfigurations(total, sessions);
   const timings: ReconfigTiming[] = [];
   let baseline: VerifiedStreamsResult | undefined;
