@@ -39,13 +39,17 @@ interface Chain {
 }
 
 /** client → chain → server, a session set up and carrying a little data both ways. */
-function establish(chain: string[], options: { serverScale?: number } = {}): Chain {
+function establish(
+  chain: string[],
+  options: { serverScale?: number; rewriteMb1?: (frame: Buffer) => Buffer } = {},
+): Chain {
   const lab = new DyscoLab();
   const client = lab.addHost('client', 1, 'endpoint');
   const boxes: Record<string, LabHost> = {
     mb1: lab.addHost('mb1', 2, 'forwarder'),
     mb2: lab.addHost('mb2', 3, 'forwarder'),
   };
+  if (options.rewriteMb1) boxes.mb1!.rewriteForwarded = options.rewriteMb1;
   const server = lab.addHost('server', 4, 'endpoint');
   client.agent.installPolicies(
     compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32`, dstPorts: 80 }, chain: chain.map((n) => boxes[n]!.ip) }]),
@@ -315,11 +319,8 @@ describe('two paths: segments at and below the cutoff', () => {
 describe('two paths: the new path has another window scale', () => {
   // mb1's stack rewrites the server's window scale on the old path (as a scrubbing box would), so the
   // client believes the server scales by 5; the new path, direct, negotiates the server's real 9.
-  const chain = (() => {
-    const lab0 = establishWithRewrite();
-    return lab0;
-  })();
-  const { lab, client, server, c, s } = chain;
+  const chain = establish(['mb1'], { serverScale: 9, rewriteMb1: scaleOfSynAckTo(5) });
+  const { client, server, c, s } = chain;
 
   it('windows that arrive on the new path are rescaled to what the client believes, before and after the fold', () => {
     openPath(chain, [], 5);
@@ -333,18 +334,17 @@ describe('two paths: the new path has another window scale', () => {
     s.send(100);
     const after = c.take().filter((x) => x.payload.length > 0);
     assert.equal(after[0]!.window, 501 * 16);
-    void lab;
-    void server;
+  });
+
+  it('the two hosts had believed different scales from the start', () => {
+    assert.equal(only(client.agent.sessions(), 'client session').handshake[1].windowScale, 5);
+    assert.equal(only(server.agent.sessions(), 'server session').handshake[1].windowScale, 9);
   });
 });
 
-function establishWithRewrite(): Chain {
-  const lab = new DyscoLab();
-  const client = lab.addHost('client', 1, 'endpoint');
-  const mb1 = lab.addHost('mb1', 2, 'forwarder');
-  const mb2 = lab.addHost('mb2', 3, 'forwarder');
-  const server = lab.addHost('server', 4, 'endpoint');
-  mb1.rewriteForwarded = (frame) => {
+/** A forwarder's stack that rewrites the window scale of the SYN-ACKs it forwards (a scrubbing box). */
+function scaleOfSynAckTo(scale: number): (frame: Buffer) => Buffer {
+  return (frame) => {
     const p = parseFrame(frame);
     if (!p.tcp || (p.tcp.flags & (TCP_SYN | TCP_ACK)) !== (TCP_SYN | TCP_ACK)) return frame;
     const options = frame.subarray(p.l4Offset + 20, p.l4Offset + p.tcp.headerLength);
@@ -354,7 +354,7 @@ function establishWithRewrite(): Chain {
         i++;
         continue;
       }
-      if (options[i] === 3) options[i + 2] = 5;
+      if (options[i] === 3) options[i + 2] = scale;
       i += options[i + 1]!;
     }
     const segment = frame.subarray(p.l4Offset, p.l3Offset + p.ip.totalLength);
@@ -362,22 +362,6 @@ function establishWithRewrite(): Chain {
     segment.writeUInt16BE(transportChecksum(p.ip.src, p.ip.dst, 6, segment), 16);
     return frame;
   };
-  client.agent.installPolicies(compilePolicies([{ name: 'web', match: { dstPrefix: `${server.ip}/32`, dstPorts: 80 }, chain: [mb1.ip] }]));
-  const frame = (from: LabHost, src: string, dst: string, sport: number, dport: number, seq: number, ack: number, flags: number, opts?: Buffer) =>
-    buildTcpFrame({ eth: { srcMac: from.mac, dstMac: from.gatewayMac }, ip: { src, dst, id: 1, ttl: 64 }, tcp: { srcPort: sport, dstPort: dport, seq, ack, flags, window: 64240, options: opts } });
-  lab.send(client, frame(client, client.ip, server.ip, 5555, 80, CLIENT_ISN, 0, TCP_SYN, handshakeOptions(1111, 0, 7)));
-  lab.send(server, frame(server, server.ip, client.ip, 80, 5555, SERVER_ISN, CLIENT_ISN + 1, TCP_SYN | TCP_ACK, handshakeOptions(2222, 1111, 9)));
-  assert.equal(only(client.agent.sessions(), 'client session').handshake[1].windowScale, 5);
-  assert.equal(only(server.agent.sessions(), 'server session').handshake[1].windowScale, 9);
-  const c = new TcpPeer({ lab, host: client, localIp: client.ip, localPort: 5555, remoteIp: server.ip, remotePort: 80, isn: CLIENT_ISN, peerIsn: SERVER_ISN, stream: 1, peerStream: 2 });
-  const s = new TcpPeer({ lab, host: server, localIp: server.ip, localPort: 80, remoteIp: client.ip, remotePort: 5555, isn: SERVER_ISN, peerIsn: CLIENT_ISN, stream: 2, peerStream: 1 });
-  client.delivered.length = 0;
-  server.delivered.length = 0;
-  const chain = { lab, client, server, boxes: { mb1, mb2 }, c, s };
-  c.pureAck();
-  s.take();
-  exchange(chain, 300);
-  return chain;
 }
 
 describe('two paths: FIN and RST while both paths run', () => {

@@ -11,10 +11,10 @@ import type { ReconfigureCommand, ReconfigureSessionResult, Reconfigurer } from 
 import { formatReconfigureResults } from '../../src/cli/ctl/format';
 import { runReconfigure } from '../../src/cli/ctl/handler';
 import { parseFilterArg, parseSessionArg, reconfigureBodyFromArgs, type ReconfigureArgs } from '../../src/cli/ctl/options';
-import { buildCli } from '../../src/cli/main';
 import { UserError } from '../../src/cli/shared/user-error';
 import { formatIpv4, parseIpv4 } from '../../src/net/ipv4';
 import { PolicyStore } from '../../src/policy/store';
+import { parsedArgs } from '../support/cli-args';
 
 const ip = (text: string) => parseIpv4(text)!;
 const SESSION = { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201 };
@@ -129,22 +129,7 @@ describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
 });
 
 describe('ctl reconfigure flags', () => {
-  const STOP = 'stop before the ctl handler';
-  async function parsed(argv: string[]): Promise<ReconfigureArgs> {
-    let captured: unknown;
-    await assert.rejects(
-      async () =>
-        buildCli(argv)
-          .fail(false)
-          .middleware((args) => {
-            captured = args;
-            throw new Error(STOP);
-          })
-          .parseAsync(),
-      new RegExp(STOP),
-    );
-    return captured as ReconfigureArgs;
-  }
+  const parsed = (argv: string[]) => parsedArgs<ReconfigureArgs>(argv);
 
   test('flags become the request body', async () => {
     const args = await parsed(['ctl', 'reconfigure', '--session', '10.0.0.1:40000-10.0.0.2:5201', '--right-anchor', '10.0.0.2', '--via', '10.0.0.5,10.0.0.6', '--wait-ms', '2000']);

@@ -12,24 +12,9 @@ import { policyFromArgs, sessionQueryFromArgs, type PolicyAddArgs, type Sessions
 import { buildCli } from '../../src/cli/main';
 import { UserError } from '../../src/cli/shared/user-error';
 import { PolicyStore } from '../../src/policy/store';
+import { parsedArgs } from '../support/cli-args';
 
-const STOP = 'stop before the ctl handler';
-
-async function parsed<T>(argv: string[]): Promise<T> {
-  let captured: unknown;
-  await assert.rejects(
-    async () =>
-      buildCli(argv)
-        .fail(false)
-        .middleware((args) => {
-          captured = args;
-          throw new Error(STOP);
-        })
-        .parseAsync(),
-    new RegExp(STOP),
-  );
-  return captured as T;
-}
+const parsed = parsedArgs;
 
 const s1: SessionRecord = {
   id: 7,
