@@ -162,7 +162,8 @@ export function bytesLostOneWay(sent: number, received: StreamPeerReport['receiv
 /** `sessions` verified streams from `clientHost` to `serverHost` at once, each checked on both ends. */
 export async function runVerifiedStreams(tb: Testbed, clientHost: string, serverHost: string, opts: VerifiedStreamsOptions): Promise<VerifiedStreamsResult> {
   const count = opts.sessions ?? 1;
-  const server = await startStreamServer(tb, serverHost, { port: opts.port, connections: count });
+  // The server sends until its client ends, at the same rate as the client.
+  const server = await startStreamServer(tb, serverHost, { port: opts.port, connections: count, rateMbitPerSecond: opts.rateMbitPerSecond });
   try {
     const before = await retransSegsOf(tb, clientHost);
     const clients = Array.from({ length: count }, (_, i) => runStreamClient(tb, clientHost, server, { ...opts, seed: (opts.seed + i) >>> 0 }));

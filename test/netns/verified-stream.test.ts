@@ -70,6 +70,16 @@ describe('verified stream on chain-2-plain', { skip, timeout: 300_000 }, () => {
     assert.ok((await rxBytes(tb, 'mb1')) - before < 100_000, 'the direct path does not cross mb1');
   });
 
+  it('a rate limits both directions', async () => {
+    const result = await runVerifiedStreams(tb, 'client', 'server', { port: 7108, seed: 1000, durationMs: 1000, rateMbitPerSecond: 2 });
+    const [s] = result.sessions;
+    assert.equal(s!.ok, true, JSON.stringify({ client: s!.client.failures, server: s!.server?.failures }));
+    // 2 Mbit/s for about a second is 250 kB each way; unlimited it would be hundreds of MB
+    for (const [side, sent] of [['client', s!.client.sent.bytes], ['server', s!.server!.sent.bytes]] as const) {
+      assert.ok(sent > 50_000 && sent < 1_000_000, `${side} sent ${sent} bytes at 2 Mbit/s`);
+    }
+  });
+
   it('through a forwarding middlebox (routed by IP): intact, and it crossed mb1', async () => {
     await routeThroughChain(tb, 'client', 'server', ['mb1'], { port: 7102, slot: 1 });
     try {
