@@ -59,6 +59,7 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::Info>("info"),
                          InstanceMethod<&DatapathWrap::InstallPolicies>("installPolicies"),
                          InstanceMethod<&DatapathWrap::Sessions>("sessions"),
+                         InstanceMethod<&DatapathWrap::FindSession>("findSession"),
                          InstanceMethod<&DatapathWrap::PipelineStats>("pipelineStats"),
                          InstanceMethod<&DatapathWrap::Transmit>("transmit"),
                          InstanceMethod<&DatapathWrap::OpenNewPath>("openNewPath"),
@@ -332,6 +333,29 @@ Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
         return out;
       },
       [](dysco::Request& request, bool) { delete[] reinterpret_cast<SessionSummary*>(request.args[0]); });
+}
+
+// findSession({ sessionId } | tuple): Promise<summary | null>.
+Napi::Value DatapathWrap::FindSession(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint64_t query[3];
+  std::string error;
+  if (info.Length() < 1 || !SessionQueryFromJs(info[0], query, &error)) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    deferred.Reject(Napi::TypeError::New(env, "findSession: " + error).Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kFindSession;
+  request->args[0] = reinterpret_cast<uint64_t>(new SessionSummary{});
+  std::copy(query, query + 3, request->args + 1);
+  return Submit(
+      env, request,
+      [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+        if (done.results[0] != 1) return env.Null();
+        return SessionSummaryObject(env, *reinterpret_cast<const SessionSummary*>(done.args[0]));
+      },
+      [](dysco::Request& request, bool) { delete reinterpret_cast<SessionSummary*>(request.args[0]); });
 }
 
 // transmit({ dstIp, dstPort, srcPort, payload }): Promise<{ sent }> (false: waiting for ARP).

@@ -29,6 +29,7 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value InstallPolicies(const Napi::CallbackInfo& info);
   Napi::Value Sessions(const Napi::CallbackInfo& info);
+  Napi::Value FindSession(const Napi::CallbackInfo& info);
   Napi::Value PipelineStats(const Napi::CallbackInfo& info);
   Napi::Value Transmit(const Napi::CallbackInfo& info);
   Napi::Value OpenNewPath(const Napi::CallbackInfo& info);

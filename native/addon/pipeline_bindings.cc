@@ -4,6 +4,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <algorithm>
 #include <vector>
 
 #include "addon/errors.h"
@@ -91,6 +92,7 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::Expire>("expire"),
                            InstanceMethod<&PipelineWrap::InstallPolicies>("installPolicies"),
                            InstanceMethod<&PipelineWrap::Sessions>("sessions"),
+                           InstanceMethod<&PipelineWrap::FindSession>("findSession"),
                            InstanceMethod<&PipelineWrap::Stats>("stats"),
                            InstanceMethod<&PipelineWrap::Drops>("drops"),
                            InstanceMethod<&PipelineWrap::TakeSent>("takeSent"),
@@ -247,6 +249,24 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
       cursor = request.results[1];
     }
     return out;
+  }
+
+  // findSession({ sessionId } | tuple, nowMs): the session's summary, or null.
+  Napi::Value FindSession(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    uint64_t query[3];
+    std::string error;
+    if (info.Length() < 2 || !info[1].IsNumber() || !SessionQueryFromJs(info[0], query, &error)) {
+      ThrowType(env, "findSession(query, nowMs): " + error);
+      return env.Undefined();
+    }
+    SessionSummary summary{};
+    Request request{};
+    request.type = RequestType::kFindSession;
+    request.args[0] = reinterpret_cast<uint64_t>(&summary);
+    std::copy(query, query + 3, request.args + 1);
+    if (!ServeNow(env, request, info[1].As<Napi::Number>().Uint32Value())) return env.Undefined();
+    return request.results[0] == 1 ? SessionSummaryObject(env, summary) : env.Null();
   }
 
   // transmit({ dstIp, dstPort, srcPort, payload }, nowMs): { sent } (false: waiting for ARP).

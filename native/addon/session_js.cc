@@ -1,5 +1,7 @@
 #include "addon/session_js.h"
 
+#include "addon/pipeline_options.h"
+
 namespace dysco::addon {
 namespace {
 
@@ -88,6 +90,29 @@ Napi::Object PipelineStatsObject(Napi::Env env, const SessionPipeline& pipeline)
   out.Set("tableBytes", static_cast<double>(pipeline.MemoryBytes()));
   out.Set("controlSlotsInUse", pipeline.control_packets().in_use());
   return out;
+}
+
+bool SessionQueryFromJs(const Napi::Value& value, uint64_t args[3], std::string* error) {
+  *error = "a session query is { sessionId } or { srcIp, dstIp, srcPort, dstPort }";
+  if (!value.IsObject()) return false;
+  const Napi::Object query = value.As<Napi::Object>();
+  if (query.Has("sessionId")) {
+    uint32_t id;
+    if (!ReadRequiredUintOption(query, "sessionId", UINT32_MAX - 1, &id)) return false;
+    args[0] = id;
+    args[1] = 0;
+    args[2] = 0;
+    return true;
+  }
+  uint32_t src_ip, dst_ip, src_port, dst_port;
+  if (!ReadRequiredUintOption(query, "srcIp", UINT32_MAX, &src_ip) || !ReadRequiredUintOption(query, "dstIp", UINT32_MAX, &dst_ip) ||
+      !ReadRequiredUintOption(query, "srcPort", 65535, &src_port) || !ReadRequiredUintOption(query, "dstPort", 65535, &dst_port)) {
+    return false;
+  }
+  args[0] = UINT64_MAX;
+  args[1] = uint64_t{__builtin_bswap32(src_ip)} << 32 | __builtin_bswap32(dst_ip);
+  args[2] = uint64_t{__builtin_bswap16(static_cast<uint16_t>(src_port))} << 16 | __builtin_bswap16(static_cast<uint16_t>(dst_port));
+  return true;
 }
 
 }  // namespace dysco::addon

@@ -3,6 +3,9 @@
 // Buffer-only Pipeline class. Addresses become host-order numbers, ports plain numbers.
 #include <napi.h>
 
+#include <cstdint>
+#include <string>
+
 #include "core/session_pipeline.h"
 #include "core/session_summary.h"
 
@@ -15,5 +18,8 @@ Napi::Object SessionSummaryObject(Napi::Env env, const SessionSummary& summary);
 // Keys from pipeline_counters.def, teardowns by teardown_causes.def, then the table's own figures.
 Napi::Object PipelineStatsObject(Napi::Env env, const SessionPipeline& pipeline);
 const char* TeardownCauseLabel(uint32_t cause);
+// A FindSession query, { sessionId } or { srcIp, dstIp, srcPort, dstPort } (host-order numbers), as
+// the request's args[1..3]. False with *error set when it is neither.
+bool SessionQueryFromJs(const Napi::Value& value, uint64_t args[3], std::string* error);
 
 }  // namespace dysco::addon

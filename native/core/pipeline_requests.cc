@@ -29,6 +29,7 @@ void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
   switch (request.type) {
     case RequestType::kInstallPolicies: request.status = ServeInstallPolicies(request); break;
     case RequestType::kDumpSessions: request.status = ServeDumpSessions(request, now_ms); break;
+    case RequestType::kFindSession: request.status = ServeFindSession(request, now_ms); break;
     case RequestType::kTransmit: request.status = ServeTransmit(request, now_ms); break;
     case RequestType::kOpenNewPath: request.status = ServeOpenNewPath(request, now_ms); break;
     case RequestType::kExpectNewPath: request.status = ServeExpectNewPath(request, now_ms); break;
@@ -59,6 +60,31 @@ Status SessionPipeline::ServeDumpSessions(Request& request, uint32_t now_ms) {
   }
   request.results[0] = written;
   request.results[1] = slot >= table.capacity() ? UINT64_MAX : slot;
+  return Status::OK;
+}
+
+// One session without a dump: by id, or by a tuple its host sends (either direction), as a control
+// message names it. O(1), so that an agent with many sessions answers its first message for one quickly.
+Status SessionPipeline::ServeFindSession(Request& request, uint32_t now_ms) {
+  auto* out = reinterpret_cast<SessionSummary*>(request.args[0]);
+  if (out == nullptr) return Status::INVALID_ARGUMENT;
+  const SessionTable& table = table_;
+  uint32_t index = UINT32_MAX;
+  if (request.args[1] != UINT64_MAX) {
+    if (request.args[1] < table.capacity()) index = static_cast<uint32_t>(request.args[1]);
+  } else {
+    FiveTuple tuple;
+    tuple.src_ip = static_cast<uint32_t>(request.args[2] >> 32);
+    tuple.dst_ip = static_cast<uint32_t>(request.args[2]);
+    tuple.src_port = static_cast<uint16_t>(request.args[3] >> 16);
+    tuple.dst_port = static_cast<uint16_t>(request.args[3]);
+    tuple.protocol = kIpProtocolTcp;
+    uint32_t value;
+    if (table.Lookup(true, tuple, &value) || table.Lookup(true, tuple.Reversed(), &value)) index = EntryIndex(value);
+  }
+  const bool found = index != UINT32_MAX && table.at(index).state != SessionState::kFree;
+  if (found) *out = Summarize(table, index, now_ms);
+  request.results[0] = found ? 1 : 0;
   return Status::OK;
 }
 

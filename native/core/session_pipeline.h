@@ -204,6 +204,7 @@ class SessionPipeline {
   void Complete(Request& request);
   Status ServeInstallPolicies(Request& request);
   Status ServeDumpSessions(Request& request, uint32_t now_ms);
+  Status ServeFindSession(Request& request, uint32_t now_ms);
   Status ServeTransmit(Request& request, uint32_t now_ms);
   // Reconfiguration: a session's second path (pipeline_two_paths.cc).
   Status ServeOpenNewPath(Request& request, uint32_t now);

@@ -6,6 +6,7 @@
 import type { EventEmitter } from 'node:events';
 import type { DatapathEventMap } from '../datapath/datapath';
 import type { NativeSessionPage } from '../native/binding';
+import type { NativeSessionSummary, SessionQuery } from '../native/session-types';
 import type {
   AnchorSideName,
   NewPathAnsweredEvent,
@@ -38,6 +39,7 @@ export interface ReconfigDatapath {
   /** A Datapath's typed emitter; only the events of ReconfigEventMap are listened to. */
   readonly events: Pick<EventEmitter<DatapathEventMap>, 'on' | 'off'>;
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
+  findSession(query: SessionQuery): Promise<NativeSessionSummary | null>;
   openNewPath(spec: NewPathSpec): Promise<void>;
   expectNewPath(spec: NewPathSpec): Promise<void>;
   abandonNewPath(sessionId: number, nonce: number): Promise<void>;

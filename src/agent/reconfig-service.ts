@@ -1,7 +1,7 @@
 // Live reconfiguration on a running agent: one ReconfigCoordinator fed by the control channel (DatapathLink), the
 // datapath's reconfiguration events and Node timers, whose outputs become control messages, datapath requests and
 // timers. A SessionRegistry names the sessions both ways. Every input runs through one serial queue, so the
-// coordinator sees them one at a time and in arrival order, even when one of them waits for a session dump.
+// coordinator sees them one at a time and in arrival order, even when one waits for the datapath to name a session.
 //
 // Timers: the control channel retransmits each message hop by hop until acked and gives up after its retry span.
 // The left anchor's own requestLock and cancelLock waits start at that span (leftAnchorTiming), so they never
@@ -111,8 +111,7 @@ export class ReconfigService {
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
   private readonly onMessage = (d: { message: ReconfigMessage }) => {
-    const noted = this.registry.generation;
-    this.enqueue(() => this.receive(d.message, noted));
+    this.enqueue(() => this.receive(d.message));
   };
   private readonly onFailed = (f: { message: ReconfigMessage }) =>
     this.enqueue(() => this.apply(this.coordinator.deliveryFailed(f.message), 'delivery failed'));
@@ -122,11 +121,11 @@ export class ReconfigService {
     this.registry = new SessionRegistry(options.datapath, (change) => this.onRegistryChange(change));
     this.timers = options.timers ?? NODE_TIMERS;
     this.listeners = {
-      new_path_answered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
-      two_paths_entered: (e) => this.enqueueNoted((noted) => this.onNewPath(e, noted)),
-      old_path_drained: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
-      new_path_refused: (e) => this.enqueueNoted((noted) => this.onPathSide(e, noted)),
-      session_established: () => void this.registry.refresh().catch((error: Error) => this.options.log?.warn({ err: error.message }, 'session dump failed')),
+      new_path_answered: (e) => this.enqueue(() => this.onNewPath(e)),
+      two_paths_entered: (e) => this.enqueue(() => this.onNewPath(e)),
+      old_path_drained: (e) => this.enqueue(() => this.onPathSide(e)),
+      new_path_refused: (e) => this.enqueue(() => this.onPathSide(e)),
+      session_established: (e) => void this.registry.findById(e.sessionId).catch((error: Error) => this.options.log?.warn({ err: error.message }, 'session lookup failed')),
       session_ended: (e) => this.enqueue(() => void this.registry.forget(e.sessionId)),
     };
   }
@@ -164,9 +163,10 @@ export class ReconfigService {
   /** Runs one reconfiguration per matching session, as their left anchor; answers when all have ended or timed out. */
   async reconfigure(request: ReconfigureRequest): Promise<ReconfigureResult[]> {
     if (!this.running) throw new Error('reconfiguration is not running');
-    await this.registry.refresh();
+    // One session is asked of the datapath alone; a filter needs every session there is.
+    if (!request.session) await this.registry.refresh();
     const targets: { session: Tuple; entry: RegisteredSession | undefined }[] = request.session
-      ? [{ session: request.session, entry: this.registry.lookup(request.session) }]
+      ? [{ session: request.session, entry: await this.registry.find(request.session) }]
       : this.registry
           .all()
           .filter((e) => e.view.right !== undefined && matchesFilter(e.view.session, request.filter ?? {}))
@@ -221,29 +221,19 @@ export class ReconfigService {
     void this.run(task).catch(() => undefined);
   }
 
-  /** As enqueue, noting which dumps began before the input arrived. */
-  private enqueueNoted(task: (noted: number) => void | Promise<void>): void {
-    const noted = this.registry.generation;
-    this.enqueue(() => task(noted));
-  }
-
-  private async receive(message: ReconfigMessage, noted: number): Promise<void> {
-    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.refreshAfter(noted);
+  private async receive(message: ReconfigMessage): Promise<void> {
+    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.find(message.session);
     this.apply(this.coordinator.receive(message), message?.type);
   }
 
-  private async known(sessionId: number, noted: number): Promise<RegisteredSession | undefined> {
-    let entry = this.registry.session(sessionId);
-    if (!entry) {
-      await this.registry.refreshAfter(noted);
-      entry = this.registry.session(sessionId);
-    }
+  private async known(sessionId: number): Promise<RegisteredSession | undefined> {
+    const entry = this.registry.session(sessionId) ?? (await this.registry.findById(sessionId));
     if (!entry) this.options.log?.warn({ sessionId }, 'reconfiguration event for a session the datapath does not list');
     return entry;
   }
 
-  private async onNewPath(event: NewPathEvent, noted: number): Promise<void> {
-    const entry = await this.known(event.sessionId, noted);
+  private async onNewPath(event: NewPathEvent): Promise<void> {
+    const entry = await this.known(event.sessionId);
     if (!entry) return;
     const newSubsession = this.subsessionOf(event.subsession);
     const input: DatapathInput =
@@ -257,8 +247,8 @@ export class ReconfigService {
     this.apply(this.coordinator.datapath(input), event.type);
   }
 
-  private async onPathSide(event: PathSideEvent, noted: number): Promise<void> {
-    const entry = await this.known(event.sessionId, noted);
+  private async onPathSide(event: PathSideEvent): Promise<void> {
+    const entry = await this.known(event.sessionId);
     if (!entry) return;
     const session = entry.view.session;
     // The side that doubled: the right side at the left anchor, the left side at the right anchor.

@@ -1,10 +1,11 @@
 // The agent's sessions as the reconfiguration machines name them: the datapath's session id, the session tuple
 // that control messages carry (the dump's leftSession at a middlebox or responder, rightSession at the initiator),
-// and the subsessions to each neighbour as this agent sends them. Built from Datapath.sessions() dumps; refreshed
-// on demand, with concurrent refreshes folded into one more dump.
+// and the subsessions to each neighbour as this agent sends them. Built from Datapath.sessions() dumps, refreshed on
+// demand with concurrent refreshes folded into one more dump, and one session at a time by findSession (O(1) on
+// the lcore) when a control message or an event names a session not known yet.
 import type { NativeSessionPage } from '../native/binding';
 import { SESSION_ROLES, SESSION_STATES, type SessionRoleName } from '../native/generated/codes';
-import type { NativeSessionSummary, NativeTuple } from '../native/session-types';
+import type { NativeSessionSummary, NativeTuple, SessionQuery } from '../native/session-types';
 import type { SessionView } from '../reconfig/coordinator';
 import type { Tuple } from '../reconfig/messages';
 import { reverseTuple, sameTuple, tupleKey } from '../reconfig/tuples';
@@ -20,6 +21,7 @@ export interface RegisteredSession {
 
 export interface SessionDumpSource {
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
+  findSession(query: SessionQuery): Promise<NativeSessionSummary | null>;
 }
 
 export interface RegistryChange {
@@ -66,10 +68,7 @@ export class SessionRegistry {
   private readonly byId = new Map<number, RegisteredSession>();
   private readonly byTuple = new Map<string, RegisteredSession>();
   private running: Promise<void> | undefined;
-  private runningGeneration = 0;
   private queued: Promise<void> | undefined;
-  private begun = 0;
-  private finished = 0;
 
   constructor(
     private readonly source: SessionDumpSource,
@@ -93,33 +92,12 @@ export class SessionRegistry {
     return [...this.byId.values()];
   }
 
-  /** Dumps begun so far: note it when something arrives, and pass it to refreshAfter. */
-  get generation(): number {
-    return this.begun;
-  }
-
-  /**
-   * A dump that began after `noted` (a generation): none if one has finished since, else the one running if it
-   * began since, else a fresh one. A burst of messages naming unknown sessions costs one dump, not one each.
-   */
-  refreshAfter(noted: number): Promise<void> {
-    if (this.finished > noted) return Promise.resolve();
-    if (this.running && this.runningGeneration > noted) return this.running;
-    return this.refresh();
-  }
-
   /** A fresh dump. While one runs, callers share the one that follows it (it sees what happened meanwhile). */
   refresh(): Promise<void> {
     if (!this.running) {
-      const generation = ++this.begun;
-      this.runningGeneration = generation;
-      this.running = this.dump()
-        .then(() => {
-          this.finished = Math.max(this.finished, generation);
-        })
-        .finally(() => {
-          this.running = undefined;
-        });
+      this.running = this.dump().finally(() => {
+        this.running = undefined;
+      });
       return this.running;
     }
     this.queued ??= this.running
@@ -129,6 +107,24 @@ export class SessionRegistry {
         return this.refresh();
       });
     return this.queued;
+  }
+
+  /** The session a control message names, asked of the datapath alone; undefined when it has none by that name. */
+  async find(session: Tuple): Promise<RegisteredSession | undefined> {
+    const found = await this.source.findSession(session);
+    const entry = found ? registeredSession(found) : undefined;
+    if (!entry || !sameTuple(entry.view.session, session)) return undefined;
+    this.upsert(entry);
+    return this.byId.get(entry.sessionId);
+  }
+
+  /** The session an event names, asked of the datapath alone. */
+  async findById(sessionId: number): Promise<RegisteredSession | undefined> {
+    const found = await this.source.findSession({ sessionId });
+    const entry = found ? registeredSession(found) : undefined;
+    if (!entry) return undefined;
+    this.upsert(entry);
+    return this.byId.get(sessionId);
   }
 
   /** A session the datapath ended (session_ended): gone at once, without waiting for a dump. */
@@ -146,13 +142,7 @@ export class SessionRegistry {
     const seen = new Set<number>();
     for (const entry of entries) {
       seen.add(entry.sessionId);
-      const before = this.byId.get(entry.sessionId);
-      if (before && sameView(before.view, entry.view)) continue;
-      if (before) this.remove(before);
-      this.byId.set(entry.sessionId, entry);
-      this.byTuple.set(tupleKey(entry.view.session), entry);
-      (before && sameTuple(before.view.session, entry.view.session) ? change.changed : change.added).push(entry);
-      if (before && !sameTuple(before.view.session, entry.view.session)) change.removed.push(before);
+      this.put(entry, change);
     }
     for (const entry of [...this.byId.values()]) {
       if (seen.has(entry.sessionId)) continue;
@@ -161,6 +151,23 @@ export class SessionRegistry {
     }
     if (change.added.length || change.changed.length || change.removed.length) this.onChange(change);
     return change;
+  }
+
+  /** Adds or updates one entry and reports the difference. */
+  private upsert(entry: RegisteredSession): void {
+    const change: RegistryChange = { added: [], changed: [], removed: [] };
+    this.put(entry, change);
+    if (change.added.length || change.changed.length || change.removed.length) this.onChange(change);
+  }
+
+  private put(entry: RegisteredSession, change: RegistryChange): void {
+    const before = this.byId.get(entry.sessionId);
+    if (before && sameView(before.view, entry.view)) return;
+    if (before) this.remove(before);
+    this.byId.set(entry.sessionId, entry);
+    this.byTuple.set(tupleKey(entry.view.session), entry);
+    (before && sameTuple(before.view.session, entry.view.session) ? change.changed : change.added).push(entry);
+    if (before && !sameTuple(before.view.session, entry.view.session)) change.removed.push(before);
   }
 
   private async dump(): Promise<void> {

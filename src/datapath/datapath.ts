@@ -9,7 +9,7 @@ import {
   type NativePipelineStats,
   type NativeSessionPage,
 } from '../native/binding';
-import type { PipelineOptions } from '../native/session-types';
+import type { NativeSessionSummary, PipelineOptions, SessionQuery } from '../native/session-types';
 import { callNative, callNativeAsync } from '../native/errors';
 import type {
   ControlPacketEvent,
@@ -221,6 +221,11 @@ export class Datapath {
   /** A page of sessions copied by the lcore; pass nextCursor back for the next page. */
   sessions(cursor: number, limit: number): Promise<NativeSessionPage> {
     return callNativeAsync(() => this.handle.sessions(cursor, limit));
+  }
+
+  /** One session by id, or by a tuple its host sends in either direction; null when there is none. O(1) on the lcore. */
+  findSession(query: SessionQuery): Promise<NativeSessionSummary | null> {
+    return callNativeAsync(() => this.handle.findSession(query));
   }
 
   /**

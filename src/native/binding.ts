@@ -3,7 +3,7 @@
 // (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
 import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
-import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
+import type { NativePipelineStats, NativeSessionSummary, PipelineOptions, SessionQuery } from './session-types';
 
 export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
@@ -84,6 +84,8 @@ export interface NativeDatapath {
   info(): NativeDatapathInfo;
   installPolicies(compiled: Buffer): Promise<void>;
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
+  /** One session without a dump; null when there is none. */
+  findSession(query: SessionQuery): Promise<NativeSessionSummary | null>;
   pipelineStats(): NativePipelineStats | null;
   transmit(spec: TransmitSpec): Promise<{ sent: boolean }>;
   openNewPath(spec: NewPathSpec): Promise<void>;

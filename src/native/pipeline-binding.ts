@@ -1,7 +1,7 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
 // Its requests go through the same SessionPipeline::Serve and event path as the lcore's.
 import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
-import type { NativePipelineStats, NativeSessionSummary, PipelineOptions } from './session-types';
+import type { NativePipelineStats, NativeSessionSummary, PipelineOptions, SessionQuery } from './session-types';
 
 export { SESSION_ROLES, SESSION_STATES } from './generated/codes';
 export type { NativeTuple, PipelineOptions } from './session-types';
@@ -28,6 +28,8 @@ export interface NativePipeline {
   expire(nowMs: number, budget: number): void;
   installPolicies(compiled: Buffer): void;
   sessions(nowMs?: number): PipelineSession[];
+  /** FindSession as the lcore serves it: by id, or by a tuple the host sends in either direction. */
+  findSession(query: SessionQuery, nowMs: number): NativeSessionSummary | null;
   stats(): PipelineStats;
   drops(): Record<string, number>;
   /** Frames the pipeline sent by itself since the last call (ARP requests, packets released after ARP). */

@@ -36,6 +36,9 @@ export interface NativeTuple {
   dstPort: number;
 }
 
+/** findSession's query: a session id, or a tuple the session's host sends (either direction). */
+export type SessionQuery = { sessionId: number } | NativeTuple;
+
 /** TCP facts of one direction, from its SYN (or SYN-ACK): what reconfiguration needs to splice a path. */
 export interface NativeHandshake {
   isn: number;

@@ -190,6 +190,23 @@ describe('two paths: inserting a middlebox into a direct session', () => {
     assert.equal(server.agent.stats().pathsFolded, 1);
   });
 
+  it('findSession names the session at every agent by the tuple control messages carry, either way round, and by id', () => {
+    const session = { srcIp: ipv4ToNumber(client.ip), dstIp: ipv4ToNumber(server.ip), srcPort: 5555, dstPort: 80 };
+    const reversed = { srcIp: session.dstIp, dstIp: session.srcIp, srcPort: 80, dstPort: 5555 };
+    for (const [host, role, named] of [[client, 0, 'rightSession'], [mb1, 1, 'leftSession'], [server, 2, 'leftSession']] as const) {
+      const [listed] = host.agent.sessions(lab.now);
+      for (const query of [session, reversed, { sessionId: listed!.id }]) {
+        const found = host.agent.findSession(query, lab.now);
+        assert.equal(found?.id, listed!.id, `${host.name} by ${JSON.stringify(query)}`);
+        assert.equal(found.role, role);
+        assert.deepEqual(found[named], session);
+      }
+      assert.equal(host.agent.findSession({ ...session, srcPort: 5556 }, lab.now), null, 'another tuple names nothing');
+      assert.equal(host.agent.findSession({ sessionId: listed!.id + 1 }, lab.now), null, 'a free slot names nothing');
+      assert.throws(() => host.agent.findSession({ srcIp: 1 } as never, lab.now), /session query/);
+    }
+  });
+
   it('the session closes cleanly through the new path and every agent forgets it', () => {
     closeAndDrain(chain, [mb1]);
   });

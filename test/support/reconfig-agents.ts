@@ -14,7 +14,7 @@ import { registerReconfigMetrics } from '../../src/metrics/reconfig-collector';
 import type { NativeSessionPage } from '../../src/native/binding';
 import type { DatapathEventMap } from '../../src/datapath/datapath';
 import type { ControlPacketEvent, TransmitSpec } from '../../src/native/events';
-import type { NativeHandshake, NativeSessionSummary, NativeTuple } from '../../src/native/session-types';
+import type { NativeHandshake, NativeSessionSummary, NativeTuple, SessionQuery } from '../../src/native/session-types';
 import { DatapathError } from '../../src/native/errors';
 
 export const CONTROL_PORT = 7777;
@@ -67,6 +67,18 @@ export function summary(fields: Partial<NativeSessionSummary> & { id: number; ro
   return { state: 3, packets: 0, bytes: 0, idleMs: 0, ruleId: -1, handshake: [ZERO_HANDSHAKE, ZERO_HANDSHAKE], ...fields };
 }
 
+/** FindSession as the lcore serves it over a dump: by id, or by a tuple the host sends (either direction). */
+export function findInDump(dump: readonly NativeSessionSummary[], query: SessionQuery): NativeSessionSummary | null {
+  const same = (a: NativeTuple | undefined, b: NativeTuple) =>
+    a !== undefined && a.srcIp === b.srcIp && a.dstIp === b.dstIp && a.srcPort === b.srcPort && a.dstPort === b.dstPort;
+  const reverse = (t: NativeTuple): NativeTuple => ({ srcIp: t.dstIp, dstIp: t.srcIp, srcPort: t.dstPort, dstPort: t.srcPort });
+  const found =
+    'sessionId' in query
+      ? dump.find((s) => s.id === query.sessionId)
+      : dump.find((s) => [query, reverse(query)].some((t) => same(s.rightSession, t) || same(s.leftSession && reverse(s.leftSession), t)));
+  return found ? structuredClone(found) : null;
+}
+
 export class FakeNet {
   readonly agents = new Map<number, FakeAgent>();
   readonly clock = new ManualClock();
@@ -93,6 +105,7 @@ export class FakeDatapath implements ReconfigDatapath {
   readonly events = new EventEmitter<DatapathEventMap>();
   readonly requests: { name: string; args: unknown[] }[] = [];
   sessionCalls = 0;
+  findCalls = 0;
   /** Make openNewPath reject (the lcore refused the request). */
   refuseOpen = false;
   /** Take ExpectNewPath but forget it, so that the SYN meets a RST. */
@@ -114,6 +127,11 @@ export class FakeDatapath implements ReconfigDatapath {
 
   emitLater<K extends keyof ReconfigEventMap>(type: K, ...args: ReconfigEventMap[K]): void {
     this.post(type, ...args);
+  }
+
+  async findSession(query: SessionQuery): Promise<NativeSessionSummary | null> {
+    this.findCalls += 1;
+    return findInDump(this.dump, query);
   }
 
   async sessions(cursor: number, limit: number): Promise<NativeSessionPage> {

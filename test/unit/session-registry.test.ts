@@ -1,9 +1,11 @@
-// The session registry of the reconfiguration composition: dumps to views by role, diffs, paging, coalescing.
+// The session registry of the reconfiguration composition: dumps to views by role, diffs, paging, coalescing, and
+// single sessions found without a dump.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { registeredSession, SessionRegistry, type RegistryChange } from '../../src/agent/session-registry';
 import type { NativeSessionPage } from '../../src/native/binding';
-import { summary, tuple } from '../support/reconfig-agents';
+import type { SessionQuery } from '../../src/native/session-types';
+import { findInDump, summary, tuple } from '../support/reconfig-agents';
 
 const A = 0x0a000001;
 const B = 0x0a000002;
@@ -46,6 +48,9 @@ describe('SessionRegistry', () => {
       summaries,
       hold(until: Promise<void>) {
         gate = until;
+      },
+      async findSession(query: SessionQuery) {
+        return findInDump(source.summaries, query);
       },
       async sessions(cursor: number, limit: number): Promise<NativeSessionPage> {
         calls.push(cursor);
@@ -103,25 +108,24 @@ describe('SessionRegistry', () => {
     assert.deepEqual(source.calls, [0, 0]);
   });
 
-  test('refreshAfter: a burst noted before one dump costs that one dump; a dump running since is shared', async () => {
-    const source = dumpOf([summary({ id: 1, role: 0, rightSession: S, rightSubsession: S })], 10);
-    const registry = new SessionRegistry(source, () => undefined);
-    await registry.refresh();
-    const noted = registry.generation;
-    await registry.refreshAfter(noted);
-    await registry.refreshAfter(noted);
-    await registry.refreshAfter(noted);
-    assert.deepEqual(source.calls, [0, 0]);
-    let open!: () => void;
-    source.hold(new Promise<void>((resolve) => (open = resolve)));
-    const later = registry.generation;
-    const running = registry.refresh();
-    const shared = registry.refreshAfter(later);
-    open();
-    await Promise.all([running, shared]);
-    assert.deepEqual(source.calls, [0, 0, 0]);
-    await registry.refreshAfter(registry.generation);
-    assert.deepEqual(source.calls, [0, 0, 0, 0]);
+  test('find and findById: one session asked of the datapath alone, registered and reported, without a dump', async () => {
+    const middlebox = summary({ id: 3, role: 1, leftSession: S, leftSubsession: inFromA, rightSession: S, rightSubsession: outToB });
+    const source = dumpOf([middlebox]);
+    const changes: RegistryChange[] = [];
+    const registry = new SessionRegistry(source, (c) => changes.push(c));
+    const entry = await registry.find(S);
+    assert.equal(entry?.sessionId, 3);
+    assert.equal(registry.lookup(S), entry);
+    assert.deepEqual(changes.map((c) => c.added.map((e) => e.sessionId)), [[3]]);
+    assert.deepEqual(source.calls, [], 'no dump');
+    // The same again changes nothing; a tuple that names no session of this agent finds nothing.
+    assert.equal((await registry.find(S))?.sessionId, 3);
+    assert.equal(changes.length, 1);
+    assert.equal(await registry.find(tuple(A, 1, B, 2)), undefined);
+    // Found under the reverse tuple, but named otherwise (its left session is S): not the session asked for.
+    assert.equal(await registry.find(outToB), undefined);
+    assert.equal((await registry.findById(3))?.sessionId, 3);
+    assert.equal(await registry.findById(4), undefined);
   });
 
   test('forget drops a session at once and says so', () => {
@@ -142,6 +146,7 @@ describe('SessionRegistry', () => {
           if (fail) throw new Error('lcore busy');
           return { sessions: [summary({ id: 1, role: 0, rightSession: S, rightSubsession: S })], nextCursor: null };
         },
+        findSession: async () => null,
       },
       () => undefined,
     );
