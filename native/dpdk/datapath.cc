@@ -19,8 +19,9 @@ namespace dysco::dpdk {
 namespace {
 
 constexpr uint16_t kRxBurst = 32;
-// Requests are served every this many loop iterations while busy (every iteration when idle).
-constexpr uint32_t kRequestPollInterval = 64;
+// Requests are served at least this often while busy (on every empty poll when idle): by time, not by
+// iterations, because an iteration can take milliseconds when the lcore shares its core.
+constexpr uint64_t kRequestPollIntervalUs = 20;
 // Session slots the expiry scan visits per TX drain period (100 µs): 640K slots a second.
 constexpr uint32_t kExpiryBudget = 64;
 // How often the lcore copies the PMDs' own drop counters (ring overflow, no mbuf).
@@ -119,6 +120,7 @@ Status Datapath::Start(std::string* detail) {
 void Datapath::Stop() {
   if (!running_) return;
   quit_.store(true, std::memory_order_release);
+  doorbell_.Ring();
   rte_eal_wait_lcore(lcore_);
   running_ = false;
 }
@@ -149,6 +151,7 @@ void Datapath::Close() {
 Status Datapath::Submit(Request* request) {
   if (!running_) return Status::NOT_RUNNING;
   if (rte_ring_sp_enqueue(requests_, request) != 0) return Status::REQUEST_RING_FULL;
+  doorbell_.Ring();
   return Status::OK;
 }
 
@@ -172,8 +175,9 @@ int Datapath::Loop() {
   const uint64_t stats_tsc = tsc_per_us * kPortStatsIntervalUs;
   uint64_t last_drain = rte_rdtsc();
   uint64_t last_stats = last_drain;
+  const uint64_t request_poll_tsc = tsc_per_us * kRequestPollIntervalUs;
   uint64_t iteration_start = last_drain;
-  uint32_t iteration = 0;
+  uint64_t last_request_poll = last_drain;
 
   while (!quit_.load(std::memory_order_acquire)) {
     uint32_t work;
@@ -202,14 +206,17 @@ int Datapath::Loop() {
         last_stats = now;
       }
     }
-    if (work == 0 || ++iteration % kRequestPollInterval == 0) work += ServeRequests();
+    if (work == 0 || now - last_request_poll >= request_poll_tsc) {
+      work += ServeRequests();
+      last_request_poll = now;
+    }
 
     const uint32_t sleep_us = backoff_.AfterPoll(work);
     if (sleep_us != 0) {
       to_wire_.Flush();
       to_host_.Flush();
       counters_.idle_sleeps.Add(1);
-      rte_delay_us_sleep(sleep_us);
+      doorbell_.Sleep(sleep_us, [this] { return !rte_ring_empty(requests_); });
     }
     const uint64_t end = rte_rdtsc();
     (work != 0 ? counters_.busy_cycles : counters_.idle_cycles).Add(end - iteration_start);
