@@ -191,6 +191,12 @@ int Datapath::Loop() {
     }
 
     const uint64_t now = rte_rdtsc();
+    // Served before the flush below, so that what a request sends (a control datagram, a new path's SYN)
+    // leaves in this iteration.
+    if (work == 0 || now - last_request_poll >= request_poll_tsc) {
+      work += ServeRequests();
+      last_request_poll = now;
+    }
     // A short burst means the ports are not saturated: send now rather than hold packets (a SYN, an
     // ACK) for the drain timer. Under load bursts are full and go out as they fill.
     const bool light = work != 0 && work < kRxBurst;
@@ -205,10 +211,6 @@ int Datapath::Loop() {
         ReadPortDrops();
         last_stats = now;
       }
-    }
-    if (work == 0 || now - last_request_poll >= request_poll_tsc) {
-      work += ServeRequests();
-      last_request_poll = now;
     }
 
     const uint32_t sleep_us = backoff_.AfterPoll(work);

@@ -43,14 +43,15 @@ function statusCodeOf(error: unknown): ErrorCodeName | undefined {
  * frames of its own. Its code and message are filled in from the rejection, which becomes its `cause`.
  */
 export async function callNativeAsync<T>(fn: () => Promise<T>): Promise<T> {
+  // The frames are captured here but formatted only on failure: formatting a stack costs more than the call.
   const error = new DatapathError('INVALID_ARGUMENT');
   Error.captureStackTrace(error, callNativeAsync);
-  const callerFrames = (error.stack ?? '').split('\n').slice(1);
   try {
     return await fn();
   } catch (raw) {
     const code = statusCodeOf(raw);
     if (code === undefined) throw raw;
+    const callerFrames = (error.stack ?? '').split('\n').slice(1);
     (error as { code: ErrorCodeName }).code = code;
     error.message = (raw as Error).message;
     error.cause = raw;
