@@ -55,6 +55,9 @@ export interface ReconfigFigures {
   p99_ms: number | null;
   /** as the paper measured: first SYN on the new path to the new path's first data */
   paper_p50_ms: number | null;
+  /** the phases around it: lock request to the new path's first SYN, and first data on it to the old path gone */
+  lock_p50_ms: number | null;
+  completion_p50_ms: number | null;
   /** reconfigurations that did not complete, and those planned but never recorded */
   failures: number;
   bytes_lost: number;
@@ -86,9 +89,19 @@ export function paperDurationMs(t: ReconfigTiming): number | undefined {
   return t.newPathFirstDataAtMs - t.newPathSynAtMs;
 }
 
+/** The lock phase and the completion around the paper's span, ms; undefined for what misses a mark. */
+export function phaseDurationsMs(t: ReconfigTiming): { lock?: number; completion?: number } {
+  if (t.outcome.result !== 'completed') return {};
+  return {
+    ...(t.newPathSynAtMs !== undefined && { lock: t.newPathSynAtMs - t.lockRequestedAtMs }),
+    ...(t.newPathFirstDataAtMs !== undefined && t.oldPathGoneAtMs !== undefined && { completion: t.oldPathGoneAtMs - t.newPathFirstDataAtMs }),
+  };
+}
+
 export function reconfigFigures(inputs: FigureInputs): ReconfigFigures {
   const totals = inputs.timings.flatMap((t) => totalDurationMs(t) ?? []);
   const paper = inputs.timings.flatMap((t) => paperDurationMs(t) ?? []);
+  const phases = inputs.timings.map(phaseDurationsMs);
   const reasons: Record<string, number> = {};
   let failed = 0;
   for (const t of inputs.timings) {
@@ -106,6 +119,8 @@ export function reconfigFigures(inputs: FigureInputs): ReconfigFigures {
     p50_ms: rounded(percentile(totals, 50)),
     p99_ms: rounded(percentile(totals, 99)),
     paper_p50_ms: rounded(percentile(paper, 50)),
+    lock_p50_ms: rounded(percentile(phases.flatMap((p) => p.lock ?? []), 50)),
+    completion_p50_ms: rounded(percentile(phases.flatMap((p) => p.completion ?? []), 50)),
     failures: failed + unrecorded,
     bytes_lost: inputs.sessions.reduce((sum, s) => sum + s.bytesLost, 0),
     stream_failures: inputs.sessions.filter((s) => !s.ok).length,

@@ -76,7 +76,7 @@ describe('percentile', () => {
 });
 
 describe('reconfigFigures', () => {
-  test('durations from lock request to old path gone; the paper’s from new-path SYN to first data', () => {
+  test('durations from lock request to old path gone; the paper’s from new-path SYN to first data; the phases around it', () => {
     const timings = [completed(1000, 2, [0.5, 1.5]), completed(2000, 4, [1, 2]), completed(3000, 40, [1, 4])];
     const figures = reconfigFigures({
       planned: 3,
@@ -87,6 +87,9 @@ describe('reconfigFigures', () => {
     assert.equal(figures.p50_ms, 4);
     assert.equal(figures.p99_ms, 40);
     assert.equal(figures.paper_p50_ms, 1);
+    // lock phases 0.5, 1, 1; completions 0.5, 2, 36
+    assert.equal(figures.lock_p50_ms, 1);
+    assert.equal(figures.completion_p50_ms, 2);
     assert.equal(figures.failures, 0);
     assert.equal(figures.extra_retransmissions, 4);
     assert.equal(meetsTargets(figures, 3), true);
