@@ -24,7 +24,8 @@ export const DEFAULT_LEFT_ANCHOR_TIMING: LeftAnchorTiming = Object.freeze({
   requestTimeoutMs: 20,
   maxRequestTries: 5,
   setupTimeoutMs: 2000,
-  synRetransmitMs: 100,
+  // As the control channel's first retransmission: a SYN or SYN-ACK lost under load costs 20 ms, not 100.
+  synRetransmitMs: 20,
   cancelTimeoutMs: 20,
   maxCancelTries: 5,
 });

@@ -398,8 +398,8 @@ describe('the datapath contract: the lcores make the handshake', () => {
     chain.settle();
     assert.deepEqual(chain.outcomeOf(id), failed('setup_timeout'));
     assert.deepEqual(chain.outcomeOf(id, 'right'), failed('canceled'));
-    assert.equal(chain.synsSent, 5);
-    assert.deepEqual(commandsOf(chain, A), ['openNewPath', 'openNewPath', 'openNewPath', 'openNewPath', 'openNewPath', 'abandonNewPath']);
+    assert.equal(chain.synsSent, 7);
+    assert.deepEqual(commandsOf(chain, A), [...Array(7).fill('openNewPath'), 'abandonNewPath']);
     assert.deepEqual(commandsOf(chain, B), ['expectNewPath', 'abandonNewPath']);
     assert.deepEqual(chain.walk(), [A, M(1), B]);
     assert.deepEqual(chain.leftovers(), []);

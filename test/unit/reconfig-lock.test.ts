@@ -93,7 +93,7 @@ describe('LeftAnchor timers', () => {
     assert.equal(a.state, 'SettingUp');
   });
 
-  test('SettingUp resends the SYN at 100, 200, 400, 800 ms, then the set-up time is spent: cancel; cancel retries run out and the lock is abandoned', () => {
+  test('SettingUp resends the SYN at 20, 40, 80 … 640 ms, then the set-up time is spent: cancel; cancel retries run out and the lock is abandoned', () => {
     const a = anchor();
     a.start();
     let effects = a.ackLock({ forward: 3, reverse: 4 }).effects;
@@ -106,10 +106,10 @@ describe('LeftAnchor timers', () => {
       waits.push(t.afterMs);
       effects = a.timeout(t.token).effects;
     }
-    assert.deepEqual(waits, [100, 200, 400, 800, 500]);
+    assert.deepEqual(waits, [20, 40, 80, 160, 320, 640, 740]);
     assert.equal(waits.reduce((x, y) => x + y), DEFAULT_LEFT_ANCHOR_TIMING.setupTimeoutMs);
     // Every SYN the same request, so the lcore sends the same SYN again.
-    assert.equal(syns.length, 5);
+    assert.equal(syns.length, 7);
     for (const syn of syns) assert.deepEqual(syn, { command: 'openNewPath', session: a.params.session, id: a.id, hops: [5, 2], delta: { forward: 3, reverse: 4 } });
     assert.deepEqual(effects.map((e) => (e.effect === 'datapath' ? e.command.command : e.effect)), ['abandonNewPath', 'sendCancelLock', 'armTimer']);
     for (let i = 0; i < 10 && a.state === 'Canceling'; i++) {

@@ -118,7 +118,7 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     const [result] = await run;
     assert.equal(result?.reason, 'setup_timeout');
     const opens = a.datapath.named('openNewPath');
-    assert.equal(opens.length, 5);
+    assert.equal(opens.length, 7); // at 0, 20, 60, 140, 300, 620 and 1260 ms
     for (const open of opens) assert.deepEqual(open, opens[0]);
     await settle();
     assert.deepEqual(b.datapath.named('abandonNewPath'), [[9, 100]]);
