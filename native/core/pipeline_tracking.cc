@@ -17,6 +17,7 @@
 //
 // A session is fast (every data packet takes the fast path) only while established with no FIN seen and
 // every next-hop MAC known.
+#include "core/elapsed_ms.h"
 #include "core/handshake.h"
 #include "core/session_pipeline.h"
 
@@ -145,7 +146,7 @@ void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
       case SessionState::kLinger: limit = config_.linger_ms; break;
       default: continue;
     }
-    if (now - session.last_seen_ms < limit) continue;
+    if (ElapsedMs(now, session.last_seen_ms) < limit) continue;
     if (session.state == SessionState::kLinger) {
       Retire(index);
     } else {
@@ -154,7 +155,7 @@ void SessionPipeline::Expire(uint32_t now, uint32_t budget) {
   }
   // The neighbour table walks every entry; its timers are 200 ms and up, so every 10 ms is plenty. The
   // second paths' timers (announcements every 20 ms) fit the same pace.
-  if (now - last_neighbour_expiry_ms_ < kNeighbourExpiryIntervalMs) return;
+  if (ElapsedMs(now, last_neighbour_expiry_ms_) < kNeighbourExpiryIntervalMs) return;
   last_neighbour_expiry_ms_ = now;
   ExpireSecondPaths(now);
   neighbours_.Expire(uint64_t{now} * kNanosPerMilli, [this](void* handle) {

@@ -17,6 +17,7 @@
 
 #include "core/byte_order.h"
 #include "core/checksum.h"
+#include "core/elapsed_ms.h"
 #include "core/path_option.h"
 #include "core/session_pipeline.h"
 #include "core/tcp_frame.h"
@@ -545,12 +546,12 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
     const uint32_t index = table_.SecondPathOwner(slot);
     if (index == UINT32_MAX) continue;
     SecondPath& second = *table_.SecondPathOf(index);
-    const uint32_t age = now - second.since_ms;
+    const uint32_t age = ElapsedMs(now, second.since_ms);
     switch (second.phase) {
       case SecondPathPhase::kExpecting:
       case SecondPathPhase::kOpening:
       case SecondPathPhase::kAnswered:
-        if (now - second.opened_ms >= config_.setup_timeout_ms) {
+        if (ElapsedMs(now, second.opened_ms) >= config_.setup_timeout_ms) {
           AbandonSecondPath(index);
         } else if (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) &&
                    !(second.known & kHeardFar) && age >= kAnnounceIntervalMs && second.announces < kMaxAnnouncements) {
@@ -571,7 +572,7 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
         if (age >= kAnnounceIntervalMs && second.announces < kMaxAnnouncements && !(second.their_flags & kPathFolded)) {
           SendAnnouncement(index, now);
         }
-        if (now - second.folded_ms >= config_.linger_ms) {
+        if (ElapsedMs(now, second.folded_ms) >= config_.linger_ms) {
           table_.RemoveKey(index, SecondInKind(second));
           table_.macs().Release(second.next_hop);
           second.next_hop = 0;

@@ -180,9 +180,11 @@ int Datapath::Loop() {
   uint64_t last_request_poll = last_drain;
 
   while (!quit_.load(std::memory_order_acquire)) {
+    // One clock for the pipeline per iteration: packets, requests and expiry all see the same millisecond,
+    // so that no age it computes (now - since) can run backwards and wrap.
+    const uint32_t now_ms = NowMs(rte_rdtsc());
     uint32_t work;
     if (config_.dysco) {
-      const uint32_t now_ms = NowMs(rte_rdtsc());
       work = DyscoBurst(host_.id, kHostPort, now_ms);
       work += DyscoBurst(wire_.id, kWirePort, now_ms);
     } else {
@@ -194,7 +196,7 @@ int Datapath::Loop() {
     // Served before the flush below, so that what a request sends (a control datagram, a new path's SYN)
     // leaves in this iteration.
     if (work == 0 || now - last_request_poll >= request_poll_tsc) {
-      work += ServeRequests();
+      work += ServeRequests(now_ms);
       last_request_poll = now;
     }
     // A short burst means the ports are not saturated: send now rather than hold packets (a SYN, an
@@ -206,7 +208,7 @@ int Datapath::Loop() {
     }
     if (now - last_drain >= drain_tsc) {
       last_drain = now;
-      if (config_.dysco) pipeline_.Expire(NowMs(now), kExpiryBudget);
+      if (config_.dysco) pipeline_.Expire(now_ms, kExpiryBudget);
       if (now - last_stats >= stats_tsc) {
         ReadPortDrops();
         last_stats = now;
@@ -228,7 +230,7 @@ int Datapath::Loop() {
   to_wire_.Flush();
   to_host_.Flush();
   ReadPortDrops();
-  ServeRequests();
+  ServeRequests(NowMs(rte_rdtsc()));
   return 0;
 }
 
@@ -389,7 +391,7 @@ void Datapath::ReleaseHeld(void* handle, const uint8_t* mac) {
   to_wire_.Push(m);
 }
 
-uint32_t Datapath::ServeRequests() {
+uint32_t Datapath::ServeRequests(uint32_t now_ms) {
   void* slots[16];
   const unsigned n = rte_ring_sc_dequeue_burst(requests_, slots, 16, nullptr);
   for (unsigned i = 0; i < n; ++i) {
@@ -397,7 +399,7 @@ uint32_t Datapath::ServeRequests() {
     if (!ServedByPipeline(request->type)) {
       ServeLoopRequest(request);
     } else if (config_.dysco) {
-      pipeline_.Serve(*request, NowMs(rte_rdtsc()));  // completes it through PostEvent
+      pipeline_.Serve(*request, now_ms);  // completes it through PostEvent
     } else {
       request->status = Status::NOT_RUNNING;  // pass-through: no pipeline to ask
       Complete(request);

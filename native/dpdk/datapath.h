@@ -96,7 +96,7 @@ class Datapath : private PipelineIo {
   bool PostEvent(const Event& event) override;
   void* CopyForHold(const uint8_t* frame, uint32_t length) override;
   rte_mbuf* CopyToMbuf(const uint8_t* frame, uint32_t length);
-  uint32_t ServeRequests();
+  uint32_t ServeRequests(uint32_t now_ms);
   void ServeLoopRequest(Request* request);
   void ReadPortDrops();
   void Complete(Request* request);

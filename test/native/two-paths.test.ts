@@ -212,6 +212,20 @@ describe('two paths: inserting a middlebox into a direct session', () => {
   });
 });
 
+describe('two paths: a clock that reads a tick behind', () => {
+  it('an expectation stamped a millisecond after the expiry clock is not taken for one two seconds old', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes } = chain;
+    // The lcore once served a request with a later millisecond than the expiry scan of the same iteration.
+    server.agent.expectNewPath(rightAnchorSpec(server, 61), lab.now + 1);
+    server.agent.expire(lab.now, 1 << 20);
+    assert.equal(server.agent.stats().newPathsAbandoned, 0, 'still expecting');
+    client.agent.openNewPath(leftAnchorSpec(client, 61, [boxes.mb1!, server]), lab.now + 1);
+    lab.flush();
+    assert.deepEqual(eventTypes(server).slice(0, 1), ['new_path_answered'], 'the SYN was answered');
+  });
+});
+
 describe('two paths: replacing one middlebox by another, then removing it', () => {
   const chain = establish(['mb1']);
   const { client, server, boxes, c, s } = chain;
