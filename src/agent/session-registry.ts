@@ -111,20 +111,12 @@ export class SessionRegistry {
 
   /** The session a control message names, asked of the datapath alone; undefined when it has none by that name. */
   async find(session: Tuple): Promise<RegisteredSession | undefined> {
-    const found = await this.source.findSession(session);
-    const entry = found ? registeredSession(found) : undefined;
-    if (!entry || !sameTuple(entry.view.session, session)) return undefined;
-    this.upsert(entry);
-    return this.byId.get(entry.sessionId);
+    return this.take(await this.source.findSession(session), (entry) => sameTuple(entry.view.session, session));
   }
 
   /** The session an event names, asked of the datapath alone. */
   async findById(sessionId: number): Promise<RegisteredSession | undefined> {
-    const found = await this.source.findSession({ sessionId });
-    const entry = found ? registeredSession(found) : undefined;
-    if (!entry) return undefined;
-    this.upsert(entry);
-    return this.byId.get(sessionId);
+    return this.take(await this.source.findSession({ sessionId }), () => true);
   }
 
   /** A session the datapath ended (session_ended): gone at once, without waiting for a dump. */
@@ -153,11 +145,14 @@ export class SessionRegistry {
     return change;
   }
 
-  /** Adds or updates one entry and reports the difference. */
-  private upsert(entry: RegisteredSession): void {
+  /** Registers what findSession found, if it is a session reconfiguration can name and the one wanted. */
+  private take(found: NativeSessionSummary | null, wanted: (entry: RegisteredSession) => boolean): RegisteredSession | undefined {
+    const entry = found ? registeredSession(found) : undefined;
+    if (!entry || !wanted(entry)) return undefined;
     const change: RegistryChange = { added: [], changed: [], removed: [] };
     this.put(entry, change);
     if (change.added.length || change.changed.length || change.removed.length) this.onChange(change);
+    return this.byId.get(entry.sessionId);
   }
 
   private put(entry: RegisteredSession, change: RegistryChange): void {
