@@ -11,7 +11,7 @@ packages=(
   dpdk libdpdk-dev pkg-config build-essential python3
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
   valgrind iptables conntrack nginx-light haproxy
-  spin
+  spin libnetfilter-queue-dev
 )
 
 missing=()
@@ -51,3 +51,9 @@ else
 fi
 
 npx --no-install tsc -p tsconfig.json >&2
+
+# The tests' packet reorderer (test/tools/nfq-reorder.c, for kernels without netem): rebuilt when its source changes.
+if [[ ! -x dist/tools/nfq-reorder || test/tools/nfq-reorder.c -nt dist/tools/nfq-reorder ]]; then
+  mkdir -p dist/tools
+  cc -O2 -Wall -Wextra -o dist/tools/nfq-reorder test/tools/nfq-reorder.c -lnetfilter_queue
+fi

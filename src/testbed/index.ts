@@ -37,3 +37,4 @@ export * from './netem';
 export * from './verified-stream-run';
 export { parseSnmpRetransSegs, parseSsRetransmissions } from './tcp-counters';
 export * from './random-loss';
+export * from './reordering';

@@ -17,9 +17,12 @@ import {
   routeThroughChain,
   runStreamClient,
   runVerifiedStreams,
+  startReordering,
   startStreamServer,
   unrouteChain,
+  type ReorderingReport,
   type Testbed,
+  type VerifiedStreamsResult,
 } from '../../src/testbed';
 import { installFirewall, ruleCounters, stopProcess } from '../support/middleboxes';
 import { netnsUnavailableReason } from '../support/netns';
@@ -140,6 +143,22 @@ describe('verified stream on chain-2-plain', { skip, timeout: 300_000 }, () => {
       await restoreHostLink(tb, 'client');
     }
     assert.notEqual((await qdiscStats(tb, 'client', tb.host('client').iface))?.kind, 'netem');
+  });
+
+  it('reordering on the client link (NFQUEUE, test/tools/nfq-reorder): intact, and packets were reordered', async () => {
+    const reordering = await startReordering(tb, 'client', { queue: 21, holdPercent: 20 });
+    let report: ReorderingReport;
+    let result: VerifiedStreamsResult;
+    try {
+      result = await runVerifiedStreams(tb, 'client', 'server', { port: 7109, seed: 1100, durationMs: 1500, rateMbitPerSecond: 50 });
+    } finally {
+      report = await reordering.stop();
+    }
+    const [s] = result.sessions;
+    assert.equal(s!.ok, true, JSON.stringify({ client: s!.client.failures, server: s!.server?.failures }));
+    assert.ok(report.packets > 1000 && report.reordered > report.packets / 10, JSON.stringify(report));
+    const rules = await tb.exec('router', ['iptables', '-w', '5', '-S', 'FORWARD']);
+    assert.doesNotMatch(rules.stdout, /NFQUEUE/, 'the rules are gone');
   });
 
   it('1 % random loss on the client link (iptables statistic): intact, with retransmissions', async () => {
