@@ -123,6 +123,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   if (list.hops[0] != config_.host_ip) return DropWith(DropReason::LIST_NOT_FOR_ME);
   // The right anchor of a reconfiguration answers its new path's SYN itself (pipeline_two_paths.cc).
   if (list.new_path && list.hop_count == 1) return AnswerNewPath(packet, layout, key, list, now);
+  if (list.new_path) RetireStaleAttempt(list.session);
   uint32_t index;
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
@@ -172,6 +173,22 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     }
   }
   return Verdict::kToHost;
+}
+
+// A new path's SYN on a subsession no key knows, for a session this middlebox still holds: an earlier attempt
+// at a new path through here that was given up (half made), or one that has ended. Anchors open one new path
+// of a session at a time, so that attempt is over; it makes way rather than refuse the new SYN as a conflict.
+// A session established here stays: a middlebox cannot be on the old path and the new one at once.
+void SessionPipeline::RetireStaleAttempt(const FiveTuple& session_tuple) {
+  for (const FiveTuple& host_tuple : {session_tuple, session_tuple.Reversed()}) {
+    uint32_t value;
+    if (!table_.Lookup(true, host_tuple, &value)) continue;
+    const uint32_t index = EntryIndex(value);
+    const SessionState state = table_.at(index).state;
+    if (state == SessionState::kEstablished || state == SessionState::kFree) continue;
+    stats_.stale_attempts_retired.Add(1);
+    Retire(index);
+  }
 }
 
 Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout,

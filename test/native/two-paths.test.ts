@@ -473,6 +473,29 @@ describe('two paths: losses during the switch', () => {
     void s;
   });
 
+  it('a new path given up after its SYN crossed mb1: the next one through mb1 starts afresh there', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes } = chain;
+    const mb1 = boxes.mb1!;
+    // The server was never told to expect it: mb1 sets its session up, and the server drops the SYN.
+    exchange(chain, 200);
+    client.agent.openNewPath(leftAnchorSpec(client, 21, [mb1, server]), lab.now);
+    lab.flush();
+    assert.equal(server.agent.drops().new_path_unexpected, 1);
+    assert.equal(mb1.agent.sessions().length, 1, 'mb1 holds a half-made session');
+    client.agent.abandonNewPath(only(client.agent.sessions(), 'client').id, 21, lab.now);
+    openPath(chain, [mb1], 22);
+    assert.equal(mb1.agent.drops().key_conflict ?? 0, 0, 'the new SYN was not taken for a conflict');
+    assert.equal(mb1.agent.sessions().length, 1, 'the half-made session made way for the new one');
+    assert.equal(mb1.agent.stats().staleAttemptsRetired, 1);
+    assert.ok(eventTypes(server).includes('new_path_answered'));
+    exchange(chain, 300, 4);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    assert.ok(dataToward(chain, client, mb1) > 0, 'the data goes through mb1');
+    assert.equal(chain.c.duplicates + chain.s.duplicates, 0);
+    closeAndDrain(chain, [mb1]);
+  });
+
   it('a RST on the new path during its handshake: refused, and the session stays on its old path', () => {
     const chain = establish([]);
     const { lab, client, server, boxes } = chain;
