@@ -33,7 +33,7 @@ void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
     case RequestType::kTransmit: request.status = ServeTransmit(request, now_ms); break;
     case RequestType::kOpenNewPath: request.status = ServeOpenNewPath(request, now_ms); break;
     case RequestType::kExpectNewPath: request.status = ServeExpectNewPath(request, now_ms); break;
-    case RequestType::kAbandonNewPath: request.status = ServeAbandonNewPath(request); break;
+    case RequestType::kAbandonNewPath: request.status = ServeAbandonNewPath(request, now_ms); break;
     case RequestType::kRetireSession: request.status = ServeRetireSession(request); break;
     default: request.status = Status::UNKNOWN_REQUEST; break;
   }

@@ -288,7 +288,7 @@ Status SessionPipeline::ServeExpectNewPath(Request& request, uint32_t now) {
   return Status::OK;
 }
 
-Status SessionPipeline::ServeAbandonNewPath(Request& request) {
+Status SessionPipeline::ServeAbandonNewPath(Request& request, uint32_t now) {
   const uint64_t index = request.args[0];
   if (index >= table_.capacity()) return Status::SESSION_NOT_FOUND;
   const SecondPath* second = table_.SecondPathOf(static_cast<uint32_t>(index));
@@ -297,6 +297,7 @@ Status SessionPipeline::ServeAbandonNewPath(Request& request) {
       second->phase == SecondPathPhase::kSettled) {
     return Status::NEW_PATH_IN_USE;
   }
+  ResetHalfMadePath(static_cast<uint32_t>(index), now);
   AbandonSecondPath(static_cast<uint32_t>(index));
   return Status::OK;
 }
@@ -377,6 +378,21 @@ bool SessionPipeline::SendNewPathSyn(uint32_t index, uint32_t now) {
   if (size == 0 || payload_size == 0) return false;
   stats_.new_paths_opened.Add(1);
   return SendOnSecondPath(index, frame, static_cast<uint32_t>(size), now);
+}
+
+// A new path given up while its handshake was under way: a RST along it ends what its middleboxes hold of it
+// (their agents' sessions, their hosts' connection tracking) and tells the far anchor at once.
+void SessionPipeline::ResetHalfMadePath(uint32_t index, uint32_t now) {
+  const SecondPath& second = *table_.SecondPathOf(index);
+  if (second.phase != SecondPathPhase::kOpening && second.phase != SecondPathPhase::kAnswered) return;
+  if (!host_mac_known_) return;
+  uint8_t frame[kEthernetHeaderSize + 60];
+  const uint8_t no_mac[6] = {};
+  const TcpFrameSpec spec{host_mac_, no_mac, config_.host_ip, second.side.neighbour_ip, second.side.local_port,
+                          second.side.neighbour_port, ip_id_++, second.isn_ours + 1, 0, kTcpRst, 0, nullptr, 0,
+                          nullptr, 0};
+  const size_t size = BuildTcpFrame(frame, sizeof frame, spec);
+  if (size != 0 && SendOnSecondPath(index, frame, static_cast<uint32_t>(size), now)) stats_.new_paths_reset.Add(1);
 }
 
 bool SessionPipeline::SendNewPathSynAck(uint32_t index, uint32_t now) {
@@ -552,6 +568,7 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
       case SecondPathPhase::kOpening:
       case SecondPathPhase::kAnswered:
         if (ElapsedMs(now, second.opened_ms) >= config_.setup_timeout_ms) {
+          ResetHalfMadePath(index, now);
           AbandonSecondPath(index);
         } else if (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) &&
                    !(second.known & kHeardFar) && age >= kAnnounceIntervalMs && second.announces < kMaxAnnouncements) {

@@ -210,7 +210,7 @@ class SessionPipeline {
   // Reconfiguration: a session's second path (pipeline_two_paths.cc).
   Status ServeOpenNewPath(Request& request, uint32_t now);
   Status ServeExpectNewPath(Request& request, uint32_t now);
-  Status ServeAbandonNewPath(Request& request);
+  Status ServeAbandonNewPath(Request& request, uint32_t now);
   Status ServeRetireSession(Request& request);
   SecondPath* PrepareSecondPath(const NewPathSpec& spec, uint32_t* index, Status* status);
   Verdict AnswerNewPath(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
@@ -229,6 +229,7 @@ class SessionPipeline {
   void AbandonSecondPath(uint32_t index);
   bool SendNewPathSyn(uint32_t index, uint32_t now);
   bool SendNewPathSynAck(uint32_t index, uint32_t now);
+  void ResetHalfMadePath(uint32_t index, uint32_t now);
   bool SendAnnouncement(uint32_t index, uint32_t now);
   void ProbeHost(uint32_t index, uint32_t now);
   bool SendOnSecondPath(uint32_t index, uint8_t* frame, uint32_t size, uint32_t now);

@@ -473,7 +473,7 @@ describe('two paths: losses during the switch', () => {
     void s;
   });
 
-  it('a new path given up after its SYN crossed mb1: the next one through mb1 starts afresh there', () => {
+  it('a new path given up after its SYN crossed mb1: a RST goes along it, and the next one through mb1 starts afresh there', () => {
     const chain = establish([]);
     const { lab, client, server, boxes } = chain;
     const mb1 = boxes.mb1!;
@@ -484,6 +484,8 @@ describe('two paths: losses during the switch', () => {
     assert.equal(server.agent.drops().new_path_unexpected, 1);
     assert.equal(mb1.agent.sessions().length, 1, 'mb1 holds a half-made session');
     client.agent.abandonNewPath(only(client.agent.sessions(), 'client').id, 21, lab.now);
+    lab.flush();
+    assert.equal(client.agent.stats().newPathsReset, 1, 'a RST went along the given-up path');
     openPath(chain, [mb1], 22);
     assert.equal(mb1.agent.drops().key_conflict ?? 0, 0, 'the new SYN was not taken for a conflict');
     assert.equal(mb1.agent.sessions().length, 1, 'the half-made session made way for the new one');

@@ -8,6 +8,7 @@ import {
   buildTcpFrame,
   carriedChecksums,
   expectedChecksums,
+  ipv4ToNumber,
   parseFrame,
   TCP_ACK,
   TCP_FIN,
@@ -155,7 +156,12 @@ export class TcpPeer {
     lab.send(host, frame);
   }
 
-  /** Checks every segment the agent delivered to this host since the last call; returns them. */
+  private ownSegment(src: number, dst: number, srcPort: number, dstPort: number): boolean {
+    const { localIp, localPort, remoteIp, remotePort } = this.spec;
+    return src === ipv4ToNumber(remoteIp) && dst === ipv4ToNumber(localIp) && srcPort === remotePort && dstPort === localPort;
+  }
+
+  /** Checks every segment of this connection the agent delivered to this host since the last call; returns them. */
   take(): ReceivedSegment[] {
     const { host } = this.spec;
     const out: ReceivedSegment[] = [];
@@ -164,6 +170,8 @@ export class TcpPeer {
       assert.deepEqual(carriedChecksums(frame), expectedChecksums(frame), `checksums of a segment delivered to ${host.name}`);
       const p = parseFrame(frame);
       const tcp = p.tcp!;
+      // A host's stack takes only its own connection's segments (a RST on a subsession tuple is not one of them).
+      if (!this.ownSegment(p.ip.src, p.ip.dst, tcp.srcPort, tcp.dstPort)) continue;
       const segment: ReceivedSegment = { seq: tcp.seq, ack: tcp.ack, flags: tcp.flags, payload: tcp.payload, window: tcp.window, ...readOptions(tcp.options) };
       out.push(segment);
       this.segments.push(segment);

@@ -48,6 +48,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   twoPathsEntered: 0,
   pathsFolded: 0,
   newPathsAbandoned: 0,
+  newPathsReset: 0,
   staleAttemptsRetired: 0,
   pathAnnouncements: 0,
   sessionsRetired: 0,
