@@ -381,10 +381,15 @@ bool SessionPipeline::SendNewPathSyn(uint32_t index, uint32_t now) {
 }
 
 // A new path given up while its handshake was under way: a RST along it ends what its middleboxes hold of it
-// (their agents' sessions, their hosts' connection tracking) and tells the far anchor at once.
+// (their agents' sessions, their hosts' connection tracking) and tells the far anchor at once. Only while the
+// far anchor cannot have switched to it: the left anchor before the SYN-ACK, the right one before it heard
+// the left (its first announcement lets the left switch). Later, a RST would reach the far anchor in
+// TwoPaths, which passes a RST on to its host.
 void SessionPipeline::ResetHalfMadePath(uint32_t index, uint32_t now) {
   const SecondPath& second = *table_.SecondPathOf(index);
-  if (second.phase != SecondPathPhase::kOpening && second.phase != SecondPathPhase::kAnswered) return;
+  const bool left_unanswered = second.phase == SecondPathPhase::kOpening && !(second.known & kHandshakeDone);
+  const bool right_unheard = second.phase == SecondPathPhase::kAnswered && !(second.known & kHeardFar);
+  if (!left_unanswered && !right_unheard) return;
   if (!host_mac_known_) return;
   uint8_t frame[kEthernetHeaderSize + 60];
   const uint8_t no_mac[6] = {};

@@ -498,6 +498,26 @@ describe('two paths: losses during the switch', () => {
     closeAndDrain(chain, [mb1]);
   });
 
+  it('a new path given up after the anchors heard each other gets no RST: the far anchor may have switched to it', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes, c, s } = chain;
+    server.agent.expectNewPath(rightAnchorSpec(server, 23), lab.now);
+    // Only the client's host sends, and before the request: neither anchor has its cutoff, so neither switches.
+    c.send(200);
+    s.take();
+    client.agent.openNewPath(leftAnchorSpec(client, 23, [boxes.mb1!, server]), lab.now);
+    lab.flush();
+    assert.ok(eventTypes(server).includes('new_path_answered'));
+    assert.equal(server.agent.stats().twoPathsEntered + client.agent.stats().twoPathsEntered, 0, 'nobody switched');
+    server.agent.abandonNewPath(only(server.agent.sessions(), 'server').id, 23, lab.now);
+    client.agent.abandonNewPath(only(client.agent.sessions(), 'client').id, 23, lab.now);
+    lab.flush();
+    assert.equal(server.agent.stats().newPathsReset + client.agent.stats().newPathsReset, 0);
+    exchange(chain, 300);
+    // mb1 keeps its half of the path until its idle timeout (or the next new path through it).
+    closeAndDrain(chain, []);
+  });
+
   it('a RST on the new path during its handshake: refused, and the session stays on its old path', () => {
     const chain = establish([]);
     const { lab, client, server, boxes } = chain;
