@@ -45,6 +45,13 @@ Napi::Object PortCountersObject(Napi::Env env, const PortCounters& port) {
   return out;
 }
 
+// A bad argument to a method that answers with a Promise: rejected, not thrown, like the lcore's refusals.
+Napi::Value RejectedWithTypeError(Napi::Env env, const std::string& message) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(Napi::TypeError::New(env, message).Value());
+  return deferred.Promise();
+}
+
 }  // namespace
 
 Napi::Function DatapathWrap::Define(Napi::Env env) {
@@ -223,9 +230,7 @@ Napi::Value DatapathWrap::Close(const Napi::CallbackInfo& info) {
 Napi::Value DatapathWrap::SubmitRequest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "request type must be a number").Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "request type must be a number");
   }
   auto* request = new dysco::Request{};
   request->type = static_cast<RequestType>(info[0].As<Napi::Number>().Uint32Value());
@@ -309,9 +314,7 @@ Napi::Value DatapathWrap::Sessions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   uint32_t cursor = 0, limit = 0;
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "sessions(cursor, limit) expects numbers").Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "sessions(cursor, limit) expects numbers");
   }
   cursor = info[0].As<Napi::Number>().Uint32Value();
   limit = std::min<uint32_t>(info[1].As<Napi::Number>().Uint32Value(), 4096);
@@ -341,9 +344,7 @@ Napi::Value DatapathWrap::FindSession(const Napi::CallbackInfo& info) {
   uint64_t query[3];
   std::string error;
   if (info.Length() < 1 || !SessionQueryFromJs(info[0], query, &error)) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "findSession: " + error).Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "findSession: " + error);
   }
   auto* request = new dysco::Request{};
   request->type = RequestType::kFindSession;
@@ -367,9 +368,7 @@ Napi::Value DatapathWrap::Transmit(const Napi::CallbackInfo& info) {
   const Napi::Value payload = spec.Get("payload");
   if (!shaped || !ReadUintOption(spec, "dstIp", UINT32_MAX, &dst_ip) || !ReadUintOption(spec, "dstPort", 65535, &dst_port) ||
       !ReadUintOption(spec, "srcPort", 65535, &src_port) || !payload.IsBuffer()) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "transmit: dstIp, dstPort, srcPort must be integers and payload a Buffer").Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "transmit: dstIp, dstPort, srcPort must be integers and payload a Buffer");
   }
   // The lcore reads the payload after this call returns: it travels in a copy the request owns.
   const auto bytes = payload.As<Napi::Buffer<uint8_t>>();
@@ -405,9 +404,7 @@ Napi::Value DatapathWrap::SubmitNewPath(const Napi::CallbackInfo& info, RequestT
   auto spec = std::make_unique<NewPathSpec>();
   std::string error;
   if (!NewPathSpecFromJs(info.Length() > 0 ? info[0] : env.Undefined(), spec.get(), &error)) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, error).Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, error);
   }
   auto* request = new dysco::Request{};
   request->type = type;
@@ -421,9 +418,7 @@ Napi::Value DatapathWrap::SubmitNewPath(const Napi::CallbackInfo& info, RequestT
 Napi::Value DatapathWrap::AbandonNewPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "abandonNewPath(sessionId, nonce): integers expected").Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "abandonNewPath(sessionId, nonce): integers expected");
   }
   auto* request = new dysco::Request{};
   request->type = RequestType::kAbandonNewPath;
@@ -438,9 +433,7 @@ Napi::Value DatapathWrap::AbandonNewPath(const Napi::CallbackInfo& info) {
 Napi::Value DatapathWrap::RetireSession(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsNumber()) {
-    auto deferred = Napi::Promise::Deferred::New(env);
-    deferred.Reject(Napi::TypeError::New(env, "retireSession(sessionId): an integer expected").Value());
-    return deferred.Promise();
+    return RejectedWithTypeError(env, "retireSession(sessionId): an integer expected");
   }
   auto* request = new dysco::Request{};
   request->type = RequestType::kRetireSession;
