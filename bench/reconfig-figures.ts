@@ -58,6 +58,8 @@ export interface ReconfigFigures {
   /** the phases around it: lock request to the new path's first SYN, and first data on it to the old path gone */
   lock_p50_ms: number | null;
   completion_p50_ms: number | null;
+  /** p50 by kind: an insert locks a direct segment (two agents), a replace or remove one with a middlebox (three) */
+  p50_ms_by_kind: Record<ReconfigKind, number | null>;
   /** reconfigurations that did not complete, and those planned but never recorded */
   failures: number;
   bytes_lost: number;
@@ -98,6 +100,9 @@ export function phaseDurationsMs(t: ReconfigTiming): { lock?: number; completion
   };
 }
 
+const p50OfKind = (timings: readonly ReconfigTiming[], kind: ReconfigKind) =>
+  rounded(percentile(timings.flatMap((t) => (t.kind === kind ? (totalDurationMs(t) ?? []) : [])), 50));
+
 export function reconfigFigures(inputs: FigureInputs): ReconfigFigures {
   const totals = inputs.timings.flatMap((t) => totalDurationMs(t) ?? []);
   const paper = inputs.timings.flatMap((t) => paperDurationMs(t) ?? []);
@@ -121,6 +126,11 @@ export function reconfigFigures(inputs: FigureInputs): ReconfigFigures {
     paper_p50_ms: rounded(percentile(paper, 50)),
     lock_p50_ms: rounded(percentile(phases.flatMap((p) => p.lock ?? []), 50)),
     completion_p50_ms: rounded(percentile(phases.flatMap((p) => p.completion ?? []), 50)),
+    p50_ms_by_kind: {
+      insert: p50OfKind(inputs.timings, 'insert'),
+      replace: p50OfKind(inputs.timings, 'replace'),
+      remove: p50OfKind(inputs.timings, 'remove'),
+    },
     failures: failed + unrecorded,
     bytes_lost: inputs.sessions.reduce((sum, s) => sum + s.bytesLost, 0),
     stream_failures: inputs.sessions.filter((s) => !s.ok).length,

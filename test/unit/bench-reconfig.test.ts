@@ -90,6 +90,7 @@ describe('reconfigFigures', () => {
     // lock phases 0.5, 1, 1; completions 0.5, 2, 36
     assert.equal(figures.lock_p50_ms, 1);
     assert.equal(figures.completion_p50_ms, 2);
+    assert.deepEqual(figures.p50_ms_by_kind, { insert: 4, replace: null, remove: null });
     assert.equal(figures.failures, 0);
     assert.equal(figures.extra_retransmissions, 4);
     assert.equal(meetsTargets(figures, 3), true);
