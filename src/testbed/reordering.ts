@@ -34,12 +34,21 @@ export interface ReorderingHandle {
 
 /** The iptables rule bodies (without -A/-D) that queue a link's TCP packets, both directions. */
 export function reorderingRules(routerIface: string, queue: number): string[][] {
-  if (!Number.isInteger(queue) || queue < 0 || queue > 65535) throw new RangeError(`bad NFQUEUE number ${queue}`);
+  integerIn('queue', queue, 0, 65535);
   return ['-i', '-o'].map((side) => ['FORWARD', side, routerIface, '-p', 'tcp', '-j', 'NFQUEUE', '--queue-num', String(queue), '--queue-bypass']);
 }
 
+const integerIn = (name: string, value: number, lo: number, hi: number) => {
+  if (!(Number.isInteger(value) && value >= lo && value <= hi)) throw new RangeError(`${name} must be an integer in ${lo}..${hi}, got ${value}`);
+};
+
+/** The tool's command line; throws RangeError for what it would refuse. */
 export function reorderingArgs(r: Reordering): string[] {
-  if (!(Number.isInteger(r.holdPercent) && r.holdPercent >= 0 && r.holdPercent <= 100)) throw new RangeError(`holdPercent must be 0..100, got ${r.holdPercent}`);
+  integerIn('queue', r.queue, 0, 65535);
+  integerIn('holdPercent', r.holdPercent, 0, 100);
+  integerIn('releaseAfter', r.releaseAfter ?? 3, 1, 1000);
+  integerIn('maxHoldUs', r.maxHoldUs ?? 2000, 0, 10_000_000);
+  integerIn('seed', r.seed ?? 1, 0, 0xffffffff);
   return [
     '--queue', String(r.queue),
     '--hold-percent', String(r.holdPercent),

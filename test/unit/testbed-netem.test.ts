@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { netemArgs, parseQdiscStats } from '../../src/testbed/netem';
 import { randomLossRules } from '../../src/testbed/random-loss';
+import { reorderingArgs, reorderingRules } from '../../src/testbed/reordering';
 
 describe('netemArgs', () => {
   test('loss, delay with jitter, reordering, duplication', () => {
@@ -48,5 +49,22 @@ describe('randomLossRules', () => {
     assert.throws(() => randomLossRules('x', { probability: 0 }), RangeError);
     assert.throws(() => randomLossRules('x', { probability: 1.5 }), RangeError);
     assert.throws(() => randomLossRules('x', { probability: 0.1, udpDstPort: 0 }), /UDP port/);
+  });
+});
+
+describe('reordering (NFQUEUE)', () => {
+  test('queues TCP both ways on the router interface; the tool gets its settings with defaults', () => {
+    assert.deepEqual(reorderingRules('dyab12r3', 7), [
+      ['FORWARD', '-i', 'dyab12r3', '-p', 'tcp', '-j', 'NFQUEUE', '--queue-num', '7', '--queue-bypass'],
+      ['FORWARD', '-o', 'dyab12r3', '-p', 'tcp', '-j', 'NFQUEUE', '--queue-num', '7', '--queue-bypass'],
+    ]);
+    assert.deepEqual(reorderingArgs({ queue: 7, holdPercent: 20 }), ['--queue', '7', '--hold-percent', '20', '--release-after', '3', '--max-hold-us', '2000', '--seed', '1']);
+  });
+
+  test('refuses what the tool would refuse', () => {
+    assert.throws(() => reorderingRules('x', 70000), /queue/);
+    assert.throws(() => reorderingArgs({ queue: 1, holdPercent: 101 }), /holdPercent/);
+    assert.throws(() => reorderingArgs({ queue: 1, holdPercent: 10, releaseAfter: 0 }), /releaseAfter/);
+    assert.throws(() => reorderingArgs({ queue: 1, holdPercent: 10, seed: -1 }), /seed/);
   });
 });
