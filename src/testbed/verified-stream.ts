@@ -241,6 +241,9 @@ export async function runStreamPeer(socket: Socket, opts: StreamPeerOptions): Pr
         }
         const data = pattern.bytes(sentBytes, left);
         sentBytes += left;
+        // A write the kernel takes at once emits 'drain' on the next tick, so without this the loop would chain ticks
+        // and never let the event loop poll: the socket would stop being read while the peer keeps up with us.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (!socket.write(data)) {
           while (socket.writableNeedDrain && !closed && !(limit.untilPeerEnds && peerEnded)) {
             if (limit.durationMs !== undefined && now() - sendStart >= limit.durationMs) break;

@@ -1,6 +1,7 @@
 // The verified stream's peers over real loopback TCP in this process: intact both ways at full speed and paced, a
 // proxy that flips one byte is caught, a reset is reported as one; the CLI's arguments; the retransmission parsers.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
 import { parseSnmpRetransSegs, parseSsRetransmissions } from '../../src/testbed/tcp-counters';
@@ -10,6 +11,9 @@ import { parseStreamArgs } from '../../src/testbed/verified-stream-main';
 import { startCorruptingProxy } from '../fixtures/corrupting-proxy';
 
 const servers: Server[] = [];
+/** A server that discards what it reads and ends its side when the client ends; prints its port. */
+const SINK = `const s = require('node:net').createServer({ allowHalfOpen: true }, (c) => { c.resume(); c.on('end', () => c.end()); });
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port)));`;
 after(() => {
   for (const s of servers) s.close();
 });
@@ -87,6 +91,25 @@ describe('runStreamPeer over loopback', () => {
     assert.equal(client.reset, true, JSON.stringify(client.failures));
     assert.equal(client.earlyEof, true);
     assert.match(client.failures.join('\n'), /ECONNRESET/);
+  });
+
+  test('a sender whose peer keeps up still lets the event loop run (its socket is read, its timers fire)', { timeout: 30_000 }, async () => {
+    // The sink is another process, so that it drains the socket as fast as the kernel fills it, and every write of
+    // ours is taken at once.
+    const sink = spawn(process.execPath, ['-e', SINK], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => sink.stdout!.once('data', (b: Buffer) => resolve(Number(b.toString()))));
+      const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      const report = await runStreamPeer(socket, { role: 'client', seed: 9, limit: { durationMs: 500 } });
+      clearInterval(ticker);
+      assert.ok(report.sent.bytes > 1_000_000, `sent ${report.sent.bytes}`);
+      assert.ok(ticks >= 10, `a 10 ms timer fired ${ticks} times in a 500 ms stream`);
+    } finally {
+      sink.kill();
+    }
   });
 
   test('refuses options it cannot honour', async () => {
