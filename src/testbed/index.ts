@@ -38,3 +38,4 @@ export * from './verified-stream-run';
 export { parseSnmpRetransSegs, parseSsRetransmissions } from './tcp-counters';
 export * from './random-loss';
 export * from './reordering';
+export * from './diagnosis';

@@ -257,10 +257,12 @@ export async function runStreamPeer(socket: Socket, opts: StreamPeerOptions): Pr
         trailerSent = true;
       }
     }
+    // one budget for the peer's end and the close, so that a stalled stream is reported before a caller gives up
+    const settleDeadline = now() + settleTimeoutMs;
     await within(peerEnd, settleTimeoutMs);
     if (!peerEnded && !closed) failures.push(`the peer did not end within ${settleTimeoutMs} ms`);
     await sampleRetrans();
-    await within(closedPromise, settleTimeoutMs);
+    await within(closedPromise, Math.max(0, settleDeadline - now()));
     if (!closed) {
       failures.push(`the connection did not close within ${settleTimeoutMs} ms`);
       socket.destroy();

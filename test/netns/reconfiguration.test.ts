@@ -6,6 +6,7 @@ import { ApiClient } from '../../src/api/client';
 import { defaultApiSocket } from '../../src/api/socket-path';
 import type { ReconfigureResponse } from '../../src/api/types';
 import { createTestbed, type Testbed } from '../../src/testbed';
+import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
 import { installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
 import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
@@ -34,6 +35,8 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
   let tb: Testbed;
   let api: ApiClient;
   const address = (host: string) => tb.host(host).address;
+  /** A case whose failure message carries every agent's trouble counters and log tail. */
+  const diagnosed = (name: string, body: () => Promise<void>) => it(name, () => withAgentDiagnosis(tb, body));
 
   before(async () => {
     tb = await createTestbed('chain-2', {
@@ -76,7 +79,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     for (const r of response.results) assert.equal(r.outcome, 'completed', JSON.stringify(r));
   }
 
-  it('inserts the mb1 firewall into a direct session; the firewall sees a new connection start and passes it all', async () => {
+  diagnosed('inserts the mb1 firewall into a direct session; the firewall sees a new connection start and passes it all', async () => {
     const fwBefore = await ruleCounters(tb, 'mb1');
     const newSyns = (c: typeof fwBefore) => c.rules.find((r) => /tcp flags:0x17\/0x02 ctstate NEW/.test(r.text))?.packets ?? 0;
     let response: ReconfigureResponse | undefined;
@@ -97,7 +100,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assert.ok(metric(await tb.scrapeMetrics('client'), 'dysco_new_path_steps_total') > 0);
   });
 
-  it('replaces mb1 by mb2, then removes mb2, on one session carrying traffic both ways', async () => {
+  diagnosed('replaces mb1 by mb2, then removes mb2, on one session carrying traffic both ways', async () => {
     const responses: ReconfigureResponse[] = [];
     const result = await runVerifiedStreams(tb, 'client', 'server', {
       port: 7311,
@@ -113,7 +116,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     for (const response of responses) completed(response);
   });
 
-  it('twenty reconfigurations in a row on one session', async () => {
+  diagnosed('twenty reconfigurations in a row on one session', async () => {
     const responses: ReconfigureResponse[] = [];
     const result = await runVerifiedStreams(tb, 'client', 'server', {
       port: 7302,
@@ -131,7 +134,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     for (const response of responses) completed(response);
   });
 
-  it('a middlebox as left anchor: mb1 takes mb2 out of client → mb1 → mb2 → server', async () => {
+  diagnosed('a middlebox as left anchor: mb1 takes mb2 out of client → mb1 → mb2 → server', async () => {
     let response: ReconfigureResponse | undefined;
     const result = await runVerifiedStreams(tb, 'client', 'server', {
       port: 7321,
@@ -145,7 +148,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     completed(response!);
   });
 
-  it('the same with 1 % loss on the data links and 10 % loss of control messages', async () => {
+  diagnosed('the same with 1 % loss on the data links and 10 % loss of control messages', async () => {
     const losses = [
       { host: 'client', loss: { probability: 0.01 } },
       { host: 'server', loss: { probability: 0.01 } },
@@ -174,7 +177,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     for (const response of responses) completed(response);
   });
 
-  it('a new path whose middlebox is down: the reconfiguration fails and the session carries on', async () => {
+  diagnosed('a new path whose middlebox is down: the reconfiguration fails and the session carries on', async () => {
     await tb.stopAgent('mb2');
     let response: ReconfigureResponse | undefined;
     let result: VerifiedStreamsResult;
@@ -196,7 +199,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assert.equal(r!.reason, 'setup_timeout');
   });
 
-  it('two overlapping reconfigurations at once: exactly one succeeds', async () => {
+  diagnosed('two overlapping reconfigurations at once: exactly one succeeds', async () => {
     const outcomes: string[] = [];
     const result = await runVerifiedStreams(tb, 'client', 'server', {
       port: 7312,
@@ -213,7 +216,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assert.ok(outcomes.some((o) => /failed:(locked|contention)/.test(o)), outcomes.join(' '));
   });
 
-  it('afterwards every agent has forgotten every session', async () => {
+  diagnosed('afterwards every agent has forgotten every session', async () => {
     const hosts = ['client', 'mb1', 'mb2', 'server'];
     const deadline = Date.now() + 15_000;
     let left: Record<string, number> = {};

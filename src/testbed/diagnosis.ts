@@ -1,0 +1,46 @@
+// What the agents of a testbed can tell about a failed run: every counter of trouble that is not zero (drops by
+// reason, rejected control messages, failed deliveries, failed reconfigurations), and the tail of each agent's log.
+import type { Testbed } from './testbed';
+
+const TROUBLE_METRICS = ['dysco_drops_total', 'dysco_control_rejected_total', 'dysco_control_delivery_failures_total', 'dysco_reconfigurations_total'];
+
+/** The lines of a Prometheus text exposition that belong to `names` and count something. */
+export function nonZeroSamples(exposition: string, names: readonly string[]): string[] {
+  return exposition.split('\n').filter((line) => {
+    if (line.startsWith('#') || !names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))) return false;
+    const value = Number(line.trim().split(/\s+/).pop());
+    return Number.isFinite(value) && value !== 0;
+  });
+}
+
+/** One block per agent host; never throws (a dead agent is reported as such). */
+export async function agentDiagnosis(tb: Testbed, logLines = 20): Promise<string> {
+  const blocks: string[] = [];
+  for (const host of tb.hosts) {
+    if (!host.agent) continue;
+    let counters: string;
+    try {
+      counters = nonZeroSamples(await tb.scrapeMetrics(host), TROUBLE_METRICS).join('\n  ') || '(no trouble counted)';
+    } catch (err) {
+      counters = `metrics unavailable: ${(err as Error).message}`;
+    }
+    let log: string;
+    try {
+      log = tb.agentLogTail(host, logLines);
+    } catch (err) {
+      log = `log unavailable: ${(err as Error).message}`;
+    }
+    blocks.push(`agent ${host.name}:\n  ${counters}\n  log:\n${log.replace(/^/gm, '    ')}`);
+  }
+  return blocks.join('\n');
+}
+
+/** Runs `body`; if it throws, the error's message gains the agents' diagnosis. */
+export async function withAgentDiagnosis<T>(tb: Testbed, body: () => Promise<T>): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof Error) err.message += `\n--- agents ---\n${await agentDiagnosis(tb)}`;
+    throw err;
+  }
+}

@@ -1,0 +1,21 @@
+// The testbed's failure diagnosis keeps the samples of the trouble metrics that are not zero, and nothing else.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nonZeroSamples } from '../../src/testbed/diagnosis';
+
+test('nonZeroSamples: the named metrics, labelled or not, whose value is not zero', () => {
+  const exposition = [
+    '# HELP dysco_drops_total Packets dropped by the datapath, by reason.',
+    '# TYPE dysco_drops_total counter',
+    'dysco_drops_total{reason="bad_checksum"} 0',
+    'dysco_drops_total{reason="no_session"} 3',
+    'dysco_drops_total_other 5',
+    'dysco_control_rejected_total 2',
+    'dysco_sessions 7',
+    'dysco_reconfigurations_total{outcome="failed",reason="setup_timeout"} NaN',
+  ].join('\n');
+  assert.deepEqual(nonZeroSamples(exposition, ['dysco_drops_total', 'dysco_control_rejected_total', 'dysco_reconfigurations_total']), [
+    'dysco_drops_total{reason="no_session"} 3',
+    'dysco_control_rejected_total 2',
+  ]);
+});
