@@ -365,6 +365,11 @@ Verdict SessionPipeline::WirePacket(PipelinePacket& packet, const PacketLayout& 
       LooksLikeAddressList(packet.data + layout.payload_offset, layout.payload_length())) {
     return Accept(packet, layout, key, now);
   }
+  if (key.dst_ip == config_.host_ip && InSubsessionPorts(key.dst_port)) {
+    // Left over from a subsession torn down here while its far end still sent on it. The host has no socket
+    // for it and would answer with a RST, which that far end could take for the session's own.
+    return DropWith(DropReason::STALE_SUBSESSION);
+  }
   return Verdict::kToHost;
 }
 

@@ -161,6 +161,11 @@ class SessionPipeline {
   Verdict WirePacket(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, bool hit,
                      uint32_t value, uint32_t now);
   Verdict DropWith(DropReason reason);
+  // `port_be` in network order
+  bool InSubsessionPorts(uint16_t port_be) const {
+    const uint16_t port = __builtin_bswap16(port_be);
+    return port >= config_.port_lo && port <= config_.port_hi;
+  }
   // Set-up (pipeline_setup.cc).
   Verdict HostMiss(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
   Verdict Initiate(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, const PolicyRule& rule,

@@ -507,6 +507,19 @@ describe('set-up corner cases', () => {
     for (const host of lab.hosts) assert.equal(host.agent.stats().activeSessions, 0);
   });
 
+  it('a segment to a subsession port that no session here has is dropped, not handed to the host to reset', () => {
+    const { lab, client, server } = buildLab();
+    // An ACK the far end of a torn-down subsession still sends: the agent's own address, a port of its range.
+    const stale = segment(client, client.ip, server.ip, { srcPort: 61010, dstPort: 61011, seq: 5, ack: 9, flags: TCP_ACK });
+    lab.send(client, stale);
+    assert.equal(server.delivered.length, 0);
+    assert.equal(server.agent.drops().stale_subsession, 1);
+    // below the range, an unchained flow still reaches the host
+    lab.send(client, segment(client, client.ip, server.ip, { srcPort: 61010, dstPort: 60999, seq: 5, ack: 9, flags: TCP_ACK }));
+    assert.equal(server.delivered.length, 1);
+    assert.equal(server.agent.drops().stale_subsession, 1);
+  });
+
   it('a full table drops new SYNs with a reason while established sessions carry on', () => {
     const lab = new DyscoLab();
     const client = lab.addHost('client', 1, 'endpoint', { maxSessions: 2 });
