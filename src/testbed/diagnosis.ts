@@ -1,8 +1,17 @@
 // What the agents of a testbed can tell about a failed run: every counter of trouble that is not zero (drops by
-// reason, rejected control messages, failed deliveries, failed reconfigurations), and the tail of each agent's log.
+// reason, rejected control messages, failed deliveries, reconfigurations and their new paths' steps, RSTs, teardowns),
+// and the tail of each agent's log.
 import type { Testbed } from './testbed';
 
-const TROUBLE_METRICS = ['dysco_drops_total', 'dysco_control_rejected_total', 'dysco_control_delivery_failures_total', 'dysco_reconfigurations_total'];
+const TROUBLE_METRICS = [
+  'dysco_drops_total',
+  'dysco_control_rejected_total',
+  'dysco_control_delivery_failures_total',
+  'dysco_reconfigurations_total',
+  'dysco_new_path_steps_total',
+  'dysco_rsts_ignored_total',
+  'dysco_session_teardowns_total',
+];
 
 /** The lines of a Prometheus text exposition that belong to `names` and count something. */
 export function nonZeroSamples(exposition: string, names: readonly string[]): string[] {

@@ -9,6 +9,7 @@ import { createTestbed, type Testbed } from '../../src/testbed';
 import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
 import { installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
 import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
+import { startReordering } from '../../src/testbed/reordering';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
 import { netnsUnavailableReason } from '../support/netns';
 
@@ -148,7 +149,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     completed(response!);
   });
 
-  diagnosed('the same with 1 % loss on the data links and 10 % loss of control messages', async () => {
+  diagnosed('the same with 1 % loss and reordering on the data links and 10 % loss of control messages', async () => {
     const losses = [
       { host: 'client', loss: { probability: 0.01 } },
       { host: 'server', loss: { probability: 0.01 } },
@@ -156,6 +157,9 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
       { host: 'server', loss: { probability: 0.1, udpDstPort: CONTROL_PORT } },
     ];
     for (const l of losses) await addRandomLoss(tb, l.host, l.loss);
+    // Every TCP packet of the data links (subsessions, new paths' handshakes, announcements): one in five held back.
+    const reorderings = [await startReordering(tb, 'client', { queue: 31, holdPercent: 20, seed: 3 }), await startReordering(tb, 'server', { queue: 32, holdPercent: 20, seed: 4 })];
+    const reordered: number[] = [];
     const responses: ReconfigureResponse[] = [];
     let result: VerifiedStreamsResult;
     try {
@@ -171,8 +175,10 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
       });
       assert.ok((await randomLossDrops(tb, 'client')) + (await randomLossDrops(tb, 'server')) > 0, 'packets were lost');
     } finally {
+      for (const r of reorderings) reordered.push((await r.stop()).reordered);
       for (const l of losses) await removeRandomLoss(tb, l.host, l.loss);
     }
+    assert.ok(reordered.every((n) => n > 100), `packets reordered on each link: ${reordered.join(', ')}`);
     assertIntact(result);
     for (const response of responses) completed(response);
   });
