@@ -9,7 +9,7 @@ import { DatapathLink } from '../control/datapath-link';
 import { Datapath, type DatapathOptions } from '../datapath/datapath';
 import { cleanupEal } from '../datapath/eal';
 import type { Logger } from '../log/logger';
-import { registerControlMetrics } from '../metrics/control-collector';
+import { registerControlMetrics, type ControlMetrics } from '../metrics/control-collector';
 import { registerReconfigMetrics, type ReconfigMetrics } from '../metrics/reconfig-collector';
 import { createAgentMetrics } from '../metrics/registry';
 import { startMetricsServer, type MetricsServer } from '../metrics/server';
@@ -91,11 +91,12 @@ export class Agent {
     this.log.info({ host: info.host, wire: info.wire, lcore: info.lcore, mode, runtimeDir: this.datapath.runtimeDir }, 'datapath running');
 
     const metrics = createAgentMetrics(() => this.datapath);
-    registerControlMetrics(metrics.registry, () => this.link);
+    const controlMetrics = registerControlMetrics(metrics.registry, () => this.link);
     const reconfigMetrics = registerReconfigMetrics(metrics.registry, () => this.reconfig?.twoPathSessions() ?? 0);
     if (config.dysco) {
       const datapath = this.datapath;
-      const reconfigurer = config.dysco.controlPort > 0 ? await this.startReconfiguration(config.dysco, reconfigMetrics) : undefined;
+      const reconfigurer =
+        config.dysco.controlPort > 0 ? await this.startReconfiguration(config.dysco, reconfigMetrics, controlMetrics) : undefined;
       this.controlPlane = new AgentControlPlane();
       this.controlPlane.registerMetrics(metrics.registry);
       await this.controlPlane.start({
@@ -118,12 +119,17 @@ export class Agent {
   }
 
   /** The control channel and the reconfiguration machines on it. */
-  private async startReconfiguration(dysco: NonNullable<AgentConfig['dysco']>, metrics: ReconfigMetrics): Promise<Reconfigurer> {
+  private async startReconfiguration(
+    dysco: NonNullable<AgentConfig['dysco']>,
+    metrics: ReconfigMetrics,
+    controlMetrics: ControlMetrics,
+  ): Promise<Reconfigurer> {
     const datapath = this.datapath!;
     const log = this.log.child({ component: 'reconfig' });
     const now = () => performance.now();
     const self = pipelineOptions(dysco).hostIp;
     this.link = DatapathLink.create(datapath, { controlPort: dysco.controlPort, retry: dysco.controlRetry, now });
+    this.link.events.on('acked', (ack) => ack.roundTripMs !== undefined && controlMetrics.roundTrip(ack.roundTripMs / 1000));
     this.reconfig = new ReconfigService({ self, datapath, link: this.link, retry: dysco.controlRetry, now, firstNonce: randomInt(0, 2 ** 32 - 1), metrics, log });
     this.link.start();
     await this.reconfig.start();

@@ -41,6 +41,11 @@ export interface Delivery {
   message: ReconfigMessage;
 }
 
+export interface Acknowledgement extends Delivery {
+  /** From the first transmission to its ack; absent when the message was retransmitted (Karn's rule). */
+  roundTripMs?: number;
+}
+
 export interface DeliveryFailure extends Delivery {
   reason: DeliveryFailureReason;
 }
@@ -50,7 +55,7 @@ export interface ChannelOutput {
   /** Messages from peers, each delivered once. */
   deliver: Delivery[];
   /** Messages of ours that the peer acknowledged. */
-  acked: Delivery[];
+  acked: Acknowledgement[];
   /** Messages of ours given up: the reconfiguration they belong to must cancel. */
   failed: DeliveryFailure[];
 }
@@ -62,6 +67,7 @@ interface Outstanding {
   message: ReconfigMessage;
   bytes: Buffer;
   transmissions: number;
+  firstSentAt: number;
   deadline: number;
 }
 
@@ -225,7 +231,7 @@ export class ControlChannel {
     const seq = sender.nextSeq;
     sender.nextSeq = serialAdd(seq, 1);
     const bytes = encodeFrame({ kind: 'message', epoch: this.epoch, seq, message });
-    sender.inFlight.set(seq, { seq, message, bytes, transmissions: 1, deadline: now + retransmitDelayMs(this.retry, 1) });
+    sender.inFlight.set(seq, { seq, message, bytes, transmissions: 1, firstSentAt: now, deadline: now + retransmitDelayMs(this.retry, 1) });
     this.counters.count(message.type, 'sent');
     out.transmit.push({ peer, port: undefined, type: message.type, bytes });
   }
@@ -249,7 +255,7 @@ export class ControlChannel {
     }
     sender.inFlight.delete(seq);
     this.counters.count('ack', 'received');
-    out.acked.push({ peer, message: entry.message });
+    out.acked.push({ peer, message: entry.message, ...(entry.transmissions === 1 && { roundTripMs: now - entry.firstSentAt }) });
     this.promote(peer, sender, now, out);
   }
 

@@ -4,7 +4,7 @@ import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { ControlPacketEvent, TransmitSpec } from '../native/events';
 import type { ReconfigMessage } from '../reconfig/messages';
-import { ControlChannel, type ChannelOutput, type Delivery, type DeliveryFailure, type SendResult } from './channel';
+import { ControlChannel, type Acknowledgement, type ChannelOutput, type Delivery, type DeliveryFailure, type SendResult } from './channel';
 import type { ControlCountersSnapshot } from './counters';
 import type { RetryPolicy } from './retry-policy';
 
@@ -44,7 +44,7 @@ export interface CreateLinkOptions extends LinkOptions {
 
 export interface LinkEventMap {
   message: [Delivery];
-  acked: [Delivery];
+  acked: [Acknowledgement];
   failed: [DeliveryFailure];
 }
 

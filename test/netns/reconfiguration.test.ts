@@ -215,7 +215,16 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
       durationMs: 4000,
       whileRunning: async () => {
         // The client replaces mb1 by mb2 while mb1 inserts mb2 between itself and the server: the segments overlap.
-        const [a, b] = await Promise.all([reconfigure(7312, ['mb2']), reconfigure(7312, ['mb2'], agentApi('mb1'))]);
+        // mb1's request goes first, so that its run has started when the client's requestLock reaches mb1: had the
+        // client's run finished first, mb1 would no longer be on the session, and nothing would have contended.
+        const mb1 = agentApi('mb1');
+        await established(api, 7312);
+        await established(mb1, 7312);
+        const session = (await api.allSessions({ port: 7312 }))[0]!.right!.session;
+        const body = { session, rightAnchor: address('server'), via: [address('mb2')], timeoutMs: 10_000 };
+        const fromMb1 = mb1.reconfigure(body);
+        const fromClient = api.reconfigure(body);
+        const [a, b] = await Promise.all([fromClient, fromMb1]);
         outcomes.push(...[a, b].map((x) => `${x.results[0]?.outcome}:${x.results[0]?.reason ?? ''}`));
       },
     });

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ControlChannel, MAX_PEERS, MAX_QUEUED_PER_PEER, type ChannelOutput, type Delivery, type DeliveryFailure } from '../../src/control/channel';
+import { ControlChannel, MAX_PEERS, MAX_QUEUED_PER_PEER, type Acknowledgement, type ChannelOutput, type Delivery, type DeliveryFailure } from '../../src/control/channel';
 import { decodeFrame, encodeFrame } from '../../src/control/codec';
 import { DUPLICATE_WINDOW, DuplicateWindow } from '../../src/control/duplicate-window';
 import { retransmitDelayMs, retrySpanMs, type RetryPolicy } from '../../src/control/retry-policy';
@@ -35,7 +35,7 @@ class Net {
   readonly agents = new Map<number, ControlChannel>();
   wire: Datagram[] = [];
   readonly delivered = new Map<number, Delivery[]>();
-  readonly acked = new Map<number, Delivery[]>();
+  readonly acked = new Map<number, Acknowledgement[]>();
   readonly failed = new Map<number, DeliveryFailure[]>();
   now = 0;
 
@@ -94,8 +94,9 @@ describe('reliable delivery between two channels', () => {
     net.flush();
     assert.deepEqual(net.delivered.get(B), [{ peer: A, message: teardown(1) }]);
     assert.equal(net.wire.length, 1, 'one ack');
+    net.now = 3;
     net.flush();
-    assert.deepEqual(net.acked.get(A), [{ peer: B, message: teardown(1) }]);
+    assert.deepEqual(net.acked.get(A), [{ peer: B, message: teardown(1), roundTripMs: 3 }], 'acked after one transmission: its round trip');
     assert.equal(a.pending(), 0);
     assert.equal(a.counterSnapshot().frames.teardown.sent, 1);
     assert.equal(a.counterSnapshot().frames.ack.received, 1);
@@ -117,6 +118,7 @@ describe('reliable delivery between two channels', () => {
     net.flush();
     assert.equal(net.delivered.get(B)!.length, 1);
     assert.equal(net.acked.get(A)!.length, 1);
+    assert.equal(net.acked.get(A)![0]!.roundTripMs, undefined, 'no round trip for a retransmitted message (Karn)');
     assert.equal(a.counterSnapshot().frames.teardown.retransmitted, 1);
   });
 

@@ -58,12 +58,25 @@ describe('control channel metrics', () => {
     assert.equal((await values(registry, 'dysco_control_messages_total')).find((v) => v.labels.type === 'teardown' && v.labels.outcome === 'sent')!.value, 1);
   });
 
-  it('labels are only type, outcome and reason', async () => {
+  it('round trips: a histogram in seconds, from the first bucket at 0.1 ms', async () => {
+    const registry = new Registry();
+    const metrics = registerControlMetrics(registry, () => undefined);
+    metrics.roundTrip(0.0004);
+    metrics.roundTrip(0.003);
+    const series = await values(registry, 'dysco_control_round_trip_seconds');
+    const bucket = (le: string) => series.find((v) => String(v.labels.le) === le)!.value;
+    assert.equal(bucket('0.0001'), 0);
+    assert.equal(bucket('0.0005'), 1);
+    assert.equal(bucket('0.003'), 2);
+    assert.equal(bucket('+Inf'), 2);
+  });
+
+  it('labels are only type, outcome and reason (and a histogram\'s bucket bound)', async () => {
     const registry = new Registry();
     registerControlMetrics(registry, () => undefined);
     for (const metric of await registry.getMetricsAsJSON()) {
       for (const v of (metric as unknown as { values: { labels: Record<string, string> }[] }).values) {
-        for (const label of Object.keys(v.labels)) assert.ok(['type', 'outcome', 'reason'].includes(label), `${metric.name}: ${label}`);
+        for (const label of Object.keys(v.labels)) assert.ok(['type', 'outcome', 'reason', 'le'].includes(label), `${metric.name}: ${label}`);
       }
     }
   });
