@@ -196,3 +196,31 @@ export function histogramSpec(bins: readonly HistogramBin[], title: string): Rec
     },
   };
 }
+
+/**
+ * The q-quantile (0 < q ≤ 1) of a Prometheus histogram in a text exposition, in the histogram's unit, interpolated
+ * linearly inside its bucket as Prometheus's histogram_quantile does; undefined without observations.
+ */
+export function histogramQuantile(exposition: string, name: string, q: number): number | undefined {
+  if (!(q > 0 && q <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${q}`);
+  const buckets: { le: number; count: number }[] = [];
+  for (const line of exposition.split('\n')) {
+    const m = new RegExp(`^${name}_bucket\\{(?:.*,)?le="([^"]+)"(?:,.*)?\\} (\\S+)$`).exec(line.trim());
+    if (m) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return undefined;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const b of buckets) {
+    if (b.count >= rank) {
+      if (b.le === Infinity) return lower; // beyond the last bound: its bound is all one can say
+      return lower + ((b.le - lower) * (rank - below)) / Math.max(1, b.count - below);
+    }
+    lower = b.le;
+    below = b.count;
+  }
+  return lower;
+}

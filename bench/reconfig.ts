@@ -15,6 +15,7 @@ import type { DeviceKind } from '../src/testbed/state';
 import { writeSvg } from './plot';
 import {
   durationHistogram,
+  histogramQuantile,
   histogramSpec,
   meetsTargets,
   niceBinWidth,
@@ -108,6 +109,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
   let baseline: VerifiedStreamsResult | undefined;
   let reconfigured: VerifiedStreamsResult | undefined;
   let tb: Testbed | undefined;
+  let controlRoundTripP50Ms: number | null = null;
   try {
     options.log(`setting up chain-2 with Dysco agents; ${sessions} sessions client → server, direct (no middlebox) to begin with`);
     tb = await createTestbed('chain-2', {
@@ -126,6 +128,9 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       seed: SEED + sessions,
       whileRunning: () => reconfigureAll(bed, plan, timings, options.log),
     });
+    // Two crossings between agents, under the same load: the unit the lock phase is made of.
+    const roundTrip = histogramQuantile(await tb.scrapeMetrics('client'), 'dysco_control_round_trip_seconds', 0.5);
+    controlRoundTripP50Ms = roundTrip === undefined ? null : Math.round(roundTrip * 1e6) / 1000;
   } finally {
     await tb?.destroy();
   }
@@ -150,6 +155,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
     ['paper p50 ms (new-path SYN → first data)', show(figures.paper_p50_ms), '—'],
     ['lock phase p50 ms (lock request → new-path SYN)', show(figures.lock_p50_ms), '—'],
     ['completion p50 ms (first data → old path gone)', show(figures.completion_p50_ms), '—'],
+    ['control round trip p50 ms (client agent, two crossings)', show(controlRoundTripP50Ms), '—'],
     ['p50 ms by kind: insert / replace / remove', (['insert', 'replace', 'remove'] as const).map((k) => show(figures.p50_ms_by_kind[k])).join(' / '), '—'],
     ['failures', `${figures.failures} of ${total}`, '0'],
     ['bytes lost', figures.bytes_lost, '0'],
@@ -168,6 +174,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       lock_p50_ms: figures.lock_p50_ms,
       completion_p50_ms: figures.completion_p50_ms,
       p50_ms_by_kind: figures.p50_ms_by_kind,
+      control_round_trip_p50_ms: controlRoundTripP50Ms,
       failures: figures.failures,
       bytes_lost: figures.bytes_lost,
       extra_retransmissions: figures.extra_retransmissions,

@@ -10,6 +10,7 @@ import { writeSvg } from '../../bench/plot';
 import { runReconfiguration } from '../../bench/reconfig';
 import {
   durationHistogram,
+  histogramQuantile,
   histogramSpec,
   meetsTargets,
   niceBinWidth,
@@ -194,4 +195,23 @@ test('runReconfiguration asks the left anchor for the session and turns its answ
   const failed = await runReconfiguration(tb, answer({ session, outcome: 'failed', reason: 'setup_timeout', durationMs: 2000 }), session, { session: 0, kind: 'remove', from: ['mb1'], to: [] });
   assert.deepEqual(failed.outcome, { result: 'failed', reason: 'setup_timeout' });
   assert.equal(failed.oldPathGoneAtMs, undefined);
+});
+
+test('histogramQuantile: interpolated inside the bucket, like histogram_quantile; undefined when empty', () => {
+  const exposition = [
+    '# TYPE rt histogram',
+    'rt_bucket{le="0.001"} 2',
+    'rt_bucket{le="0.002"} 6',
+    'rt_bucket{le="0.005"} 8',
+    'rt_bucket{le="+Inf"} 10',
+    'rt_sum 0.05',
+    'rt_count 10',
+    'other_bucket{le="0.001"} 10',
+  ].join('\n');
+  // rank 5 of 10 falls in (1, 2] ms, 3 of its 4: 1.75 ms
+  assert.equal(histogramQuantile(exposition, 'rt', 0.5), 0.00175);
+  assert.equal(histogramQuantile(exposition, 'rt', 0.1), 0.0005, 'rank 1 of the first bucket\'s 2, from 0');
+  assert.equal(histogramQuantile(exposition, 'rt', 1), 0.005, 'past the last bound: that bound');
+  assert.equal(histogramQuantile('rt_bucket{le="+Inf"} 0', 'rt', 0.5), undefined);
+  assert.throws(() => histogramQuantile(exposition, 'rt', 0), RangeError);
 });
