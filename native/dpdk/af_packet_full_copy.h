@@ -29,6 +29,7 @@ class AfPacketFullCopy {
   bool Attach(uint32_t if_index, std::string* detail);
   void Detach();
   bool attached() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
 
   // The whole frame whose first `length` bytes are `truncated`, or nullptr if the kernel kept no
   // copy. The bytes stay valid until the next call.

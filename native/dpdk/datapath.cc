@@ -64,6 +64,10 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
     Close();
     return Status::RING_FAILED;
   }
+  if (!wakeup_.Open(detail)) {
+    Close();
+    return Status::RING_FAILED;
+  }
   opened_ = true;
 
   Status status = OpenPort(config.host, pool_, &host_, detail);
@@ -90,6 +94,7 @@ Status Datapath::Open(const DatapathConfig& config, WakeFn wake, void* wake_cont
       Close();
       return Status::PORT_SETUP_FAILED;
     }
+    wakeup_.WatchSocket(full_copy_[i].fd());
   }
   to_host_.Bind(host_.id, host_.mtu, !host_.multi_seg_tx, &fragmenter_, &counters_.ports[kHostPort], &counters_);
   to_wire_.Bind(wire_.id, wire_.mtu, !wire_.multi_seg_tx, &fragmenter_, &counters_.ports[kWirePort], &counters_);
@@ -120,7 +125,7 @@ Status Datapath::Start(std::string* detail) {
 void Datapath::Stop() {
   if (!running_) return;
   quit_.store(true, std::memory_order_release);
-  doorbell_.Ring();
+  wakeup_.Ring();
   rte_eal_wait_lcore(lcore_);
   running_ = false;
 }
@@ -129,6 +134,7 @@ void Datapath::Close() {
   Stop();
   if (config_.dysco && opened_) pipeline_.ReleaseAllHeld();
   for (auto& copy : full_copy_) copy.Detach();
+  wakeup_.Close();
   ClosePort(&host_);
   ClosePort(&wire_);
   fragmenter_.Close();
@@ -151,7 +157,7 @@ void Datapath::Close() {
 Status Datapath::Submit(Request* request) {
   if (!running_) return Status::NOT_RUNNING;
   if (rte_ring_sp_enqueue(requests_, request) != 0) return Status::REQUEST_RING_FULL;
-  doorbell_.Ring();
+  wakeup_.Ring();
   return Status::OK;
 }
 
@@ -220,7 +226,7 @@ int Datapath::Loop() {
       to_wire_.Flush();
       to_host_.Flush();
       counters_.idle_sleeps.Add(1);
-      doorbell_.Sleep(sleep_us, [this] { return !rte_ring_empty(requests_); });
+      wakeup_.Sleep(sleep_us, [this] { return !rte_ring_empty(requests_); });
     }
     const uint64_t end = rte_rdtsc();
     (work != 0 ? counters_.busy_cycles : counters_.idle_cycles).Add(end - iteration_start);

@@ -17,8 +17,8 @@
 #include "core/session_pipeline.h"
 #include "dpdk/af_packet_full_copy.h"
 #include "dpdk/ipv4_fragmenter.h"
+#include "dpdk/lcore_wakeup.h"
 #include "dpdk/port.h"
-#include "dpdk/request_doorbell.h"
 #include "dpdk/tx_buffer.h"
 
 namespace dysco::dpdk {
@@ -125,7 +125,7 @@ class Datapath : private PipelineIo {
   bool running_ = false;
   std::atomic<bool> quit_{false};
   std::atomic<bool> wake_pending_{false};
-  RequestDoorbell doorbell_;
+  LcoreWakeup wakeup_;
   WakeFn wake_ = nullptr;
   void* wake_context_ = nullptr;
 };
