@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { compilePolicies } from '../../src/policy/compile';
 import type { NewPathSpec } from '../../src/native/events';
 import { decodeAddressList } from '../../src/protocol/address-list';
+import { SESSION_STATES } from '../../src/native/generated/codes';
 import { DyscoLab, type LabHost } from '../support/dysco-lab';
 import {
   buildTcpFrame,
@@ -544,6 +545,27 @@ describe('two paths: losses during the switch', () => {
     server.agent.abandonNewPath(only(server.agent.sessions(), 'server').id, 13, lab.now);
     exchange(chain, 400);
     closeAndDrain(chain, []);
+  });
+});
+
+describe('two paths: a new path through a middlebox that the old path crosses', () => {
+  it('that middlebox refuses the SYN with a RST at once; the session stays on its old path', () => {
+    const chain = establish(['mb1']);
+    const { lab, client, server, boxes } = chain;
+    const mb1 = boxes.mb1!;
+    eventTypes(client);
+    openPath(chain, [mb1], 17);
+    assert.equal(mb1.agent.drops().new_path_through_old_path, 1);
+    assert.deepEqual(
+      client.agent.takeEvents().flatMap((e) => (e.type === 'new_path_refused' ? [e.side] : [])),
+      ['right'],
+      'the RST reached the left anchor',
+    );
+    assert.equal(SESSION_STATES[only(mb1.agent.sessions(), 'mb1 keeps the one session it carries').state], 'established');
+    server.agent.abandonNewPath(only(server.agent.sessions(), 'server').id, 17, lab.now);
+    exchange(chain, 400, 2);
+    assert.equal(chain.c.duplicates + chain.s.duplicates, 0);
+    closeAndDrain(chain, [mb1]);
   });
 });
 

@@ -212,33 +212,41 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assert.equal(r!.reason, 'setup_timeout');
   });
 
-  diagnosed('two overlapping reconfigurations at once: exactly one succeeds', async (t) => {
+  diagnosed('two overlapping reconfigurations at once: exactly one succeeds, the other is refused for the lock', async () => {
     const outcomes: string[] = [];
+    // Every control message to or from the server is lost for a while, so that mb1's lock stays pending
+    // until the client's request has reached mb1: without it, mb1's run could finish first, and the client's
+    // replace would then be a later reconfiguration, not a contending one.
+    const blackout = { probability: 1, udpDstPort: CONTROL_PORT };
+    let blackedOut = 0;
     const result = await runVerifiedStreams(tb, 'client', 'server', {
       port: 7312,
       seed: 70,
       durationMs: 4000,
       whileRunning: async () => {
         // The client replaces mb1 by mb2 while mb1 inserts mb2 between itself and the server: the segments overlap.
-        // mb1's request goes first, so that its run has started when the client's requestLock reaches mb1: had the
-        // client's run finished first, mb1 would no longer be on the session, and nothing would have contended.
         const mb1 = agentApi('mb1');
         await established(api, 7312);
         await established(mb1, 7312);
         const session = (await api.allSessions({ port: 7312 }))[0]!.right!.session;
         const body = { session, rightAnchor: address('server'), via: [address('mb2')], timeoutMs: 10_000 };
-        const fromMb1 = mb1.reconfigure(body);
-        const fromClient = api.reconfigure(body);
-        const [a, b] = await Promise.all([fromClient, fromMb1]);
+        await addRandomLoss(tb, 'server', blackout);
+        let both;
+        try {
+          both = Promise.all([api.reconfigure(body), mb1.reconfigure(body)]);
+          await new Promise((r) => setTimeout(r, 150));
+        } finally {
+          blackedOut = await randomLossDrops(tb, 'server');
+          await removeRandomLoss(tb, 'server', blackout);
+        }
+        const [a, b] = await both;
         outcomes.push(...[a, b].map((x) => `${x.results[0]?.outcome}:${x.results[0]?.reason ?? ''}`));
       },
     });
     assertIntact(result);
+    assert.ok(blackedOut > 0, 'the blackout dropped control messages');
     assert.equal(outcomes.filter((o) => o.startsWith('completed')).length, 1, outcomes.join(' '));
-    assert.equal(outcomes.filter((o) => o.startsWith('failed:')).length, 1, outcomes.join(' '));
-    // Expected: the loser refused for the lock (locked, contention). CI once saw the client's run fail with
-    // setup_timeout while mb1's completed; the issue's note has it as an open item.
-    if (!outcomes.some((o) => /failed:(locked|contention)/.test(o))) t.diagnostic(`the losing run failed otherwise: ${outcomes.join(' ')}`);
+    assert.equal(outcomes.filter((o) => /^failed:(locked|contention)$/.test(o)).length, 1, outcomes.join(' '));
   });
 
   diagnosed('afterwards every agent has forgotten every session', async () => {
