@@ -55,8 +55,10 @@ export const dyscoConfigSchema = z
       .strict()
       .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must not be below initialMs', path: ['maxMs'] })
       .default({}),
-    // Post session_established / session_ended events to the control plane.
-    sessionEvents: z.boolean().default(false),
+    // Post session_established / session_ended events to the control plane. Default: on with a control port, so
+    // that an agent knows its sessions before a reconfiguration's first message names one (else it asks the
+    // lcore then, on the lock's critical path).
+    sessionEvents: z.boolean().optional(),
     timeouts: z
       .object({
         setupMs: z.number().int().min(100).max(3_600_000).default(10_000),
@@ -67,7 +69,8 @@ export const dyscoConfigSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .transform((dysco) => ({ ...dysco, sessionEvents: dysco.sessionEvents ?? dysco.controlPort > 0 }));
 
 export const agentConfigSchema = z
   .object({

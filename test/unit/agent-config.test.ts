@@ -248,6 +248,13 @@ describe('mergeConfig', () => {
 });
 
 describe('dysco.controlPort and dysco.sessionEvents', () => {
+  test('session events follow the control port unless set', () => {
+    const dysco = (extra: object) => parseAgentConfig({ ...minimal(), dysco: { address: '10.0.1.2/24', ...extra } }).dysco!;
+    assert.equal(dysco({ controlPort: 7070 }).sessionEvents, true);
+    assert.equal(dysco({ controlPort: 7070, sessionEvents: false }).sessionEvents, false);
+    assert.equal(dysco({ sessionEvents: true }).sessionEvents, true);
+  });
+
   test('off by default, carried into the pipeline options when set, and bounded', async () => {
     const { pipelineOptions } = await import('../../src/agent/agent');
     const plain = parseAgentConfig({ ...minimal(), dysco: { address: '10.0.1.2/24' } });
