@@ -38,23 +38,21 @@ function statusCodeOf(error: unknown): ErrorCodeName | undefined {
 }
 
 /**
- * Runs an async native call, turning a status rejection into DatapathError. That error is created before the
- * call, so its stack shows the caller: a promise the addon settles from the event ring carries no JavaScript
- * frames of its own. Its code and message are filled in from the rejection, which becomes its `cause`.
+ * Runs an async native call, turning a status rejection into DatapathError. Its stack is the caller's, captured
+ * before the call: a promise the addon settles from the event ring carries no JavaScript frames of its own. Its
+ * code and message come from the rejection, which becomes its `cause`.
  */
 export async function callNativeAsync<T>(fn: () => Promise<T>): Promise<T> {
-  // The frames are captured here but formatted only on failure: formatting a stack costs more than the call.
-  const error = new DatapathError('INVALID_ARGUMENT');
-  Error.captureStackTrace(error, callNativeAsync);
+  // One capture on a plain object, formatted only on failure: a transmit per control message pays for it.
+  const site: { stack?: string } = {};
+  Error.captureStackTrace(site, callNativeAsync);
   try {
     return await fn();
   } catch (raw) {
     const code = statusCodeOf(raw);
     if (code === undefined) throw raw;
-    const callerFrames = (error.stack ?? '').split('\n').slice(1);
-    (error as { code: ErrorCodeName }).code = code;
-    error.message = (raw as Error).message;
-    error.cause = raw;
+    const error = new DatapathError(code, (raw as Error).message, { cause: raw });
+    const callerFrames = (site.stack ?? '').split('\n').slice(1);
     error.stack = [`${error.name}: ${error.message}`, ...callerFrames].join('\n');
     throw error;
   }

@@ -107,11 +107,11 @@ describe('DatapathError', () => {
     );
   });
 
-  test('callNativeAsync rejects with an error made before the call: its stack shows the caller', async () => {
+  test("callNativeAsync rejects with the caller's stack, captured before the call", async () => {
     // As the event ring settles a request: later, from a callback with none of the caller's frames.
     const settledLater = () =>
       new Promise<never>((_, reject) => setImmediate(() => reject(Object.assign(new Error('refused'), { code: 'NOT_RUNNING' }))));
-    // A plain function handing the promise on: V8's async stack traces cannot name it, only an early Error can.
+    // A plain function handing the promise on: V8's async stack traces cannot name it, only an early capture can.
     function theCallerOfTheRequest(): Promise<void> {
       return callNativeAsync(settledLater);
     }
