@@ -25,7 +25,7 @@ export function buildBenchCli(argv: string[]) {
             describe: "PMD backing the agents' veth ports; throughput measures every kind given side by side, the others use the first",
           })
           .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' })
-          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 100, quick 50)' }),
+          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10)' }),
       async (args) => {
         const bench = BENCHMARKS[args.name];
         if (!bench) throw new BenchUsageError(`unknown benchmark "${args.name}"; known: ${names.join(', ')}`);

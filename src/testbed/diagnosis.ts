@@ -1,6 +1,7 @@
 // What the agents of a testbed can tell about a failed run: every counter of trouble that is not zero (drops by
 // reason, rejected control messages, failed deliveries, reconfigurations and their new paths' steps, RSTs, teardowns),
 // and the tail of each agent's log.
+import { metricSamples } from './exposition';
 import type { Testbed } from './testbed';
 
 const TROUBLE_METRICS = [
@@ -15,11 +16,10 @@ const TROUBLE_METRICS = [
 
 /** The lines of a Prometheus text exposition that belong to `names` and count something. */
 export function nonZeroSamples(exposition: string, names: readonly string[]): string[] {
-  return exposition.split('\n').filter((line) => {
-    if (line.startsWith('#') || !names.some((name) => line.startsWith(`${name}{`) || line.startsWith(`${name} `))) return false;
-    const value = Number(line.trim().split(/\s+/).pop());
-    return Number.isFinite(value) && value !== 0;
-  });
+  return names
+    .flatMap((name) => metricSamples(exposition, name))
+    .filter((s) => Number.isFinite(s.value) && s.value !== 0)
+    .map((s) => s.line);
 }
 
 /** One block per agent host; never throws (a dead agent is reported as such). */

@@ -39,3 +39,4 @@ export { parseSnmpRetransSegs, parseSsRetransmissions } from './tcp-counters';
 export * from './random-loss';
 export * from './reordering';
 export * from './diagnosis';
+export * from './exposition';

@@ -7,6 +7,7 @@ import { defaultApiSocket } from '../../src/api/socket-path';
 import type { ReconfigureResponse } from '../../src/api/types';
 import { createTestbed, type Testbed } from '../../src/testbed';
 import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
+import { metricSum } from '../../src/testbed/exposition';
 import { installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
 import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
 import { startReordering } from '../../src/testbed/reordering';
@@ -22,14 +23,6 @@ function assertIntact(result: VerifiedStreamsResult): void {
     assert.equal(s.bytesLost, 0);
     assert.ok(s.client.sent.bytes > 10_000 && (s.server?.sent.bytes ?? 0) > 10_000, 'traffic both ways');
   }
-}
-
-function metric(text: string, name: string): number {
-  let sum = 0;
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) sum += Number(line.trim().split(/\s+/).pop());
-  }
-  return sum;
 }
 
 describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 and mb2)', { skip, timeout: 600_000 }, () => {
@@ -84,7 +77,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     const fwBefore = await ruleCounters(tb, 'mb1');
     const newSyns = (c: typeof fwBefore) => c.rules.find((r) => /tcp flags:0x17\/0x02 ctstate NEW/.test(r.text))?.packets ?? 0;
     // the SYNs the client anchor sent: the first, and one more each 20 ms the handshake takes (a loaded box)
-    const synsSent = async () => metric(await tb.scrapeMetrics('client'), 'dysco_new_path_steps_total{kind="opened"}');
+    const synsSent = async () => metricSum(await tb.scrapeMetrics('client'), 'dysco_new_path_steps_total{kind="opened"}');
     const sentBefore = await synsSent();
     let response: ReconfigureResponse | undefined;
     const result = await runVerifiedStreams(tb, 'client', 'server', {
@@ -103,7 +96,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     assert.ok(admitted >= 1 && admitted <= sent, `the new path began with a SYN the firewall admitted (${admitted} admitted, ${sent} sent)`);
     const invalid = (c: typeof fwBefore) => (c.rules.find((r) => /ctstate INVALID/.test(r.text))?.packets ?? 0) + c.policyPackets;
     assert.equal(invalid(fwAfter) - invalid(fwBefore), 0, 'the firewall dropped nothing');
-    assert.ok(metric(await tb.scrapeMetrics('client'), 'dysco_new_path_steps_total') > 0);
+    assert.ok(metricSum(await tb.scrapeMetrics('client'), 'dysco_new_path_steps_total') > 0);
   });
 
   diagnosed('replaces mb1 by mb2, then removes mb2, on one session carrying traffic both ways', async () => {
