@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ApiClient } from '../src/api/client';
 import { defaultApiSocket } from '../src/api/socket-path';
 import type { Tuple } from '../src/api/types';
-import { createTestbed, runVerifiedStreams, type Testbed, type VerifiedStreamsResult } from '../src/testbed';
+import { createTestbed, metricSamples, nonZeroSamples, runVerifiedStreams, type Testbed, type VerifiedStreamsResult } from '../src/testbed';
 import type { DeviceKind } from '../src/testbed/state';
 import { writeSvg } from './plot';
 import {
@@ -100,6 +100,17 @@ function sessionFigures(result: VerifiedStreamsResult) {
 }
 
 /**
+ * What an agent dropped, repeated or waited for over both runs: where the slow tail's time goes (a lost SYN waits
+ * 20 ms for its repeat, an unacked control message as long for its retransmission, an unanswered announcement as
+ * long for the next, an idle host 600 ms for a probe's answer).
+ */
+function tailCounters(exposition: string): string[] {
+  const retransmitted = metricSamples(exposition, 'dysco_control_messages_total').filter((s) => s.line.includes('outcome="retransmitted"') && s.value > 0);
+  const counted = nonZeroSamples(exposition, ['dysco_drops_total', 'dysco_new_path_steps_total', 'dysco_path_announcements_total', 'dysco_host_probes_total']);
+  return [...counted, ...retransmitted.map((s) => s.line)];
+}
+
+/**
  * 10 Mbit/s per stream each way: 80 Mbit/s through the chain's four agents keeps this 2-core box about two thirds
  * busy. At 100 Mbit/s it has no idle time left (/proc/stat), and the figure measures the box's starvation more
  * than the protocol; bench/README.md has both.
@@ -117,6 +128,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
   let reconfigured: VerifiedStreamsResult | undefined;
   let tb: Testbed | undefined;
   let controlRoundTripP50Ms: number | null = null;
+  const agentCounters: Record<string, string[]> = {};
   try {
     options.log(`setting up chain-2 with Dysco agents; ${sessions} sessions client → server, direct (no middlebox) to begin with`);
     tb = await createTestbed('chain-2', {
@@ -138,6 +150,9 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
     // Two crossings between agents, under the same load: the unit the lock phase is made of.
     const roundTrip = histogramQuantile(await tb.scrapeMetrics('client'), 'dysco_control_round_trip_seconds', 0.5);
     controlRoundTripP50Ms = roundTrip === undefined ? null : Math.round(roundTrip * 1e6) / 1000;
+    for (const host of tb.hosts) {
+      if (host.agent) agentCounters[host.name] = tailCounters(await tb.scrapeMetrics(host));
+    }
   } finally {
     await tb?.destroy();
   }
@@ -170,9 +185,15 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
     ['extra retransmissions (client)', figures.extra_retransmissions ?? '—', '—'],
   ];
   const reasons = Object.entries(figures.failure_reasons).map(([reason, n]) => `  ${n} × ${reason}`);
+  const counters = Object.entries(agentCounters).flatMap(([host, lines]) => (lines.length ? [`  ${host}: ${lines.join(', ')}`] : []));
   const pass = meetsTargets(figures, total);
   report(
-    [formatTable(['figure', 'value', 'target'], rows), ...(reasons.length ? ['failure reasons:', ...reasons] : []), plotLine].join('\n'),
+    [
+      formatTable(['figure', 'value', 'target'], rows),
+      ...(reasons.length ? ['failure reasons:', ...reasons] : []),
+      ...(counters.length ? ['agents\u2019 drops, new-path steps, announcements, probes and control retransmissions (both runs):', ...counters] : []),
+      plotLine,
+    ].join('\n'),
     {
       bench: 'reconfig',
       p50_ms: figures.p50_ms,
@@ -200,6 +221,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       baseline: baseline.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost, failures: [...s.client.failures, ...(s.server?.failures ?? [])] })),
       reconfigured: reconfigured.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost, failures: [...s.client.failures, ...(s.server?.failures ?? [])] })),
       retransSegs: { baseline: baseline.clientRetransSegs, reconfigured: reconfigured.clientRetransSegs },
+      agentCounters,
     },
   );
 }
