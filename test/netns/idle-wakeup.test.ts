@@ -1,6 +1,6 @@
-// An idle lcore sleeps, and a frame on its af_packet sockets ends the sleep: two hosts behind pass-through
-// agents whose back-off may sleep 100 ms at a time, and pings spaced so that each finds all four lcores
-// of its round trip asleep.
+// An idle lcore sleeps, and a frame on its af_packet sockets ends the sleep: two hosts behind Dysco agents (no
+// policy, so pings pass) whose back-off may sleep 100 ms at a time, and pings spaced so that each finds the lcores
+// on its way asleep.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createTestbed, type Testbed } from '../../src/testbed';
