@@ -8,7 +8,6 @@
 #include "core/handshake.h"
 #include "core/session_pipeline.h"
 #include "core/tag_option.h"
-#include "core/tcp_frame.h"
 #include "core/translation.h"
 
 namespace dysco {
@@ -125,7 +124,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   // The right anchor of a reconfiguration answers its new path's SYN itself (pipeline_two_paths.cc).
   if (list.new_path && list.hop_count == 1) return AnswerNewPath(packet, layout, key, list, now);
   if (list.new_path) {
-    if (CarriesEstablished(list.session)) return RefuseNewPath(packet, layout, key);
+    if (CarriesEstablished(list.session)) return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
     RetireStaleAttempt(list.session);
   }
   uint32_t index;
@@ -179,6 +178,10 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   return Verdict::kToHost;
 }
 
+// A new path through a middlebox that holds the session established: its host would see the same connection
+// twice, and this agent could not tell the two apart. Dropped, not refused: the session held here may be an
+// old path's that is being torn down (its teardown still on the way after a remove), and the SYN's repeat then
+// passes once it is gone. Counted apart, so that a new path through a box still on the old path shows as such.
 bool SessionPipeline::CarriesEstablished(const FiveTuple& session_tuple) const {
   for (const FiveTuple& host_tuple : {session_tuple, session_tuple.Reversed()}) {
     uint32_t value;
@@ -187,21 +190,6 @@ bool SessionPipeline::CarriesEstablished(const FiveTuple& session_tuple) const {
     }
   }
   return false;
-}
-
-// A new path through a middlebox that the session's old path already crosses: its host would see the same
-// connection twice, and this agent could not tell the two apart. A RST back to the SYN's sender ends the
-// attempt at once (its left anchor hears new_path_refused) instead of after the SYN's retries.
-Verdict SessionPipeline::RefuseNewPath(const PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key) {
-  if (host_mac_known_) {
-    const TcpView syn(packet.data + layout.l4_offset);
-    uint8_t frame[kEthernetHeaderSize + 60];
-    const TcpFrameSpec spec{host_mac_, packet.data + 6, config_.host_ip, key.src_ip, key.dst_port, key.src_port,
-                            ip_id_++, 0, syn.seq() + 1, kTcpRst | kTcpAck, 0, nullptr, 0, nullptr, 0};
-    const size_t size = BuildTcpFrame(frame, sizeof frame, spec);
-    if (size != 0) io_->SendFrame(frame, static_cast<uint32_t>(size));
-  }
-  return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
 }
 
 // A new path's SYN on a subsession no key knows, for a session this middlebox still holds: an earlier attempt

@@ -173,7 +173,6 @@ class SessionPipeline {
   Verdict Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
   void RetireStaleAttempt(const FiveTuple& session_tuple);
   bool CarriesEstablished(const FiveTuple& session_tuple) const;
-  Verdict RefuseNewPath(const PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key);
   Verdict CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);

@@ -548,24 +548,47 @@ describe('two paths: losses during the switch', () => {
   });
 });
 
-describe('two paths: a new path through a middlebox that the old path crosses', () => {
-  it('that middlebox refuses the SYN with a RST at once; the session stays on its old path', () => {
+describe('two paths: a new path through a middlebox that holds the session established', () => {
+  it('a middlebox on the old path drops the SYN under its reason and keeps the session; nothing reaches its host', () => {
     const chain = establish(['mb1']);
     const { lab, client, server, boxes } = chain;
     const mb1 = boxes.mb1!;
     eventTypes(client);
+    const delivered = mb1.delivered.length;
     openPath(chain, [mb1], 17);
     assert.equal(mb1.agent.drops().new_path_through_old_path, 1);
-    assert.deepEqual(
-      client.agent.takeEvents().flatMap((e) => (e.type === 'new_path_refused' ? [e.side] : [])),
-      ['right'],
-      'the RST reached the left anchor',
-    );
+    const syns = mb1.delivered.slice(delivered).filter((f) => ((parseFrame(f).tcp?.flags ?? 0) & TCP_SYN) !== 0);
+    assert.equal(syns.length, 0, 'the SYN never reached the middlebox host');
+    assert.deepEqual(eventTypes(client), [], 'no refusal: the left anchor waits out the set-up time');
     assert.equal(SESSION_STATES[only(mb1.agent.sessions(), 'mb1 keeps the one session it carries').state], 'established');
+    client.agent.abandonNewPath(only(client.agent.sessions(), 'client').id, 17, lab.now);
     server.agent.abandonNewPath(only(server.agent.sessions(), 'server').id, 17, lab.now);
     exchange(chain, 400, 2);
     assert.equal(chain.c.duplicates + chain.s.duplicates, 0);
     closeAndDrain(chain, [mb1]);
+  });
+
+  it('an old path still being torn down: the SYN is dropped until the teardown comes, and its repeat then passes', () => {
+    const chain = establish(['mb1']);
+    const { lab, client, server, boxes } = chain;
+    const mb1 = boxes.mb1!;
+    reconfigure(chain, [], 18); // mb1 out; its agent still holds the old session, its teardown not there yet
+    server.agent.expectNewPath(rightAnchorSpec(server, 19), lab.now);
+    exchange(chain, 200);
+    const spec = leftAnchorSpec(client, 19, [mb1, server]);
+    client.agent.openNewPath(spec, lab.now);
+    lab.flush();
+    assert.equal(mb1.agent.drops().new_path_through_old_path, 1);
+    mb1.agent.retireSession(only(mb1.agent.sessions(), 'mb1: the old path').id, lab.now);
+    eventTypes(client);
+    eventTypes(server);
+    client.agent.openNewPath(spec, lab.now); // the SYN's repeat
+    lab.flush();
+    assert.deepEqual(eventTypes(server), ['new_path_answered', 'two_paths_entered'], 'the repeat passed mb1');
+    exchange(chain, 500, 3);
+    assert.deepEqual(eventTypes(client), ['two_paths_entered', 'old_path_drained']);
+    assert.ok(dataToward(chain, mb1, server) > 0, 'mb1 carries the session again');
+    assert.equal(chain.c.duplicates + chain.s.duplicates, 0);
   });
 });
 
