@@ -1,6 +1,7 @@
 // The `reconfig` benchmark's arithmetic, apart from any testbed: which reconfigurations to run on which session, the
 // figures of the last JSON line from per-reconfiguration timing records and per-session stream results, and the
 // duration histogram.
+import { metricSamples } from '../src/testbed/exposition';
 import type { ReconfigKind, ReconfigTiming } from './reconfig-timing';
 
 export type { ReconfigKind, ReconfigTiming } from './reconfig-timing';
@@ -203,11 +204,10 @@ export function histogramSpec(bins: readonly HistogramBin[], title: string): Rec
  */
 export function histogramQuantile(exposition: string, name: string, q: number): number | undefined {
   if (!(q > 0 && q <= 1)) throw new RangeError(`quantile must be in (0, 1], got ${q}`);
-  const buckets: { le: number; count: number }[] = [];
-  for (const line of exposition.split('\n')) {
-    const m = new RegExp(`^${name}_bucket\\{(?:.*,)?le="([^"]+)"(?:,.*)?\\} (\\S+)$`).exec(line.trim());
-    if (m) buckets.push({ le: m[1] === '+Inf' ? Infinity : Number(m[1]), count: Number(m[2]) });
-  }
+  const buckets = metricSamples(exposition, `${name}_bucket`).flatMap((s) => {
+    const le = /[{,]le="([^"]+)"/.exec(s.line)?.[1];
+    return le === undefined ? [] : [{ le: le === '+Inf' ? Infinity : Number(le), count: s.value }];
+  });
   buckets.sort((a, b) => a.le - b.le);
   const total = buckets.at(-1)?.count ?? 0;
   if (total === 0) return undefined;
