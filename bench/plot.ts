@@ -1,5 +1,6 @@
 // Renders a Vega-Lite spec to an SVG file with vega (both ESM-only, so loaded with a real dynamic import).
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 type VegaModule = typeof import('vega');
 // vega-lite's types resolve only under node16 module resolution; its one function used here is typed locally.
@@ -15,6 +16,7 @@ export async function writeSvg(path: string, spec: Record<string, unknown>): Pro
   const vegaLite = await importEsm<VegaLiteModule>('vega-lite');
   const compiled = vegaLite.compile(spec as never).spec;
   const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
+  mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, await view.toSVG());
   view.finalize();
 }

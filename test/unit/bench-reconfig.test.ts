@@ -159,10 +159,10 @@ describe('histogram', () => {
     assert.equal(niceBinWidth([]), 0.05);
   });
 
-  test('renders to an SVG with one bar per non-empty bin', { timeout: 60_000 }, async () => {
+  test('renders to an SVG with one bar per non-empty bin, making the results folder a fresh clone lacks', { timeout: 60_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'dysco-reconfig-plot-'));
     try {
-      const file = join(dir, 'h.svg');
+      const file = join(dir, 'results', 'h.svg');
       await writeSvg(file, histogramSpec(durationHistogram([1, 1.2, 3.4, 7], 1), 'test'));
       const svg = readFileSync(file, 'utf8');
       assert.match(svg, /^<svg/);
