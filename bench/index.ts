@@ -13,6 +13,8 @@ export interface BenchOptions {
   streams: number;
   /** reconfig: each stream's rate each way */
   rateMbit?: number;
+  /** reconfig: time each step on the client's link as well */
+  wire?: boolean;
   log: (line: string) => void;
 }
 

@@ -25,7 +25,8 @@ export function buildBenchCli(argv: string[]) {
             describe: "PMD backing the agents' veth ports; throughput measures every kind given side by side, the others use the first",
           })
           .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' })
-          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10)' }),
+          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10)' })
+          .option('wire', { type: 'boolean', default: false, describe: 'reconfig: capture the client\u2019s link (tcpdump) and time each step on the wire' }),
       async (args) => {
         const bench = BENCHMARKS[args.name];
         if (!bench) throw new BenchUsageError(`unknown benchmark "${args.name}"; known: ${names.join(', ')}`);
@@ -41,6 +42,7 @@ export function buildBenchCli(argv: string[]) {
           deviceKinds: [...new Set(args.deviceKind)],
           streams: args.streams,
           ...(args.rateMbit !== undefined && { rateMbit: args.rateMbit }),
+          wire: args.wire,
           log: (line) => process.stderr.write(`${line}\n`),
         });
       },

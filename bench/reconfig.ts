@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import { ApiClient } from '../src/api/client';
 import { defaultApiSocket } from '../src/api/socket-path';
 import type { Tuple } from '../src/api/types';
-import { createTestbed, metricSamples, nonZeroSamples, runVerifiedStreams, type Testbed, type VerifiedStreamsResult } from '../src/testbed';
+import { parseIpv4 } from '../src/net/ipv4';
+import {
+  createTestbed,
+  metricSamples,
+  nonZeroSamples,
+  readPcapFile,
+  runVerifiedStreams,
+  startCapture,
+  type Capture,
+  type Testbed,
+  type VerifiedStreamsResult,
+} from '../src/testbed';
 import type { DeviceKind } from '../src/testbed/state';
 import { writeSvg } from './plot';
 import {
@@ -27,6 +38,7 @@ import {
   type ReconfigTiming,
 } from './reconfig-figures';
 import { formatTable, report, RESULTS_DIR } from './report';
+import { wireStepFigures, wireTimelines, type WireStepFigure } from './wire-timeline';
 
 export interface ReconfigBenchOptions {
   quick: boolean;
@@ -35,6 +47,8 @@ export interface ReconfigBenchOptions {
   streams: number;
   /** each stream's rate each way; default DEFAULT_RATE_MBIT */
   rateMbit?: number;
+  /** capture the client's link during the reconfigured run and time each step on the wire (bench/wire-timeline.ts) */
+  wire?: boolean;
   log: (line: string) => void;
 }
 
@@ -129,6 +143,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
   let tb: Testbed | undefined;
   let controlRoundTripP50Ms: number | null = null;
   const agentCounters: Record<string, string[]> = {};
+  let wire: WireStepFigure[] | undefined;
   try {
     options.log(`setting up chain-2 with Dysco agents; ${sessions} sessions client → server, direct (no middlebox) to begin with`);
     tb = await createTestbed('chain-2', {
@@ -142,11 +157,18 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
     baseline = await runVerifiedStreams(tb, 'client', 'server', streams);
     options.log(`with ${total} reconfigurations (+ insert, ~ replace, - remove: ${plan.map((p) => ({ insert: '+', replace: '~', remove: '-' })[p.kind]).join('')})`);
     const bed = tb;
-    reconfigured = await runVerifiedStreams(tb, 'client', 'server', {
-      ...streams,
-      seed: SEED + sessions,
-      whileRunning: () => reconfigureAll(bed, plan, timings, options.log),
-    });
+    const client = tb.host('client');
+    const capture: Capture | undefined = options.wire ? await startCapture(tb, 'router', client.routerIface, [], 160) : undefined;
+    try {
+      reconfigured = await runVerifiedStreams(tb, 'client', 'server', {
+        ...streams,
+        seed: SEED + sessions,
+        whileRunning: () => reconfigureAll(bed, plan, timings, options.log),
+      });
+    } finally {
+      await capture?.stop();
+    }
+    if (capture) wire = wireStepFigures(wireTimelines(readPcapFile(capture.file), parseIpv4(client.address)!));
     // Two crossings between agents, under the same load: the unit the lock phase is made of.
     const roundTrip = histogramQuantile(await tb.scrapeMetrics('client'), 'dysco_control_round_trip_seconds', 0.5);
     controlRoundTripP50Ms = roundTrip === undefined ? null : Math.round(roundTrip * 1e6) / 1000;
@@ -192,6 +214,15 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       formatTable(['figure', 'value', 'target'], rows),
       ...(reasons.length ? ['failure reasons:', ...reasons] : []),
       ...(counters.length ? ['agents\u2019 drops, new-path steps, announcements, probes and control retransmissions (both runs):', ...counters] : []),
+      ...(wire
+        ? [
+            "on the client's link (tcpdump at the router): each step after what it waited for, and since the requestLock",
+            formatTable(
+              ['step', 'after', 'n', 'p10 ms', 'p50 ms', 'p90 ms', 'since lock p50'],
+              wire.map((w) => [w.step, w.after, w.count, show(w.p10_ms), show(w.p50_ms), show(w.p90_ms), show(w.since_lock_p50_ms)]),
+            ),
+          ]
+        : []),
       plotLine,
     ].join('\n'),
     {
@@ -222,6 +253,7 @@ export async function runReconfigBench(options: ReconfigBenchOptions): Promise<v
       reconfigured: reconfigured.sessions.map((s) => ({ ok: s.ok, bytesLost: s.bytesLost, failures: [...s.client.failures, ...(s.server?.failures ?? [])] })),
       retransSegs: { baseline: baseline.clientRetransSegs, reconfigured: reconfigured.clientRetransSegs },
       agentCounters,
+      ...(wire && { wireSteps: wire }),
     },
   );
 }

@@ -40,3 +40,4 @@ export * from './random-loss';
 export * from './reordering';
 export * from './diagnosis';
 export * from './exposition';
+export * from './capture';

@@ -25,8 +25,6 @@ export {
   type RuleCounters,
 } from '../../src/testbed/middleboxes';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -165,28 +163,7 @@ export async function download(tb: Testbed, host: string, url: string, timeoutMs
 
 // ---- tcpdump ------------------------------------------------------------------------------------------------------
 
-export interface Capture {
-  readonly file: string;
-  /** Stop tcpdump (SIGINT, bounded) and let it flush the file. */
-  stop(): Promise<void>;
-}
-
-/** tcpdump writing `filter` on `iface` in `target`'s namespace (a host, or `router`) to a pcap in the run dir. */
-export async function startCapture(tb: Testbed, target: string, iface: string, filter: readonly string[] = ['tcp']): Promise<Capture> {
-  const file = join(tb.runDir, `capture-${target}-${iface}-${Date.now()}.pcap`);
-  const child = tb.spawn(target, ['tcpdump', '-i', iface, '-n', '-U', '--immediate-mode', '-s', '256', '-w', file, ...filter], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const deadline = Date.now() + 10_000;
-  while (!/listening on/.test(stderr) && child.exitCode === null && Date.now() < deadline) await sleep(20);
-  if (!/listening on/.test(stderr)) {
-    await stopProcess(child, 'SIGKILL');
-    throw new Error(`tcpdump on ${target}/${iface} did not start: ${stderr.trim()}`);
-  }
-  return { file, stop: () => stopProcess(child, 'SIGINT') };
-}
+export { startCapture, type Capture } from '../../src/testbed/capture';
 
 export interface TcpPacket {
   srcIp: string;

@@ -1,6 +1,7 @@
 // Minimal libpcap file reader and writer (Ethernet link type, microsecond timestamps) for tests
 // that feed net_pcap ports.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { readPcapFile } from '../../src/testbed/capture';
 
 const MAGIC_MICROSECONDS = 0xa1b2c3d4;
 const LINKTYPE_ETHERNET = 1;
@@ -24,19 +25,5 @@ export function writePcap(path: string, frames: readonly Buffer[]): void {
 }
 
 export function readPcap(path: string): Buffer[] {
-  const data = readFileSync(path);
-  if (data.length < 24) throw new Error(`${path}: too short for a pcap header`);
-  const magic = data.readUInt32LE(0);
-  const littleEndian = magic === MAGIC_MICROSECONDS || magic === 0xa1b23c4d;
-  if (!littleEndian) throw new Error(`${path}: unsupported pcap magic ${magic.toString(16)}`);
-  const frames: Buffer[] = [];
-  let offset = 24;
-  while (offset + 16 <= data.length) {
-    const captured = data.readUInt32LE(offset + 8);
-    const start = offset + 16;
-    if (start + captured > data.length) throw new Error(`${path}: truncated record at ${offset}`);
-    frames.push(Buffer.from(data.subarray(start, start + captured)));
-    offset = start + captured;
-  }
-  return frames;
+  return readPcapFile(path).map((f) => f.frame);
 }
