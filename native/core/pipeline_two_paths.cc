@@ -29,8 +29,12 @@ namespace {
 
 constexpr uint32_t kAnnounceIntervalMs = 20;
 constexpr uint8_t kMaxAnnouncements = 100;
-constexpr uint32_t kProbeIntervalMs = 600;  // above Linux's 500 ms limit on answers to out-of-window segments
+// A probe carries one byte: Linux limits its answers to out-of-window segments without data to one per 500 ms
+// and socket (tcp_invalid_ratelimit), which a session reconfigured twice within that time would wait for, but
+// answers every one with data. The repeats cover a lost probe, and stacks that limit those answers too.
+constexpr uint32_t kProbeIntervalMs = 600;
 constexpr uint8_t kMaxProbes = 10;
+constexpr uint32_t kProbeDistance = 0x40000000;  // a quarter of the sequence space behind the far stream's start
 constexpr uint16_t kOwnWindow = 0xffff;
 // How far from a path's edge a SACK block may lie: a quarter of the sequence space, far beyond any
 // window, and well inside what sequence comparisons can order.
@@ -40,6 +44,23 @@ bool SeqLt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 bool SeqGeq(uint32_t a, uint32_t b) { return !SeqLt(a, b); }
 uint32_t SeqMax(uint32_t a, uint32_t b) { return SeqLt(a, b) ? b : a; }
 uint32_t SeqMin(uint32_t a, uint32_t b) { return SeqLt(a, b) ? a : b; }
+
+// Where a host probe's byte lies in the far stream: far outside any window, so the host answers at once.
+uint32_t ProbeSeq(const SessionCold& cold, int ours) { return cold.isn[1 - ours] - kProbeDistance; }
+
+// The host's answer to a probe: a pure ACK whose first SACK block is the D-SACK of the probe's byte (a host
+// without SACK answers with a plain ACK, which goes on like any other).
+bool IsProbeAnswer(const TcpView& tcp, uint32_t payload_length, uint32_t probe_seq) {
+  if (payload_length != 0 || tcp.flags() != kTcpAck) return false;
+  bool answer = false;
+  bool first_sack = true;
+  const TcpOptionStatus status = WalkTcpOptions(tcp.options(), tcp.options_size(), [&](const TcpOption& option) {
+    if (option.kind != kTcpOptionSack || !first_sack) return;
+    first_sack = false;
+    answer = LoadBe32(tcp.options() + option.offset + 2) == probe_seq;
+  });
+  return status == TcpOptionStatus::kOk && answer;
+}
 
 // The far anchor was heard on the new path (kHeardFar), the switch not made yet.
 bool ReadyToSwitch(const SecondPath& second) {
@@ -486,11 +507,11 @@ void SessionPipeline::ProbeHost(uint32_t index, uint32_t now) {
   // As the far end's segments reach the host: our stream's reverse.
   const FiveTuple host = second.side.HostTuple();
   const FiveTuple arrives = ours == 0 ? host.Reversed() : host;
-  uint8_t frame[kEthernetHeaderSize + 60];
+  uint8_t frame[kEthernetHeaderSize + 61];
+  static constexpr uint8_t kProbeByte[1] = {0};
   const TcpFrameSpec spec{table_.macs().bytes(table_.at(index).next_hop[MacSlot(second)]), host_mac_, arrives.src_ip,
-                          arrives.dst_ip, arrives.src_port, arrives.dst_port, ip_id_++,
-                          cold.isn[1 - ours] - 0x40000000u,  // a quarter of the sequence space back
-                          cold.isn[ours] + 1, kTcpAck, kOwnWindow, nullptr, 0, nullptr, 0};
+                          arrives.dst_ip, arrives.src_port, arrives.dst_port, ip_id_++, ProbeSeq(cold, ours),
+                          cold.isn[ours] + 1, kTcpAck, kOwnWindow, nullptr, 0, kProbeByte, sizeof kProbeByte};
   const size_t size = BuildTcpFrame(frame, sizeof frame, spec);
   if (size == 0 || !io_->SendToHost(frame, static_cast<uint32_t>(size))) return;
   second.since_ms = now;
@@ -674,6 +695,10 @@ Verdict SessionPipeline::HostReconfigured(uint32_t index, TranslationKind kind, 
     }
   }
   Track(index, kind, packet, layout, now);  // in the host's sequence space
+  // It told us where the host is; its D-SACK of a byte the far host never sent there is not passed on.
+  if (second.probes != 0 && IsProbeAnswer(tcp, layout.payload_length(), ProbeSeq(table_.cold(index), OurDirection(second)))) {
+    return Verdict::kConsumed;
+  }
   if (second.phase == SecondPathPhase::kTwoPaths) {
     const Verdict verdict = HostTwoPaths(index, kind, packet, layout, now);
     if (table_.at(index).reconfigured()) CheckDrained(index, now);

@@ -649,7 +649,7 @@ describe('two paths: an idle session', () => {
       assert.equal(probes[i]!.length, 1, `${host.name} probed its host`);
       const p = parseFrame(probes[i]![0]!);
       assert.equal(p.tcp!.flags, TCP_ACK);
-      assert.equal(p.tcp!.payload.length, 0);
+      assert.equal(p.tcp!.payload.length, 1, 'one byte: Linux answers such a segment every time (without data, once per 500 ms)');
       assert.deepEqual(carriedChecksums(probes[i]![0]!), expectedChecksums(probes[i]![0]!));
     }
     const toClient = parseFrame(probes[0]![0]!);
@@ -662,6 +662,37 @@ describe('two paths: an idle session', () => {
     c.take();
     assert.equal(client.agent.stats().twoPathsEntered, 1);
     assert.equal(server.agent.stats().twoPathsEntered, 1);
+    exchange(chain, 300, 3);
+    assert.equal(client.agent.stats().pathsFolded, 1);
+    assert.equal(c.duplicates + s.duplicates, 0);
+    closeAndDrain(chain, [mb1]);
+  });
+});
+
+describe('two paths: a host probe answered with a D-SACK', () => {
+  it('the anchor switches on the answer and keeps it: its D-SACK names a byte the far host never sent there', () => {
+    const chain = establish([]);
+    const { lab, client, server, boxes, c, s } = chain;
+    const mb1 = boxes.mb1!;
+    server.agent.expectNewPath(rightAnchorSpec(server, 41), lab.now);
+    client.agent.openNewPath(leftAnchorSpec(client, 41, [mb1, server]), lab.now);
+    lab.flush();
+    const [toClient, toServer] = [client, server].map((h) => parseFrame(h.agent.takeSentToHost()[0]!));
+    const wireBefore = lab.wire.length;
+    // What Linux answers to an out-of-window segment with data: a duplicate ACK whose first SACK block is the
+    // D-SACK of that byte.
+    c.pureAck([[toClient!.tcp!.seq, toClient!.tcp!.seq + 1]]);
+    s.pureAck([[toServer!.tcp!.seq, toServer!.tcp!.seq + 1]]);
+    assert.equal(client.agent.stats().twoPathsEntered, 1);
+    assert.equal(server.agent.stats().twoPathsEntered, 1);
+    const sackBlocksOut = lab.wire.slice(wireBefore).filter((w) => {
+      const t = parseFrame(w.frame).tcp;
+      return t !== undefined && t.options.includes(Buffer.from([5, 10]));
+    });
+    assert.deepEqual(sackBlocksOut, [], 'no answer left its anchor');
+    assert.equal(client.agent.drops().new_path_unmapped ?? 0, 0);
+    s.take();
+    c.take();
     exchange(chain, 300, 3);
     assert.equal(client.agent.stats().pathsFolded, 1);
     assert.equal(c.duplicates + s.duplicates, 0);
