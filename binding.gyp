@@ -1,6 +1,7 @@
 {
   # Two addons over one static library of native/core (pure C++, compiled once):
-  #   dysco_native     what the agent loads: EAL, ports and the lcore loop (native/dpdk), the Datapath class.
+  #   dysco_native     what the agent loads: EAL, ports and the lcore loop (native/dpdk), the Datapath class, and the
+#                    conntrack export and import (native/conntrack, a static library of its own on libmnl).
   #   dysco_core_test  test/ and bench/ only: native/core on Buffers. Its sources are native/addon/*_bindings.cc and
   #                    test_addon.cc; it links no DPDK, so the linker also proves that native/core needs none.
   # A new native/addon/*.cc file joins the agent's addon unless it is named *_bindings.cc.
@@ -23,15 +24,21 @@
       "cflags": ["-fPIC"]
     },
     {
+      "target_name": "dysco_conntrack",
+      "type": "static_library",
+      "sources": ["<!@(find native/conntrack -name '*.cc' | sort)"],
+      "cflags": ["-fPIC"]
+    },
+    {
       "target_name": "dysco_native",
-      "dependencies": ["dysco_core"],
+      "dependencies": ["dysco_core", "dysco_conntrack"],
       "sources": [
         "<!@(find native/dpdk -name '*.cc' | sort)",
         "<!@(find native/addon -name '*.cc' ! -name '*_bindings.cc' ! -name 'test_addon.cc' | sort)"
       ],
       "defines": ["ALLOW_EXPERIMENTAL_API"],
       "cflags_cc": ["-Wno-volatile", "<!@(pkg-config --cflags libdpdk)"],
-      "libraries": ["<!@(pkg-config --libs libdpdk)"]
+      "libraries": ["<!@(pkg-config --libs libdpdk)", "<!@(pkg-config --libs libnetfilter_conntrack libmnl)"]
     },
     {
       "target_name": "dysco_core_test",

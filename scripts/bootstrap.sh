@@ -8,7 +8,7 @@ say() { printf 'bootstrap: %s\n' "$*" >&2; }
 
 # Debian packages the datapath, the testbed, the tests and the benchmarks use.
 packages=(
-  dpdk libdpdk-dev pkg-config build-essential python3
+  dpdk libdpdk-dev pkg-config build-essential python3 libnetfilter-conntrack-dev libmnl-dev
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
   valgrind iptables conntrack nginx-light haproxy
   spin libnetfilter-queue-dev

@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon/code_lists.h"
+#include "addon/conntrack_js.h"
 #include "addon/datapath_wrap.h"
 #include "addon/errors.h"
 #include "addon/lifecycle.h"
@@ -74,6 +75,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropReasons", DropReasons(env));
   RegisterCodeLists(env, exports);
   exports.Set("Datapath", DatapathWrap::Define(env));
+  RegisterConntrack(env, exports);
   return exports;
 }
 

@@ -3,7 +3,7 @@
 // (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
 import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
-import type { NativePipelineStats, NativeSessionSummary, PipelineOptions, SessionQuery } from './session-types';
+import type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions, SessionQuery } from './session-types';
 
 export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
@@ -115,7 +115,28 @@ export interface NativeBinding {
   teardownCauses: string[];
   pipelineCounters: string[];
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
+  /** Entries of TCP connections (original direction) in the namespace at netnsPath ('' = the agent's own). */
+  conntrackExport(netnsPath: string, tuples: NativeTuple[]): NativeConntrackExport[];
+  /** Creates entries from exported messages: an errno per message (0 created, 17 EEXIST, 22 EINVAL not an entry). */
+  conntrackImport(netnsPath: string, messages: Buffer[]): number[];
+  /** Deletes entries by original tuple: an errno per tuple (0 deleted, 2 ENOENT none). */
+  conntrackDelete(netnsPath: string, tuples: NativeTuple[]): number[];
+  /** What an exported message holds; null unless it is one ctnetlink entry of an IPv4 TCP connection. */
+  conntrackSummarize(message: Buffer): NativeConntrackSummary | null;
 }
+
+export interface NativeConntrackSummary {
+  original: NativeTuple;
+  reply: NativeTuple;
+  /** the kernel's enum tcp_conntrack: 3 is ESTABLISHED */
+  tcpState: number;
+  timeoutSeconds: number;
+  mark: number;
+  /** IPS_* status bits */
+  status: number;
+}
+
+export type NativeConntrackExport = { error: 0; message: Buffer; summary: NativeConntrackSummary } | { error: number; message?: undefined; summary?: undefined };
 
 let cached: NativeBinding | undefined;
 
