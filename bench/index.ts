@@ -2,6 +2,7 @@
 import { runSetupLatency } from './setup-latency';
 import { runPipeline } from './pipeline';
 import { runReconfigBench } from './reconfig';
+import { runStateTransfer } from './state-transfer';
 import { runThroughput } from './throughput';
 
 export interface BenchOptions {
@@ -34,5 +35,9 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
   reconfig: {
     describe: 'reconfigurations of live sessions carrying verified traffic both ways: time, failures, bytes lost, retransmissions',
     run: (options) => runReconfigBench(options),
+  },
+  'state-transfer': {
+    describe: 'conntrack state of 1 to 10K real sessions moved between two namespaces over ctnetlink, against a conntrack process per entry',
+    run: (options) => runStateTransfer(options),
   },
 };

@@ -76,7 +76,7 @@ Napi::Array Errnos(Napi::Env env, const std::vector<int>& errors) {
   return out;
 }
 
-// conntrackExport(netnsPath, tuples): [{error: 0, message: Buffer, summary} | {error: errno}], in the tuples' order.
+// conntrackExport(netnsPath, tuples): [{error: 0, message: Buffer} | {error: errno}], in the tuples' order.
 Napi::Value Export(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ConntrackTable table;
@@ -94,26 +94,29 @@ Napi::Value Export(const Napi::CallbackInfo& info) {
     entry.Set("error", entries[i].error);
     if (entries[i].error == 0) {
       entry.Set("message", Napi::Buffer<uint8_t>::Copy(env, entries[i].message.data(), entries[i].message.size()));
-      entry.Set("summary", SummaryObject(env, entries[i].summary));
     }
     out.Set(i, entry);
   }
   return out;
 }
 
-// conntrackImport(netnsPath, messages: Buffer[]): an errno per message (0: created).
+// conntrackImport(netnsPath, messages: Buffer[], sessions: tuples): per message 0 (created and read back as sent),
+// an errno, or kNotVerified.
 Napi::Value Import(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsArray()) {
-    ThrowType(env, "conntrackImport(netnsPath, messages): a string and an array of Buffers expected");
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsArray() || !info[2].IsArray() ||
+      info[1].As<Napi::Array>().Length() != info[2].As<Napi::Array>().Length()) {
+    ThrowType(env, "conntrackImport(netnsPath, messages, sessions): a string, an array of Buffers and as many tuples expected");
     return env.Undefined();
   }
   const Napi::Array array = info[1].As<Napi::Array>();
+  const Napi::Array tuple_array = info[2].As<Napi::Array>();
   std::vector<std::vector<uint8_t>> messages(array.Length());
+  std::vector<Ipv4Tuple> sessions(array.Length());
   for (uint32_t i = 0; i < array.Length(); ++i) {
     const Napi::Value value = array.Get(i);
-    if (!value.IsBuffer()) {
-      ThrowType(env, "conntrackImport: message " + std::to_string(i) + " is not a Buffer");
+    if (!value.IsBuffer() || !ReadTuple(tuple_array.Get(i), &sessions[i])) {
+      ThrowType(env, "conntrackImport: message " + std::to_string(i) + " needs a Buffer and a tuple");
       return env.Undefined();
     }
     const auto buffer = value.As<Napi::Buffer<uint8_t>>();
@@ -122,7 +125,7 @@ Napi::Value Import(const Napi::CallbackInfo& info) {
   ConntrackTable table;
   std::string detail;
   std::vector<int> errors;
-  if (!table.Open(info[0].As<Napi::String>().Utf8Value(), &detail) || !table.Import(messages, &errors, &detail)) {
+  if (!table.Open(info[0].As<Napi::String>().Utf8Value(), &detail) || !table.Import(messages, sessions, &errors, &detail)) {
     ThrowStatus(env, Status::CONNTRACK_FAILED, detail);
     return env.Undefined();
   }

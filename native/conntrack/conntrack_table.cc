@@ -18,13 +18,14 @@ namespace dysco::conntrack {
 
 struct ConntrackTable::Request {
   std::vector<uint8_t> message;
-  int error = -1;  // -1 until its acknowledgement came
+  bool expects_entry = false;  // a GET: answered with the entry, or an error
+  int error = -1;              // -1 until answered, or until the batch closed without an answer (success)
   std::vector<uint8_t> reply;
 };
 
 namespace {
 
-constexpr size_t kBatchRequests = 128;  // their answers fit the receive buffer many times over
+constexpr size_t kBatchRequests = 256;  // their answers (about 250 bytes each) fit one receive
 constexpr int kReceiveBuffer = 4 << 20;
 constexpr uint16_t kCtNew = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_NEW;
 constexpr uint16_t kCtGet = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
@@ -42,8 +43,8 @@ struct CtDeleter {
 using Ct = std::unique_ptr<nf_conntrack, CtDeleter>;
 
 std::vector<uint8_t> BuildMessage(uint16_t type, uint16_t flags, const nf_conntrack& ct) {
-  std::vector<uint8_t> buffer(MNL_SOCKET_BUFFER_SIZE);
-  nlmsghdr* nlh = mnl_nlmsg_put_header(buffer.data());
+  alignas(nlmsghdr) uint8_t buffer[MNL_SOCKET_BUFFER_SIZE];
+  nlmsghdr* nlh = mnl_nlmsg_put_header(buffer);
   nlh->nlmsg_type = type;
   nlh->nlmsg_flags = flags;
   auto* nfg = static_cast<nfgenmsg*>(mnl_nlmsg_put_extra_header(nlh, sizeof(nfgenmsg)));
@@ -51,8 +52,7 @@ std::vector<uint8_t> BuildMessage(uint16_t type, uint16_t flags, const nf_conntr
   nfg->version = NFNETLINK_V0;
   nfg->res_id = 0;
   if (nfct_nlmsg_build(nlh, &ct) != 0) return {};
-  buffer.resize(nlh->nlmsg_len);
-  return buffer;
+  return std::vector<uint8_t>(buffer, buffer + nlh->nlmsg_len);
 }
 
 Ct TupleOnly(const Ipv4Tuple& tuple) {
@@ -87,6 +87,19 @@ Ct ParseEntry(const uint8_t* data, size_t size) {
     return nullptr;
   }
   return ct;
+}
+
+bool SameTuple(const Ipv4Tuple& a, const Ipv4Tuple& b) {
+  return a.src_ip == b.src_ip && a.dst_ip == b.dst_ip && a.src_port == b.src_port && a.dst_port == b.dst_port;
+}
+
+// What must read back as it was exported: the connection's state, not its age.
+bool SameState(const EntrySummary& exported, const EntrySummary& found) {
+  constexpr uint32_t kKeptStatus = IPS_SEEN_REPLY | IPS_ASSURED | IPS_FIXED_TIMEOUT;
+  return SameTuple(exported.original, found.original) && SameTuple(exported.reply, found.reply) &&
+         exported.tcp_state == found.tcp_state && exported.mark == found.mark &&
+         (exported.status & kKeptStatus) == (found.status & kKeptStatus) && found.timeout_s <= exported.timeout_s &&
+         found.timeout_s > 0;
 }
 
 EntrySummary SummaryOf(const nf_conntrack& ct) {
@@ -166,12 +179,20 @@ bool ConntrackTable::Run(std::vector<Request>& requests, std::string* detail) {
     *detail = "not open";
     return false;
   }
+  // No request asks for an acknowledgement: a failure always answers, a GET answers with its entry, and a NOOP
+  // that does ask closes each batch. Netlink answers in order, so once the NOOP's acknowledgement is in, every
+  // request before it that got no answer succeeded.
+  nlmsghdr barrier{};
+  barrier.nlmsg_len = MNL_NLMSG_HDRLEN;
+  barrier.nlmsg_type = NLMSG_NOOP;
+  barrier.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
   std::vector<uint8_t> batch;
-  std::vector<uint8_t> answers(1 << 16);
+  std::vector<uint8_t> answers(1 << 18);
   for (size_t first = 0; first < requests.size(); first += kBatchRequests) {
     const size_t end = std::min(requests.size(), first + kBatchRequests);
+    const uint32_t count = static_cast<uint32_t>(end - first);
     const uint32_t base = next_seq_;
-    next_seq_ += static_cast<uint32_t>(end - first);
+    next_seq_ += count + 1;
     batch.clear();
     for (size_t i = first; i < end; ++i) {
       auto* nlh = reinterpret_cast<nlmsghdr*>(requests[i].message.data());
@@ -179,11 +200,14 @@ bool ConntrackTable::Run(std::vector<Request>& requests, std::string* detail) {
       nlh->nlmsg_pid = 0;
       batch.insert(batch.end(), requests[i].message.begin(), requests[i].message.end());
     }
+    barrier.nlmsg_seq = base + count;
+    const auto* barrier_bytes = reinterpret_cast<const uint8_t*>(&barrier);
+    batch.insert(batch.end(), barrier_bytes, barrier_bytes + sizeof barrier);
     if (mnl_socket_sendto(socket_, batch.data(), batch.size()) < 0) {
       *detail = std::string("netlink send: ") + std::strerror(errno);
       return false;
     }
-    for (size_t open = end - first; open > 0;) {
+    for (bool closed = false; !closed;) {
       ssize_t n = mnl_socket_recvfrom(socket_, answers.data(), answers.size());
       if (n < 0) {
         *detail = std::string("netlink receive: ") + std::strerror(errno);
@@ -191,19 +215,26 @@ bool ConntrackTable::Run(std::vector<Request>& requests, std::string* detail) {
       }
       int left = static_cast<int>(n);
       for (auto* nlh = reinterpret_cast<nlmsghdr*>(answers.data()); mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-        const uint32_t index = nlh->nlmsg_seq - base;
         if (nlh->nlmsg_pid != 0 && nlh->nlmsg_pid != port_id_) continue;
-        if (index >= end - first) continue;  // not one of this batch's
+        const uint32_t index = nlh->nlmsg_seq - base;
+        if (index == count) {
+          closed = closed || nlh->nlmsg_type == NLMSG_ERROR;
+          continue;
+        }
+        if (index > count) continue;  // not this batch's
         Request& request = requests[first + index];
         if (nlh->nlmsg_type == NLMSG_ERROR) {
           if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(nlmsgerr))) continue;
-          if (request.error < 0) --open;
           request.error = -static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh))->error;
         } else if (nlh->nlmsg_type == kCtNew) {
           const auto* bytes = reinterpret_cast<const uint8_t*>(nlh);
           request.reply.assign(bytes, bytes + nlh->nlmsg_len);
+          request.error = 0;
         }
       }
+    }
+    for (size_t i = first; i < end; ++i) {
+      if (requests[i].error < 0) requests[i].error = requests[i].expects_entry ? EPROTO : 0;
     }
   }
   return true;
@@ -213,7 +244,8 @@ bool ConntrackTable::Export(const std::vector<Ipv4Tuple>& tuples, std::vector<Ex
   std::vector<Request> requests(tuples.size());
   for (size_t i = 0; i < tuples.size(); ++i) {
     Ct ct = TupleOnly(tuples[i]);
-    if (ct) requests[i].message = BuildMessage(kCtGet, NLM_F_REQUEST | NLM_F_ACK, *ct);
+    if (ct) requests[i].message = BuildMessage(kCtGet, NLM_F_REQUEST, *ct);
+    requests[i].expects_entry = true;
     if (requests[i].message.empty()) {
       *detail = "cannot build a conntrack request";
       return false;
@@ -225,13 +257,8 @@ bool ConntrackTable::Export(const std::vector<Ipv4Tuple>& tuples, std::vector<Ex
     ExportedEntry& entry = (*out)[i];
     entry.error = requests[i].error;
     if (entry.error != 0) continue;
-    Ct ct = ParseEntry(requests[i].reply.data(), requests[i].reply.size());
-    if (!ct) {
-      entry.error = EPROTO;  // acknowledged without an entry we can read
-      continue;
-    }
-    entry.summary = SummaryOf(*ct);
-    // The kernel's answer, made neutral: no sequence number, sender or flags of this conversation.
+    // The kernel's answer, made neutral: no sequence number, sender or flags of this conversation. It is read as
+    // untrusted bytes where it is imported.
     entry.message = std::move(requests[i].reply);
     auto* nlh = reinterpret_cast<nlmsghdr*>(entry.message.data());
     nlh->nlmsg_flags = 0;
@@ -241,13 +268,17 @@ bool ConntrackTable::Export(const std::vector<Ipv4Tuple>& tuples, std::vector<Ex
   return true;
 }
 
-bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, std::vector<int>* errors, std::string* detail) {
+bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, const std::vector<Ipv4Tuple>& sessions,
+                            std::vector<int>* errors, std::string* detail) {
   errors->assign(messages.size(), 0);
   std::vector<Request> requests;
   std::vector<size_t> of_message;
+  std::vector<EntrySummary> exported;
   for (size_t i = 0; i < messages.size(); ++i) {
     Ct ct = ParseEntry(messages[i].data(), messages[i].size());
-    if (!ct) {
+    const EntrySummary summary = ct ? SummaryOf(*ct) : EntrySummary{};
+    // The bytes must be the state of the session they were sent for, and of no other.
+    if (!ct || i >= sessions.size() || !SameTuple(summary.original, sessions[i])) {
       (*errors)[i] = EINVAL;
       continue;
     }
@@ -256,16 +287,35 @@ bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, s
       nfct_set_attr_u32(ct.get(), ATTR_STATUS, nfct_get_attr_u32(ct.get(), ATTR_STATUS) & ~kStatusNotImported);
     }
     Request request;
-    request.message = BuildMessage(kCtNew, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, *ct);
+    request.message = BuildMessage(kCtNew, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, *ct);
     if (request.message.empty()) {
       (*errors)[i] = EINVAL;
       continue;
     }
     requests.push_back(std::move(request));
     of_message.push_back(i);
+    exported.push_back(summary);
   }
   if (!Run(requests, detail)) return false;
-  for (size_t k = 0; k < requests.size(); ++k) (*errors)[of_message[k]] = requests[k].error;
+  // Read back what was created, and compare it with what was exported.
+  std::vector<Request> reads;
+  std::vector<size_t> of_request;
+  for (size_t k = 0; k < requests.size(); ++k) {
+    (*errors)[of_message[k]] = requests[k].error;
+    if (requests[k].error != 0) continue;
+    Request read;
+    Ct ct = TupleOnly(exported[k].original);
+    if (ct) read.message = BuildMessage(kCtGet, NLM_F_REQUEST, *ct);
+    read.expects_entry = true;
+    reads.push_back(std::move(read));
+    of_request.push_back(k);
+  }
+  if (!Run(reads, detail)) return false;
+  for (size_t r = 0; r < reads.size(); ++r) {
+    const size_t k = of_request[r];
+    Ct found = reads[r].error == 0 ? ParseEntry(reads[r].reply.data(), reads[r].reply.size()) : nullptr;
+    if (!found || !SameState(exported[k], SummaryOf(*found))) (*errors)[of_message[k]] = kNotVerified;
+  }
   return true;
 }
 
@@ -273,7 +323,7 @@ bool ConntrackTable::Delete(const std::vector<Ipv4Tuple>& tuples, std::vector<in
   std::vector<Request> requests(tuples.size());
   for (size_t i = 0; i < tuples.size(); ++i) {
     Ct ct = TupleOnly(tuples[i]);
-    if (ct) requests[i].message = BuildMessage(kCtDelete, NLM_F_REQUEST | NLM_F_ACK, *ct);
+    if (ct) requests[i].message = BuildMessage(kCtDelete, NLM_F_REQUEST, *ct);
     if (requests[i].message.empty()) {
       *detail = "cannot build a conntrack request";
       return false;

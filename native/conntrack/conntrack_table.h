@@ -31,10 +31,12 @@ struct EntrySummary {
   uint32_t status = 0;  // IPS_* bits
 };
 
+// Import's answer for an entry that was created but does not read back as it was exported.
+inline constexpr int kNotVerified = -2;
+
 struct ExportedEntry {
   int error = 0;  // 0, or the errno of the lookup (ENOENT: the namespace tracks no such connection)
   std::vector<uint8_t> message;
-  EntrySummary summary;
 };
 
 class ConntrackTable {
@@ -52,9 +54,12 @@ class ConntrackTable {
   // with error ENOENT.
   bool Export(const std::vector<Ipv4Tuple>& tuples, std::vector<ExportedEntry>* out, std::string* detail);
 
-  // Creates one entry from each message (as Export made them): per message 0, EINVAL for one that is not an IPv4
-  // TCP entry, or the kernel's errno (EEXIST: the namespace tracks that connection already).
-  bool Import(const std::vector<std::vector<uint8_t>>& messages, std::vector<int>* errors, std::string* detail);
+  // Creates one entry from each message (as Export made them) for the session of the same index, and reads every
+  // created entry back: per message 0, EINVAL for one that is not an IPv4 TCP entry of that session, kNotVerified
+  // when what reads back differs from the message, or the kernel's errno (EEXIST: the namespace tracks that
+  // connection already).
+  bool Import(const std::vector<std::vector<uint8_t>>& messages, const std::vector<Ipv4Tuple>& sessions, std::vector<int>* errors,
+              std::string* detail);
 
   // Deletes the entries of these connections (original direction): per tuple 0 or an errno.
   bool Delete(const std::vector<Ipv4Tuple>& tuples, std::vector<int>* errors, std::string* detail);

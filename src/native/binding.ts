@@ -117,8 +117,12 @@ export interface NativeBinding {
   Datapath: new (options: NativeDatapathOptions) => NativeDatapath;
   /** Entries of TCP connections (original direction) in the namespace at netnsPath ('' = the agent's own). */
   conntrackExport(netnsPath: string, tuples: NativeTuple[]): NativeConntrackExport[];
-  /** Creates entries from exported messages: an errno per message (0 created, 17 EEXIST, 22 EINVAL not an entry). */
-  conntrackImport(netnsPath: string, messages: Buffer[]): number[];
+  /**
+   * Creates entries from exported messages, each for the session of the same index, and reads them back: per message
+   * 0 (created and reads back as sent), CONNTRACK_NOT_VERIFIED, or an errno (17 EEXIST, 22 EINVAL: not an entry of
+   * that session).
+   */
+  conntrackImport(netnsPath: string, messages: Buffer[], sessions: NativeTuple[]): number[];
   /** Deletes entries by original tuple: an errno per tuple (0 deleted, 2 ENOENT none). */
   conntrackDelete(netnsPath: string, tuples: NativeTuple[]): number[];
   /** What an exported message holds; null unless it is one ctnetlink entry of an IPv4 TCP connection. */
@@ -136,7 +140,10 @@ export interface NativeConntrackSummary {
   status: number;
 }
 
-export type NativeConntrackExport = { error: 0; message: Buffer; summary: NativeConntrackSummary } | { error: number; message?: undefined; summary?: undefined };
+export type NativeConntrackExport = { error: 0; message: Buffer } | { error: number; message?: undefined };
+
+/** conntrackImport's answer for an entry that was created but does not read back as it was exported. */
+export const CONNTRACK_NOT_VERIFIED = -2;
 
 let cached: NativeBinding | undefined;
 

@@ -1,8 +1,9 @@
-// ConntrackAdapter on a stand-in binding: validation at the edge, errno → failure reason, read-back verification.
-// The real kernel is test/netns/conntrack-state.test.ts.
+// ConntrackAdapter on a stand-in binding: validation at the edge, the addon's answers → failure reasons, one call per
+// batch. The addon's own checks (the entry is the named session's, the read-back) meet the real kernel in
+// test/netns/conntrack-state.test.ts; the stand-in plays them by the same contract.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { NativeConntrackExport, NativeConntrackSummary, NativeTuple } from '../../src/native/binding';
+import { CONNTRACK_NOT_VERIFIED, type NativeConntrackExport, type NativeConntrackSummary, type NativeTuple } from '../../src/native/binding';
 import { ConntrackAdapter, type ConntrackBinding } from '../../src/state/conntrack-adapter';
 
 const T: NativeTuple = { srcIp: 0x0a000001, dstIp: 0x0a000002, srcPort: 40000, dstPort: 80 };
@@ -29,22 +30,24 @@ class FakeTable implements ConntrackBinding {
     this.calls.push(`export ${tuples.length}`);
     return tuples.map((t) => {
       const s = this.entries.get(this.key(t));
-      return s ? { error: 0, message: Buffer.from(JSON.stringify(s)), summary: s } : { error: 2 };
+      return s ? { error: 0, message: Buffer.from(JSON.stringify(s)) } : { error: 2 };
     });
   }
-  conntrackImport(_ns: string, messages: Buffer[]): number[] {
+  conntrackImport(_ns: string, messages: Buffer[], sessions: NativeTuple[]): number[] {
     this.calls.push(`import ${messages.length}`);
-    return messages.map((m) => {
-      const s = JSON.parse(m.toString()) as NativeConntrackSummary;
+    return messages.map((m, i) => {
+      const s = this.parse(m);
+      if (!s || this.key(s.original) !== this.key(sessions[i]!)) return 22;
       if (this.entries.has(this.key(s.original))) return 17;
-      this.entries.set(this.key(s.original), this.tamper ? this.tamper(s) : s);
-      return 0;
+      const stored = this.tamper ? this.tamper(s) : s;
+      this.entries.set(this.key(s.original), stored);
+      return JSON.stringify(stored) === JSON.stringify(s) ? 0 : CONNTRACK_NOT_VERIFIED;
     });
   }
   conntrackDelete(_ns: string, tuples: NativeTuple[]): number[] {
     return tuples.map((t) => (this.entries.delete(this.key(t)) ? 0 : t.srcPort === 1 ? 1 : 2));
   }
-  conntrackSummarize(message: Buffer): NativeConntrackSummary | null {
+  private parse(message: Buffer): NativeConntrackSummary | null {
     try {
       return JSON.parse(message.toString()) as NativeConntrackSummary;
     } catch {
@@ -83,7 +86,7 @@ describe('ConntrackAdapter', () => {
       out.map((o) => (o.ok ? 'ok' : o.reason)),
       ['ok', 'malformed', 'exists', 'malformed'],
     );
-    assert.deepEqual(to.calls, ['import 2', 'export 1'], 'one import batch, one read-back batch');
+    assert.deepEqual(to.calls, ['import 4'], 'one call for the batch');
 
     const tampered = new FakeTable();
     tampered.tamper = (s) => ({ ...s, mark: 0 });
@@ -100,5 +103,11 @@ describe('ConntrackAdapter', () => {
     await adapter.deleteState([T]);
     await assert.rejects(adapter.deleteState([{ ...T, srcPort: 1 }]), /could not be deleted/);
     assert.deepEqual(await adapter.importState([]), []);
+    const shapeless = await adapter.importState([{ tuple: { ...T, srcPort: 0 }, bytes: Buffer.alloc(1) }, { tuple: T } as never]);
+    assert.deepEqual(
+      shapeless.map((o) => !o.ok && o.reason),
+      ['malformed', 'malformed'],
+    );
+    assert.deepEqual(table.calls, [], 'nothing reached the addon');
   });
 });
