@@ -72,7 +72,6 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::OpenNewPath>("openNewPath"),
                          InstanceMethod<&DatapathWrap::ExpectNewPath>("expectNewPath"),
                          InstanceMethod<&DatapathWrap::AbandonNewPath>("abandonNewPath"),
-                         InstanceMethod<&DatapathWrap::ReleaseNewPath>("releaseNewPath"),
                          InstanceMethod<&DatapathWrap::RetireSession>("retireSession"),
                          InstanceMethod<&DatapathWrap::SetEventListener>("setEventListener"),
                      });
@@ -415,17 +414,14 @@ Napi::Value DatapathWrap::SubmitNewPath(const Napi::CallbackInfo& info, RequestT
       [](dysco::Request& request, bool) { delete reinterpret_cast<NewPathSpec*>(request.args[0]); });
 }
 
-// abandonNewPath / releaseNewPath (sessionId, nonce): Promise<undefined>.
-Napi::Value DatapathWrap::AbandonNewPath(const Napi::CallbackInfo& info) { return ByNonce(info, RequestType::kAbandonNewPath); }
-Napi::Value DatapathWrap::ReleaseNewPath(const Napi::CallbackInfo& info) { return ByNonce(info, RequestType::kReleaseNewPath); }
-
-Napi::Value DatapathWrap::ByNonce(const Napi::CallbackInfo& info, RequestType type) {
+// abandonNewPath(sessionId, nonce): Promise<undefined>.
+Napi::Value DatapathWrap::AbandonNewPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsNumber() || !info[1].IsNumber()) {
-    return RejectedWithTypeError(env, "(sessionId, nonce): integers expected");
+    return RejectedWithTypeError(env, "abandonNewPath(sessionId, nonce): integers expected");
   }
   auto* request = new dysco::Request{};
-  request->type = type;
+  request->type = RequestType::kAbandonNewPath;
   request->args[0] = info[0].As<Napi::Number>().Uint32Value();
   request->args[1] = info[1].As<Napi::Number>().Uint32Value();
   return Submit(

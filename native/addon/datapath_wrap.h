@@ -36,8 +36,6 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value ExpectNewPath(const Napi::CallbackInfo& info);
   Napi::Value SubmitNewPath(const Napi::CallbackInfo& info, RequestType type);
   Napi::Value AbandonNewPath(const Napi::CallbackInfo& info);
-  Napi::Value ReleaseNewPath(const Napi::CallbackInfo& info);
-  Napi::Value ByNonce(const Napi::CallbackInfo& info, RequestType type);
   Napi::Value RetireSession(const Napi::CallbackInfo& info);
   Napi::Value SetEventListener(const Napi::CallbackInfo& info);
   void DeliverEvent(Napi::Env env, const Event& event);

@@ -58,7 +58,6 @@ Napi::Value EventObject(Napi::Env env, const Event& event, const ControlPacketPo
     }
     case EventType::kOldPathDrained:
     case EventType::kNewPathRefused:
-    case EventType::kNewPathReady:
       out.Set("sessionId", event.subject);
       out.Set("side", event.value == 0 ? "right" : "left");
       break;

@@ -39,12 +39,6 @@ bool NewPathSpecFromJs(const Napi::Value& value, NewPathSpec* out, std::string* 
   out->nonce = nonce;
   out->delta_forward = forward;
   out->delta_reverse = reverse;
-  const Napi::Value hold = spec.Get("hold");
-  if (!hold.IsUndefined() && !hold.IsBoolean()) {
-    *error = "hold must be a boolean";
-    return false;
-  }
-  out->hold = hold.IsBoolean() && hold.As<Napi::Boolean>().Value();
   out->hop_count = static_cast<uint8_t>(list.Length());
   for (uint32_t i = 0; i < list.Length(); ++i) {
     const Napi::Value hop = list.Get(i);

@@ -101,7 +101,6 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::OpenNewPath>("openNewPath"),
                            InstanceMethod<&PipelineWrap::ExpectNewPath>("expectNewPath"),
                            InstanceMethod<&PipelineWrap::AbandonNewPath>("abandonNewPath"),
-                           InstanceMethod<&PipelineWrap::ReleaseNewPath>("releaseNewPath"),
                            InstanceMethod<&PipelineWrap::RetireSession>("retireSession"),
                            InstanceMethod<&PipelineWrap::TakeEvents>("takeEvents"),
                            InstanceMethod<&PipelineWrap::Counters>("counters"),
@@ -316,17 +315,15 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     return env.Undefined();
   }
 
-  // abandonNewPath / releaseNewPath (sessionId, nonce, nowMs), retireSession(sessionId, nowMs).
-  Napi::Value AbandonNewPath(const Napi::CallbackInfo& info) { return ByNonce(info, RequestType::kAbandonNewPath); }
-  Napi::Value ReleaseNewPath(const Napi::CallbackInfo& info) { return ByNonce(info, RequestType::kReleaseNewPath); }
-  Napi::Value ByNonce(const Napi::CallbackInfo& info, RequestType type) {
+  // abandonNewPath(sessionId, nonce, nowMs), retireSession(sessionId, nowMs).
+  Napi::Value AbandonNewPath(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
       ThrowType(env, "expected (sessionId, nonce, nowMs)");
       return env.Undefined();
     }
     Request request{};
-    request.type = type;
+    request.type = RequestType::kAbandonNewPath;
     request.args[0] = info[0].As<Napi::Number>().Uint32Value();
     request.args[1] = info[1].As<Napi::Number>().Uint32Value();
     ServeNow(env, request, info[2].As<Napi::Number>().Uint32Value());

@@ -25,8 +25,6 @@ inline constexpr uint8_t kPathKnowsYourCutoff = 1;  // the sender maps the recei
 inline constexpr uint8_t kPathReceivedAll = 2;      // the sender's host acknowledged all the receiver sent on the old path
 inline constexpr uint8_t kPathFolded = 4;           // the sender has folded the new path and left the old
 inline constexpr uint8_t kPathSwitched = 8;         // the sender's stream is on the new path: `cutoff` is valid
-inline constexpr uint8_t kPathHeld = 16;            // the sender holds its switch, and so does the receiver, until an
-                                                    // announcement without this flag
 
 struct PathAnnouncement {
   uint8_t flags = 0;

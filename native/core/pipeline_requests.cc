@@ -34,7 +34,6 @@ void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
     case RequestType::kOpenNewPath: request.status = ServeOpenNewPath(request, now_ms); break;
     case RequestType::kExpectNewPath: request.status = ServeExpectNewPath(request, now_ms); break;
     case RequestType::kAbandonNewPath: request.status = ServeAbandonNewPath(request, now_ms); break;
-    case RequestType::kReleaseNewPath: request.status = ServeReleaseNewPath(request, now_ms); break;
     case RequestType::kRetireSession: request.status = ServeRetireSession(request); break;
     default: request.status = Status::UNKNOWN_REQUEST; break;
   }

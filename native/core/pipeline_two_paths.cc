@@ -62,10 +62,10 @@ bool IsProbeAnswer(const TcpView& tcp, uint32_t payload_length, uint32_t probe_s
   return status == TcpOptionStatus::kOk && answer;
 }
 
-// The far anchor was heard on the new path (kHeardFar), the switch not made yet, and neither anchor holds it.
+// The far anchor was heard on the new path (kHeardFar), the switch not made yet.
 bool ReadyToSwitch(const SecondPath& second) {
   return (second.phase == SecondPathPhase::kOpening || second.phase == SecondPathPhase::kAnswered) &&
-         (second.known & kHeardFar) && !second.held && !(second.their_flags & kPathHeld);
+         (second.known & kHeardFar);
 }
 
 bool IsZero(const SegmentDeltas& d) {
@@ -270,7 +270,6 @@ Status SessionPipeline::ServeOpenNewPath(Request& request, uint32_t now) {
   second->side.neighbour_port = ports.dst_port;
   SetAdjustments(second->side, config_.host_ip);
   second->phase = SecondPathPhase::kOpening;
-  second->held = spec->hold;
   second->since_ms = now;
   second->opened_ms = now;
   if (table_.AddKey(index, kSecondInRight) != FlowTable::InsertResult::kInserted) {
@@ -321,28 +320,6 @@ Status SessionPipeline::ServeAbandonNewPath(Request& request, uint32_t now) {
   }
   ResetHalfMadePath(static_cast<uint32_t>(index), now);
   AbandonSecondPath(static_cast<uint32_t>(index));
-  return Status::OK;
-}
-
-Status SessionPipeline::ServeReleaseNewPath(Request& request, uint32_t now) {
-  const uint64_t index = request.args[0];
-  if (index >= table_.capacity()) return Status::SESSION_NOT_FOUND;
-  SecondPath* second = table_.SecondPathOf(static_cast<uint32_t>(index));
-  if (second == nullptr || second->nonce != static_cast<uint32_t>(request.args[1]) || second->doubled != AnchorSide::kRight) {
-    return Status::SESSION_NOT_FOUND;
-  }
-  if (second->phase != SecondPathPhase::kOpening || !second->held) return Status::OK;  // released already
-  second->held = false;
-  const uint32_t i = static_cast<uint32_t>(index);
-  if (ReadyToSwitch(*second) && (second->known & kKnownSent)) {
-    SwitchToTwoPaths(i, now);
-    SendAnnouncement(i, now);
-    CheckDrained(i, now);
-    return Status::OK;
-  }
-  // Let the right anchor go on (an announcement without kPathHeld), and ask an idle host where it is.
-  if (second->known & kHandshakeDone) SendAnnouncement(i, now);
-  if (ReadyToSwitch(*second)) ProbeHost(i, now);
   return Status::OK;
 }
 
@@ -478,7 +455,6 @@ bool SessionPipeline::SendAnnouncement(uint32_t index, uint32_t now) {
   announcement.nonce = second.nonce;
   announcement.cutoff = switched ? second.cutoff_ours : 0;
   if (switched) announcement.flags |= kPathSwitched;
-  if (second.held) announcement.flags |= kPathHeld;
   if (know_theirs) announcement.flags |= kPathKnowsYourCutoff;
   if (know_theirs && (second.known & kKnownHostAck) && SeqGeq(second.host_ack, second.cutoff_theirs)) {
     announcement.flags |= kPathReceivedAll;
@@ -941,7 +917,6 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
       return DropWith(DropReason::NEW_PATH_UNMAPPED);
     }
     const bool first = !(second.known & kHeardFar);
-    const bool was_ready = ReadyToSwitch(second);
     const bool learned = (announcement.flags & kPathSwitched) && !(second.known & kKnownTheirCutoff);
     second.known |= kHeardFar;
     if (announcement.flags & kPathSwitched) {
@@ -955,8 +930,7 @@ Verdict SessionPipeline::NewPathArrival(uint32_t index, TranslationKind kind, Pi
       CheckDrained(index, now);
       return Verdict::kConsumed;
     }
-    if (first && second.held) Post(Event{EventType::kNewPathReady, index, static_cast<uint64_t>(second.doubled)});
-    if (!was_ready && ReadyToSwitch(second)) ProbeHost(index, now);
+    if (first && ReadyToSwitch(second)) ProbeHost(index, now);
     if (first || learned || ((announcement.flags & kPathSwitched) && !(announcement.flags & kPathKnowsYourCutoff))) {
       // Answer what the far anchor lacks: that we are here (our window), or our cutoff.
       SendAnnouncement(index, now);

@@ -21,9 +21,6 @@ struct NewPathSpec {
   // The old segment's delta (PROTOCOL.md, "Locking"): what its middleboxes add to the sequence numbers of
   // the forward (initiator → responder) and reverse byte streams, modulo 2^32.
   uint32_t delta_forward = 0, delta_reverse = 0;
-  // OpenNewPath: set up the new path but switch to it only on ReleaseNewPath (state transfer runs meanwhile); the
-  // right anchor holds too, told by the path option.
-  bool hold = false;
   uint32_t hops[kMaxAddressListHops] = {};  // network byte order
 };
 

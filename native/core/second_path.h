@@ -50,7 +50,6 @@ struct SecondPath {
   uint8_t announces = 0;      // announcements sent since the phase began (bounds the retries)
   uint8_t probes = 0;         // host probes sent while waiting to switch
   uint8_t their_scale = 0;    // the window scale the far anchor's new-path handshake gave (0xff: none)
-  bool held = false;          // left anchor: no switch until ReleaseNewPath (its announcements say kPathHeld)
   uint32_t nonce = 0;
   uint32_t delta_ours = 0;    // the old segment's delta on our stream (host space there = here + delta)
   uint32_t delta_theirs = 0;  // on theirs (host space here = there + delta)

@@ -217,7 +217,6 @@ class SessionPipeline {
   Status ServeOpenNewPath(Request& request, uint32_t now);
   Status ServeExpectNewPath(Request& request, uint32_t now);
   Status ServeAbandonNewPath(Request& request, uint32_t now);
-  Status ServeReleaseNewPath(Request& request, uint32_t now);
   Status ServeRetireSession(Request& request);
   SecondPath* PrepareSecondPath(const NewPathSpec& spec, uint32_t* index, Status* status);
   Verdict AnswerNewPath(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,

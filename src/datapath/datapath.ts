@@ -19,7 +19,6 @@ import type {
   SessionEstablishedEvent,
   NewPathAnsweredEvent,
   NewPathRefusedEvent,
-  NewPathReadyEvent,
   NewPathSpec,
   OldPathDrainedEvent,
   TransmitSpec,
@@ -86,7 +85,6 @@ export interface DatapathEventMap {
   two_paths_entered: [TwoPathsEnteredEvent];
   old_path_drained: [OldPathDrainedEvent];
   new_path_refused: [NewPathRefusedEvent];
-  new_path_ready: [NewPathReadyEvent];
   event: [DatapathEvent];
 }
 // Fails to compile when an event type has no listener list here.
@@ -252,11 +250,6 @@ export class Datapath {
   /** Forgets a new path that carries nothing yet; rejects with NEW_PATH_IN_USE after the switch. */
   abandonNewPath(sessionId: number, nonce: number): Promise<void> {
     return callNativeAsync(() => this.handle.abandonNewPath(sessionId, nonce));
-  }
-
-  /** Left anchor of a new path opened with hold: switch to it now (or at the host's next segment). */
-  releaseNewPath(sessionId: number, nonce: number): Promise<void> {
-    return callNativeAsync(() => this.handle.releaseNewPath(sessionId, nonce));
   }
 
   /** A middlebox of an old path retires the session now (teardown cause `reconfigured`). */

@@ -91,7 +91,6 @@ export interface NativeDatapath {
   openNewPath(spec: NewPathSpec): Promise<void>;
   expectNewPath(spec: NewPathSpec): Promise<void>;
   abandonNewPath(sessionId: number, nonce: number): Promise<void>;
-  releaseNewPath(sessionId: number, nonce: number): Promise<void>;
   retireSession(sessionId: number): Promise<void>;
   /** Receives every event but completions (on the JS thread, in order); undefined removes it. */
   setEventListener(listener: ((event: DatapathEvent) => void) | undefined): void;

@@ -63,13 +63,6 @@ export interface NewPathRefusedEvent {
   side: AnchorSideName;
 }
 
-/** A new path opened with hold is set up and the right anchor heard it: state may move, then releaseNewPath. */
-export interface NewPathReadyEvent {
-  type: 'new_path_ready';
-  sessionId: number;
-  side: AnchorSideName;
-}
-
 export type DatapathEvent =
   | ControlPacketEvent
   | SessionEstablishedEvent
@@ -77,8 +70,7 @@ export type DatapathEvent =
   | NewPathAnsweredEvent
   | TwoPathsEnteredEvent
   | OldPathDrainedEvent
-  | NewPathRefusedEvent
-  | NewPathReadyEvent;
+  | NewPathRefusedEvent;
 export type DatapathEventType = DatapathEvent['type'];
 
 // Fails to compile when events.def gains an event this union does not describe (or loses one it does).
@@ -110,6 +102,4 @@ export interface NewPathSpec {
   delta: { forward: number; reverse: number };
   /** OpenNewPath: the new middleboxes, then the right anchor (host-order IPv4); ExpectNewPath: []. */
   hops: number[];
-  /** OpenNewPath: set the new path up, but switch only on releaseNewPath (state transfer runs in between). */
-  hold?: boolean;
 }

@@ -42,7 +42,6 @@ export interface NativePipeline {
   openNewPath(spec: NewPathSpec, nowMs: number): void;
   expectNewPath(spec: NewPathSpec, nowMs: number): void;
   abandonNewPath(sessionId: number, nonce: number, nowMs: number): void;
-  releaseNewPath(sessionId: number, nonce: number, nowMs: number): void;
   retireSession(sessionId: number, nowMs: number): void;
   /** Events posted since the last call, oldest first. */
   takeEvents(): DatapathEvent[];

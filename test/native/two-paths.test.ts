@@ -669,40 +669,6 @@ describe('two paths: an idle session', () => {
   });
 });
 
-describe('two paths: a new path opened with hold (state transfer runs before traffic moves)', () => {
-  it('both anchors stay on the old path until the left anchor releases it; then the switch and the drain as usual', () => {
-    const chain = establish([]);
-    const { lab, client, server, boxes, c, s } = chain;
-    const mb1 = boxes.mb1!;
-    server.agent.expectNewPath(rightAnchorSpec(server, 61), lab.now);
-    exchange(chain, 200);
-    client.agent.openNewPath({ ...leftAnchorSpec(client, 61, [mb1, server]), hold: true }, lab.now);
-    lab.flush();
-    assert.deepEqual(eventTypes(client), ['new_path_ready'], 'set up, the right anchor heard: the agent may move state');
-    assert.ok(!eventTypes(server).includes('two_paths_entered'), 'the right anchor holds too');
-    // Traffic both ways while held: all of it on the old path, none through mb1.
-    const mark = lab.wire.length;
-    exchange(chain, 300, 3);
-    assert.equal(sentSince(chain, mark, client, mb1).filter((x) => x.length > 0).length, 0, 'no client data on the new path');
-    assert.equal(sentSince(chain, mark, server, mb1).filter((x) => x.length > 0).length, 0, 'no server data on the new path');
-    assert.equal(client.agent.stats().twoPathsEntered + server.agent.stats().twoPathsEntered, 0);
-    assert.equal(c.duplicates + s.duplicates, 0);
-
-    client.agent.releaseNewPath(only(client.agent.sessions(), 'client').id, 61, lab.now);
-    client.agent.releaseNewPath(only(client.agent.sessions(), 'client').id, 61, lab.now); // a repeat changes nothing
-    lab.flush();
-    assert.equal(client.agent.stats().twoPathsEntered, 1, 'the left anchor switched at once: its host had sent');
-    exchange(chain, 300, 3);
-    assert.equal(server.agent.stats().twoPathsEntered, 1);
-    assert.ok(dataToward(chain, client, mb1) > 0, 'client data on the new path');
-    assert.equal(client.agent.stats().pathsFolded, 1);
-    assert.equal(server.agent.stats().pathsFolded, 1);
-    assert.equal(c.duplicates + s.duplicates, 0);
-    assert.throws(() => client.agent.releaseNewPath(only(client.agent.sessions(), 'client').id, 62, lab.now), /no live session/, 'another nonce');
-    closeAndDrain(chain, [mb1]);
-  });
-});
-
 describe('two paths: a host probe answered with a D-SACK', () => {
   it('the anchor switches on the answer and keeps it: its D-SACK names a byte the far host never sent there', () => {
     const chain = establish([]);
