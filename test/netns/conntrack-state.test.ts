@@ -1,12 +1,15 @@
 // The conntrack adapter against the real kernel: a TCP connection tracked in one network namespace, its entry (with
 // a mark) exported over ctnetlink, imported into a second namespace, read back there by the adapter and by
-// `conntrack -L`; an import of what is already there, forged bytes, and the delete.
+// `conntrack -L`; an import of what is already there, forged bytes, and the delete. Then a strict firewall: the
+// SYN of a connection it has no entry for is dropped, and passes once the entry is imported.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseIpv4 } from '../../src/net/ipv4';
 import { ConntrackAdapter } from '../../src/state/conntrack-adapter';
-import { hostNamespace, newRunId } from '../../src/testbed/names';
+import { hostNamespace, linkName, newRunId } from '../../src/testbed/names';
+import { REPO_ROOT } from '../../src/version';
 import { netnsUnavailableReason } from '../support/netns';
 
 const skip = netnsUnavailableReason(['ip', 'iptables', 'conntrack']);
@@ -79,5 +82,91 @@ describe('conntrack state between two network namespaces', { skip, timeout: 60_0
     assert.equal(entriesIn(B).trim(), '', 'deleted');
     await target.deleteState([tuple]); // already gone: not an error
     assert.match(entriesIn(A), /mark=7/, 'A keeps its own');
+  });
+});
+
+// Why state moves before a new path's SYN (docs/state-transfer.md): a firewall that passes only ESTABLISHED
+// connections drops a SYN it has no entry for, and passes the SYN of a connection whose entry was imported.
+describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? netnsUnavailableReason(['python3']), timeout: 60_000 }, () => {
+  const id = newRunId();
+  const [C, F, S] = ['stc', 'stf', 'sts'].map((h) => hostNamespace(id, h)) as [string, string, string];
+  const [cIp, fcIp, fsIp, sIp] = ['10.78.1.2', '10.78.1.1', '10.78.2.1', '10.78.2.2'];
+  const SYN_TOOL = join(REPO_ROOT, 'test', 'tools', 'send-syn.py');
+  const children: ChildProcess[] = [];
+
+  /** The FORWARD chain's packets: dropped by its policy, and accepted as ESTABLISHED. */
+  function forwardCounts(): { dropped: number; established: number } {
+    const text = inNs(F, ['iptables', '-L', 'FORWARD', '-v', '-x', '-n']);
+    const dropped = Number(/policy DROP (\d+) packets/.exec(text)?.[1]);
+    const established = Number(/^\s*(\d+)\s+\d+\s+ACCEPT.*ctstate ESTABLISHED/m.exec(text)?.[1]);
+    return { dropped, established };
+  }
+
+  before(() => {
+    for (const ns of [C, F, S]) {
+      sh(['ip', 'netns', 'add', ns]);
+      inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    }
+    const link = (a: string, b: string, i: number) => {
+      const [x, y] = [linkName(id, 'host', i), linkName(id, 'router', i)];
+      sh(['ip', 'link', 'add', x, 'netns', a, 'type', 'veth', 'peer', 'name', y, 'netns', b]);
+      return [x, y] as const;
+    };
+    const [cf, fc] = link(C, F, 1);
+    const [sf, fs] = link(S, F, 2);
+    for (const [ns, dev, cidr] of [[C, cf, `${cIp}/24`], [F, fc, `${fcIp}/24`], [F, fs, `${fsIp}/24`], [S, sf, `${sIp}/24`]] as const) {
+      inNs(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
+      inNs(ns, ['ip', 'link', 'set', dev, 'up']);
+    }
+    inNs(C, ['ip', 'route', 'add', 'default', 'via', fcIp]);
+    inNs(S, ['ip', 'route', 'add', 'default', 'via', fsIp]);
+    inNs(F, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    inNs(F, ['iptables', '-P', 'FORWARD', 'DROP']);
+    inNs(F, ['iptables', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']);
+  });
+
+  after(() => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const ns of [C, F, S]) {
+      try {
+        sh(['ip', 'netns', 'del', ns]);
+      } catch {
+        // not created
+      }
+    }
+  });
+
+  test('without the entry the SYN is dropped; with it imported, the SYN passes as ESTABLISHED', async () => {
+    // A connection through F while F still lets new ones in, then the entry is taken out, as a second firewall
+    // that never saw the connection would be.
+    inNs(F, ['iptables', '-A', 'FORWARD', '-p', 'tcp', '--syn', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'ACCEPT']);
+    const server = spawn('ip', ['netns', 'exec', S, process.execPath, '-e', `require('net').createServer(() => {}).listen(${PORT}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(server);
+    await new Promise((resolve) => server.stdout!.once('data', resolve));
+    const client = spawn('ip', ['netns', 'exec', C, process.execPath, '-e', `const c = require('net').connect(${PORT}, '${sIp}', () => console.log(c.localPort))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(client);
+    const port = Number(await new Promise<string>((resolve) => client.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))));
+    const tuple = { srcIp: parseIpv4(cIp)!, dstIp: parseIpv4(sIp)!, srcPort: port, dstPort: PORT };
+    const firewall = new ConntrackAdapter({ netnsPath: `/var/run/netns/${F}` });
+    const [exported] = await firewall.exportState([tuple]);
+    assert.ok(exported!.ok, 'F tracks the connection');
+    await firewall.deleteState([tuple]);
+    inNs(F, ['iptables', '-D', 'FORWARD', '-p', 'tcp', '--syn', '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'ACCEPT']);
+    inNs(F, ['iptables', '-Z', 'FORWARD']);
+
+    const sendSyn = () => inNs(C, ['python3', SYN_TOOL, cIp, sIp, String(port), String(PORT)]);
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    sendSyn();
+    await settle();
+    assert.deepEqual(forwardCounts(), { dropped: 1, established: 0 }, 'no entry: dropped');
+
+    const [imported] = await firewall.importState([exported.blob]);
+    assert.ok(imported!.ok);
+    inNs(F, ['iptables', '-Z', 'FORWARD']);
+    sendSyn();
+    await settle();
+    const counts = forwardCounts();
+    assert.equal(counts.dropped, 0, 'nothing dropped');
+    assert.ok(counts.established >= 1, `the SYN passed as ESTABLISHED (${counts.established} packets)`);
   });
 });
