@@ -25,6 +25,12 @@ test('native/core includes nothing from DPDK, N-API or the layers above it', () 
   assert.ok(includes('core').some(({ header }) => header.startsWith('core/')));
 });
 
+test('native/conntrack includes nothing from DPDK, N-API or the other layers', () => {
+  const foreign = includes('conntrack').filter(({ header }) => DPDK_OR_NODE.test(header) || /^(core|dpdk)\//.test(header));
+  assert.deepEqual(foreign, []);
+  assert.ok(includes('conntrack').some(({ header }) => header.startsWith('libmnl/')));
+});
+
 test('native/dpdk includes no N-API or addon header', () => {
   const foreign = includes('dpdk').filter(({ header }) => /napi|node_api|^addon\//.test(header));
   assert.deepEqual(foreign, []);
