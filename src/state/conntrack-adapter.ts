@@ -6,6 +6,7 @@ import { CONNTRACK_NOT_VERIFIED, native, type NativeBinding } from '../native/bi
 import { callNative } from '../native/errors';
 import type { Tuple } from '../reconfig/messages';
 import type { ExportOutcome, ImportOutcome, StateAdapter, StateBlob, StateFailure } from './state-adapter';
+import { checkTuple, validTuple } from './tuples';
 
 export type ConntrackBinding = Pick<NativeBinding, 'conntrackExport' | 'conntrackImport' | 'conntrackDelete'>;
 
@@ -13,16 +14,6 @@ export interface ConntrackAdapterOptions {
   /** the middlebox stack's network namespace, as a path (/var/run/netns/NAME, /proc/PID/ns/net); default the agent's own */
   netnsPath?: string;
   binding?: ConntrackBinding;
-}
-
-function validTuple(t: Tuple | undefined): t is Tuple {
-  const u32 = (v: unknown) => Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 0xffffffff;
-  const port = (v: unknown) => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 0xffff;
-  return t !== undefined && t !== null && u32(t.srcIp) && u32(t.dstIp) && port(t.srcPort) && port(t.dstPort);
-}
-
-function checkTuple(t: Tuple, what: string): void {
-  if (!validTuple(t)) throw new TypeError(`${what}: a tuple needs srcIp and dstIp (uint32) and srcPort and dstPort (1..65535)`);
 }
 
 function failureOf(errno: number): StateFailure {

@@ -64,8 +64,8 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // control, reconfig: the agent composes the control channel and the reconfiguration machines
   agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'version'],
   testbed: ['api', 'net', 'version'],
-  // state transfer: the addon's conntrack functions, and the tuple type the reconfiguration messages name
-  state: ['native', 'reconfig'],
+  // state transfer: the addon's conntrack functions, addresses, and the tuple type the reconfiguration messages name
+  state: ['native', 'net', 'reconfig'],
   cli: ['agent', 'api', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'testbed', 'version'],
 };
 
