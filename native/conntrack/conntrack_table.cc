@@ -174,6 +174,20 @@ bool ConntrackTable::Open(const std::string& netns_path, std::string* detail) {
   return true;
 }
 
+bool ConntrackTable::ByTuple(const std::vector<Ipv4Tuple>& tuples, uint16_t type, std::vector<Request>* out, std::string* detail) {
+  out->assign(tuples.size(), Request{});
+  for (size_t i = 0; i < tuples.size(); ++i) {
+    Ct ct = TupleOnly(tuples[i]);
+    if (ct) (*out)[i].message = BuildMessage(type, NLM_F_REQUEST, *ct);
+    (*out)[i].expects_entry = type == kCtGet;
+    if ((*out)[i].message.empty()) {
+      *detail = "cannot build a conntrack request";
+      return false;
+    }
+  }
+  return true;
+}
+
 bool ConntrackTable::Run(std::vector<Request>& requests, std::string* detail) {
   if (socket_ == nullptr) {
     *detail = "not open";
@@ -241,16 +255,8 @@ bool ConntrackTable::Run(std::vector<Request>& requests, std::string* detail) {
 }
 
 bool ConntrackTable::Export(const std::vector<Ipv4Tuple>& tuples, std::vector<ExportedEntry>* out, std::string* detail) {
-  std::vector<Request> requests(tuples.size());
-  for (size_t i = 0; i < tuples.size(); ++i) {
-    Ct ct = TupleOnly(tuples[i]);
-    if (ct) requests[i].message = BuildMessage(kCtGet, NLM_F_REQUEST, *ct);
-    requests[i].expects_entry = true;
-    if (requests[i].message.empty()) {
-      *detail = "cannot build a conntrack request";
-      return false;
-    }
-  }
+  std::vector<Request> requests;
+  if (!ByTuple(tuples, kCtGet, &requests, detail)) return false;
   if (!Run(requests, detail)) return false;
   out->assign(tuples.size(), ExportedEntry{});
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -298,19 +304,16 @@ bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, c
   }
   if (!Run(requests, detail)) return false;
   // Read back what was created, and compare it with what was exported.
-  std::vector<Request> reads;
+  std::vector<Ipv4Tuple> created;
   std::vector<size_t> of_request;
   for (size_t k = 0; k < requests.size(); ++k) {
     (*errors)[of_message[k]] = requests[k].error;
     if (requests[k].error != 0) continue;
-    Request read;
-    Ct ct = TupleOnly(exported[k].original);
-    if (ct) read.message = BuildMessage(kCtGet, NLM_F_REQUEST, *ct);
-    read.expects_entry = true;
-    reads.push_back(std::move(read));
+    created.push_back(exported[k].original);
     of_request.push_back(k);
   }
-  if (!Run(reads, detail)) return false;
+  std::vector<Request> reads;
+  if (!ByTuple(created, kCtGet, &reads, detail) || !Run(reads, detail)) return false;
   for (size_t r = 0; r < reads.size(); ++r) {
     const size_t k = of_request[r];
     Ct found = reads[r].error == 0 ? ParseEntry(reads[r].reply.data(), reads[r].reply.size()) : nullptr;
@@ -320,15 +323,8 @@ bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, c
 }
 
 bool ConntrackTable::Delete(const std::vector<Ipv4Tuple>& tuples, std::vector<int>* errors, std::string* detail) {
-  std::vector<Request> requests(tuples.size());
-  for (size_t i = 0; i < tuples.size(); ++i) {
-    Ct ct = TupleOnly(tuples[i]);
-    if (ct) requests[i].message = BuildMessage(kCtDelete, NLM_F_REQUEST, *ct);
-    if (requests[i].message.empty()) {
-      *detail = "cannot build a conntrack request";
-      return false;
-    }
-  }
+  std::vector<Request> requests;
+  if (!ByTuple(tuples, kCtDelete, &requests, detail)) return false;
   if (!Run(requests, detail)) return false;
   errors->resize(tuples.size());
   for (size_t i = 0; i < requests.size(); ++i) (*errors)[i] = requests[i].error;

@@ -70,6 +70,8 @@ class ConntrackTable {
 
  private:
   struct Request;
+  // One request of `type` (a ctnetlink message type) naming each tuple.
+  static bool ByTuple(const std::vector<Ipv4Tuple>& tuples, uint16_t type, std::vector<Request>* out, std::string* detail);
   // Sends the requests in batches and collects, for each, the error of its acknowledgement and any entry message
   // the kernel answered with.
   bool Run(std::vector<Request>& requests, std::string* detail);

@@ -155,17 +155,22 @@ describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? net
     inNs(F, ['iptables', '-Z', 'FORWARD']);
 
     const sendSyn = () => inNs(C, ['python3', SYN_TOOL, cIp, sIp, String(port), String(PORT)]);
-    const settle = () => new Promise((resolve) => setTimeout(resolve, 300));
+    /** The counters once the SYN has met a rule (at most 5 s). */
+    const countsAfterSyn = async () => {
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        const counts = forwardCounts();
+        if (counts.dropped + counts.established > 0) return counts;
+      }
+      return forwardCounts();
+    };
     sendSyn();
-    await settle();
-    assert.deepEqual(forwardCounts(), { dropped: 1, established: 0 }, 'no entry: dropped');
+    assert.deepEqual(await countsAfterSyn(), { dropped: 1, established: 0 }, 'no entry: dropped');
 
     const [imported] = await firewall.importState([exported.blob]);
     assert.ok(imported!.ok);
     inNs(F, ['iptables', '-Z', 'FORWARD']);
     sendSyn();
-    await settle();
-    const counts = forwardCounts();
+    const counts = await countsAfterSyn();
     assert.equal(counts.dropped, 0, 'nothing dropped');
     assert.ok(counts.established >= 1, `the SYN passed as ESTABLISHED (${counts.established} packets)`);
   });
