@@ -95,7 +95,7 @@ bool SameTuple(const Ipv4Tuple& a, const Ipv4Tuple& b) {
 
 // What must read back as it was exported: the connection's state, not its age.
 bool SameState(const EntrySummary& exported, const EntrySummary& found) {
-  constexpr uint32_t kKeptStatus = IPS_SEEN_REPLY | IPS_ASSURED | IPS_FIXED_TIMEOUT;
+  constexpr uint32_t kKeptStatus = IPS_SEEN_REPLY | IPS_ASSURED | IPS_FIXED_TIMEOUT | IPS_NAT_MASK;
   return SameTuple(exported.original, found.original) && SameTuple(exported.reply, found.reply) &&
          exported.tcp_state == found.tcp_state && exported.mark == found.mark &&
          (exported.status & kKeptStatus) == (found.status & kKeptStatus) && found.timeout_s <= exported.timeout_s &&
@@ -289,8 +289,21 @@ bool ConntrackTable::Import(const std::vector<std::vector<uint8_t>>& messages, c
       continue;
     }
     for (nf_conntrack_attr attr : kAttrsNotImported) nfct_attr_unset(ct.get(), attr);
-    if (nfct_attr_is_set(ct.get(), ATTR_STATUS)) {
-      nfct_set_attr_u32(ct.get(), ATTR_STATUS, nfct_get_attr_u32(ct.get(), ATTR_STATUS) & ~kStatusNotImported);
+    const uint32_t status = nfct_attr_is_set(ct.get(), ATTR_STATUS) ? nfct_get_attr_u32(ct.get(), ATTR_STATUS) : 0;
+    nfct_set_attr_u32(ct.get(), ATTR_STATUS, status & ~kStatusNotImported);
+    // A NAT's mapping shows in the reply tuple, but the kernel translates packets only for a mapping it bound
+    // itself: ask for it as NAT, with the reply tuple it starts from (the original's inverse) in that part.
+    if (status & IPS_SRC_NAT) {
+      nfct_set_attr_u32(ct.get(), ATTR_SNAT_IPV4, htonl(summary.reply.dst_ip));
+      nfct_set_attr_u16(ct.get(), ATTR_SNAT_PORT, htons(summary.reply.dst_port));
+      nfct_set_attr_u32(ct.get(), ATTR_REPL_IPV4_DST, htonl(summary.original.src_ip));
+      nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_DST, htons(summary.original.src_port));
+    }
+    if (status & IPS_DST_NAT) {
+      nfct_set_attr_u32(ct.get(), ATTR_DNAT_IPV4, htonl(summary.reply.src_ip));
+      nfct_set_attr_u16(ct.get(), ATTR_DNAT_PORT, htons(summary.reply.src_port));
+      nfct_set_attr_u32(ct.get(), ATTR_REPL_IPV4_SRC, htonl(summary.original.dst_ip));
+      nfct_set_attr_u16(ct.get(), ATTR_REPL_PORT_SRC, htons(summary.original.dst_port));
     }
     Request request;
     request.message = BuildMessage(kCtNew, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL, *ct);

@@ -175,3 +175,71 @@ describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? net
     assert.ok(counts.established >= 1, `the SYN passed as ESTABLISHED (${counts.established} packets)`);
   });
 });
+
+// A NAT's mapping moves with its entry: an SNAT to a port range maps a connection, its entry is exported and deleted
+// (as the old instance forgets it) and imported again (as a new instance with the same rules takes it), and the
+// connection's next bytes still reach the server from the same mapped port.
+describe('a NAT mapping moved with its entry', { skip, timeout: 60_000 }, () => {
+  const id = newRunId();
+  const [C, N, S] = ['ntc', 'ntn', 'nts'].map((h) => hostNamespace(id, h)) as [string, string, string];
+  const [cIp, ncIp, nsIp, sIp] = ['10.79.1.2', '10.79.1.1', '10.79.2.1', '10.79.2.2'];
+  const children: ChildProcess[] = [];
+
+  before(() => {
+    for (const ns of [C, N, S]) {
+      sh(['ip', 'netns', 'add', ns]);
+      inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
+    }
+    const [cn, nc] = [linkName(id, 'host', 1), linkName(id, 'router', 1)];
+    const [sn, nsDev] = [linkName(id, 'host', 2), linkName(id, 'router', 2)];
+    sh(['ip', 'link', 'add', cn, 'netns', C, 'type', 'veth', 'peer', 'name', nc, 'netns', N]);
+    sh(['ip', 'link', 'add', sn, 'netns', S, 'type', 'veth', 'peer', 'name', nsDev, 'netns', N]);
+    for (const [ns, dev, cidr] of [[C, cn, `${cIp}/24`], [N, nc, `${ncIp}/24`], [N, nsDev, `${nsIp}/24`], [S, sn, `${sIp}/24`]] as const) {
+      inNs(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
+      inNs(ns, ['ip', 'link', 'set', dev, 'up']);
+    }
+    inNs(C, ['ip', 'route', 'add', 'default', 'via', ncIp]);
+    inNs(N, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    inNs(N, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', nsDev, '-p', 'tcp', '-j', 'SNAT', '--to-source', `${nsIp}:20000-20010`]);
+  });
+
+  after(() => {
+    for (const child of children) child.kill('SIGKILL');
+    for (const ns of [C, N, S]) {
+      try {
+        sh(['ip', 'netns', 'del', ns]);
+      } catch {
+        // not created
+      }
+    }
+  });
+
+  test('the connection goes on through the imported mapping', async () => {
+    // The server prints each peer's port and each chunk it reads; the client writes whatever reaches its stdin.
+    const server = spawn('ip', ['netns', 'exec', S, process.execPath, '-e', `require('net').createServer((s) => { console.log('peer ' + s.remotePort); s.on('error', () => {}); s.on('data', (d) => console.log('got ' + d)); }).listen(${PORT}, () => console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(server);
+    let heard = '';
+    server.stdout!.on('data', (b: Buffer) => (heard += b.toString()));
+    const waitFor = async (pattern: RegExp) => {
+      for (const deadline = Date.now() + 5_000; !pattern.test(heard) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      return pattern.exec(heard);
+    };
+    await waitFor(/up/);
+    const client = spawn('ip', ['netns', 'exec', C, process.execPath, '-e', `const c = require('net').connect(${PORT}, '${sIp}', () => { console.log(c.localPort); c.write('one'); }); process.stdin.on('data', (d) => c.write(d));`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(client);
+    const port = Number(await new Promise<string>((resolve) => client.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()))));
+    const mapped = Number((await waitFor(/peer (\d+)/))?.[1]);
+    assert.ok(mapped >= 20000 && mapped <= 20010, `mapped to ${mapped}`);
+    assert.ok(await waitFor(/got one/));
+
+    const tuple = { srcIp: parseIpv4(cIp)!, dstIp: parseIpv4(sIp)!, srcPort: port, dstPort: PORT };
+    const nat = new ConntrackAdapter({ netnsPath: `/var/run/netns/${N}` });
+    const [exported] = await nat.exportState([tuple]);
+    assert.ok(exported!.ok);
+    await nat.deleteState([tuple]);
+    assert.deepEqual(await nat.importState([exported.blob]), [{ tuple, ok: true }], 'imported, and the mapping reads back');
+    client.stdin!.write('two');
+    assert.ok(await waitFor(/got two/), 'the bytes after the move reached the server');
+    assert.equal((heard.match(/peer /g) ?? []).length, 1, 'on the same connection, from the same mapped port');
+  });
+});
