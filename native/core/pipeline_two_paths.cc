@@ -29,12 +29,14 @@ namespace {
 
 constexpr uint32_t kAnnounceIntervalMs = 20;
 constexpr uint8_t kMaxAnnouncements = 100;
-// A probe carries one byte: Linux limits its answers to out-of-window segments without data to one per 500 ms
-// and socket (tcp_invalid_ratelimit), which a session reconfigured twice within that time would wait for, but
-// answers every one with data. The repeats cover a lost probe, and stacks that limit those answers too.
+// Linux limits its answers to out-of-window segments without data to one per 500 ms and socket
+// (tcp_invalid_ratelimit), which a session reconfigured twice within that time would wait for, but answers every
+// one with data. So a probe carries one byte where that byte is sure to lie behind the host's receive window
+// (ProbeHost). The repeats cover a lost probe, and stacks that limit those answers too.
 constexpr uint32_t kProbeIntervalMs = 600;
 constexpr uint8_t kMaxProbes = 10;
-constexpr uint32_t kProbeDistance = 0x40000000;  // a quarter of the sequence space behind the far stream's start
+// How far behind the far stream's position a probe lies: a quarter of the sequence space, more than any window.
+constexpr uint32_t kProbeDistance = 0x40000000;
 constexpr uint16_t kOwnWindow = 0xffff;
 // How far from a path's edge a SACK block may lie: a quarter of the sequence space, far beyond any
 // window, and well inside what sequence comparisons can order.
@@ -44,9 +46,6 @@ bool SeqLt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 bool SeqGeq(uint32_t a, uint32_t b) { return !SeqLt(a, b); }
 uint32_t SeqMax(uint32_t a, uint32_t b) { return SeqLt(a, b) ? b : a; }
 uint32_t SeqMin(uint32_t a, uint32_t b) { return SeqLt(a, b) ? a : b; }
-
-// Where a host probe's byte lies in the far stream: far outside any window, so the host answers at once.
-uint32_t ProbeSeq(const SessionCold& cold, int ours) { return cold.isn[1 - ours] - kProbeDistance; }
 
 // The host's answer to a probe: a pure ACK whose first SACK block is the D-SACK of the probe's byte (a host
 // without SACK answers with a plain ACK, which goes on like any other).
@@ -507,11 +506,26 @@ void SessionPipeline::ProbeHost(uint32_t index, uint32_t now) {
   // As the far end's segments reach the host: our stream's reverse.
   const FiveTuple host = second.side.HostTuple();
   const FiveTuple arrives = ours == 0 ? host.Reversed() : host;
+  // The byte must lie behind the window, or the host would take it as data. The far stream's position is known
+  // within a window from its cutoff or from what came on the old path since the request; without either, its
+  // start serves while the session has carried less than the distance in all (the counter counts more than the
+  // far stream's bytes); else the probe carries no byte.
+  uint32_t near;
+  bool with_byte = true;
+  if (second.known & kKnownTheirCutoff) {
+    near = second.cutoff_theirs;
+  } else if (second.known & kKnownOldReceived) {
+    near = second.old_received;
+  } else {
+    near = cold.isn[1 - ours];
+    with_byte = table_.at(index).bytes < kProbeDistance;
+  }
+  second.probe_seq = near - kProbeDistance;
   uint8_t frame[kEthernetHeaderSize + 61];
   static constexpr uint8_t kProbeByte[1] = {0};
   const TcpFrameSpec spec{table_.macs().bytes(table_.at(index).next_hop[MacSlot(second)]), host_mac_, arrives.src_ip,
-                          arrives.dst_ip, arrives.src_port, arrives.dst_port, ip_id_++, ProbeSeq(cold, ours),
-                          cold.isn[ours] + 1, kTcpAck, kOwnWindow, nullptr, 0, kProbeByte, sizeof kProbeByte};
+                          arrives.dst_ip, arrives.src_port, arrives.dst_port, ip_id_++, second.probe_seq,
+                          cold.isn[ours] + 1, kTcpAck, kOwnWindow, nullptr, 0, kProbeByte, with_byte ? 1u : 0u};
   const size_t size = BuildTcpFrame(frame, sizeof frame, spec);
   if (size == 0 || !io_->SendToHost(frame, static_cast<uint32_t>(size))) return;
   second.since_ms = now;
@@ -696,7 +710,7 @@ Verdict SessionPipeline::HostReconfigured(uint32_t index, TranslationKind kind, 
   }
   Track(index, kind, packet, layout, now);  // in the host's sequence space
   // It told us where the host is; its D-SACK of a byte the far host never sent there is not passed on.
-  if (second.probes != 0 && IsProbeAnswer(tcp, layout.payload_length(), ProbeSeq(table_.cold(index), OurDirection(second)))) {
+  if (second.probes != 0 && IsProbeAnswer(tcp, layout.payload_length(), second.probe_seq)) {
     return Verdict::kConsumed;
   }
   if (second.phase == SecondPathPhase::kTwoPaths) {

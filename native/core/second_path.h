@@ -63,6 +63,7 @@ struct SecondPath {
   uint32_t host_ack = 0;      // the highest acknowledgement of theirs our host sent
   uint32_t old_received = 0;  // the end of the highest segment of theirs that came on the old path
   uint32_t old_acked = 0;     // the highest acknowledgement we put on the old path since the switch
+  uint32_t probe_seq = 0;     // where the last host probe's byte lay in the far stream (its answer's D-SACK)
   uint32_t new_acked = 0;     // ... on the new path
   uint32_t since_ms = 0;      // when the phase began, or the last announcement went out
   uint32_t opened_ms = 0;     // when ExpectNewPath or OpenNewPath began it

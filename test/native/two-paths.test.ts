@@ -650,6 +650,9 @@ describe('two paths: an idle session', () => {
       const p = parseFrame(probes[i]![0]!);
       assert.equal(p.tcp!.flags, TCP_ACK);
       assert.equal(p.tcp!.payload.length, 1, 'one byte: Linux answers such a segment every time (without data, once per 500 ms)');
+      // The byte lies a quarter of the sequence space behind what the host has received: never inside its window.
+      const behind = ((host === client ? c : s).rcvNxt - p.tcp!.seq) >>> 0;
+      assert.ok(behind >= 0x40000000 && behind < 0x80000000, `${behind} behind`);
       assert.deepEqual(carriedChecksums(probes[i]![0]!), expectedChecksums(probes[i]![0]!));
     }
     const toClient = parseFrame(probes[0]![0]!);
