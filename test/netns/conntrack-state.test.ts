@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { native } from '../../src/native/binding';
 import { parseIpv4 } from '../../src/net/ipv4';
 import { ConntrackAdapter } from '../../src/state/conntrack-adapter';
 import { hostNamespace, linkName, newRunId } from '../../src/testbed/names';
@@ -63,6 +64,9 @@ describe('conntrack state between two network namespaces', { skip, timeout: 60_0
     assert.equal(missing!.ok, false);
     assert.equal(!missing!.ok && missing!.reason, 'not_found');
     assert.ok(exported!.ok, 'the connection is tracked in A');
+    const summary = native().conntrackSummarize(exported.blob.bytes);
+    assert.deepEqual(summary && { original: summary.original, tcpState: summary.tcpState, mark: summary.mark }, { original: tuple, tcpState: 3, mark: 7 }, 'ESTABLISHED, with its mark');
+    assert.equal(native().conntrackSummarize(Buffer.alloc(40)), null);
     assert.equal(entriesIn(B).trim(), '', 'B tracks nothing yet');
 
     const forged = Buffer.from(exported.blob.bytes);
