@@ -23,6 +23,46 @@ const sh = (args: string[]) => execFileSync(args[0]!, args.slice(1), { encoding:
 const inNs = (ns: string, args: string[]) => sh(['ip', 'netns', 'exec', ns, ...args]);
 const entriesIn = (ns: string) => inNs(ns, ['conntrack', '-L', '-p', 'tcp', '--dport', String(PORT)]);
 
+/**
+ * Three namespaces in a line, client — box — server, on 10.<net>.1.0/24 and 10.<net>.2.0/24, the box forwarding and
+ * each end routed through it; returns the box's interface toward the server.
+ */
+function lineOfThree(id: string, [client, box, server]: readonly [string, string, string], net: number): string {
+  for (const ns of [client, box, server]) {
+    sh(['ip', 'netns', 'add', ns]);
+    inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
+  }
+  const toClient = linkName(id, 'router', 1);
+  const toServer = linkName(id, 'router', 2);
+  sh(['ip', 'link', 'add', linkName(id, 'host', 1), 'netns', client, 'type', 'veth', 'peer', 'name', toClient, 'netns', box]);
+  sh(['ip', 'link', 'add', linkName(id, 'host', 2), 'netns', server, 'type', 'veth', 'peer', 'name', toServer, 'netns', box]);
+  const ends = [
+    [client, linkName(id, 'host', 1), `10.${net}.1.2/24`],
+    [box, toClient, `10.${net}.1.1/24`],
+    [box, toServer, `10.${net}.2.1/24`],
+    [server, linkName(id, 'host', 2), `10.${net}.2.2/24`],
+  ] as const;
+  for (const [ns, dev, cidr] of ends) {
+    inNs(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
+    inNs(ns, ['ip', 'link', 'set', dev, 'up']);
+  }
+  inNs(client, ['ip', 'route', 'add', 'default', 'via', `10.${net}.1.1`]);
+  inNs(server, ['ip', 'route', 'add', 'default', 'via', `10.${net}.2.1`]);
+  inNs(box, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  return toServer;
+}
+
+function removeNamespaces(namespaces: readonly string[], children: readonly ChildProcess[] = []): void {
+  for (const child of children) child.kill('SIGKILL');
+  for (const ns of namespaces) {
+    try {
+      sh(['ip', 'netns', 'del', ns]);
+    } catch {
+      // not created
+    }
+  }
+}
+
 describe('conntrack state between two network namespaces', { skip, timeout: 60_000 }, () => {
   let holder: ChildProcess | undefined;
   let clientPort = 0;
@@ -45,16 +85,7 @@ describe('conntrack state between two network namespaces', { skip, timeout: 60_0
     });
   });
 
-  after(() => {
-    holder?.kill('SIGKILL');
-    for (const ns of [A, B]) {
-      try {
-        sh(['ip', 'netns', 'del', ns]);
-      } catch {
-        // not created
-      }
-    }
-  });
+  after(() => removeNamespaces([A, B], holder ? [holder] : []));
 
   test('an entry moves with its state and mark, once, and is read back; forged bytes are refused', async () => {
     const tuple = { srcIp: LOOPBACK, dstIp: LOOPBACK, srcPort: clientPort, dstPort: PORT };
@@ -94,7 +125,7 @@ describe('conntrack state between two network namespaces', { skip, timeout: 60_0
 describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? netnsUnavailableReason(['python3']), timeout: 60_000 }, () => {
   const id = newRunId();
   const [C, F, S] = ['stc', 'stf', 'sts'].map((h) => hostNamespace(id, h)) as [string, string, string];
-  const [cIp, fcIp, fsIp, sIp] = ['10.78.1.2', '10.78.1.1', '10.78.2.1', '10.78.2.2'];
+  const [cIp, sIp] = ['10.78.1.2', '10.78.2.2'];
   const SYN_TOOL = join(REPO_ROOT, 'test', 'tools', 'send-syn.py');
   const children: ChildProcess[] = [];
 
@@ -107,38 +138,12 @@ describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? net
   }
 
   before(() => {
-    for (const ns of [C, F, S]) {
-      sh(['ip', 'netns', 'add', ns]);
-      inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
-    }
-    const link = (a: string, b: string, i: number) => {
-      const [x, y] = [linkName(id, 'host', i), linkName(id, 'router', i)];
-      sh(['ip', 'link', 'add', x, 'netns', a, 'type', 'veth', 'peer', 'name', y, 'netns', b]);
-      return [x, y] as const;
-    };
-    const [cf, fc] = link(C, F, 1);
-    const [sf, fs] = link(S, F, 2);
-    for (const [ns, dev, cidr] of [[C, cf, `${cIp}/24`], [F, fc, `${fcIp}/24`], [F, fs, `${fsIp}/24`], [S, sf, `${sIp}/24`]] as const) {
-      inNs(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
-      inNs(ns, ['ip', 'link', 'set', dev, 'up']);
-    }
-    inNs(C, ['ip', 'route', 'add', 'default', 'via', fcIp]);
-    inNs(S, ['ip', 'route', 'add', 'default', 'via', fsIp]);
-    inNs(F, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    lineOfThree(id, [C, F, S], 78);
     inNs(F, ['iptables', '-P', 'FORWARD', 'DROP']);
     inNs(F, ['iptables', '-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED', '-j', 'ACCEPT']);
   });
 
-  after(() => {
-    for (const child of children) child.kill('SIGKILL');
-    for (const ns of [C, F, S]) {
-      try {
-        sh(['ip', 'netns', 'del', ns]);
-      } catch {
-        // not created
-      }
-    }
-  });
+  after(() => removeNamespaces([C, F, S], children));
 
   test('without the entry the SYN is dropped; with it imported, the SYN passes as ESTABLISHED', async () => {
     // A connection through F while F still lets new ones in, then the entry is taken out, as a second firewall
@@ -186,37 +191,15 @@ describe('a strict firewall and a SYN on an imported entry', { skip: skip ?? net
 describe('a NAT mapping moved with its entry', { skip, timeout: 60_000 }, () => {
   const id = newRunId();
   const [C, N, S] = ['ntc', 'ntn', 'nts'].map((h) => hostNamespace(id, h)) as [string, string, string];
-  const [cIp, ncIp, nsIp, sIp] = ['10.79.1.2', '10.79.1.1', '10.79.2.1', '10.79.2.2'];
+  const [cIp, nsIp, sIp] = ['10.79.1.2', '10.79.2.1', '10.79.2.2'];
   const children: ChildProcess[] = [];
 
   before(() => {
-    for (const ns of [C, N, S]) {
-      sh(['ip', 'netns', 'add', ns]);
-      inNs(ns, ['ip', 'link', 'set', 'lo', 'up']);
-    }
-    const [cn, nc] = [linkName(id, 'host', 1), linkName(id, 'router', 1)];
-    const [sn, nsDev] = [linkName(id, 'host', 2), linkName(id, 'router', 2)];
-    sh(['ip', 'link', 'add', cn, 'netns', C, 'type', 'veth', 'peer', 'name', nc, 'netns', N]);
-    sh(['ip', 'link', 'add', sn, 'netns', S, 'type', 'veth', 'peer', 'name', nsDev, 'netns', N]);
-    for (const [ns, dev, cidr] of [[C, cn, `${cIp}/24`], [N, nc, `${ncIp}/24`], [N, nsDev, `${nsIp}/24`], [S, sn, `${sIp}/24`]] as const) {
-      inNs(ns, ['ip', 'addr', 'add', cidr, 'dev', dev]);
-      inNs(ns, ['ip', 'link', 'set', dev, 'up']);
-    }
-    inNs(C, ['ip', 'route', 'add', 'default', 'via', ncIp]);
-    inNs(N, ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
-    inNs(N, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', nsDev, '-p', 'tcp', '-j', 'SNAT', '--to-source', `${nsIp}:20000-20010`]);
+    const towardServer = lineOfThree(id, [C, N, S], 79);
+    inNs(N, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', towardServer, '-p', 'tcp', '-j', 'SNAT', '--to-source', `${nsIp}:20000-20010`]);
   });
 
-  after(() => {
-    for (const child of children) child.kill('SIGKILL');
-    for (const ns of [C, N, S]) {
-      try {
-        sh(['ip', 'netns', 'del', ns]);
-      } catch {
-        // not created
-      }
-    }
-  });
+  after(() => removeNamespaces([C, N, S], children));
 
   test('the connection goes on through the imported mapping', async () => {
     // The server prints each peer's port and each chunk it reads; the client writes whatever reaches its stdin.
