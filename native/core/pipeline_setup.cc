@@ -124,8 +124,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   // The right anchor of a reconfiguration answers its new path's SYN itself (pipeline_two_paths.cc).
   if (list.new_path && list.hop_count == 1) return AnswerNewPath(packet, layout, key, list, now);
   if (list.new_path) {
-    if (CarriesEstablished(list.session)) return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
-    RetireStaleAttempt(list.session);
+    if (!MakeWayForNewPath(list.session)) return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
   }
   uint32_t index;
   Session* session = table_.Allocate(&index);
@@ -182,30 +181,27 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
 // twice, and this agent could not tell the two apart. Dropped, not refused: the session held here may be an
 // old path's that is being torn down (its teardown still on the way after a remove), and the SYN's repeat then
 // passes once it is gone. Counted apart, so that a new path through a box still on the old path shows as such.
-bool SessionPipeline::CarriesEstablished(const FiveTuple& session_tuple) const {
-  for (const FiveTuple& host_tuple : {session_tuple, session_tuple.Reversed()}) {
-    uint32_t value;
-    if (table_.Lookup(true, host_tuple, &value) && table_.at(EntryIndex(value)).state == SessionState::kEstablished) {
-      return true;
-    }
-  }
-  return false;
-}
-
 // A new path's SYN on a subsession no key knows, for a session this middlebox still holds: an earlier attempt
 // at a new path through here that was given up (half made), or one that has ended. Anchors open one new path
 // of a session at a time, so that attempt is over; it makes way rather than refuse the new SYN as a conflict.
-// A session established here stays: a middlebox cannot be on the old path and the new one at once.
-void SessionPipeline::RetireStaleAttempt(const FiveTuple& session_tuple) {
+// A session established here stays, and the SYN does not pass (false): a middlebox cannot be on the old path and
+// the new one at once.
+bool SessionPipeline::MakeWayForNewPath(const FiveTuple& session_tuple) {
+  uint32_t stale[2];
+  int count = 0;
   for (const FiveTuple& host_tuple : {session_tuple, session_tuple.Reversed()}) {
     uint32_t value;
     if (!table_.Lookup(true, host_tuple, &value)) continue;
     const uint32_t index = EntryIndex(value);
     const SessionState state = table_.at(index).state;
-    if (state == SessionState::kEstablished || state == SessionState::kFree) continue;
-    stats_.stale_attempts_retired.Add(1);
-    Retire(index);
+    if (state == SessionState::kEstablished) return false;
+    if (state != SessionState::kFree && (count == 0 || stale[0] != index)) stale[count++] = index;
   }
+  for (int i = 0; i < count; ++i) {
+    stats_.stale_attempts_retired.Add(1);
+    Retire(stale[i]);
+  }
+  return true;
 }
 
 Verdict SessionPipeline::CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout,

@@ -171,8 +171,7 @@ class SessionPipeline {
   Verdict Initiate(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, const PolicyRule& rule,
                    uint32_t now);
   Verdict Accept(PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key, uint32_t now);
-  void RetireStaleAttempt(const FiveTuple& session_tuple);
-  bool CarriesEstablished(const FiveTuple& session_tuple) const;
+  bool MakeWayForNewPath(const FiveTuple& session_tuple);
   Verdict CompletePending(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, const FiveTuple& key,
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
