@@ -16,6 +16,7 @@ import { startMetricsServer, type MetricsServer } from '../metrics/server';
 import type { PipelineOptions } from '../native/session-types';
 import { parsePrefix, requireIpv4 } from '../net/ipv4';
 import { compilePolicies } from '../policy/compile';
+import { stateAdapterFrom } from '../state/from-config';
 import type { AgentConfig } from './config';
 import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
@@ -130,7 +131,8 @@ export class Agent {
     const self = pipelineOptions(dysco).hostIp;
     this.link = DatapathLink.create(datapath, { controlPort: dysco.controlPort, retry: dysco.controlRetry, now });
     this.link.events.on('acked', (ack) => ack.roundTripMs !== undefined && controlMetrics.roundTrip(ack.roundTripMs / 1000));
-    this.reconfig = new ReconfigService({ self, datapath, link: this.link, retry: dysco.controlRetry, now, firstNonce: randomInt(0, 2 ** 32 - 1), metrics, log });
+    const state = this.config.state && stateAdapterFrom(this.config.state);
+    this.reconfig = new ReconfigService({ self, datapath, link: this.link, retry: dysco.controlRetry, now, firstNonce: randomInt(0, 2 ** 32 - 1), metrics, log, ...(state && { state }) });
     this.link.start();
     await this.reconfig.start();
     log.info({ controlPort: dysco.controlPort }, 'control channel and reconfiguration running');

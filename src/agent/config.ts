@@ -128,6 +128,28 @@ export const agentConfigSchema = z
     shutdown: z.object({ timeoutMs: z.number().int().min(100).max(60_000).default(4000) }).strict().default({}),
     // Dysco mode: without this section the agent bridges every frame unchanged (pass-through).
     dysco: dyscoConfigSchema.optional(),
+    // The per-session state of this host's middlebox software (docs/state-transfer.md): how to export, import and
+    // delete it. A session a reconfiguration takes off this box has its state deleted when the box retires it.
+    state: z
+      .discriminatedUnion('adapter', [
+        z
+          .object({
+            adapter: z.literal('conntrack'),
+            // the middlebox stack's network namespace (/var/run/netns/NAME, /proc/PID/ns/net); default the agent's own
+            netns: z.string().startsWith('/', 'must be an absolute path').optional(),
+          })
+          .strict(),
+        z
+          .object({
+            adapter: z.literal('commands'),
+            export: z.array(z.string().min(1)).min(1),
+            import: z.array(z.string().min(1)).min(1),
+            delete: z.array(z.string().min(1)).min(1).optional(),
+            timeoutMs: z.number().int().min(1).max(600_000).default(10_000),
+          })
+          .strict(),
+      ])
+      .optional(),
     // Local policies, in match order (first match wins); see src/policy/ and docs/policy.md.
     policies: policyListSchema.default([]),
     policyService: z

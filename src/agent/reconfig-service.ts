@@ -18,6 +18,7 @@ import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
 import type { ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
 import { sameTuple, tupleKey } from '../reconfig/tuples';
+import type { StateAdapter } from '../state/state-adapter';
 import type { NewPathEvent, NewSubsession, PathSideEvent, ReconfigDatapath, ReconfigEventMap, ReconfigEventType } from './reconfig-datapath';
 import { SessionRegistry, type RegisteredSession, type RegistryChange } from './session-registry';
 
@@ -66,6 +67,8 @@ export interface ReconfigServiceOptions {
   timers?: LinkTimers;
   metrics?: ReconfigMetrics;
   log?: Logger;
+  /** This host's middlebox state: a session a reconfiguration takes off this box has it deleted on retirement. */
+  state?: StateAdapter;
 }
 
 /** The left anchor's waits on top of a channel that retries each hop for retrySpanMs(retry). */
@@ -373,9 +376,15 @@ export class ReconfigService {
         // NEW_PATH_IN_USE: the lcore switched first; two_paths_entered is on its way and the old path drains as usual.
         datapath.abandonNewPath(entry.sessionId, command.id.nonce).catch(failed);
         return;
-      case 'retireSession':
-        datapath.retireSession(entry.sessionId).catch(failed);
+      case 'retireSession': {
+        // The state goes with the session: a later path back through this box starts from a clean slate.
+        const tuple = entry.leftSession;
+        datapath
+          .retireSession(entry.sessionId)
+          .then(() => (tuple && this.options.state ? this.options.state.deleteState([tuple]) : undefined))
+          .catch(failed);
         return;
+      }
     }
   }
 }

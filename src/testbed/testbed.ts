@@ -88,6 +88,9 @@ export interface TestbedOptions {
   /** Dysco mode: the agents' control port (the channel reconfiguration needs); default 7777, 0 for none.
    * A dysco.controlPort in agentConfig wins. */
   controlPort?: number;
+  /** Dysco mode: the agents of forwarding hosts (the middleboxes) keep their host stack's connection tracking
+   * as its session state (config `state`: conntrack in the host's namespace). */
+  middleboxState?: 'conntrack';
 }
 
 export const DEFAULT_TESTBED_CONTROL_PORT = 7777;
@@ -275,7 +278,10 @@ export class Testbed implements LiveTestbed {
       runDir: this.runDir,
       hosts: this.hosts,
       policies: this.opts.policies?.[h.name] ?? [],
-      agentConfig: this.agentConfigWithControlPort(),
+      agentConfig: {
+        ...this.agentConfigWithControlPort(),
+        ...(this.opts.middleboxState && h.forwarding && { state: { adapter: this.opts.middleboxState, netns: `/var/run/netns/${h.ns}` } }),
+      },
     });
   }
 

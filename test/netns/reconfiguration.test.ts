@@ -8,7 +8,7 @@ import type { ReconfigureResponse } from '../../src/api/types';
 import { createTestbed, type Testbed } from '../../src/testbed';
 import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
 import { metricSum } from '../../src/testbed/exposition';
-import { installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
+import { conntrackEntries, installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
 import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
 import { startReordering } from '../../src/testbed/reordering';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
@@ -35,6 +35,8 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
   before(async () => {
     tb = await createTestbed('chain-2', {
       dysco: true,
+      // The middleboxes' agents delete a session's conntrack entry when a reconfiguration retires it there.
+      middleboxState: 'conntrack',
       agentConfig: { dysco: { controlPort: CONTROL_PORT, timeouts: { lingerMs: 500 } } },
       policies: {
         client: [
@@ -113,6 +115,15 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     });
     assertIntact(result);
     for (const response of responses) completed(response);
+    // Each firewall the session left forgot it: its agent deleted the entry when the teardown retired the session
+    // (without that, an entry stays ESTABLISHED for days: the old path's boxes never see the FIN).
+    for (const box of ['mb1', 'mb2']) {
+      let left = (await conntrackEntries(tb, box)).filter((e) => e.dport === 7311);
+      for (const deadline = Date.now() + 5_000; left.length > 0 && Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+        left = (await conntrackEntries(tb, box)).filter((e) => e.dport === 7311);
+      }
+      assert.deepEqual(left, [], `${box} holds no entry of the session`);
+    }
   });
 
   diagnosed('twenty reconfigurations in a row on one session', async () => {

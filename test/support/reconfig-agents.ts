@@ -16,6 +16,7 @@ import type { DatapathEventMap } from '../../src/datapath/datapath';
 import type { ControlPacketEvent, TransmitSpec } from '../../src/native/events';
 import type { NativeHandshake, NativeSessionSummary, NativeTuple, SessionQuery } from '../../src/native/session-types';
 import { DatapathError } from '../../src/native/errors';
+import type { StateAdapter } from '../../src/state/state-adapter';
 
 export const CONTROL_PORT = 7777;
 export const RETRY: RetryPolicy = { initialMs: 10, factor: 2, maxMs: 40, attempts: 3 };
@@ -90,8 +91,8 @@ export class FakeNet {
   readonly expected = new Map<string, number>();
   private nextPort = 30000;
 
-  agent(address: number, dump: NativeSessionSummary[]): FakeAgent {
-    const agent = new FakeAgent(this, address, dump);
+  agent(address: number, dump: NativeSessionSummary[], state?: StateAdapter): FakeAgent {
+    const agent = new FakeAgent(this, address, dump, state);
     this.agents.set(address, agent);
     return agent;
   }
@@ -220,12 +221,13 @@ export class FakeAgent {
     readonly net: FakeNet,
     readonly address: number,
     dump: NativeSessionSummary[],
+    state?: StateAdapter,
   ) {
     this.datapath = new FakeDatapath(net, address, dump);
     let random = address;
     this.link = DatapathLink.create(this.datapath as never, { controlPort: CONTROL_PORT, retry: RETRY, now: net.clock.now, timers: net.clock, randomUint32: () => (random = (random * 1103515245 + 12345) >>> 0) });
     const metrics = registerReconfigMetrics(this.registry, () => this.service.twoPathSessions());
-    this.service = new ReconfigService({ self: address, datapath: this.datapath, link: this.link, retry: RETRY, now: net.clock.now, timers: net.clock, firstNonce: 100, metrics });
+    this.service = new ReconfigService({ self: address, datapath: this.datapath, link: this.link, retry: RETRY, now: net.clock.now, timers: net.clock, firstNonce: 100, metrics, ...(state && { state }) });
   }
 
   async start(): Promise<void> {

@@ -99,6 +99,9 @@ describe('parseAgentConfig: rejections name the field', () => {
     { name: 'missing host.device', input: { host: {}, wire: { device: 'net_tap0' } }, field: /^host\.device: Required$/ },
     { name: 'missing host section', input: { wire: { device: 'net_tap0' } }, field: /^host: Required$/ },
     { name: 'not an object', input: 'net_tap0', field: /^\(root\): .*object/i },
+    { name: 'state: a relative namespace path', input: { ...minimal(), state: { adapter: 'conntrack', netns: 'ns1' } }, field: /^state\.netns: must be an absolute path/ },
+    { name: 'state: an unknown adapter', input: { ...minimal(), state: { adapter: 'vpp' } }, field: /^state\.adapter: / },
+    { name: 'state: commands without an export', input: { ...minimal(), state: { adapter: 'commands', export: [], import: ['imp'] } }, field: /^state\.export: / },
   ];
   for (const { name, input, field } of cases) {
     test(name, () => {

@@ -62,7 +62,7 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // type-only: the control plane reads its part of the agent config
   api: ['agent', 'log', 'native', 'net', 'policy'],
   // control, reconfig: the agent composes the control channel and the reconfiguration machines
-  agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'version'],
+  agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'state', 'version'],
   testbed: ['api', 'net', 'version'],
   // state transfer: the addon's conntrack functions, addresses, and the tuple type the reconfiguration messages name
   state: ['native', 'net', 'reconfig'],

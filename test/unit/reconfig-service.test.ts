@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, test } from 'node:test';
 import { leftAnchorTiming, matchesFilter, reconfigurerOf } from '../../src/agent/reconfig-service';
 import { retrySpanMs } from '../../src/control/retry-policy';
+import type { Tuple } from '../../src/reconfig/messages';
 import { FakeNet, RETRY, settle, summary, tuple, type FakeAgent } from '../support/reconfig-agents';
 
 const A = 0x0a000001;
@@ -204,12 +205,19 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
 });
 
 describe('reconfiguration through a middlebox agent', { timeout: 20_000 }, () => {
-  test('remove the middlebox: it hears teardown from both anchors and retires the session in its datapath', async () => {
+  test('remove the middlebox: it hears teardown from both anchors, retires the session in its datapath and deletes its state', async () => {
     const net = new FakeNet();
     const toM = tuple(A, 50000, M, 60000);
     const toB = tuple(M, 50001, B, 60001);
+    const deleted: Tuple[][] = [];
+    const state = {
+      kind: 'test',
+      exportState: async () => [],
+      importState: async () => [],
+      deleteState: async (tuples: readonly Tuple[]) => void deleted.push([...tuples]),
+    };
     const a = net.agent(A, [summary({ id: 5, role: 0, rightSession: S, rightSubsession: toM })]);
-    const m = net.agent(M, [summary({ id: 7, role: 1, leftSession: S, leftSubsession: toM, rightSession: S, rightSubsession: toB })]);
+    const m = net.agent(M, [summary({ id: 7, role: 1, leftSession: S, leftSubsession: toM, rightSession: S, rightSubsession: toB })], state);
     const b = net.agent(B, [summary({ id: 9, role: 2, leftSession: S, leftSubsession: toB })]);
     agents.push(a, m, b);
     for (const agent of agents) await agent.start();
@@ -218,6 +226,7 @@ describe('reconfiguration through a middlebox agent', { timeout: 20_000 }, () =>
     assert.deepEqual(a.datapath.named('openNewPath'), [[{ sessionId: 5, hostTuple: S, side: 'right', nonce: 100, delta: { forward: 0, reverse: 0 }, hops: [B] }]]);
     await settle();
     assert.deepEqual(m.datapath.named('retireSession'), [[7]]);
+    assert.deepEqual(deleted, [[S]], 'the session\'s middlebox state, by the tuple its stack sees');
     assert.equal(m.service.coordinator.sessionCount, 0);
     assert.equal(m.service.registry.size, 0);
     // The anchors now name each other as neighbours.
