@@ -379,9 +379,19 @@ export class ReconfigService {
       case 'retireSession': {
         // The state goes with the session: a later path back through this box starts from a clean slate.
         const tuple = entry.leftSession;
+        const state = this.options.state;
         datapath
           .retireSession(entry.sessionId)
-          .then(() => (tuple && this.options.state ? this.options.state.deleteState([tuple]) : undefined))
+          .then(async () => {
+            if (!tuple || !state) return;
+            try {
+              await state.deleteState([tuple]);
+              this.options.metrics?.stateDeleted(true);
+            } catch (error) {
+              this.options.metrics?.stateDeleted(false);
+              log?.warn({ sessionId: entry.sessionId, adapter: state.kind, err: (error as Error).message }, 'middlebox state of a retired session not deleted');
+            }
+          })
           .catch(failed);
         return;
       }

@@ -17,6 +17,8 @@ export const RECONFIG_DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.0
 export interface ReconfigMetrics {
   /** One run ended. `reason`: 'none' when completed. `seconds`: the left anchor's, from start to finish. */
   finished(role: AnchorRole, outcome: ReconfigOutcomeLabel, reason: string, seconds?: number): void;
+  /** A middlebox deleted (or failed to delete) the state of a session that left it. */
+  stateDeleted(ok: boolean): void;
 }
 
 export function registerReconfigMetrics(registry: Registry, twoPathSessions: () => number): ReconfigMetrics {
@@ -44,7 +46,17 @@ export function registerReconfigMetrics(registry: Registry, twoPathSessions: () 
       this.set(twoPathSessions());
     },
   });
+  const stateDeletes = new Counter({
+    name: 'dysco_middlebox_state_deletes_total',
+    help: 'Sessions a reconfiguration took off this middlebox whose state its adapter deleted (ok) or could not (failed, logged).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  for (const outcome of ['ok', 'failed']) stateDeletes.inc({ outcome }, 0);
   return {
+    stateDeleted(ok) {
+      stateDeletes.inc({ outcome: ok ? 'ok' : 'failed' });
+    },
     finished(role, outcome, reason, seconds) {
       const label = RECONFIG_REASONS.includes(reason) ? reason : 'other';
       runs.inc({ role, outcome, reason: label });

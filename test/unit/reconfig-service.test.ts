@@ -227,6 +227,8 @@ describe('reconfiguration through a middlebox agent', { timeout: 20_000 }, () =>
     await settle();
     assert.deepEqual(m.datapath.named('retireSession'), [[7]]);
     assert.deepEqual(deleted, [[S]], 'the session\'s middlebox state, by the tuple its stack sees');
+    assert.equal(await m.metric('dysco_middlebox_state_deletes_total', { outcome: 'ok' }), 1);
+    assert.equal(await m.metric('dysco_middlebox_state_deletes_total', { outcome: 'failed' }), 0);
     assert.equal(m.service.coordinator.sessionCount, 0);
     assert.equal(m.service.registry.size, 0);
     // The anchors now name each other as neighbours.
