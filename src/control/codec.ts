@@ -1,14 +1,18 @@
 // The control channel's frames on the wire (docs/wire-format.md, "Control frames"): a 16-byte header, then a
-// fixed-size body per type. Decoding is strict and total: any input gives either a whole frame or one reason.
+// fixed-size body per type; a stateChunk's fixed body is followed by the state bytes it announces. Decoding is
+// strict and total: any input gives either a whole frame or one reason.
 import {
   RECONFIG_MESSAGE_TYPES,
+  type MigrateFailure,
   type NackReason,
   type ReconfigId,
   type ReconfigMessage,
   type ReconfigMessageType,
   type SeqDelta,
+  type StateTransferFailure,
   type Tuple,
 } from '../reconfig/messages';
+import { FAILURE_REASONS } from '../reconfig/outcome';
 
 export const CONTROL_MAGIC = 0x44595343; // ASCII "DYSC"
 export const CONTROL_VERSION = 1;
@@ -21,7 +25,7 @@ export type ControlFrame =
 
 export type FrameTypeName = ReconfigMessageType | 'ack';
 
-/** Type codes on the wire. Messages 1..7 in the order of RECONFIG_MESSAGE_TYPES; the transport's own from 0x80. */
+/** Type codes on the wire. Messages from 1 in the order of RECONFIG_MESSAGE_TYPES; the transport's own from 0x80. */
 export const FRAME_TYPE_CODES: Readonly<Record<FrameTypeName, number>> = {
   requestLock: 1,
   ackLock: 2,
@@ -30,6 +34,12 @@ export const FRAME_TYPE_CODES: Readonly<Record<FrameTypeName, number>> = {
   ackCancel: 5,
   rightRequest: 6,
   teardown: 7,
+  migrateRequest: 8,
+  migrateResult: 9,
+  moveState: 10,
+  stateChunk: 11,
+  stateResult: 12,
+  dropState: 13,
   ack: 0x80,
 };
 
@@ -45,16 +55,47 @@ export const NACK_REASON_CODES: Readonly<Record<NackReason, number>> = {
   delta_not_fixed: 5,
   canceled: 6,
 };
-const NACK_REASON_BY_CODE = new Map<number, NackReason>(
-  (Object.entries(NACK_REASON_CODES) as [NackReason, number][]).map(([name, code]) => [code, name]),
-);
+
+export const STATE_RESULT_CODES: Readonly<Record<'ok' | StateTransferFailure, number>> = {
+  ok: 0,
+  not_found: 1,
+  exists: 2,
+  malformed: 3,
+  not_verified: 4,
+  failed: 5,
+  no_adapter: 6,
+  unreachable: 7,
+};
+
+/** Start refusals after the run's own failure reasons; codes are positions, so both lists only ever grow at the end. */
+const START_REFUSALS = ['busy', 'no_neighbour', 'invalid', 'unknown_session', 'unknown_subsession', 'wrong_direction', 'stale'] as const;
+const MIGRATE_OUTCOMES: readonly ('completed' | MigrateFailure)[] = [
+  'completed',
+  ...FAILURE_REASONS,
+  ...START_REFUSALS.filter((r) => !(FAILURE_REASONS as readonly string[]).includes(r)),
+];
+export const MIGRATE_OUTCOME_CODES: Readonly<Record<'completed' | MigrateFailure, number>> = Object.fromEntries(
+  MIGRATE_OUTCOMES.map((name, code) => [name, code]),
+) as Record<'completed' | MigrateFailure, number>;
+
+const byCode = <K extends string>(codes: Readonly<Record<K, number>>) =>
+  new Map<number, K>((Object.entries(codes) as [K, number][]).map(([name, code]) => [code, name]));
+const NACK_REASON_BY_CODE = byCode(NACK_REASON_CODES);
+const STATE_RESULT_BY_CODE = byCode(STATE_RESULT_CODES);
+const MIGRATE_OUTCOME_BY_CODE = byCode(MIGRATE_OUTCOME_CODES);
 
 const TUPLE_BYTES = 12;
 const ID_BYTES = 8;
 const DELTA_BYTES = 8;
 const ADDRESS_BYTES = 4;
 
-/** Body size of each type; every body has exactly this size. */
+/** The most state bytes one stateChunk carries: a whole frame within CONTROL_PAYLOAD_MAX (1472). */
+export const STATE_CHUNK_BYTES = 1420;
+/** The most parts one session's state may take (a blob of at most STATE_BLOB_MAX_BYTES). */
+export const STATE_CHUNK_PARTS_MAX = 48;
+export const STATE_BLOB_MAX_BYTES = STATE_CHUNK_BYTES * STATE_CHUNK_PARTS_MAX;
+
+/** Fixed body size of each type; every body has exactly this size, but a stateChunk's is followed by its bytes. */
 export const BODY_BYTES: Readonly<Record<FrameTypeName, number>> = {
   requestLock: ID_BYTES + 2 * TUPLE_BYTES + ADDRESS_BYTES + DELTA_BYTES,
   ackLock: ID_BYTES + 2 * TUPLE_BYTES + ADDRESS_BYTES + DELTA_BYTES,
@@ -63,6 +104,12 @@ export const BODY_BYTES: Readonly<Record<FrameTypeName, number>> = {
   ackCancel: ID_BYTES + 2 * TUPLE_BYTES,
   rightRequest: 2 * TUPLE_BYTES + ADDRESS_BYTES,
   teardown: ID_BYTES + 2 * TUPLE_BYTES,
+  migrateRequest: 2 * TUPLE_BYTES + 2 * ADDRESS_BYTES + 1,
+  migrateResult: ID_BYTES + TUPLE_BYTES + 1 + 4,
+  moveState: ID_BYTES + 2 * TUPLE_BYTES + ADDRESS_BYTES,
+  stateChunk: ID_BYTES + 2 * TUPLE_BYTES + 1 + 1 + 2,
+  stateResult: ID_BYTES + TUPLE_BYTES + 1,
+  dropState: ID_BYTES + TUPLE_BYTES,
   ack: 0,
 };
 
@@ -121,23 +168,61 @@ export function messageProblem(message: ReconfigMessage): string | undefined {
     if (!isUint(value.forward, 32) || !isUint(value.reverse, 32)) problems.push('delta.forward and delta.reverse must be 32-bit unsigned integers');
     return undefined;
   };
+  const oneOf = (name: string, value: string, codes: Readonly<Record<string, number>>) => {
+    if (!Object.hasOwn(codes, value)) problems.push(`unknown ${name} ${String(value)}`);
+  };
   tuple('session', message.session);
-  tuple('subsession', message.subsession);
   switch (message.type) {
     case 'requestLock':
     case 'ackLock':
+      tuple('subsession', message.subsession);
       id(message.id);
       address('rightAnchor', message.rightAnchor);
       delta(message.delta);
       break;
     case 'nackLock':
+      tuple('subsession', message.subsession);
       id(message.id);
-      if (!(message.reason in NACK_REASON_CODES)) problems.push(`unknown nack reason ${String(message.reason)}`);
+      oneOf('nack reason', message.reason, NACK_REASON_CODES);
       break;
     case 'rightRequest':
+      tuple('subsession', message.subsession);
       address('rightAnchor', message.rightAnchor);
       break;
+    case 'migrateRequest':
+      tuple('subsession', message.subsession);
+      address('rightAnchor', message.rightAnchor);
+      address('replacement', message.replacement);
+      if (typeof message.transferState !== 'boolean') problems.push('transferState must be a boolean');
+      break;
+    case 'migrateResult':
+      id(message.id);
+      oneOf('migration outcome', message.outcome, MIGRATE_OUTCOME_CODES);
+      if (!isUint(message.durationUs, 32)) problems.push('durationUs must be a 32-bit unsigned integer');
+      break;
+    case 'moveState':
+      tuple('subsession', message.subsession);
+      id(message.id);
+      address('to', message.to);
+      break;
+    case 'stateChunk': {
+      id(message.id);
+      tuple('tuple', message.tuple);
+      const { part, parts, bytes } = message;
+      if (!isUint(parts, 8) || parts < 1 || parts > STATE_CHUNK_PARTS_MAX) problems.push(`parts must be 1..${STATE_CHUNK_PARTS_MAX}`);
+      else if (!isUint(part, 8) || part >= parts) problems.push('part must be below parts');
+      if (!Buffer.isBuffer(bytes) || bytes.length < 1 || bytes.length > STATE_CHUNK_BYTES) problems.push(`bytes must be a Buffer of 1..${STATE_CHUNK_BYTES} bytes`);
+      break;
+    }
+    case 'stateResult':
+      id(message.id);
+      oneOf('state result', message.result, STATE_RESULT_CODES);
+      break;
+    case 'dropState':
+      id(message.id);
+      break;
     default:
+      tuple('subsession', message.subsession);
       id(message.id);
   }
   return problems.find((p) => p !== undefined);
@@ -148,7 +233,8 @@ export function encodeFrame(frame: ControlFrame): Buffer {
   const problem = frameProblem(frame);
   if (problem) throw new RangeError(`cannot encode control frame: ${problem}`);
   const type: FrameTypeName = frame.kind === 'ack' ? 'ack' : frame.message.type;
-  const out = Buffer.alloc(CONTROL_HEADER_BYTES + BODY_BYTES[type]);
+  const trailing = frame.kind === 'message' && frame.message.type === 'stateChunk' ? frame.message.bytes.length : 0;
+  const out = Buffer.alloc(CONTROL_HEADER_BYTES + BODY_BYTES[type] + trailing);
   out.writeUInt32BE(CONTROL_MAGIC, 0);
   out.writeUInt8(CONTROL_VERSION, 4);
   out.writeUInt8(FRAME_TYPE_CODES[type], 5);
@@ -156,41 +242,94 @@ export function encodeFrame(frame: ControlFrame): Buffer {
   out.writeUInt8(BODY_BYTES[type], 7);
   out.writeUInt32BE(frame.epoch, 8);
   out.writeUInt32BE(frame.seq, 12);
-  if (frame.kind === 'message') writeBody(out, CONTROL_HEADER_BYTES, frame.message);
+  if (frame.kind === 'message') writeBody(new Writer(out, CONTROL_HEADER_BYTES), frame.message);
   return out;
 }
 
-function writeBody(out: Buffer, start: number, message: ReconfigMessage): void {
-  let at = start;
-  const u32 = (value: number) => {
-    out.writeUInt32BE(value, at);
-    at += 4;
-  };
-  const tuple = (t: Tuple) => {
-    u32(t.srcIp);
-    u32(t.dstIp);
-    out.writeUInt16BE(t.srcPort, at);
-    out.writeUInt16BE(t.dstPort, at + 2);
-    at += 4;
-  };
-  if (message.type !== 'rightRequest') {
-    u32(message.id.leftAnchor);
-    u32(message.id.nonce);
+class Writer {
+  constructor(
+    private readonly out: Buffer,
+    private at: number,
+  ) {}
+  u8(value: number): void {
+    this.out.writeUInt8(value, this.at);
+    this.at += 1;
   }
-  tuple(message.session);
-  tuple(message.subsession);
+  u16(value: number): void {
+    this.out.writeUInt16BE(value, this.at);
+    this.at += 2;
+  }
+  u32(value: number): void {
+    this.out.writeUInt32BE(value, this.at);
+    this.at += 4;
+  }
+  tuple(t: Tuple): void {
+    this.u32(t.srcIp);
+    this.u32(t.dstIp);
+    this.u16(t.srcPort);
+    this.u16(t.dstPort);
+  }
+  id(id: ReconfigId): void {
+    this.u32(id.leftAnchor);
+    this.u32(id.nonce);
+  }
+  bytes(b: Buffer): void {
+    b.copy(this.out, this.at);
+    this.at += b.length;
+  }
+}
+
+function writeBody(w: Writer, message: ReconfigMessage): void {
+  switch (message.type) {
+    case 'rightRequest':
+    case 'migrateRequest':
+      w.tuple(message.session);
+      w.tuple(message.subsession);
+      w.u32(message.rightAnchor);
+      if (message.type === 'migrateRequest') {
+        w.u32(message.replacement);
+        w.u8(message.transferState ? 1 : 0);
+      }
+      return;
+    case 'migrateResult':
+      w.id(message.id);
+      w.tuple(message.session);
+      w.u8(MIGRATE_OUTCOME_CODES[message.outcome]);
+      w.u32(message.durationUs);
+      return;
+    case 'stateChunk':
+      w.id(message.id);
+      w.tuple(message.session);
+      w.tuple(message.tuple);
+      w.u8(message.part);
+      w.u8(message.parts);
+      w.u16(message.bytes.length);
+      w.bytes(message.bytes);
+      return;
+    case 'stateResult':
+    case 'dropState':
+      w.id(message.id);
+      w.tuple(message.session);
+      if (message.type === 'stateResult') w.u8(STATE_RESULT_CODES[message.result]);
+      return;
+    default:
+      break;
+  }
+  w.id(message.id);
+  w.tuple(message.session);
+  w.tuple(message.subsession);
   switch (message.type) {
     case 'requestLock':
     case 'ackLock':
-      u32(message.rightAnchor);
-      u32(message.delta.forward);
-      u32(message.delta.reverse);
+      w.u32(message.rightAnchor);
+      w.u32(message.delta.forward);
+      w.u32(message.delta.reverse);
       break;
     case 'nackLock':
-      out.writeUInt8(NACK_REASON_CODES[message.reason], at);
+      w.u8(NACK_REASON_CODES[message.reason]);
       break;
-    case 'rightRequest':
-      u32(message.rightAnchor);
+    case 'moveState':
+      w.u32(message.to);
       break;
     default:
       break;
@@ -209,49 +348,105 @@ export function decodeFrame(bytes: Buffer): DecodeResult {
   const bodyLength = bytes[7]!;
   if (bodyLength !== BODY_BYTES[type]) return { ok: false, reason: 'bad_length', type };
   if (bytes.length < CONTROL_HEADER_BYTES + bodyLength) return { ok: false, reason: 'truncated', type };
-  if (bytes.length > CONTROL_HEADER_BYTES + bodyLength) return { ok: false, reason: 'trailing_bytes', type };
+  // A stateChunk's fixed body ends with the length of the bytes that follow it.
+  const end = CONTROL_HEADER_BYTES + bodyLength;
+  const frameLength = type === 'stateChunk' ? end + bytes.readUInt16BE(end - 2) : end;
+  if (bytes.length < frameLength) return { ok: false, reason: 'truncated', type };
+  if (bytes.length > frameLength) return { ok: false, reason: 'trailing_bytes', type };
   const epoch = bytes.readUInt32BE(8);
   const seq = bytes.readUInt32BE(12);
   if (type === 'ack') return { ok: true, frame: { kind: 'ack', epoch, seq } };
-  const message = readBody(bytes, CONTROL_HEADER_BYTES, type);
+  const message = readBody(new Reader(bytes, CONTROL_HEADER_BYTES), type);
   if (message === undefined || messageProblem(message) !== undefined) return { ok: false, reason: 'out_of_range', type };
   return { ok: true, frame: { kind: 'message', epoch, seq, message } };
 }
 
-function readBody(bytes: Buffer, start: number, type: ReconfigMessageType): ReconfigMessage | undefined {
-  let at = start;
-  const u32 = () => {
-    const value = bytes.readUInt32BE(at);
-    at += 4;
-    return value;
-  };
-  const tuple = (): Tuple => {
-    const srcIp = u32();
-    const dstIp = u32();
-    const srcPort = bytes.readUInt16BE(at);
-    const dstPort = bytes.readUInt16BE(at + 2);
-    at += 4;
-    return { srcIp, dstIp, srcPort, dstPort };
-  };
-  if (type === 'rightRequest') {
-    const session = tuple();
-    const subsession = tuple();
-    return { type, session, subsession, rightAnchor: u32() };
+class Reader {
+  constructor(
+    private readonly bytes: Buffer,
+    private at: number,
+  ) {}
+  u8(): number {
+    return this.bytes[this.at++]!;
   }
-  const id: ReconfigId = { leftAnchor: u32(), nonce: u32() };
-  const session = tuple();
-  const subsession = tuple();
+  u16(): number {
+    const value = this.bytes.readUInt16BE(this.at);
+    this.at += 2;
+    return value;
+  }
+  u32(): number {
+    const value = this.bytes.readUInt32BE(this.at);
+    this.at += 4;
+    return value;
+  }
+  tuple(): Tuple {
+    return { srcIp: this.u32(), dstIp: this.u32(), srcPort: this.u16(), dstPort: this.u16() };
+  }
+  id(): ReconfigId {
+    return { leftAnchor: this.u32(), nonce: this.u32() };
+  }
+  /** A copy: the message outlives the datagram's buffer. */
+  copy(length: number): Buffer {
+    const out = Buffer.from(this.bytes.subarray(this.at, this.at + length));
+    this.at += length;
+    return out;
+  }
+}
+
+function readBody(r: Reader, type: ReconfigMessageType): ReconfigMessage | undefined {
+  switch (type) {
+    case 'rightRequest':
+      return { type, session: r.tuple(), subsession: r.tuple(), rightAnchor: r.u32() };
+    case 'migrateRequest': {
+      const session = r.tuple();
+      const subsession = r.tuple();
+      const rightAnchor = r.u32();
+      const replacement = r.u32();
+      const flag = r.u8();
+      return flag > 1 ? undefined : { type, session, subsession, rightAnchor, replacement, transferState: flag === 1 };
+    }
+    case 'migrateResult': {
+      const id = r.id();
+      const session = r.tuple();
+      const outcome = MIGRATE_OUTCOME_BY_CODE.get(r.u8());
+      const durationUs = r.u32();
+      return outcome === undefined ? undefined : { type, id, session, outcome, durationUs };
+    }
+    case 'stateChunk': {
+      const id = r.id();
+      const session = r.tuple();
+      const tuple = r.tuple();
+      const part = r.u8();
+      const parts = r.u8();
+      return { type, id, session, tuple, part, parts, bytes: r.copy(r.u16()) };
+    }
+    case 'stateResult': {
+      const id = r.id();
+      const session = r.tuple();
+      const result = STATE_RESULT_BY_CODE.get(r.u8());
+      return result === undefined ? undefined : { type, id, session, result };
+    }
+    case 'dropState':
+      return { type, id: r.id(), session: r.tuple() };
+    default:
+      break;
+  }
+  const id = r.id();
+  const session = r.tuple();
+  const subsession = r.tuple();
   switch (type) {
     case 'requestLock':
     case 'ackLock': {
-      const rightAnchor = u32();
-      return { type, id, session, subsession, rightAnchor, delta: { forward: u32(), reverse: u32() } };
+      const rightAnchor = r.u32();
+      return { type, id, session, subsession, rightAnchor, delta: { forward: r.u32(), reverse: r.u32() } };
     }
     case 'nackLock': {
-      const reason = NACK_REASON_BY_CODE.get(bytes[at]!);
+      const reason = NACK_REASON_BY_CODE.get(r.u8());
       return reason === undefined ? undefined : { type, id, session, subsession, reason };
     }
+    case 'moveState':
+      return { type, id, session, subsession, to: r.u32() };
     default:
-      return { type, id, session, subsession };
+      return { type, id, session, subsession } as ReconfigMessage;
   }
 }

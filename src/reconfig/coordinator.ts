@@ -5,7 +5,7 @@
 // the machine is past is `rejected` with a reason and changes nothing; counting is the control channel's job.
 import type { AnchorRole, DatapathCommand, DatapathInput } from './datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, LeftAnchor, type AnchorStatus, type AnchorStep, type LeftAnchorEffect, type LeftAnchorState, type LeftAnchorTiming } from './left-anchor';
-import type { ReconfigId, ReconfigMessage, SeqDelta, Tuple } from './messages';
+import type { MigrateRequest, ReconfigId, ReconfigMessage, SeqDelta, StateTransferFailure, Tuple } from './messages';
 import type { Outcome } from './outcome';
 import { RightAnchor, type RightAnchorEffect, type RightAnchorState } from './right-anchor';
 import { addDelta, isSeqDelta, ZERO_DELTA } from './seq-delta';
@@ -35,7 +35,13 @@ export type ReconfigOutput =
   | { kind: 'send'; to: number; message: ReconfigMessage }
   | { kind: 'datapath'; command: DatapathCommand }
   | { kind: 'timer'; timer: TimerRef; afterMs: number }
-  | { kind: 'finished'; role: AnchorRole; session: Tuple; id: ReconfigId; outcome: Outcome };
+  /** This agent began a run as left anchor (asked by the API, or by a neighbour's rightRequest or migrateRequest). */
+  | { kind: 'started'; session: Tuple; id: ReconfigId }
+  /** `requestedBy`: the agent whose migrateRequest started the run, owed a migrateResult. */
+  | { kind: 'finished'; role: AnchorRole; session: Tuple; id: ReconfigId; outcome: Outcome; requestedBy?: number }
+  /** Old middlebox of a locked segment: export the session's state and send it to `to` (stateChunk), or tell the
+   * left anchor why not (stateResult). */
+  | { kind: 'exportState'; session: Tuple; id: ReconfigId; to: number };
 
 export type RejectReason =
   | 'unknown_session'
@@ -57,6 +63,10 @@ export interface StartRequest {
   rightAnchor: number;
   /** The new middleboxes between the anchors, left to right: empty removes, one or more insert or replace. */
   newHops: readonly number[];
+  /** Move the middlebox state of the session from the right neighbour to the one new hop before the new path. */
+  transferState?: boolean;
+  /** The agent that asked for the run by migrateRequest: it gets a migrateResult at the end. */
+  requestedBy?: number;
 }
 
 export interface SessionInspection {
@@ -83,6 +93,8 @@ interface AgentSession {
   deltaFixed: boolean;
   lock: SubsessionLock | undefined;
   leftAnchor: LeftAnchor | undefined;
+  /** Who asked for the left anchor's run, when a migrateRequest did. */
+  requestedBy: number | undefined;
   newRight: Tuple | undefined;
   rightAnchor: RightAnchor | undefined;
   newLeft: Tuple | undefined;
@@ -128,6 +140,7 @@ export class ReconfigCoordinator {
       deltaFixed: view.deltaFixed ?? true,
       lock: view.right ? new SubsessionLock() : undefined,
       leftAnchor: undefined,
+      requestedBy: undefined,
       newRight: undefined,
       rightAnchor: undefined,
       newLeft: undefined,
@@ -172,12 +185,17 @@ export class ReconfigCoordinator {
     if (!entry.right || !entry.lock) return rejected('no_neighbour');
     const anchor = request.rightAnchor >>> 0;
     if (anchor === this.self || request.newHops.some((hop) => hop >>> 0 === this.self || hop >>> 0 === anchor)) return rejected('invalid');
+    // State moves between two instances: the one old middlebox (the right neighbour) and the one new.
+    if (request.transferState && (request.newHops.length !== 1 || entry.right.dstIp === anchor)) return rejected('invalid');
     if (entry.leftAnchor && entry.leftAnchor.state !== 'Done') return rejected('busy');
     const id: ReconfigId = { leftAnchor: this.self, nonce: this.nextNonce };
     this.nextNonce = (this.nextNonce + 1) >>> 0;
-    entry.leftAnchor = new LeftAnchor({ id, session: entry.session, rightAnchor: anchor, newHops: request.newHops.map((h) => h >>> 0), timing: this.timing });
+    const newHops = request.newHops.map((h) => h >>> 0);
+    const state = request.transferState ? { from: entry.right.dstIp, to: newHops[0]! } : undefined;
+    entry.leftAnchor = new LeftAnchor({ id, session: entry.session, rightAnchor: anchor, newHops, ...(state && { state }), timing: this.timing });
+    entry.requestedBy = request.requestedBy;
     entry.newRight = undefined;
-    const outputs: ReconfigOutput[] = [];
+    const outputs: ReconfigOutput[] = [{ kind: 'started', session: entry.session, id }];
     this.runLeft(entry, entry.leftAnchor.start().effects, outputs);
     return { ...ok(outputs), id };
   }
@@ -190,8 +208,21 @@ export class ReconfigCoordinator {
     return ok([this.send(entry.left, { type: 'rightRequest', session: entry.session, subsession: entry.left, rightAnchor: entry.right.dstIp })]);
   }
 
+  /** A middlebox hands the session to `replacement`: its left neighbour runs the replacement up to its right one. */
+  requestMigration(session: Tuple, replacement: number, transferState: boolean): CoordinatorResult {
+    const entry = this.sessions.get(tupleKey(session));
+    if (!entry) return rejected('unknown_session');
+    if (!entry.left || !entry.right) return rejected('no_neighbour');
+    const to = replacement >>> 0;
+    if (to === 0 || to === this.self || to === entry.left.dstIp || to === entry.right.dstIp) return rejected('invalid');
+    return ok([this.send(entry.left, { type: 'migrateRequest', session: entry.session, subsession: entry.left, rightAnchor: entry.right.dstIp, replacement: to, transferState })]);
+  }
+
   receive(message: ReconfigMessage): CoordinatorResult {
-    if (!isTuple(message?.session) || !isTuple(message.subsession) || (message.type !== 'rightRequest' && !isId(message.id))) return rejected('invalid');
+    if (!isTuple(message?.session)) return rejected('invalid');
+    if (message.type === 'stateResult') return this.onStateResult(message.session, message.id, message.result);
+    if (!('subsession' in message) || !isTuple(message.subsession)) return rejected('invalid');
+    if ('id' in message ? !isId(message.id) : message.type !== 'rightRequest' && message.type !== 'migrateRequest') return rejected('invalid');
     const entry = this.sessions.get(tupleKey(message.session));
     if (!entry) {
       // Answering tells the left anchor at once rather than after all its retries; nothing changes here.
@@ -222,6 +253,16 @@ export class ReconfigCoordinator {
       case 'rightRequest':
         if (side !== 'right') return rejected('wrong_direction');
         return this.onRightRequest(entry, message.rightAnchor >>> 0);
+      case 'migrateRequest':
+        if (side !== 'right') return rejected('wrong_direction');
+        return this.onMigrateRequest(entry, message);
+      case 'moveState': {
+        if (side !== 'left') return rejected('wrong_direction');
+        // Only the left anchor of the segment this agent's lock holds, while it holds it, may have the state moved.
+        const lock = entry.lock?.view();
+        if (lock?.flag !== 'locked' || !lock.requester || !sameId(lock.requester, message.id)) return rejected('stale');
+        return ok([{ kind: 'exportState', session: entry.session, id: message.id, to: message.to >>> 0 }]);
+      }
       case 'teardown':
         return this.onTeardown(entry, message.id, side);
       default:
@@ -274,7 +315,7 @@ export class ReconfigCoordinator {
    * is left to the timers of the left anchor it belongs to (a hop further on cannot reach it by this channel).
    */
   deliveryFailed(message: ReconfigMessage): CoordinatorResult {
-    if (message?.type !== 'requestLock' && message?.type !== 'cancelLock') return rejected('stale');
+    if (message?.type !== 'requestLock' && message?.type !== 'cancelLock' && message?.type !== 'moveState') return rejected('stale');
     if (!isTuple(message.session) || !isId(message.id)) return rejected('invalid');
     const entry = this.sessions.get(tupleKey(message.session));
     if (!entry) return rejected('unknown_session');
@@ -383,6 +424,33 @@ export class ReconfigCoordinator {
     return started.status === 'rejected' ? rejected(started.reason, started.outputs) : ok(started.outputs);
   }
 
+  private onMigrateRequest(entry: AgentSession, message: MigrateRequest): CoordinatorResult {
+    const requester = entry.right!.dstIp;
+    const rightAnchor = message.rightAnchor >>> 0;
+    const replacement = message.replacement >>> 0;
+    const running = entry.leftAnchor;
+    if (running && running.state !== 'Done' && entry.requestedBy === requester && running.params.rightAnchor === rightAnchor && running.params.newHops[0] === replacement) {
+      return ok([], 'duplicate');
+    }
+    const started = this.start({ session: entry.session, rightAnchor, newHops: [replacement], transferState: message.transferState, requestedBy: requester });
+    if (started.status !== 'rejected') return ok(started.outputs);
+    // The asker waits for an answer: a run that never started has nonce 0 and a refusal for its outcome.
+    const refusal: ReconfigOutput = {
+      kind: 'send',
+      to: requester,
+      message: { type: 'migrateResult', id: { leftAnchor: this.self, nonce: 0 }, session: entry.session, outcome: started.reason, durationUs: 0 },
+    };
+    return rejected(started.reason, [...started.outputs, refusal]);
+  }
+
+  private onStateResult(session: Tuple, id: ReconfigId, result: 'ok' | StateTransferFailure): CoordinatorResult {
+    if (!isId(id)) return rejected('invalid');
+    const entry = this.sessions.get(tupleKey(session));
+    if (!entry) return rejected('unknown_session');
+    if (!entry.leftAnchor || !sameId(entry.leftAnchor.id, id)) return rejected('stale');
+    return this.stepLeft(entry, (left) => left.stateResult(result));
+  }
+
   private onTeardown(entry: AgentSession, id: ReconfigId, side: Side): CoordinatorResult {
     const anchorOf = (m: { id: ReconfigId } | undefined) => m !== undefined && sameId(m.id, id);
     // An anchor consumes the other anchor's teardown: its own old path ends where it stands.
@@ -458,6 +526,12 @@ export class ReconfigCoordinator {
         case 'sendTeardown':
           outputs.push(this.send(entry.right!, { type: 'teardown', id, session: entry.session, subsession: entry.right! }));
           break;
+        case 'sendMoveState':
+          outputs.push(this.send(entry.right!, { type: 'moveState', id, session: entry.session, subsession: entry.right!, to: params.state!.to }));
+          break;
+        case 'sendDropState':
+          outputs.push({ kind: 'send', to: params.state!.to, message: { type: 'dropState', id, session: entry.session } });
+          break;
         case 'armTimer':
           outputs.push({ kind: 'timer', timer: { session: entry.session, id, token: e.token }, afterMs: e.afterMs });
           break;
@@ -472,7 +546,8 @@ export class ReconfigCoordinator {
             entry.newRight = undefined;
             entry.lock = new SubsessionLock();
           }
-          outputs.push({ kind: 'finished', role: 'left', session: entry.session, id, outcome: e.outcome });
+          outputs.push({ kind: 'finished', role: 'left', session: entry.session, id, outcome: e.outcome, ...(entry.requestedBy !== undefined && { requestedBy: entry.requestedBy }) });
+          entry.requestedBy = undefined;
           break;
       }
     }

@@ -1,13 +1,16 @@
 // The left anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requesting → SettingUp → TwoPaths → Done, or
-// Canceling → Done when the new path fails or requestLock stays unanswered. It retransmits requestLock and
+// Canceling → Done when the new path fails or requestLock stays unanswered. A reconfiguration that moves a
+// middlebox's state passes MovingState between the lock and the new path (docs/state-transfer.md): the old
+// instance sends its state of the session to the new one, and only the new one's word that it is in place opens
+// the new path; any other word, or none in time, cancels, and the new instance is told to drop what it took. It retransmits requestLock and
 // cancelLock on timeouts with doubling waits and a bounded number of tries, and has its datapath resend the new
 // path's SYN (doubling waits too) until the lcore reports two paths or the set-up time is spent. Time enters only
 // as timeout inputs.
-import type { NackReason, ReconfigId, SeqDelta, Tuple } from './messages';
+import type { NackReason, ReconfigId, SeqDelta, StateTransferFailure, Tuple } from './messages';
 import type { DatapathCommand } from './datapath-io';
 import type { FailureReason, Outcome } from './outcome';
 
-export type LeftAnchorState = 'Requesting' | 'SettingUp' | 'TwoPaths' | 'Canceling' | 'Done';
+export type LeftAnchorState = 'Requesting' | 'MovingState' | 'SettingUp' | 'TwoPaths' | 'Canceling' | 'Done';
 
 export interface LeftAnchorTiming {
   requestTimeoutMs: number;
@@ -18,6 +21,8 @@ export interface LeftAnchorTiming {
   synRetransmitMs: number;
   cancelTimeoutMs: number;
   maxCancelTries: number;
+  /** How long MovingState waits for the state's stateResult. */
+  stateTimeoutMs: number;
 }
 
 export const DEFAULT_LEFT_ANCHOR_TIMING: LeftAnchorTiming = Object.freeze({
@@ -28,11 +33,16 @@ export const DEFAULT_LEFT_ANCHOR_TIMING: LeftAnchorTiming = Object.freeze({
   synRetransmitMs: 20,
   cancelTimeoutMs: 20,
   maxCancelTries: 5,
+  stateTimeoutMs: 5000,
 });
 
 export type LeftAnchorEffect =
   | { effect: 'sendRequestLock' }
   | { effect: 'sendCancelLock' }
+  /** To the old middlebox (the right neighbour on the old path): send the session's state to `state.to`. */
+  | { effect: 'sendMoveState' }
+  /** To the new middlebox: forget the state imported for this reconfiguration, which is canceled. */
+  | { effect: 'sendDropState' }
   /** Stop trying to cancel: clear this agent's own lock whatever became of the rest. */
   | { effect: 'abandonLock' }
   /** Along the old path, once it is drained: its middleboxes may retire the session. */
@@ -53,6 +63,8 @@ export interface LeftAnchorParams {
   rightAnchor: number;
   /** The new middleboxes between the anchors, left to right; empty removes the segment's middleboxes. */
   newHops: readonly number[];
+  /** Move the state of the session from the old middlebox `from` (this agent's right neighbour) to the new one `to`. */
+  state?: { from: number; to: number };
   timing: LeftAnchorTiming;
 }
 
@@ -68,6 +80,8 @@ export class LeftAnchor {
   private failure: FailureReason | undefined;
   private segmentDelta: SeqDelta | undefined;
   private result: Outcome | undefined;
+  /** The new middlebox may hold state for this run: a cancel must tell it to drop it. */
+  private stateMayBeImported = false;
 
   constructor(readonly params: LeftAnchorParams) {}
 
@@ -93,11 +107,22 @@ export class LeftAnchor {
 
   ackLock(delta: SeqDelta): AnchorStep<LeftAnchorEffect> {
     if (this.current !== 'Requesting') return step('duplicate');
-    this.current = 'SettingUp';
     this.segmentDelta = delta;
-    this.setupWaited = 0;
-    this.setupWait = Math.min(this.params.timing.synRetransmitMs, this.params.timing.setupTimeoutMs);
-    return step('handled', [this.openNewPath(), this.arm(this.setupWait)]);
+    if (this.params.state) {
+      this.current = 'MovingState';
+      this.stateMayBeImported = true;
+      return step('handled', [{ effect: 'sendMoveState' }, this.arm(this.params.timing.stateTimeoutMs)]);
+    }
+    return step('handled', this.beginSetup());
+  }
+
+  /** The new middlebox's word on the state (or the old one's, when it had none to send). */
+  stateResult(result: 'ok' | StateTransferFailure): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'MovingState') return step(this.current === 'Requesting' ? 'stale' : 'duplicate');
+    if (result === 'ok') return step('handled', this.beginSetup());
+    // Nothing of this run is left at the new middlebox: it undoes an import that did not read back.
+    this.stateMayBeImported = false;
+    return step('handled', this.beginCancel(`state_${result}`, false));
   }
 
   nackLock(reason: NackReason): AnchorStep<LeftAnchorEffect> {
@@ -130,8 +155,9 @@ export class LeftAnchor {
    * retransmission): a lost requestLock cancels at once instead of waiting out the request timers; a lost
    * cancelLock ends the cancel, as its tries running out would.
    */
-  deliveryFailed(type: 'requestLock' | 'cancelLock'): AnchorStep<LeftAnchorEffect> {
+  deliveryFailed(type: 'requestLock' | 'cancelLock' | 'moveState'): AnchorStep<LeftAnchorEffect> {
     if (type === 'requestLock' && this.current === 'Requesting') return step('handled', this.beginCancel('unreachable', false));
+    if (type === 'moveState' && this.current === 'MovingState') return step('handled', this.beginCancel('state_unreachable', false));
     if (type === 'cancelLock' && this.current === 'Canceling') return step('handled', [{ effect: 'abandonLock' }, this.finish({ result: 'failed', reason: this.failure! })]);
     return step('stale');
   }
@@ -153,6 +179,8 @@ export class LeftAnchor {
         }
         // Some agents on the way may hold lockPending for it: cancel rather than leave them so.
         return step('handled', this.beginCancel('lock_timeout', false));
+      case 'MovingState':
+        return step('handled', this.beginCancel('state_timeout', false));
       case 'SettingUp': {
         this.setupWaited += this.setupWait;
         const left = timing.setupTimeoutMs - this.setupWaited;
@@ -171,6 +199,13 @@ export class LeftAnchor {
     }
   }
 
+  private beginSetup(): LeftAnchorEffect[] {
+    this.current = 'SettingUp';
+    this.setupWaited = 0;
+    this.setupWait = Math.min(this.params.timing.synRetransmitMs, this.params.timing.setupTimeoutMs);
+    return [this.openNewPath(), this.arm(this.setupWait)];
+  }
+
   private openNewPath(): LeftAnchorEffect {
     const { id, session, rightAnchor, newHops } = this.params;
     return { effect: 'datapath', command: { command: 'openNewPath', session, id, hops: [...newHops, rightAnchor], delta: this.segmentDelta! } };
@@ -183,6 +218,7 @@ export class LeftAnchor {
     const { id, session } = this.params;
     return [
       ...(newPathStarted ? [{ effect: 'datapath' as const, command: { command: 'abandonNewPath' as const, session, id } }] : []),
+      ...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []),
       { effect: 'sendCancelLock' },
       this.arm(this.params.timing.cancelTimeoutMs),
     ];

@@ -4,7 +4,9 @@
 //
 // Addresses are host-order IPv4 numbers, as everywhere in TypeScript. A session is named end to end by its
 // session tuple as the left side of the path named it (the address list's session); each hop also names the
-// subsession the message travels on, as the sender sends it.
+// subsession the message travels on, as the sender sends it; the few messages that go straight to an agent by its
+// address (state transfer, a migration's result) name no subsession.
+import type { FailureReason } from './outcome';
 
 export interface Tuple {
   srcIp: number;
@@ -91,7 +93,92 @@ export interface Teardown {
   subsession: Tuple;
 }
 
-export type ReconfigMessage = RequestLock | AckLock | NackLock | CancelLock | AckCancel | RightRequest | Teardown;
+/**
+ * Right → left: a middlebox hands the session over to another instance of itself. Its left neighbour runs the
+ * replacement as left anchor, up to `rightAnchor` (the asker's right neighbour), with `replacement` as the one new
+ * middlebox, moving the asker's state for the session first when `transferState` is set; it answers migrateResult.
+ */
+export interface MigrateRequest {
+  type: 'migrateRequest';
+  session: Tuple;
+  subsession: Tuple;
+  rightAnchor: number;
+  replacement: number;
+  transferState: boolean;
+}
+
+/** Why a session did not migrate: the run's failure, or why it could not start (a coordinator's refusal). */
+export type MigrateFailure = FailureReason | 'busy' | 'no_neighbour' | 'invalid' | 'unknown_session' | 'unknown_subsession' | 'wrong_direction' | 'stale';
+
+/** Left anchor → the agent whose migrateRequest it ran, by address: how the run ended and how long it took there. */
+export interface MigrateResult {
+  type: 'migrateResult';
+  id: ReconfigId;
+  session: Tuple;
+  outcome: 'completed' | MigrateFailure;
+  /** From the left anchor's start to its end, microseconds (saturating at 2^32 - 1). */
+  durationUs: number;
+}
+
+/** Left anchor → the old middlebox, on the locked segment's first subsession: send your state of the session to `to`. */
+export interface MoveState extends Addressed {
+  type: 'moveState';
+  to: number;
+}
+
+/** Why a session's state did not reach the new instance (the adapters' reasons, and the transfer's own). */
+export type StateTransferFailure =
+  | 'not_found' // the old instance holds no state for the session
+  | 'exists' // the new instance holds state for it already
+  | 'malformed' // bytes that are no state of the new instance's kind
+  | 'not_verified' // imported, but what reads back differs (the import is undone)
+  | 'failed' // an adapter or its middlebox refused, detail in that agent's log
+  | 'no_adapter' // an agent asked to export or import has no state adapter configured
+  | 'unreachable'; // the old instance's host could not deliver the state to the new one's
+
+/**
+ * Old middlebox → new middlebox, by address: one part of the session's state, as the old instance's adapter
+ * exported it for `tuple` (the connection as that host's stack sees it). Parts go in order, `part` of `parts`.
+ */
+export interface StateChunk {
+  type: 'stateChunk';
+  id: ReconfigId;
+  session: Tuple;
+  tuple: Tuple;
+  part: number;
+  parts: number;
+  bytes: Buffer;
+}
+
+/** New middlebox (or the old one, when it could not export) → left anchor, by address: the state is in place, or why not. */
+export interface StateResult {
+  type: 'stateResult';
+  id: ReconfigId;
+  session: Tuple;
+  result: 'ok' | StateTransferFailure;
+}
+
+/** Left anchor → new middlebox, by address: the reconfiguration was canceled; forget the state imported for it. */
+export interface DropState {
+  type: 'dropState';
+  id: ReconfigId;
+  session: Tuple;
+}
+
+export type ReconfigMessage =
+  | RequestLock
+  | AckLock
+  | NackLock
+  | CancelLock
+  | AckCancel
+  | RightRequest
+  | Teardown
+  | MigrateRequest
+  | MigrateResult
+  | MoveState
+  | StateChunk
+  | StateResult
+  | DropState;
 export type ReconfigMessageType = ReconfigMessage['type'];
 
 export const RECONFIG_MESSAGE_TYPES: readonly ReconfigMessageType[] = [
@@ -102,4 +189,15 @@ export const RECONFIG_MESSAGE_TYPES: readonly ReconfigMessageType[] = [
   'ackCancel',
   'rightRequest',
   'teardown',
+  'migrateRequest',
+  'migrateResult',
+  'moveState',
+  'stateChunk',
+  'stateResult',
+  'dropState',
 ];
+
+/** Messages addressed to an agent by its address rather than to a neighbour along a subsession. */
+export type DirectMessage = MigrateResult | StateChunk | StateResult | DropState;
+export const DIRECT_MESSAGE_TYPES: readonly DirectMessage['type'][] = ['migrateResult', 'stateChunk', 'stateResult', 'dropState'];
+export const isDirectMessage = (m: ReconfigMessage): m is DirectMessage => (DIRECT_MESSAGE_TYPES as readonly string[]).includes(m.type);

@@ -1,4 +1,4 @@
-import type { NackReason } from './messages';
+import type { NackReason, StateTransferFailure } from './messages';
 
 /** Why a reconfiguration ended without a new path: a refusal on the old path, or a failure of its own. */
 export type FailureReason =
@@ -6,7 +6,9 @@ export type FailureReason =
   | 'lock_timeout' // requestLock unanswered after every retry
   | 'unreachable' // the control channel gave up on the requestLock to the next agent
   | 'new_path_failed' // a RST answered the new path's handshake
-  | 'setup_timeout'; // no SYN-ACK on the new path in time, its SYN sent again and again
+  | 'setup_timeout' // no SYN-ACK on the new path in time, its SYN sent again and again
+  | `state_${StateTransferFailure}` // the old instance's state did not reach the new one (messages.ts)
+  | 'state_timeout'; // no word on the state transfer in time
 
 export type Outcome = { result: 'completed' } | { result: 'failed'; reason: FailureReason };
 
@@ -21,6 +23,14 @@ const EVERY_FAILURE_REASON: Record<FailureReason, true> = {
   unreachable: true,
   new_path_failed: true,
   setup_timeout: true,
+  state_not_found: true,
+  state_exists: true,
+  state_malformed: true,
+  state_not_verified: true,
+  state_failed: true,
+  state_no_adapter: true,
+  state_unreachable: true,
+  state_timeout: true,
 };
 
 /** Every FailureReason, for bounded metric labels. */

@@ -3,7 +3,9 @@
 // anchors' lcores as the datapath contract has them: the right anchor's lcore answers a new path's SYN only when it
 // was told to expect it (else a RST refuses it), each lcore switches to two paths on its own, and both post
 // old_path_drained, with the new path folded in, once both run two paths. Each lcore's events reach the bus in
-// the order that lcore posts them. Nothing here decides anything the protocol decides.
+// the order that lcore posts them. Middlebox state is a set of agents holding the session's state: an export sends
+// a stateChunk over the bus, the new instance answers the left anchor with stateResult as the agent's state mover
+// would (src/agent/state-mover.ts). Nothing here decides anything the protocol decides.
 import type { AnchorRole, DatapathCommand, DatapathInput } from '../../src/reconfig/datapath-io';
 import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../../src/reconfig/coordinator';
 import type { LeftAnchorTiming } from '../../src/reconfig/left-anchor';
@@ -26,6 +28,7 @@ export interface Finished {
   role: AnchorRole;
   id: ReconfigId;
   outcome: Outcome;
+  requestedBy?: number;
 }
 
 interface NewPath {
@@ -62,6 +65,12 @@ export class Chain {
   newPathSilent: (leftAnchor: number) => boolean = () => false;
   /** SYNs the left anchors' lcores sent, repeats included. */
   synsSent = 0;
+  /** The agents whose middlebox holds the session's state (the old path's middleboxes hold it from the start). */
+  readonly stateHeld = new Set<number>();
+  /** Decides, per new instance, whether it can import the state it is sent. */
+  importWorks: (middlebox: number) => boolean = () => true;
+  /** The runs each agent started as left anchor, in order. */
+  readonly started: { agent: number; id: ReconfigId }[] = [];
   /** AbandonNewPath requests refused with NEW_PATH_IN_USE. */
   abandonRefused = 0;
   private readonly newPaths = new Map<string, NewPath>();
@@ -71,6 +80,7 @@ export class Chain {
 
   constructor(path: number[], private readonly options: ChainOptions = {}) {
     this.path = [...path];
+    for (const middlebox of path.slice(1, -1)) this.stateHeld.add(middlebox);
     const { lefts, rights } = this.links(path);
     for (const here of path) {
       this.agent(here).addSession({
@@ -105,8 +115,8 @@ export class Chain {
     return { lefts, rights };
   }
 
-  start(leftAnchor: number, rightAnchor: number, newHops: number[] = []): CoordinatorResult & { id?: ReconfigId } {
-    const result = this.agent(leftAnchor).start({ session: SESSION, rightAnchor, newHops });
+  start(leftAnchor: number, rightAnchor: number, newHops: number[] = [], transferState = false): CoordinatorResult & { id?: ReconfigId } {
+    const result = this.agent(leftAnchor).start({ session: SESSION, rightAnchor, newHops, transferState });
     this.take(leftAnchor, result.outputs);
     return result;
   }
@@ -117,9 +127,20 @@ export class Chain {
     return result;
   }
 
+  requestMigration(middlebox: number, replacement: number, transferState = true): CoordinatorResult {
+    const result = this.agent(middlebox).requestMigration(SESSION, replacement, transferState);
+    this.take(middlebox, result.outputs);
+    return result;
+  }
+
   deliver(index = 0): CoordinatorResult {
     const [item] = this.queue.splice(index, 1);
     if (!item) throw new Error('nothing to deliver');
+    if (item.kind === 'message' && (item.message.type === 'stateChunk' || item.message.type === 'dropState' || item.message.type === 'migrateResult')) {
+      const result = this.stateMover(item.to, item.message);
+      this.results.push({ item, result });
+      return result;
+    }
     const agent = this.agent(item.to);
     const result = item.kind === 'message' ? agent.receive(item.message) : agent.datapath(item.input);
     this.results.push({ item, result });
@@ -206,9 +227,32 @@ export class Chain {
     for (const out of outputs) {
       if (out.kind === 'send') this.queue.push({ kind: 'message', from: agent, to: out.to, message: out.message });
       else if (out.kind === 'timer') this.timers.push({ agent, timer: out.timer, afterMs: out.afterMs });
-      else if (out.kind === 'finished') this.finished.push({ agent, role: out.role, id: out.id, outcome: out.outcome });
+      else if (out.kind === 'finished') this.finished.push({ agent, role: out.role, id: out.id, outcome: out.outcome, ...(out.requestedBy !== undefined && { requestedBy: out.requestedBy }) });
+      else if (out.kind === 'started') this.started.push({ agent, id: out.id });
+      else if (out.kind === 'exportState') this.exportState(agent, out.id, out.to);
       else this.onCommand(agent, out.command);
     }
+  }
+
+  private exportState(agent: number, id: ReconfigId, to: number): void {
+    const message: ReconfigMessage = this.stateHeld.has(agent)
+      ? { type: 'stateChunk', id, session: SESSION, tuple: SESSION, part: 0, parts: 1, bytes: Buffer.from([agent & 0xff]) }
+      : { type: 'stateResult', id, session: SESSION, result: 'not_found' };
+    this.queue.push({ kind: 'message', from: agent, to: message.type === 'stateChunk' ? to : id.leftAnchor, message });
+  }
+
+  /** What an agent's state mover does with the messages that are not the coordinator's. */
+  private stateMover(agent: number, message: ReconfigMessage): CoordinatorResult {
+    if (message.type === 'stateChunk') {
+      let result: 'ok' | 'exists' | 'failed' = 'ok';
+      if (this.stateHeld.has(agent)) result = 'exists';
+      else if (!this.importWorks(agent)) result = 'failed';
+      else this.stateHeld.add(agent);
+      this.queue.push({ kind: 'message', from: agent, to: message.id.leftAnchor, message: { type: 'stateResult', id: message.id, session: SESSION, result } });
+    } else if (message.type === 'dropState') {
+      this.stateHeld.delete(agent);
+    }
+    return { status: 'handled', outputs: [] };
   }
 
   private onCommand(agent: number, command: DatapathCommand): void {
@@ -217,6 +261,7 @@ export class Chain {
     switch (command.command) {
       case 'retireSession':
         this.retired.push(agent);
+        this.stateHeld.delete(agent);
         return;
       case 'expectNewPath':
         this.expected.set(idKey(command.id), agent);

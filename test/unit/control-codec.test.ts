@@ -10,11 +10,15 @@ import {
   decodeFrame,
   encodeFrame,
   frameProblem,
+  MIGRATE_OUTCOME_CODES,
   NACK_REASON_CODES,
+  STATE_CHUNK_BYTES,
+  STATE_CHUNK_PARTS_MAX,
+  STATE_RESULT_CODES,
   type ControlFrame,
   type DecodeError,
 } from '../../src/control/codec';
-import { RECONFIG_MESSAGE_TYPES, type NackReason, type ReconfigMessage, type RequestLock } from '../../src/reconfig/messages';
+import { RECONFIG_MESSAGE_TYPES, type NackReason, type ReconfigMessage, type RequestLock, type StateChunk } from '../../src/reconfig/messages';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const address = fc.integer({ min: 1, max: 0xffffffff });
@@ -32,7 +36,16 @@ const message: fc.Arbitrary<ReconfigMessage> = fc.oneof(
   fc.record({ type: fc.constant('ackCancel' as const), id, session: tuple, subsession: tuple }),
   fc.record({ type: fc.constant('rightRequest' as const), session: tuple, subsession: tuple, rightAnchor: address }),
   fc.record({ type: fc.constant('teardown' as const), id, session: tuple, subsession: tuple }),
+  fc.record({ type: fc.constant('migrateRequest' as const), session: tuple, subsession: tuple, rightAnchor: address, replacement: address, transferState: fc.boolean() }),
+  fc.record({ type: fc.constant('migrateResult' as const), id, session: tuple, outcome: fc.constantFrom(...(Object.keys(MIGRATE_OUTCOME_CODES) as (keyof typeof MIGRATE_OUTCOME_CODES)[])), durationUs: u32 }),
+  fc.record({ type: fc.constant('moveState' as const), id, session: tuple, subsession: tuple, to: address }),
+  fc
+    .record({ id, session: tuple, tuple, parts: fc.integer({ min: 1, max: STATE_CHUNK_PARTS_MAX }), part: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: STATE_CHUNK_BYTES }) })
+    .map(({ part, parts, bytes, ...rest }): StateChunk => ({ type: 'stateChunk', ...rest, part: part % parts, parts, bytes: Buffer.from(bytes) })),
+  fc.record({ type: fc.constant('stateResult' as const), id, session: tuple, result: fc.constantFrom(...(Object.keys(STATE_RESULT_CODES) as (keyof typeof STATE_RESULT_CODES)[])) }),
+  fc.record({ type: fc.constant('dropState' as const), id, session: tuple }),
 );
+const trailingBytes = (m: ReconfigMessage) => (m.type === 'stateChunk' ? m.bytes.length : 0);
 
 const frame: fc.Arbitrary<ControlFrame> = fc.oneof(
   fc.record({ kind: fc.constant('message' as const), epoch: u32, seq: u32, message }),
@@ -61,7 +74,7 @@ describe('control frame codec', () => {
     fc.assert(
       fc.property(frame, (f) => {
         const bytes = encodeFrame(f);
-        assert.equal(bytes.length, CONTROL_HEADER_BYTES + BODY_BYTES[f.kind === 'ack' ? 'ack' : f.message.type]);
+        assert.equal(bytes.length, CONTROL_HEADER_BYTES + (f.kind === 'ack' ? 0 : BODY_BYTES[f.message.type] + trailingBytes(f.message)));
         assert.deepEqual(decodeFrame(bytes), { ok: true, frame: f });
       }),
       { numRuns: 2000 },
@@ -148,8 +161,8 @@ describe('control frame rejection reasons', () => {
     for (let bit = 0; bit < 8; bit++) assert.equal(reasonOf(mutate((b) => void (b[6] = 1 << bit))), 'unsupported_flags');
   });
 
-  it('unknown_type: 0, 8, 0x7f, 0x81, 0xff', () => {
-    for (const code of [0, 8, 0x7f, 0x81, 0xff]) assert.equal(reasonOf(mutate((b) => void (b[5] = code))), 'unknown_type', `type ${code}`);
+  it('unknown_type: 0, 14, 0x7f, 0x81, 0xff', () => {
+    for (const code of [0, 14, 0x7f, 0x81, 0xff]) assert.equal(reasonOf(mutate((b) => void (b[5] = code))), 'unknown_type', `type ${code}`);
   });
 
   it('bad_length: the body length field disagrees with the type, even when the bytes are there', () => {
@@ -160,6 +173,22 @@ describe('control frame rejection reasons', () => {
     assert.equal(reasonOf(mutate((b) => void (b[5] = 4))), 'bad_length', 'a cancelLock header on a requestLock body');
     const result = decodeFrame(mutate((b) => void (b[7] = 0)));
     assert.deepEqual(result, { ok: false, reason: 'bad_length', type: 'requestLock' }, 'the type is reported once known');
+  });
+
+  it('a stateChunk: its bytes must be exactly as many as it announces, and within the bounds', () => {
+    const chunk: StateChunk = { type: 'stateChunk', id: REQUEST.id, session: SESSION, tuple: SESSION, part: 1, parts: 2, bytes: Buffer.from('conntrack entry') };
+    const bytes = encodeFrame({ kind: 'message', epoch: 1, seq: 1, message: chunk });
+    assert.equal(bytes.length, CONTROL_HEADER_BYTES + BODY_BYTES.stateChunk + 15);
+    assert.equal(reasonOf(bytes.subarray(0, bytes.length - 1)), 'truncated');
+    assert.equal(reasonOf(Buffer.concat([bytes, Buffer.from([0])])), 'trailing_bytes');
+    const empty = Buffer.from(bytes.subarray(0, CONTROL_HEADER_BYTES + BODY_BYTES.stateChunk));
+    empty.writeUInt16BE(0, empty.length - 2);
+    assert.equal(reasonOf(empty), 'out_of_range', 'no bytes at all');
+    const partPastParts = Buffer.from(bytes);
+    partPastParts[CONTROL_HEADER_BYTES + 32] = 2;
+    assert.equal(reasonOf(partPastParts), 'out_of_range', 'part 2 of 2');
+    assert.match(frameProblem({ kind: 'message', epoch: 1, seq: 1, message: { ...chunk, bytes: Buffer.alloc(STATE_CHUNK_BYTES + 1) } })!, /bytes/);
+    assert.ok(encodeFrame({ kind: 'message', epoch: 1, seq: 1, message: { ...chunk, bytes: Buffer.alloc(STATE_CHUNK_BYTES, 1) } }).length <= 1472, 'one datagram');
   });
 
   it('trailing_bytes', () => {
