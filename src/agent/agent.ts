@@ -136,7 +136,7 @@ export class Agent {
     this.link.start();
     await this.reconfig.start();
     log.info({ controlPort: dysco.controlPort }, 'control channel and reconfiguration running');
-    return reconfigurerOf(this.reconfig);
+    return reconfigurerOf(this.reconfig, self);
   }
 
   /** Ordered shutdown: control plane, reconfiguration and control channel, lcore, ports, EAL, metrics server. Idempotent. */

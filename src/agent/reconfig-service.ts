@@ -7,7 +7,7 @@
 // The left anchor's own requestLock and cancelLock waits start at that span (leftAnchorTiming), so they never
 // race the channel; when the channel gives up on this agent's own hop, the link's `failed` event cancels the run
 // at once (coordinator.deliveryFailed); a hop further on is covered by the left anchor's waits running out.
-import type { Reconfigurer, ReconfigureSessionResult } from '../api/types';
+import type { MigrationSessionResult, Reconfigurer, ReconfigureSessionResult } from '../api/types';
 import type { DatapathLink, LinkTimers } from '../control/datapath-link';
 import { retrySpanMs, type RetryPolicy } from '../control/retry-policy';
 import type { Logger } from '../log/logger';
@@ -16,11 +16,12 @@ import type { ReconfigMetrics } from '../metrics/reconfig-collector';
 import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../reconfig/coordinator';
 import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
-import type { ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
+import type { MigrateResult, ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
 import { sameTuple, tupleKey } from '../reconfig/tuples';
 import type { StateAdapter } from '../state/state-adapter';
 import type { NewPathEvent, NewSubsession, PathSideEvent, ReconfigDatapath, ReconfigEventMap, ReconfigEventType } from './reconfig-datapath';
 import { SessionRegistry, type RegisteredSession, type RegistryChange } from './session-registry';
+import { StateMover } from './state-mover';
 
 export type ReconfigLink = Pick<DatapathLink, 'events' | 'send'>;
 
@@ -38,8 +39,33 @@ export interface ReconfigureRequest {
   rightAnchor: number;
   /** The new middleboxes between the anchors, left to right; empty removes the ones there are. */
   via: number[];
+  /** Move the state of each session from its one old middlebox to the one in `via` before the new path. */
+  transferState?: boolean;
   /** How long to wait for the runs to end; runs still going then are reported unfinished (and go on). */
   timeoutMs: number;
+}
+
+export interface MigrateRequestOptions {
+  /** The middlebox that takes the sessions over. */
+  to: number;
+  /** Sessions through this agent (a middlebox) matching every field given; all of them when empty. */
+  filter?: TupleFilter;
+  transferState: boolean;
+  timeoutMs: number;
+  /** How many sessions will move, before any does. */
+  onStart?: (sessions: number) => void;
+  /** Each session's result as it comes. */
+  onResult?: (result: MigrationResult) => void;
+}
+
+export interface MigrationResult {
+  session: Tuple;
+  outcome: 'completed' | 'failed' | 'unfinished';
+  reason?: string;
+  /** The left anchor's own duration of the run, as its migrateResult reported it. */
+  durationMs?: number;
+  /** From this agent's migrateRequest to the migrateResult. */
+  roundTripMs: number;
 }
 
 export interface ReconfigureResult {
@@ -74,7 +100,8 @@ export interface ReconfigServiceOptions {
 /** The left anchor's waits on top of a channel that retries each hop for retrySpanMs(retry). */
 export function leftAnchorTiming(retry: RetryPolicy): LeftAnchorTiming {
   const span = retrySpanMs(retry);
-  return { ...DEFAULT_LEFT_ANCHOR_TIMING, requestTimeoutMs: span, maxRequestTries: 3, cancelTimeoutMs: span, maxCancelTries: 3 };
+  // The state's way: a moveState hop, then the old host's chunks to the new one, each retried for the span.
+  return { ...DEFAULT_LEFT_ANCHOR_TIMING, requestTimeoutMs: span, maxRequestTries: 3, cancelTimeoutMs: span, maxCancelTries: 3, stateTimeoutMs: 2 * span + 1000 };
 }
 
 export function matchesFilter(session: Tuple, filter: TupleFilter): boolean {
@@ -103,9 +130,17 @@ interface Waiter {
   resolve: (result: ReconfigureResult) => void;
 }
 
+interface MigrationWaiter {
+  session: Tuple;
+  sentAt: number;
+  resolve: (result: MigrationResult) => void;
+}
+
 export class ReconfigService {
   readonly coordinator: ReconfigCoordinator;
   readonly registry: SessionRegistry;
+  readonly mover: StateMover;
+  private readonly migrations = new Map<string, MigrationWaiter>();
   private readonly timers: LinkTimers;
   private readonly armed = new Set<unknown>();
   private readonly waiters = new Map<string, Waiter>();
@@ -117,12 +152,23 @@ export class ReconfigService {
     this.enqueue(() => this.receive(d.message));
   };
   private readonly onFailed = (f: { message: ReconfigMessage }) =>
-    this.enqueue(() => this.apply(this.coordinator.deliveryFailed(f.message), 'delivery failed'));
+    this.enqueue(() => {
+      if (f.message.type === 'migrateRequest') return this.migrated(f.message.session, { outcome: 'failed', reason: 'unreachable' });
+      if (f.message.type === 'stateChunk') return this.mover.chunkUndelivered(f.message);
+      return this.apply(this.coordinator.deliveryFailed(f.message), 'delivery failed');
+    });
 
   constructor(private readonly options: ReconfigServiceOptions) {
     this.coordinator = new ReconfigCoordinator({ self: options.self, firstNonce: options.firstNonce, timing: leftAnchorTiming(options.retry) });
     this.registry = new SessionRegistry(options.datapath, (change) => this.onRegistryChange(change));
     this.timers = options.timers ?? NODE_TIMERS;
+    this.mover = new StateMover({
+      adapter: options.state,
+      send: (to, message) => this.sendMessage(to, message),
+      now: options.now,
+      ...(options.metrics && { metrics: options.metrics }),
+      ...(options.log && { log: options.log }),
+    });
     this.listeners = {
       new_path_answered: (e) => this.enqueue(() => this.onNewPath(e)),
       two_paths_entered: (e) => this.enqueue(() => this.onNewPath(e)),
@@ -161,6 +207,58 @@ export class ReconfigService {
       this.waiters.delete(key);
       waiter.resolve(this.result(waiter, { outcome: 'unfinished', reason: 'agent_stopping' }));
     }
+    for (const waiter of this.migrations.values()) this.migrated(waiter.session, { outcome: 'unfinished', reason: 'agent_stopping' });
+    this.mover.stop();
+  }
+
+  /**
+   * At a middlebox: hands every matching session through this agent over to `to`. Each session's left neighbour
+   * runs the replacement (with state transfer when asked) and answers with a migrateResult; answers when every
+   * session has one, or the time is up (unfinished, the runs go on).
+   */
+  async migrate(request: MigrateRequestOptions): Promise<MigrationResult[]> {
+    if (!this.running) throw new Error('reconfiguration is not running');
+    await this.registry.refresh();
+    const targets = this.registry.all().filter((e) => e.view.left !== undefined && e.view.right !== undefined && matchesFilter(e.view.session, request.filter ?? {}));
+    request.onStart?.(targets.length);
+    const runs = targets.map(
+      (entry) =>
+        new Promise<MigrationResult>((resolve) => {
+          const session = entry.view.session;
+          const key = tupleKey(session);
+          const sentAt = this.options.now();
+          if (this.migrations.has(key)) return resolve({ session, outcome: 'failed', reason: 'busy', roundTripMs: 0 });
+          let handle: unknown;
+          const done = (result: MigrationResult) => {
+            this.timers.clearTimeout(handle);
+            request.onResult?.(result);
+            resolve(result);
+          };
+          handle = this.timers.setTimeout(() => this.migrated(session, { outcome: 'unfinished' }), request.timeoutMs);
+          this.migrations.set(key, { session, sentAt, resolve: done });
+          void this.run(() => {
+            const started = this.coordinator.requestMigration(session, request.to, request.transferState);
+            if (started.status === 'rejected') return this.migrated(session, { outcome: 'failed', reason: started.reason });
+            this.apply(started, 'migrate');
+          });
+        }),
+    );
+    return Promise.all(runs);
+  }
+
+  /** Ends the migration of `session` this agent asked for, if it waits. */
+  private migrated(session: Tuple, end: Omit<MigrationResult, 'session' | 'roundTripMs'>): void {
+    const key = tupleKey(session);
+    const waiter = this.migrations.get(key);
+    if (!waiter) return;
+    this.migrations.delete(key);
+    waiter.resolve({ session: waiter.session, ...end, roundTripMs: this.options.now() - waiter.sentAt });
+  }
+
+  private onMigrateResult(message: MigrateResult): void {
+    const durationMs = message.durationUs / 1000;
+    if (message.outcome === 'completed') this.migrated(message.session, { outcome: 'completed', durationMs });
+    else this.migrated(message.session, { outcome: 'failed', reason: message.outcome, ...(message.id.nonce !== 0 && { durationMs }) });
   }
 
   /** Runs one reconfiguration per matching session, as their left anchor; answers when all have ended or timed out. */
@@ -189,7 +287,7 @@ export class ReconfigService {
         rejected = { session, sessionId: entry.sessionId, outcome: 'unfinished', reason: 'agent_stopping', durationMs: 0 };
         return;
       }
-      const result = this.coordinator.start({ session: entry.view.session, rightAnchor: request.rightAnchor, newHops: request.via });
+      const result = this.coordinator.start({ session: entry.view.session, rightAnchor: request.rightAnchor, newHops: request.via, transferState: request.transferState === true });
       if (result.status === 'rejected' || !result.id) {
         const reason = result.status === 'rejected' ? result.reason : 'invalid';
         this.options.metrics?.finished('left', 'rejected', reason);
@@ -225,6 +323,17 @@ export class ReconfigService {
   }
 
   private async receive(message: ReconfigMessage): Promise<void> {
+    // State and results addressed to this agent concern no session of its own (yet, or any more).
+    switch (message?.type) {
+      case 'stateChunk':
+        return this.mover.receiveChunk(message);
+      case 'dropState':
+        return this.mover.drop(message);
+      case 'migrateResult':
+        return this.onMigrateResult(message);
+      default:
+        break;
+    }
     if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.find(message.session);
     this.apply(this.coordinator.receive(message), message?.type);
   }
@@ -296,10 +405,15 @@ export class ReconfigService {
     // After stop(), inputs already queued still step the machines but reach neither the wire nor the datapath.
     if (!this.running) return;
     switch (output.kind) {
-      case 'send': {
-        const sent = this.options.link.send(output.to, output.message);
-        if (!sent.ok) this.options.log?.warn({ to: output.to, type: output.message.type, error: sent.error }, 'control message not sent');
+      case 'send':
+        return this.sendMessage(output.to, output.message);
+      case 'started':
+        if (!this.startedAt.has(idKey(output.id))) this.startedAt.set(idKey(output.id), this.options.now());
         return;
+      case 'exportState': {
+        const tuple = this.registry.lookup(output.session)?.leftSession;
+        if (!tuple) return this.sendMessage(output.id.leftAnchor, { type: 'stateResult', id: output.id, session: output.session, result: 'not_found' });
+        return this.mover.exportState({ id: output.id, session: output.session, tuple, to: output.to });
       }
       case 'timer':
         return this.arm(output.timer, output.afterMs);
@@ -312,10 +426,15 @@ export class ReconfigService {
           this.options.metrics?.finished('right', output.outcome.result, reason);
           return;
         }
-        // Runs a middlebox's rightRequest started here have no start time of ours: counted, not timed.
         const startedAt = this.startedAt.get(key);
         this.startedAt.delete(key);
-        this.options.metrics?.finished('left', output.outcome.result, reason, startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000);
+        const seconds = startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000;
+        this.options.metrics?.finished('left', output.outcome.result, reason, seconds);
+        if (output.requestedBy !== undefined) {
+          const durationUs = Math.min(0xffffffff, Math.round((seconds ?? 0) * 1e6));
+          const outcome = output.outcome.result === 'completed' ? 'completed' : output.outcome.reason;
+          this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.session, outcome, durationUs });
+        }
         this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome }, 'reconfiguration finished');
         const waiter = this.waiters.get(key);
         if (!waiter) return;
@@ -324,6 +443,12 @@ export class ReconfigService {
         return;
       }
     }
+  }
+
+  private sendMessage(to: number, message: ReconfigMessage): void {
+    if (!this.running) return;
+    const sent = this.options.link.send(to, message);
+    if (!sent.ok) this.options.log?.warn({ to, type: message.type, error: sent.error }, 'control message not sent');
   }
 
   private result(waiter: Waiter, end: Pick<ReconfigureResult, 'outcome' | 'reason'>): ReconfigureResult {
@@ -399,21 +524,43 @@ export class ReconfigService {
   }
 }
 
+const ms3 = (ms: number) => Math.round(ms * 1000) / 1000;
+const dottedTuple = (t: Tuple) => ({ srcIp: formatIpv4(t.srcIp), dstIp: formatIpv4(t.dstIp), srcPort: t.srcPort, dstPort: t.dstPort });
+
 /** The control API's view of a service: dotted addresses, the nonce for the id, milliseconds to the microsecond. */
-export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure'>): Reconfigurer {
+export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure' | 'migrate'>, self: number): Reconfigurer {
   return {
+    self: formatIpv4(self),
     reconfigure: async (command) =>
       (await service.reconfigure(command)).map(
         (r): ReconfigureSessionResult => ({
-          session: { srcIp: formatIpv4(r.session.srcIp), dstIp: formatIpv4(r.session.dstIp), srcPort: r.session.srcPort, dstPort: r.session.dstPort },
+          session: dottedTuple(r.session),
           ...(r.sessionId !== undefined && { sessionId: r.sessionId }),
           ...(r.id && { nonce: r.id.nonce }),
           outcome: r.outcome,
           ...(r.reason !== undefined && { reason: r.reason }),
-          durationMs: Math.round(r.durationMs * 1000) / 1000,
-          ...(r.newPathSynMs !== undefined && { newPathSynMs: Math.round(r.newPathSynMs * 1000) / 1000 }),
-          ...(r.switchedMs !== undefined && { switchedMs: Math.round(r.switchedMs * 1000) / 1000 }),
+          durationMs: ms3(r.durationMs),
+          ...(r.newPathSynMs !== undefined && { newPathSynMs: ms3(r.newPathSynMs) }),
+          ...(r.switchedMs !== undefined && { switchedMs: ms3(r.switchedMs) }),
         }),
       ),
+    migrate: async (command, events) => {
+      const dotted = (r: MigrationResult): MigrationSessionResult => ({
+        session: dottedTuple(r.session),
+        outcome: r.outcome,
+        ...(r.reason !== undefined && { reason: r.reason }),
+        ...(r.durationMs !== undefined && { durationMs: ms3(r.durationMs) }),
+        roundTripMs: ms3(r.roundTripMs),
+      });
+      const results = await service.migrate({
+        to: command.to,
+        ...(command.filter && { filter: command.filter }),
+        transferState: command.transferState,
+        timeoutMs: command.timeoutMs,
+        onStart: (sessions) => events.start(sessions),
+        onResult: (r) => events.result(dotted(r)),
+      });
+      return results.map(dotted);
+    },
   };
 }

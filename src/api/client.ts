@@ -6,6 +6,8 @@ import type { Policy } from '../policy/model';
 import {
   RECONFIGURE_TIMEOUT_DEFAULT_MS,
   type ApiErrorBody,
+  type MigrateBody,
+  type MigrateLine,
   type PolicyCreated,
   type PolicyList,
   type ReconfigureBody,
@@ -120,6 +122,62 @@ export class ApiClient {
     return (await this.call('POST', '/v1/reconfigure', body, (body.timeoutMs ?? RECONFIGURE_TIMEOUT_DEFAULT_MS) + this.timeoutMs)) as ReconfigureResponse;
   }
 
+  /**
+   * POST /v1/migrate: hands each line of the NDJSON answer to `onLine` as it arrives and resolves with the summary.
+   * No client timeout applies to a body that keeps coming: the agent ends it by the request's own timeout.
+   */
+  migrate(body: MigrateBody, onLine: (line: MigrateLine) => void): Promise<Extract<MigrateLine, { summary: unknown }>['summary']> {
+    const payload = Buffer.from(JSON.stringify(body));
+    const waitMs = (body.timeoutMs ?? RECONFIGURE_TIMEOUT_DEFAULT_MS) + this.timeoutMs;
+    return new Promise((resolve, reject) => {
+      const req = request({ ...this.base, method: 'POST', path: '/v1/migrate', timeout: waitMs, headers: { 'content-type': 'application/json', 'content-length': payload.length } }, (res) => {
+        const status = res.statusCode ?? 0;
+        let pending = '';
+        let summary: Extract<MigrateLine, { summary: unknown }>['summary'] | undefined;
+        const fail = (message: string, details?: string[]) => {
+          reject(new ApiError(message, status, details));
+          res.destroy();
+        };
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          pending += chunk;
+          if (status < 200 || status >= 300) return;
+          let newline: number;
+          while ((newline = pending.indexOf('\n')) >= 0) {
+            const text = pending.slice(0, newline);
+            pending = pending.slice(newline + 1);
+            if (text.trim() === '') continue;
+            let line: MigrateLine;
+            try {
+              line = JSON.parse(text) as MigrateLine;
+            } catch {
+              return fail(`${this.endpoint}: a migrate answer line is not JSON`);
+            }
+            if ('summary' in line) summary = line.summary;
+            onLine(line);
+          }
+        });
+        res.on('error', (error) => reject(new ApiError(`${this.endpoint}: ${error.message}`)));
+        res.on('end', () => {
+          if (status >= 200 && status < 300) {
+            if (summary) resolve(summary);
+            else reject(new ApiError(`${this.endpoint}: the migrate answer ended before its summary`, status));
+            return;
+          }
+          let err: Partial<ApiErrorBody> | undefined;
+          try {
+            err = JSON.parse(pending) as Partial<ApiErrorBody>;
+          } catch {
+            err = undefined;
+          }
+          reject(new ApiError(typeof err?.error === 'string' ? err.error : `HTTP ${status}`, status, err?.details));
+        });
+      });
+      this.onRequestErrors(req, waitMs, reject);
+      req.end(payload);
+    });
+  }
+
   /** One request; resolves with the parsed JSON body (undefined for 204), rejects with ApiError. */
   call(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs): Promise<unknown> {
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
@@ -154,17 +212,21 @@ export class ApiClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-      req.on('error', (error: NodeJS.ErrnoException) => {
-        const reason =
-          error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
-            ? 'agent not reachable: no agent is listening there (is it running?)'
-            : error.code === 'EACCES'
-              ? 'permission denied (run as root or a member of the socket group)'
-              : error.message;
-        reject(new ApiError(`${this.endpoint}: ${reason}`));
-      });
+      this.onRequestErrors(req, timeoutMs, reject);
       req.end(payload);
+    });
+  }
+
+  private onRequestErrors(req: ReturnType<typeof request>, timeoutMs: number, reject: (error: ApiError) => void): void {
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const reason =
+        error.code === 'ENOENT' || error.code === 'ECONNREFUSED'
+          ? 'agent not reachable: no agent is listening there (is it running?)'
+          : error.code === 'EACCES'
+            ? 'permission denied (run as root or a member of the socket group)'
+            : error.message;
+      reject(new ApiError(`${this.endpoint}: ${reason}`));
     });
   }
 }

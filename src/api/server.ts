@@ -5,6 +5,7 @@
 //   POST   /v1/policies          body: a policy                -> 201 { policy }
 //   DELETE /v1/policies/:name                                  -> 204
 //   POST   /v1/reconfigure       body: ReconfigureBody         -> { results } (when every run has ended or timed out)
+//   POST   /v1/migrate           body: MigrateBody             -> NDJSON: { start }, { result } per session, { summary }
 //
 // Errors are JSON `{ error, details? }`: 400 bad query / JSON / policy (details name the field), 404 unknown
 // route or policy, 405 wrong method (with Allow), 409 name conflict or a policy that is not the API's to
@@ -15,7 +16,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect, type AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from '../log/logger';
-import { parseIpv4 } from '../net/ipv4';
+import { formatIpv4, parseIpv4 } from '../net/ipv4';
+import { summarizeMigration } from './migration-summary';
 import { PolicyConflictError, PolicyInstallError, PolicyNotFoundError, type PolicyStore } from '../policy/store';
 import { PolicyValidationError } from '../policy/validate';
 import {
@@ -23,6 +25,8 @@ import {
   RECONFIGURE_TIMEOUT_DEFAULT_MS,
   RECONFIGURE_TIMEOUT_MAX_MS,
   RECONFIGURE_VIA_MAX,
+  type MigrateCommand,
+  type MigrateLine,
   type ReconfigureCommand,
   type Reconfigurer,
   SESSION_LIMIT_DEFAULT,
@@ -134,15 +138,15 @@ export async function pageSessions(source: SessionSource, filter: SessionFilter)
 }
 
 const TUPLE_FIELDS = ['srcIp', 'dstIp', 'srcPort', 'dstPort'] as const;
-const BODY_FIELDS = new Set(['session', 'filter', 'rightAnchor', 'via', 'timeoutMs']);
+const RECONFIGURE_FIELDS = new Set(['session', 'filter', 'rightAnchor', 'via', 'transferState', 'timeoutMs']);
+const MIGRATE_FIELDS = new Set(['from', 'to', 'filter', 'transferState', 'timeoutMs']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A ReconfigureBody checked field by field; every problem is named in the 400's details. */
-export function parseReconfigureBody(body: unknown): ReconfigureCommand {
-  if (!isObject(body)) throw new HttpError(400, 'invalid reconfigure request: the body must be a JSON object', ['body: not an object']);
-  const problems: string[] = [];
-  for (const key of Object.keys(body)) if (!BODY_FIELDS.has(key)) problems.push(`${key}: unknown field`);
+type TupleNumbers = { srcIp?: number; dstIp?: number; srcPort?: number; dstPort?: number };
+
+/** Field checks that collect every problem of one body, each naming its field. */
+function fieldChecks(problems: string[]) {
   const address = (value: unknown, where: string): number | undefined => {
     const parsed = typeof value === 'string' ? parseIpv4(value) : undefined;
     if (parsed === undefined) problems.push(`${where}: must be a dotted IPv4 address (got ${JSON.stringify(value)})`);
@@ -153,7 +157,7 @@ export function parseReconfigureBody(body: unknown): ReconfigureCommand {
     problems.push(`${where}: must be a port number 0..65535 (got ${JSON.stringify(value)})`);
     return undefined;
   };
-  const tupleFields = (raw: Record<string, unknown>, where: string, required: boolean) => {
+  const tupleFields = (raw: Record<string, unknown>, where: string, required: boolean): TupleNumbers => {
     const out: Record<string, number> = {};
     for (const key of Object.keys(raw)) if (!(TUPLE_FIELDS as readonly string[]).includes(key)) problems.push(`${where}.${key}: unknown field`);
     for (const key of TUPLE_FIELDS) {
@@ -166,37 +170,84 @@ export function parseReconfigureBody(body: unknown): ReconfigureCommand {
     }
     return out;
   };
+  const filter = (raw: unknown): TupleNumbers | undefined => {
+    if (!isObject(raw)) {
+      problems.push('filter: must be an object with some of srcIp, dstIp, srcPort, dstPort');
+      return undefined;
+    }
+    if (Object.keys(raw).length === 0) problems.push('filter: name at least one of srcIp, dstIp, srcPort, dstPort');
+    return tupleFields(raw, 'filter', false);
+  };
+  const flag = (value: unknown, where: string, fallback: boolean): boolean => {
+    if (value === undefined) return fallback;
+    if (typeof value !== 'boolean') problems.push(`${where}: must be true or false`);
+    return value === true;
+  };
+  const timeout = (value: unknown): number => {
+    if (value === undefined) return RECONFIGURE_TIMEOUT_DEFAULT_MS;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > RECONFIGURE_TIMEOUT_MAX_MS) problems.push(`timeoutMs: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
+    return value as number;
+  };
+  const unknownFields = (body: Record<string, unknown>, known: Set<string>) => {
+    for (const key of Object.keys(body)) if (!known.has(key)) problems.push(`${key}: unknown field`);
+  };
+  return { address, tupleFields, filter, flag, timeout, unknownFields };
+}
+
+/** A ReconfigureBody checked field by field; every problem is named in the 400's details. */
+export function parseReconfigureBody(body: unknown): ReconfigureCommand {
+  if (!isObject(body)) throw new HttpError(400, 'invalid reconfigure request: the body must be a JSON object', ['body: not an object']);
+  const problems: string[] = [];
+  const check = fieldChecks(problems);
+  check.unknownFields(body, RECONFIGURE_FIELDS);
   const command: Partial<ReconfigureCommand> = {};
   if ((body.session === undefined) === (body.filter === undefined)) problems.push('session, filter: give exactly one of the two');
   if (body.session !== undefined) {
     if (!isObject(body.session)) problems.push('session: must be an object { srcIp, dstIp, srcPort, dstPort }');
-    else command.session = tupleFields(body.session, 'session', true) as ReconfigureCommand['session'];
+    else command.session = check.tupleFields(body.session, 'session', true) as ReconfigureCommand['session'];
   }
   if (body.filter !== undefined) {
-    if (!isObject(body.filter)) problems.push('filter: must be an object with some of srcIp, dstIp, srcPort, dstPort');
-    else {
-      if (Object.keys(body.filter).length === 0) problems.push('filter: name at least one of srcIp, dstIp, srcPort, dstPort');
-      command.filter = tupleFields(body.filter, 'filter', false);
-    }
+    const filter = check.filter(body.filter);
+    if (filter) command.filter = filter;
   }
   if (body.rightAnchor === undefined) problems.push('rightAnchor: required');
-  else command.rightAnchor = address(body.rightAnchor, 'rightAnchor');
+  else command.rightAnchor = check.address(body.rightAnchor, 'rightAnchor');
   if (!Array.isArray(body.via)) problems.push('via: must be an array of IPv4 addresses (empty removes the middleboxes)');
   else {
     if (body.via.length > RECONFIGURE_VIA_MAX) problems.push(`via: at most ${RECONFIGURE_VIA_MAX} middleboxes`);
-    const via = body.via.slice(0, RECONFIGURE_VIA_MAX + 1).map((hop, i) => address(hop, `via[${i}]`));
+    const via = body.via.slice(0, RECONFIGURE_VIA_MAX + 1).map((hop, i) => check.address(hop, `via[${i}]`));
     if (via.every((hop) => hop !== undefined)) {
       if (new Set(via).size !== via.length) problems.push('via: names a middlebox twice');
       if (command.rightAnchor !== undefined && via.includes(command.rightAnchor)) problems.push('via: names the right anchor');
       command.via = via as number[];
     }
   }
-  if (body.timeoutMs === undefined) command.timeoutMs = RECONFIGURE_TIMEOUT_DEFAULT_MS;
-  else if (typeof body.timeoutMs !== 'number' || !Number.isInteger(body.timeoutMs) || body.timeoutMs < 1 || body.timeoutMs > RECONFIGURE_TIMEOUT_MAX_MS)
-    problems.push(`timeoutMs: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
-  else command.timeoutMs = body.timeoutMs;
+  command.transferState = check.flag(body.transferState, 'transferState', false);
+  if (command.transferState && command.via?.length !== 1) problems.push('transferState: needs exactly one middlebox in via, the one that takes the state over');
+  command.timeoutMs = check.timeout(body.timeoutMs);
   if (problems.length > 0) throw new HttpError(400, `invalid reconfigure request: ${problems.join('; ')}`, problems);
   return command as ReconfigureCommand;
+}
+
+/** A MigrateBody checked field by field. */
+export function parseMigrateBody(body: unknown): MigrateCommand {
+  if (!isObject(body)) throw new HttpError(400, 'invalid migrate request: the body must be a JSON object', ['body: not an object']);
+  const problems: string[] = [];
+  const check = fieldChecks(problems);
+  check.unknownFields(body, MIGRATE_FIELDS);
+  const command: Partial<MigrateCommand> = {};
+  if (body.to === undefined) problems.push('to: required (the middlebox that takes the sessions over)');
+  else command.to = check.address(body.to, 'to');
+  if (body.from !== undefined) command.from = check.address(body.from, 'from');
+  if (command.from !== undefined && command.from === command.to) problems.push('to: must not be the middlebox the sessions leave');
+  if (body.filter !== undefined) {
+    const filter = check.filter(body.filter);
+    if (filter) command.filter = filter;
+  }
+  command.transferState = check.flag(body.transferState, 'transferState', true);
+  command.timeoutMs = check.timeout(body.timeoutMs);
+  if (problems.length > 0) throw new HttpError(400, `invalid migrate request: ${problems.join('; ')}`, problems);
+  return command as MigrateCommand;
 }
 
 async function readJsonBody(req: IncomingMessage, maxBytes: number): Promise<unknown> {
@@ -236,7 +287,28 @@ function send(res: ServerResponse, status: number, value?: unknown, headers: Rec
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(`${JSON.stringify(value)}\n`);
 }
 
-type Route = { pattern: RegExp; methods: Record<string, (match: RegExpExecArray, req: IncomingMessage, url: URL) => Promise<[number, unknown?]>> };
+/** A route answers [status, body], or 'streamed' when it wrote the response itself. */
+type Route = {
+  pattern: RegExp;
+  methods: Record<string, (match: RegExpExecArray, req: IncomingMessage, url: URL, res: ServerResponse) => Promise<[number, unknown?] | 'streamed'>>;
+};
+
+const RECONFIGURATION_OFF = 'reconfiguration is off on this agent: it needs dysco.controlPort and a datapath with the reconfiguration requests';
+
+/** Runs a migration and streams its lines; the summary closes the response. */
+async function streamMigration(reconfigurer: Reconfigurer, command: MigrateCommand, res: ServerResponse): Promise<'streamed'> {
+  const startedAt = performance.now();
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  const line = (value: MigrateLine) => res.write(`${JSON.stringify(value)}\n`);
+  const to = formatIpv4(command.to);
+  const results = await reconfigurer.migrate(command, {
+    start: (sessions) => line({ start: { from: reconfigurer.self, to, sessions } }),
+    result: (result) => line({ result }),
+  });
+  line({ summary: summarizeMigration(results, performance.now() - startedAt) });
+  res.end();
+  return 'streamed';
+}
 
 /** The request handler shared by the Unix-socket and TCP listeners. */
 export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => void {
@@ -274,8 +346,21 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
       methods: {
         POST: async (_m, req) => {
           const command = parseReconfigureBody(await readJsonBody(req, maxBody));
-          if (!reconfigurer) throw new HttpError(503, 'reconfiguration is off on this agent: it needs dysco.controlPort and a datapath with the reconfiguration requests');
+          if (!reconfigurer) throw new HttpError(503, RECONFIGURATION_OFF);
           return [200, { results: await reconfigurer.reconfigure(command) }];
+        },
+      },
+    },
+    {
+      pattern: /^\/v1\/migrate$/,
+      methods: {
+        POST: async (_m, req, _url, res) => {
+          const command = parseMigrateBody(await readJsonBody(req, maxBody));
+          if (!reconfigurer) throw new HttpError(503, RECONFIGURATION_OFF);
+          if (command.from !== undefined && formatIpv4(command.from) !== reconfigurer.self) {
+            throw new HttpError(400, `from: this agent is ${reconfigurer.self}; a migration runs at the agent of the middlebox the sessions leave`, ['from: not this agent']);
+          }
+          return streamMigration(reconfigurer, command, res);
         },
       },
     },
@@ -297,7 +382,9 @@ export function createApiHandler(options: ApiHandlerOptions): (req: IncomingMess
         const allow = Object.keys(route.methods).join(', ');
         throw new HttpError(405, `method ${req.method} not allowed on ${url.pathname} (allowed: ${allow})`, undefined, { allow });
       }
-      const [status, body] = await method(match, req, url);
+      const answer = await method(match, req, url, res);
+      if (answer === 'streamed') return;
+      const [status, body] = answer;
       send(res, status, body);
       return;
     }

@@ -92,6 +92,8 @@ export interface ReconfigureBody {
   rightAnchor: string;
   /** The new middleboxes between the anchors, left to right; empty removes the ones there are. */
   via: string[];
+  /** Move the middlebox state of each session from the one old middlebox to the one in `via` first (default false). */
+  transferState?: boolean;
   /** How long the answer waits for the runs to end (default RECONFIGURE_TIMEOUT_DEFAULT_MS). */
   timeoutMs?: number;
 }
@@ -102,7 +104,63 @@ export interface ReconfigureCommand {
   filter?: { srcIp?: number; dstIp?: number; srcPort?: number; dstPort?: number };
   rightAnchor: number;
   via: number[];
+  transferState: boolean;
   timeoutMs: number;
+}
+
+/**
+ * POST /v1/migrate, run at the agent of the middlebox that the sessions leave: every session through it that
+ * matches `filter` (all of them without one) moves to the middlebox `to`, state and all unless transferState is
+ * false. The answer is NDJSON, one MigrateLine per line: start, a result per session as it ends, the summary.
+ */
+export interface MigrateBody {
+  /** This agent's address, when given: a check that the request reached the middlebox it means. */
+  from?: string;
+  to: string;
+  filter?: Partial<Tuple>;
+  transferState?: boolean;
+  timeoutMs?: number;
+}
+
+export interface MigrateCommand {
+  from?: number;
+  to: number;
+  filter?: { srcIp?: number; dstIp?: number; srcPort?: number; dstPort?: number };
+  transferState: boolean;
+  timeoutMs: number;
+}
+
+export interface MigrationSessionResult {
+  session: Tuple;
+  outcome: ReconfigureOutcome;
+  /** Failed: a FailureReason of src/reconfig/outcome.ts, the left neighbour's refusal, or unreachable. */
+  reason?: string;
+  /** The left anchor's own time for the run, state transfer included. */
+  durationMs?: number;
+  /** From this agent's request to the left anchor's answer. */
+  roundTripMs: number;
+}
+
+export interface MigrationSummary {
+  sessions: number;
+  completed: number;
+  failed: number;
+  unfinished: number;
+  /** From the request to the last answer. */
+  totalMs: number;
+  /** Over the completed sessions' durationMs. */
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** Failed and unfinished sessions by reason. */
+  reasons: Record<string, number>;
+}
+
+export type MigrateLine = { start: { from: string; to: string; sessions: number } } | { result: MigrationSessionResult } | { summary: MigrationSummary };
+
+export interface MigrateEvents {
+  start(sessions: number): void;
+  result(result: MigrationSessionResult): void;
 }
 
 export type ReconfigureOutcome = 'completed' | 'failed' | 'unfinished';
@@ -128,7 +186,10 @@ export interface ReconfigureResponse {
 
 /** What the API needs of the agent to reconfigure; absent when reconfiguration is off. */
 export interface Reconfigurer {
+  /** This agent's address, dotted. */
+  readonly self: string;
   reconfigure(command: ReconfigureCommand): Promise<ReconfigureSessionResult[]>;
+  migrate(command: MigrateCommand, events: MigrateEvents): Promise<MigrationSessionResult[]>;
 }
 
 export const RECONFIGURE_TIMEOUT_DEFAULT_MS = 60_000;

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { REJECT_REASONS } from '../reconfig/coordinator';
 import type { AnchorRole } from '../reconfig/datapath-io';
+import type { StateTransferFailure } from '../reconfig/messages';
 import { FAILURE_REASONS } from '../reconfig/outcome';
 
 export const RECONFIG_OUTCOMES = ['completed', 'failed', 'rejected'] as const;
@@ -19,7 +20,14 @@ export interface ReconfigMetrics {
   finished(role: AnchorRole, outcome: ReconfigOutcomeLabel, reason: string, seconds?: number): void;
   /** A middlebox deleted (or failed to delete) the state of a session that left it. */
   stateDeleted(ok: boolean): void;
+  /** One session's state exported and sent (old instance), or imported (new instance), or why not. */
+  stateMoved(side: StateSide, outcome: 'ok' | StateTransferFailure): void;
+  /** One adapter call for a batch of sessions. */
+  stateBatch(side: StateSide, sessions: number, seconds: number): void;
 }
+
+export type StateSide = 'export' | 'import';
+export const STATE_TRANSFER_OUTCOMES: readonly ('ok' | StateTransferFailure)[] = ['ok', 'not_found', 'exists', 'malformed', 'not_verified', 'failed', 'no_adapter', 'unreachable'];
 
 export function registerReconfigMetrics(registry: Registry, twoPathSessions: () => number): ReconfigMetrics {
   const runs = new Counter({
@@ -53,7 +61,35 @@ export function registerReconfigMetrics(registry: Registry, twoPathSessions: () 
     registers: [registry],
   });
   for (const outcome of ['ok', 'failed']) stateDeletes.inc({ outcome }, 0);
+  const moved = new Counter({
+    name: 'dysco_state_transfer_sessions_total',
+    help: 'Sessions whose middlebox state this host exported and sent (side export) or imported (side import), by outcome.',
+    labelNames: ['side', 'outcome'],
+    registers: [registry],
+  });
+  for (const side of ['export', 'import']) for (const outcome of ['ok', 'failed']) moved.inc({ side, outcome }, 0);
+  const batchSeconds = new Histogram({
+    name: 'dysco_state_transfer_batch_seconds',
+    help: 'One state adapter call for a batch of sessions (export on the old instance\'s host, import with its read-back on the new one\'s).',
+    labelNames: ['side'],
+    buckets: RECONFIG_DURATION_BUCKETS,
+    registers: [registry],
+  });
+  const batchSessions = new Histogram({
+    name: 'dysco_state_transfer_batch_sessions',
+    help: 'Sessions per state adapter call.',
+    labelNames: ['side'],
+    buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384],
+    registers: [registry],
+  });
   return {
+    stateMoved(side, outcome) {
+      moved.inc({ side, outcome: STATE_TRANSFER_OUTCOMES.includes(outcome) ? outcome : 'failed' });
+    },
+    stateBatch(side, sessions, seconds) {
+      batchSeconds.observe({ side }, seconds);
+      batchSessions.observe({ side }, sessions);
+    },
     stateDeleted(ok) {
       stateDeletes.inc({ outcome: ok ? 'ok' : 'failed' });
     },

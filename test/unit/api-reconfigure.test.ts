@@ -6,11 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ApiClient, ApiError } from '../../src/api/client';
-import { HttpError, parseReconfigureBody, startApiServer, type ApiServer } from '../../src/api/server';
-import type { ReconfigureCommand, ReconfigureSessionResult, Reconfigurer } from '../../src/api/types';
+import { HttpError, parseMigrateBody, parseReconfigureBody, startApiServer, type ApiServer } from '../../src/api/server';
+import type { MigrateCommand, MigrateEvents, MigrateLine, MigrationSessionResult, ReconfigureCommand, ReconfigureSessionResult, Reconfigurer } from '../../src/api/types';
 import { formatReconfigureResults } from '../../src/cli/ctl/format';
-import { runReconfigure } from '../../src/cli/ctl/handler';
-import { parseFilterArg, parseSessionArg, reconfigureBodyFromArgs, type ReconfigureArgs } from '../../src/cli/ctl/options';
+import { runMigrate, runReconfigure } from '../../src/cli/ctl/handler';
+import { migrateBodyFromArgs, parseFilterArg, parseSessionArg, reconfigureBodyFromArgs, type MigrateArgs, type ReconfigureArgs } from '../../src/cli/ctl/options';
 import { UserError } from '../../src/cli/shared/user-error';
 import { formatIpv4, parseIpv4 } from '../../src/net/ipv4';
 import { PolicyStore } from '../../src/policy/store';
@@ -36,14 +36,18 @@ describe('parseReconfigureBody', () => {
       session: { srcIp: ip('10.0.0.1'), dstIp: ip('10.0.0.2'), srcPort: 40000, dstPort: 5201 },
       rightAnchor: ip('10.0.0.2'),
       via: [ip('10.0.0.5'), ip('10.0.0.6')],
+      transferState: false,
       timeoutMs: 60_000,
     });
     assert.deepEqual(parseReconfigureBody({ filter: { dstPort: 5201 }, rightAnchor: '10.0.0.2', via: [], timeoutMs: 500 }), {
       filter: { dstPort: 5201 },
       rightAnchor: ip('10.0.0.2'),
       via: [],
+      transferState: false,
       timeoutMs: 500,
     });
+    assert.equal(parseReconfigureBody({ session: SESSION, rightAnchor: '10.0.0.2', via: ['10.0.0.5'], transferState: true }).transferState, true);
+    assert.deepEqual(problemsOf({ session: SESSION, rightAnchor: '10.0.0.2', via: [], transferState: true }), ['transferState: needs exactly one middlebox in via, the one that takes the state over']);
   });
 
   test('every problem is named', () => {
@@ -70,7 +74,21 @@ describe('parseReconfigureBody', () => {
 });
 
 class RecordingReconfigurer implements Reconfigurer {
+  readonly self = '10.0.1.1';
   readonly commands: ReconfigureCommand[] = [];
+  readonly migrations: MigrateCommand[] = [];
+  async migrate(command: MigrateCommand, events: MigrateEvents): Promise<MigrationSessionResult[]> {
+    this.migrations.push(command);
+    const session = (port: number) => ({ srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: port, dstPort: 80 });
+    const results: MigrationSessionResult[] = [
+      { session: session(40001), outcome: 'completed', durationMs: 4, roundTripMs: 5 },
+      { session: session(40002), outcome: 'completed', durationMs: 6, roundTripMs: 7 },
+      { session: session(40003), outcome: 'failed', reason: 'state_exists', durationMs: 2, roundTripMs: 3 },
+    ];
+    events.start(results.length);
+    for (const r of results) events.result(r);
+    return results;
+  }
   async reconfigure(command: ReconfigureCommand): Promise<ReconfigureSessionResult[]> {
     this.commands.push(command);
     const s = command.session!;
@@ -102,7 +120,7 @@ describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
   test('the client posts the body and gets the results', async () => {
     const { results } = await new ApiClient(api).reconfigure({ session: SESSION, rightAnchor: '10.0.0.2', via: ['10.0.0.5'], timeoutMs: 1000 });
     assert.deepEqual(results, [{ session: SESSION, sessionId: 4, nonce: 9, outcome: 'completed', durationMs: 1.25 }]);
-    assert.deepEqual(reconfigurer.commands.at(-1), { session: { srcIp: ip('10.0.0.1'), dstIp: ip('10.0.0.2'), srcPort: 40000, dstPort: 5201 }, rightAnchor: ip('10.0.0.2'), via: [ip('10.0.0.5')], timeoutMs: 1000 });
+    assert.deepEqual(reconfigurer.commands.at(-1), { session: { srcIp: ip('10.0.0.1'), dstIp: ip('10.0.0.2'), srcPort: 40000, dstPort: 5201 }, rightAnchor: ip('10.0.0.2'), via: [ip('10.0.0.5')], transferState: false, timeoutMs: 1000 });
   });
 
   test('a bad body is a 400 with details; an agent without reconfiguration answers 503; GET is 405', async () => {
@@ -125,6 +143,88 @@ describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
       process.exitCode = exitCode;
     }
     await assert.rejects(runReconfigure({ api: off, session: '10.0.0.1:1-10.0.0.2:2', rightAnchor: '10.0.0.2' }, () => undefined), (e: Error) => e instanceof UserError && /reconfiguration is off/.test(e.message));
+  });
+});
+
+describe('POST /v1/migrate and dysco ctl migrate', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dysco-migrate-'));
+  const api = join(dir, 'agent.sock');
+  const off = join(dir, 'off.sock');
+  const reconfigurer = new RecordingReconfigurer();
+  let servers: ApiServer[] = [];
+  const sessions = { sessions: async () => ({ sessions: [], nextCursor: null }) };
+  before(async () => {
+    servers = [
+      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, reconfigurer, socketPath: api }),
+      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, socketPath: off }),
+    ];
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('the answer streams a start line, a line per session and the summary', async () => {
+    const lines: MigrateLine[] = [];
+    const summary = await new ApiClient(api).migrate({ from: '10.0.1.1', to: '10.0.1.2', filter: { dstPort: 80 } }, (l) => lines.push(l));
+    assert.deepEqual(reconfigurer.migrations.at(-1), { from: ip('10.0.1.1'), to: ip('10.0.1.2'), filter: { dstPort: 80 }, transferState: true, timeoutMs: 60_000 });
+    assert.deepEqual(lines[0], { start: { from: '10.0.1.1', to: '10.0.1.2', sessions: 3 } });
+    assert.equal(lines.filter((l) => 'result' in l).length, 3);
+    assert.deepEqual(lines.at(-1), { summary });
+    assert.deepEqual({ ...summary, totalMs: 0 }, { sessions: 3, completed: 2, failed: 1, unfinished: 0, totalMs: 0, p50Ms: 4, p99Ms: 6, maxMs: 6, reasons: { state_exists: 1 } });
+  });
+
+  test('a bad body is a 400 naming the fields; from must be this agent; without reconfiguration 503', async () => {
+    const problems = async (body: unknown) => {
+      try {
+        parseMigrateBody(body);
+        return [];
+      } catch (error) {
+        return (error as HttpError).details;
+      }
+    };
+    assert.deepEqual(await problems({}), ['to: required (the middlebox that takes the sessions over)']);
+    assert.deepEqual(await problems({ to: '10.0.1.2', from: '10.0.1.2', transferState: 'yes', bogus: 1, filter: {} }), [
+      'bogus: unknown field',
+      'to: must not be the middlebox the sessions leave',
+      'filter: name at least one of srcIp, dstIp, srcPort, dstPort',
+      'transferState: must be true or false',
+    ]);
+    await assert.rejects(new ApiClient(api).migrate({ from: '10.0.1.9', to: '10.0.1.2' }, () => undefined), (e: Error) => e instanceof ApiError && e.status === 400 && /this agent is 10\.0\.1\.1/.test(e.message));
+    await assert.rejects(new ApiClient(off).migrate({ to: '10.0.1.2' }, () => undefined), (e: Error) => e instanceof ApiError && e.status === 503);
+  });
+
+  test('ctl prints every session and the summary; a session that did not move sets exit code 1; progress on request', async () => {
+    const out: string[] = [];
+    const progress: string[] = [];
+    const exitCode = process.exitCode;
+    try {
+      await runMigrate({ api, from: '10.0.1.1', to: '10.0.1.2', stateTransfer: false }, (t) => out.push(t), (line) => progress.push(line));
+      assert.equal(reconfigurer.migrations.at(-1)?.transferState, false);
+      assert.equal(process.exitCode, 1);
+      const text = out.join('\n');
+      assert.match(text, /10\.0\.0\.1:40003->10\.0\.0\.2:80\s+failed\s+state_exists\s+2\.0\s+3\.0/);
+      assert.match(text, /2 of 3 sessions moved in [0-9.]+ s \(1 failed, 0 unfinished\)/);
+      assert.match(text, /p50 4\.0 ms, p99 6\.0 ms, max 6\.0 ms/);
+      assert.match(text, /not moved, by reason: state_exists 1/);
+      assert.match(progress.at(-1)!, /^moving 3\/3 · 2 moved · 1 not/);
+      out.length = 0;
+      await runMigrate({ api, to: '10.0.1.2', json: true }, (t) => out.push(t), undefined);
+      assert.deepEqual(out.map((l) => Object.keys(JSON.parse(l))[0]), ['start', 'result', 'result', 'result', 'summary']);
+    } finally {
+      process.exitCode = exitCode;
+    }
+  });
+
+  test('flags: --to required, --from an address and not --to, --no-state-transfer', async () => {
+    const args = await parsedArgs<MigrateArgs>(['ctl', 'migrate', '--from', '10.0.1.1', '--to', '10.0.1.2', '--filter', 'srcIp=10.0.0.1', '--no-state-transfer', '--wait-ms', '5000']);
+    assert.deepEqual(migrateBodyFromArgs(args), { to: '10.0.1.2', from: '10.0.1.1', transferState: false, filter: { srcIp: '10.0.0.1' }, timeoutMs: 5000 });
+    assert.equal(migrateBodyFromArgs(await parsedArgs<MigrateArgs>(['ctl', 'migrate', '--to', '10.0.1.2'])).transferState, true);
+    const error = (a: MigrateArgs, message: RegExp) => assert.throws(() => migrateBodyFromArgs(a), (e: Error) => e instanceof UserError && message.test(e.message));
+    error({}, /--to is required/);
+    error({ to: '10.0.1.2', from: '10.0.1.2' }, /must not be the middlebox the sessions leave/);
+    error({ to: 'x' }, /--to: "x"/);
+    error({ to: '10.0.1.2', waitMs: 0 }, /--wait-ms/);
   });
 });
 

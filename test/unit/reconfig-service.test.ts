@@ -188,7 +188,7 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
 
   test('the control API\'s view: dotted addresses, the nonce, the duration', async () => {
     const { a } = await direct();
-    const results = await reconfigurerOf(a.service).reconfigure({ session: S, rightAnchor: B, via: [M], timeoutMs: 1000 });
+    const results = await reconfigurerOf(a.service, A).reconfigure({ session: S, rightAnchor: B, via: [M], transferState: false, timeoutMs: 1000 });
     assert.deepEqual(results, [{ session: { srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: 40000, dstPort: 5201 }, sessionId: 5, nonce: 100, outcome: 'completed', durationMs: 3, newPathSynMs: 0, switchedMs: 1 }]);
   });
 
@@ -236,6 +236,97 @@ describe('reconfiguration through a middlebox agent', { timeout: 20_000 }, () =>
     assert.equal(b.service.coordinator.inspect(S)?.left?.dstIp, A);
     // The middlebox took no part as an anchor.
     assert.equal(await m.metric('dysco_reconfigurations_total', { role: 'right', outcome: 'completed', reason: 'none' }), 0);
+  });
+});
+
+describe('migration with state transfer through the agents', { timeout: 20_000 }, () => {
+  const M2 = 0x0a000004;
+  /** Three sessions A → M → B, each with its subsessions; M's adapter exports, M2's imports. */
+  async function migrationLab(importFails: (t: Tuple) => boolean = () => false) {
+    const net = new FakeNet();
+    const sessions = [0, 1, 2].map((i) => tuple(A, 41000 + i, B, 80));
+    const toM = (i: number) => tuple(A, 50000 + i, M, 60000 + i);
+    const toB = (i: number) => tuple(M, 51000 + i, B, 61000 + i);
+    const calls = { exports: [] as Tuple[][], imports: [] as Tuple[][], deletes: [] as Tuple[][] };
+    const oldState = {
+      kind: 'test',
+      exportState: async (tuples: readonly Tuple[]) => {
+        calls.exports.push([...tuples]);
+        return tuples.map((t) => ({ tuple: t, ok: true as const, blob: { tuple: t, bytes: Buffer.alloc(2000, t.srcPort & 0xff) } }));
+      },
+      importState: async () => [],
+      deleteState: async (tuples: readonly Tuple[]) => void calls.deletes.push([...tuples]),
+    };
+    const newState = {
+      kind: 'test',
+      exportState: async () => [],
+      importState: async (blobs: readonly { tuple: Tuple; bytes: Buffer }[]) => {
+        calls.imports.push(blobs.map((b) => b.tuple));
+        // Two chunks each (2000 bytes), put back together byte for byte.
+        for (const b of blobs) if (b.bytes.length !== 2000 || b.bytes.some((x) => x !== (b.tuple.srcPort & 0xff))) throw new Error('state corrupted on the way');
+        return blobs.map((b) => (importFails(b.tuple) ? { tuple: b.tuple, ok: false as const, reason: 'exists' as const } : { tuple: b.tuple, ok: true as const }));
+      },
+      deleteState: async () => undefined,
+    };
+    const a = net.agent(A, sessions.map((t, i) => summary({ id: 5 + i, role: 0, rightSession: t, rightSubsession: toM(i) })));
+    const m = net.agent(M, sessions.map((t, i) => summary({ id: 20 + i, role: 1, leftSession: t, leftSubsession: toM(i), rightSession: t, rightSubsession: toB(i) })), oldState);
+    const m2 = net.agent(M2, [], newState);
+    const b = net.agent(B, sessions.map((t, i) => summary({ id: 40 + i, role: 2, leftSession: t, leftSubsession: toB(i) })));
+    agents.push(a, m, m2, b);
+    for (const agent of agents) await agent.start();
+    return { net, a, m, m2, b, sessions, calls };
+  }
+
+  test('M hands its three sessions to M2: one export batch, one import batch, every session on the new path', async () => {
+    const { a, m, m2, sessions, calls } = await migrationLab();
+    const started: number[] = [];
+    const seen: string[] = [];
+    const results = await m.service.migrate({ to: M2, transferState: true, timeoutMs: 60_000, onStart: (n) => started.push(n), onResult: (r) => seen.push(r.outcome) });
+    assert.deepEqual(started, [3]);
+    assert.deepEqual(seen, ['completed', 'completed', 'completed']);
+    assert.deepEqual(results.map((r) => r.outcome), ['completed', 'completed', 'completed']);
+    for (const r of results) assert.ok(r.durationMs !== undefined && r.roundTripMs >= r.durationMs, JSON.stringify(r));
+    assert.deepEqual(calls.exports, [sessions], 'one batch, by the tuples M\'s stack sees');
+    assert.deepEqual(calls.imports, [sessions]);
+    // The new path goes through M2, and only after the state was in place there.
+    assert.deepEqual(a.datapath.named('openNewPath').map(([spec]) => (spec as { hops: number[] }).hops), [[M2, B], [M2, B], [M2, B]]);
+    await settle();
+    assert.equal(m2.service.mover.importsKept, 3);
+    assert.equal(await m.metric('dysco_state_transfer_sessions_total', { side: 'export', outcome: 'ok' }), 3);
+    assert.equal(await m2.metric('dysco_state_transfer_sessions_total', { side: 'import', outcome: 'ok' }), 3);
+    assert.equal(await m2.metric('dysco_state_transfer_batch_sessions', { side: 'import', le: '4' }), 1);
+    assert.equal(await a.metric('dysco_reconfigurations_total', { role: 'left', outcome: 'completed', reason: 'none' }), 3);
+    // M deleted each session's state when the teardown retired it there.
+    assert.equal(calls.deletes.flat().length, 3);
+  });
+
+  test('an import refused for one session: that one stays on M with the reason, the others move', async () => {
+    const { a, m, sessions, calls } = await migrationLab((t) => t.srcPort === 41001);
+    const results = await m.service.migrate({ to: M2, transferState: true, timeoutMs: 60_000 });
+    assert.deepEqual(results.map((r) => [r.session.srcPort, r.outcome, r.reason]), [[41000, 'completed', undefined], [41001, 'failed', 'state_exists'], [41002, 'completed', undefined]]);
+    assert.equal(a.datapath.named('openNewPath').length, 2, 'no new path for the session whose state did not move');
+    await settle();
+    assert.deepEqual(a.service.coordinator.inspect(sessions[1]!)?.right?.dstIp, M);
+    assert.equal(a.service.coordinator.inspect(sessions[1]!)?.leftAnchor?.state, 'Done');
+    assert.equal(calls.deletes.flat().length, 2, 'M keeps the state of the session that stays');
+  });
+
+  test('the new instance unreachable: the chunks are given up, the left anchor cancels, every session stays', async () => {
+    const { net, a, m } = await migrationLab();
+    net.down.add(M2);
+    const pending = m.service.migrate({ to: M2, transferState: true, timeoutMs: 60_000 });
+    for (let i = 0; i < 40; i++) await net.clock.advance(100);
+    const results = await pending;
+    assert.deepEqual(results.map((r) => [r.outcome, r.reason]), [['failed', 'state_unreachable'], ['failed', 'state_unreachable'], ['failed', 'state_unreachable']]);
+    assert.equal(a.datapath.named('openNewPath').length, 0);
+    assert.equal(m.service.coordinator.sessionCount, 3);
+  });
+
+  test('without state transfer no state moves; a middlebox with no adapter answers no_adapter', async () => {
+    const { m, calls } = await migrationLab();
+    const results = await m.service.migrate({ to: M2, transferState: false, timeoutMs: 60_000 });
+    assert.deepEqual(results.map((r) => r.outcome), ['completed', 'completed', 'completed']);
+    assert.deepEqual([calls.exports, calls.imports], [[], []]);
   });
 });
 

@@ -1,5 +1,5 @@
 // Tables for `dysco ctl`.
-import type { ReconfigureSessionResult, SessionRecord, Tuple } from '../../api/types';
+import type { MigrationSessionResult, MigrationSummary, ReconfigureSessionResult, SessionRecord, Tuple } from '../../api/types';
 import type { EffectivePolicy } from '../../policy/store';
 
 export function formatTuple(t: Tuple): string {
@@ -67,4 +67,30 @@ export function formatReconfigureResults(results: readonly ReconfigureSessionRes
     results.map((r) => [formatTuple(r.session), r.sessionId === undefined ? '-' : String(r.sessionId), r.outcome, r.reason ?? '-', r.durationMs.toFixed(1)]),
     new Set([1, 4]),
   );
+}
+
+export function formatMigrationResults(results: readonly MigrationSessionResult[]): string {
+  if (results.length === 0) return 'no session matched';
+  const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
+  return formatTable(
+    ['SESSION', 'OUTCOME', 'REASON', 'TIME_MS', 'ROUND_TRIP_MS'],
+    results.map((r) => [formatTuple(r.session), r.outcome, r.reason ?? '-', ms(r.durationMs), ms(r.roundTripMs)]),
+    new Set([3, 4]),
+  );
+}
+
+export function formatMigrationSummary(s: MigrationSummary): string {
+  const ms = (value: number | null) => (value === null ? '-' : `${value.toFixed(1)} ms`);
+  const reasons = Object.entries(s.reasons).map(([reason, n]) => `${reason} ${n}`);
+  return [
+    `${s.completed} of ${s.sessions} sessions moved in ${(s.totalMs / 1000).toFixed(2)} s` + (s.failed || s.unfinished ? ` (${s.failed} failed, ${s.unfinished} unfinished)` : ''),
+    `per session: p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}, max ${ms(s.maxMs)}`,
+    ...(reasons.length ? [`not moved, by reason: ${reasons.join(', ')} (those sessions stay on their old path)`] : []),
+  ].join('\n');
+}
+
+/** One line of progress, rewritten in place on a terminal. */
+export function formatMigrationProgress(total: number, done: readonly MigrationSessionResult[], elapsedMs: number): string {
+  const completed = done.filter((r) => r.outcome === 'completed').length;
+  return `moving ${done.length}/${total} · ${completed} moved · ${done.length - completed} not · ${(elapsedMs / 1000).toFixed(1)} s`;
 }

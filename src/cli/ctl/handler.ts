@@ -1,11 +1,14 @@
 import { ApiClient, ApiError, resolveApiEndpoint } from '../../api/client';
 import { UserError } from '../shared/user-error';
-import { formatPolicies, formatReconfigureResults, formatSessions } from './format';
+import type { MigrationSessionResult } from '../../api/types';
+import { formatMigrationProgress, formatMigrationResults, formatMigrationSummary, formatPolicies, formatReconfigureResults, formatSessions } from './format';
 import {
+  migrateBodyFromArgs,
   policyFromArgs,
   reconfigureBodyFromArgs,
   sessionQueryFromArgs,
   type CtlArgs,
+  type MigrateArgs,
   type PolicyAddArgs,
   type PolicyRmArgs,
   type ReconfigureArgs,
@@ -75,5 +78,28 @@ export function runReconfigure(args: ReconfigureArgs, out: Output = stdout): Pro
     const { results } = await clientFor(args).reconfigure(body);
     out(args.json ? JSON.stringify({ results }) : formatReconfigureResults(results));
     if (results.some((r) => r.outcome !== 'completed')) process.exitCode = 1;
+  });
+}
+
+/** Where progress goes: a line rewritten in place (stderr on a terminal), or nothing. */
+export type ProgressOutput = ((line: string) => void) | undefined;
+
+const stderrProgress = (): ProgressOutput => (process.stderr.isTTY ? (line) => process.stderr.write(`\r\x1b[2K${line}`) : undefined);
+
+export function runMigrate(args: MigrateArgs, out: Output = stdout, progress: ProgressOutput = args.progress === false ? undefined : stderrProgress()): Promise<void> {
+  return userFacing(async () => {
+    const body = migrateBodyFromArgs(args);
+    const startedAt = performance.now();
+    const results: MigrationSessionResult[] = [];
+    let total = 0;
+    const summary = await clientFor(args).migrate(body, (line) => {
+      if (args.json) out(JSON.stringify(line));
+      if ('start' in line) total = line.start.sessions;
+      else if ('result' in line) results.push(line.result);
+      progress?.(formatMigrationProgress(total, results, performance.now() - startedAt));
+    });
+    if (progress) process.stderr.write('\n');
+    if (!args.json) out(`${formatMigrationResults(results)}\n\n${formatMigrationSummary(summary)}`);
+    if (summary.completed < summary.sessions) process.exitCode = 1;
   });
 }

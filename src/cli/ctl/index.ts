@@ -1,11 +1,13 @@
 import type { CommandModule } from 'yargs';
-import { runPolicyAdd, runPolicyList, runPolicyRm, runReconfigure, runSessions } from './handler';
+import { runMigrate, runPolicyAdd, runPolicyList, runPolicyRm, runReconfigure, runSessions } from './handler';
 import {
   ctlOptions,
+  migrateOptions,
   policyAddOptions,
   reconfigureOptions,
   sessionsOptions,
   type CtlArgs,
+  type MigrateArgs,
   type PolicyAddArgs,
   type PolicyRmArgs,
   type ReconfigureArgs,
@@ -54,9 +56,16 @@ const reconfigureCommand: CommandModule<CtlArgs, ReconfigureArgs> = {
   handler: (args) => runReconfigure(args),
 };
 
+const migrateCommand: CommandModule<CtlArgs, MigrateArgs> = {
+  command: 'migrate',
+  describe: 'move the sessions through this middlebox to another instance, with their state (run at the middlebox they leave)',
+  builder: (yargs) => migrateOptions(yargs) as never,
+  handler: (args) => runMigrate(args),
+};
+
 export const ctlCommand: CommandModule<object, CtlArgs> = {
   command: 'ctl',
   describe: 'talk to a running agent through its control API',
-  builder: (yargs) => ctlOptions(yargs).command(sessionsCommand).command(policyCommand).command(reconfigureCommand).demandCommand(1, 'name a ctl command: sessions, policy, reconfigure') as never,
+  builder: (yargs) => ctlOptions(yargs).command(sessionsCommand).command(policyCommand).command(reconfigureCommand).command(migrateCommand).demandCommand(1, 'name a ctl command: sessions, policy, reconfigure, migrate') as never,
   handler: () => undefined,
 };

@@ -1,6 +1,6 @@
 // `dysco ctl` flags, parsed into typed requests for the control API.
 import type { Argv } from 'yargs';
-import { RECONFIGURE_TIMEOUT_MAX_MS, type ReconfigureBody, type SessionQuery, type Tuple } from '../../api/types';
+import { RECONFIGURE_TIMEOUT_MAX_MS, type MigrateBody, type ReconfigureBody, type SessionQuery, type Tuple } from '../../api/types';
 import { parseIpv4 } from '../../net/ipv4';
 import { UserError } from '../shared/user-error';
 import type { Policy, PolicyMatch, PortSpec } from '../../policy/model';
@@ -38,7 +38,17 @@ export interface ReconfigureArgs extends CtlArgs {
   filter?: string;
   rightAnchor?: string;
   via?: string | string[];
+  transferState?: boolean;
   waitMs?: number;
+}
+
+export interface MigrateArgs extends CtlArgs {
+  from?: string;
+  to?: string;
+  filter?: string;
+  stateTransfer?: boolean;
+  waitMs?: number;
+  progress?: boolean;
 }
 
 export function ctlOptions<T>(yargs: Argv<T>) {
@@ -74,6 +84,7 @@ export function reconfigureOptions<T>(yargs: Argv<T>) {
     .option('filter', { type: 'string', describe: 'every session matching srcIp=,dstIp=,srcPort=,dstPort= (comma-separated, at least one)' })
     .option('right-anchor', { type: 'string', describe: 'IPv4 address of the agent at the right end of the segment that changes' })
     .option('via', { type: 'string', describe: 'the new middleboxes between the anchors, a,b,… left to right (none: remove the ones there are)' })
+    .option('transfer-state', { type: 'boolean', describe: 'move each session\'s state from its one old middlebox to the one in --via first' })
     .option('wait-ms', { type: 'number', describe: `how long the agent waits for the runs to end (1..${RECONFIGURE_TIMEOUT_MAX_MS}; default 60000)` });
 }
 
@@ -123,10 +134,40 @@ export function reconfigureBodyFromArgs(args: ReconfigureArgs): ReconfigureBody 
   const body: ReconfigureBody = { rightAnchor: ipv4Arg(String(args.rightAnchor), '--right-anchor'), via };
   if (args.session !== undefined) body.session = parseSessionArg(String(args.session));
   else body.filter = parseFilterArg(String(args.filter));
-  if (args.waitMs !== undefined) {
-    if (!Number.isInteger(args.waitMs) || args.waitMs < 1 || args.waitMs > RECONFIGURE_TIMEOUT_MAX_MS) throw new UserError(`--wait-ms: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
-    body.timeoutMs = args.waitMs;
+  if (args.transferState) {
+    if (via.length !== 1) throw new UserError('--transfer-state: needs exactly one middlebox in --via, the one that takes the state over');
+    body.transferState = true;
   }
+  const wait = waitArg(args.waitMs);
+  if (wait !== undefined) body.timeoutMs = wait;
+  return body;
+}
+
+function waitArg(value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > RECONFIGURE_TIMEOUT_MAX_MS) throw new UserError(`--wait-ms: must be an integer from 1 to ${RECONFIGURE_TIMEOUT_MAX_MS}`);
+  return value;
+}
+
+export function migrateOptions<T>(yargs: Argv<T>) {
+  return yargs
+    .option('from', { type: 'string', describe: 'IPv4 address of the middlebox the sessions leave: the agent talked to (checked)' })
+    .option('to', { type: 'string', describe: 'IPv4 address of the middlebox that takes the sessions over' })
+    .option('filter', { type: 'string', describe: 'only sessions matching srcIp=,dstIp=,srcPort=,dstPort= (default: every session through the middlebox)' })
+    .option('state-transfer', { type: 'boolean', default: true, describe: 'move each session\'s middlebox state first (--no-state-transfer: do not)' })
+    .option('wait-ms', { type: 'number', describe: `how long to wait for the sessions to move (1..${RECONFIGURE_TIMEOUT_MAX_MS}, default 60000)` })
+    .option('progress', { type: 'boolean', describe: 'show progress as sessions move (default: when stderr is a terminal)' });
+}
+
+/** The request a `migrate` would POST. */
+export function migrateBodyFromArgs(args: MigrateArgs): MigrateBody {
+  if (args.to === undefined) throw new UserError('--to is required (the middlebox that takes the sessions over)');
+  const body: MigrateBody = { to: ipv4Arg(String(args.to), '--to'), transferState: args.stateTransfer !== false };
+  if (args.from !== undefined) body.from = ipv4Arg(String(args.from), '--from');
+  if (body.from === body.to) throw new UserError('--to: must not be the middlebox the sessions leave');
+  if (args.filter !== undefined) body.filter = parseFilterArg(String(args.filter));
+  const wait = waitArg(args.waitMs);
+  if (wait !== undefined) body.timeoutMs = wait;
   return body;
 }
 
