@@ -6,7 +6,9 @@
 // session tuple as the left side of the path named it (the address list's session); each hop also names the
 // subsession the message travels on, as the sender sends it; the few messages that go straight to an agent by its
 // address (state transfer, a migration's result) name no subsession.
-import type { FailureReason } from './outcome';
+import type { MigrateFailure, NackReason, StateTransferFailure } from './outcome';
+
+export type { MigrateFailure, NackReason, StateTransferFailure } from './outcome';
 
 export interface Tuple {
   srcIp: number;
@@ -30,14 +32,6 @@ export interface SeqDelta {
   forward: number;
   reverse: number;
 }
-
-export type NackReason =
-  | 'locked' // the subsession is already locked for another reconfiguration
-  | 'not_anchor' // the far endpoint was reached and is not the wanted right anchor
-  | 'contention' // a held request whose own, overlapping request succeeded
-  | 'unknown_session' // no such session (any more) at this agent
-  | 'delta_not_fixed' // a middlebox in the segment whose sequence-number delta may still change
-  | 'canceled'; // the reconfiguration was canceled before this request reached the agent
 
 interface Addressed {
   id: ReconfigId;
@@ -107,9 +101,6 @@ export interface MigrateRequest {
   transferState: boolean;
 }
 
-/** Why a session did not migrate: the run's failure, or why it could not start (a coordinator's refusal). */
-export type MigrateFailure = FailureReason | 'busy' | 'no_neighbour' | 'invalid' | 'unknown_session' | 'unknown_subsession' | 'wrong_direction' | 'stale';
-
 /** Left anchor → the agent whose migrateRequest it ran, by address: how the run ended and how long it took there. */
 export interface MigrateResult {
   type: 'migrateResult';
@@ -125,16 +116,6 @@ export interface MoveState extends Addressed {
   type: 'moveState';
   to: number;
 }
-
-/** Why a session's state did not reach the new instance (the adapters' reasons, and the transfer's own). */
-export type StateTransferFailure =
-  | 'not_found' // the old instance holds no state for the session
-  | 'exists' // the new instance holds state for it already
-  | 'malformed' // bytes that are no state of the new instance's kind
-  | 'not_verified' // imported, but what reads back differs (the import is undone)
-  | 'failed' // an adapter or its middlebox refused, detail in that agent's log
-  | 'no_adapter' // an agent asked to export or import has no state adapter configured
-  | 'unreachable'; // the old instance's host could not deliver the state to the new one's
 
 /**
  * Old middlebox → new middlebox, by address: one part of the session's state, as the old instance's adapter
