@@ -25,7 +25,7 @@ export type FailureReason =
   | 'unreachable' // the control channel gave up on the requestLock to the next agent
   | 'new_path_failed' // a RST answered the new path's handshake
   | 'setup_timeout' // no SYN-ACK on the new path in time, its SYN sent again and again
-  | `state_${StateTransferFailure}` // the old instance's state did not reach the new one (messages.ts)
+  | `state_${StateTransferFailure}` // the old instance's state did not reach the new one
   | 'state_timeout'; // no word on the state transfer in time
 
 export type Outcome = { result: 'completed' } | { result: 'failed'; reason: FailureReason };
