@@ -5,13 +5,13 @@
 // Each message to a peer gets the next number of that peer's sequence, within this channel's epoch (a number the
 // owner picks at random, so a restarted agent is not taken for a duplicate of its former self). The receiver acks
 // every copy and delivers the first, in arrival order. The sender retransmits with back-off until acked and gives
-// up after the policy's attempts; at most DUPLICATE_WINDOW messages per peer are unacked at once, the rest queue.
+// up after the policy's attempts; the unacked messages to a peer span at most DUPLICATE_WINDOW numbers, the rest queue.
 import type { ReconfigMessage } from '../reconfig/messages';
 import { decodeFrame, encodeFrame, messageProblem, type FrameTypeName } from './codec';
 import { ControlCounters, type ControlCountersSnapshot, type DeliveryFailureReason } from './counters';
 import { DUPLICATE_WINDOW, DuplicateWindow } from './duplicate-window';
 import { retransmitDelayMs, retryPolicyProblem, retrySpanMs, type RetryPolicy } from './retry-policy';
-import { serialAdd } from './serial';
+import { serialAdd, serialDistance } from './serial';
 
 /** Peers whose receive state is kept at once; frames from one more are refused (too_many_peers). */
 export const MAX_PEERS = 1024;
@@ -86,6 +86,16 @@ interface PeerReceiver {
 
 const emptyOutput = (): ChannelOutput => ({ transmit: [], deliver: [], acked: [], failed: [] });
 
+/**
+ * Whether the next number may go out: every unacked message must stay within the receiver's duplicate window of
+ * the newest, or its retransmission would be refused as stale. Acks out of order free a slot but not the window:
+ * an old message still unacked holds the span (in-flight entries are kept in the order they were sent).
+ */
+function hasRoom(sender: PeerSender): boolean {
+  const oldest = sender.inFlight.keys().next();
+  return oldest.done === true || serialDistance(oldest.value, sender.nextSeq) < DUPLICATE_WINDOW;
+}
+
 const isPeerAddress = (peer: number) => Number.isInteger(peer) && peer > 0 && peer <= 0xffffffff;
 
 export class ControlChannel {
@@ -118,7 +128,7 @@ export class ControlChannel {
     if (problem) return { ok: false, error: `cannot send ${String(message?.type)}: ${problem}`, ...emptyOutput() };
     const out = emptyOutput();
     const sender = this.sender(peer);
-    if (sender.inFlight.size < DUPLICATE_WINDOW) {
+    if (hasRoom(sender)) {
       this.transmitNew(peer, sender, message, now, out);
     } else if (sender.queue.length < MAX_QUEUED_PER_PEER) {
       sender.queue.push(message);
@@ -237,7 +247,7 @@ export class ControlChannel {
   }
 
   private promote(peer: number, sender: PeerSender, now: number, out: ChannelOutput): void {
-    while (sender.inFlight.size < DUPLICATE_WINDOW && sender.queue.length > 0) {
+    while (hasRoom(sender) && sender.queue.length > 0) {
       this.transmitNew(peer, sender, sender.queue.shift()!, now, out);
     }
   }

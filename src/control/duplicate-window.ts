@@ -1,6 +1,6 @@
 // The receiver's memory of which sequence numbers of one peer's epoch it has delivered: the highest, and a bitmap
-// of the DUPLICATE_WINDOW numbers up to it. The sender never has more than DUPLICATE_WINDOW messages unacked, so
-// anything older than the window was delivered (or given up by the sender) and is refused as stale.
+// of the DUPLICATE_WINDOW numbers up to it. The sender's unacked messages never span more than DUPLICATE_WINDOW
+// numbers, so anything older than the window was delivered (or given up by the sender) and is refused as stale.
 import { serialDistance } from './serial';
 
 export const DUPLICATE_WINDOW = 64;

@@ -90,8 +90,13 @@ export const FIREWALL_RULES: readonly (readonly string[])[] = [
   ['-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
 ];
 
-export async function installFirewall(tb: Testbed, host: string): Promise<void> {
-  for (const rule of FIREWALL_RULES) await tb.exec(host, ['iptables', '-w', '5', ...rule]);
+/**
+ * `admitNew: false`: a firewall that admits no connection itself and passes only those conntrack already holds, as
+ * a firewall instance that takes sessions over from another must (state transfer puts them there).
+ */
+export async function installFirewall(tb: Testbed, host: string, options: { admitNew?: boolean } = {}): Promise<void> {
+  const rules = options.admitNew === false ? FIREWALL_RULES.filter((rule) => !rule.includes('NEW')) : FIREWALL_RULES;
+  for (const rule of rules) await tb.exec(host, ['iptables', '-w', '5', ...rule]);
   // conntrack must not pick up connections in the middle: a packet that is not a SYN of a known flow is INVALID
   await tb.exec(host, ['sysctl', '-q', '-w', 'net.netfilter.nf_conntrack_tcp_loose=0']);
 }

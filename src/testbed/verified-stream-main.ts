@@ -2,9 +2,10 @@
 // The verified stream as a program, for running inside a testbed namespace (`ip netns exec <ns> node
 // dist/src/testbed/verified-stream-main.js …`):
 //   serve   --port P [--address A] [--connections N] [--duration-ms D | --bytes B] [--rate-mbit R]
-//   connect --address A --port P --seed S (--duration-ms D | --bytes B) [--rate-mbit R]
+//   connect --address A --port P --seed S [--connections N] (--duration-ms D | --bytes B) [--rate-mbit R]
 // Each prints JSON lines: serve first {"event":"listening",...}; both one {"event":"report",...} per connection
-// (StreamPeerReport and the connection's endpoints). Exit 0 when every connection was intact, 1 when one was not,
+// (StreamPeerReport and the connection's endpoints); a client of N connections uses the seeds S, S+1, ….
+// Exit 0 when every connection was intact, 1 when one was not,
 // 2 on a usage error. A server without a limit sends until its peer ends.
 import { connect, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -77,7 +78,6 @@ export function parseStreamArgs(argv: readonly string[]): Parsed {
     if (values.address === undefined) throw new UsageError('connect needs --address');
     if (seed === undefined) throw new UsageError('connect needs --seed');
     if (durationMs === undefined && bytes === undefined) throw new UsageError('connect needs --duration-ms or --bytes');
-    if (values.connections !== undefined) throw new UsageError('--connections is for serve');
   } else if (seed !== undefined) {
     throw new UsageError('serve learns each connection\'s seed from its client; no --seed');
   }
@@ -143,6 +143,11 @@ async function serve(args: Parsed): Promise<boolean> {
   return allOk;
 }
 
+async function connectAll(args: Parsed): Promise<boolean> {
+  const oks = await Promise.all(Array.from({ length: args.connections }, (_, i) => connectAndRun({ ...args, seed: (args.seed! + i) >>> 0 })));
+  return oks.every(Boolean);
+}
+
 async function connectAndRun(args: Parsed): Promise<boolean> {
   const socket = connect({ host: args.address!, port: args.port, allowHalfOpen: true });
   socket.setTimeout(CONNECT_TIMEOUT_MS);
@@ -154,7 +159,7 @@ async function connectAndRun(args: Parsed): Promise<boolean> {
     });
   } catch (err) {
     socket.destroy();
-    print({ event: 'report', role: 'client', ok: false, failures: [`connect ${args.address}:${args.port}: ${(err as Error).message}`] });
+    print({ event: 'report', role: 'client', seed: args.seed, ok: false, failures: [`connect ${args.address}:${args.port}: ${(err as Error).message}`] });
     return false;
   }
   socket.setTimeout(0);
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const ok = args.command === 'serve' ? await serve(args) : await connectAndRun(args);
+  const ok = args.command === 'serve' ? await serve(args) : await connectAll(args);
   process.exitCode = ok ? 0 : 1;
 }
 

@@ -102,22 +102,30 @@ export async function startStreamServer(tb: Testbed, host: string, opts: StreamS
 
 export interface StreamClientOptions {
   seed: number;
+  /** connections of this one client process, seeds seed, seed+1, …; default 1 */
+  connections?: number;
   durationMs?: number;
   bytes?: number;
   rateMbitPerSecond?: number;
 }
 
-/** One client in `host`'s namespace against `server`; resolves with its report (ok false on any failure). */
-export async function runStreamClient(tb: Testbed, host: string, server: Endpoint, opts: StreamClientOptions): Promise<StreamReport> {
+/** One client process in `host`'s namespace against `server`; resolves with a report per connection (ok false on any failure). */
+export async function runStreamClients(tb: Testbed, host: string, server: Endpoint, opts: StreamClientOptions): Promise<StreamReport[]> {
   if (opts.durationMs === undefined && opts.bytes === undefined) throw new RangeError('a stream client needs durationMs or bytes');
-  const argv = [process.execPath, VERIFIED_STREAM_ENTRY, 'connect', '--address', server.address, '--port', String(server.port), '--seed', String(opts.seed), ...limitArgs(opts)];
+  const connections = opts.connections ?? 1;
+  const argv = [process.execPath, VERIFIED_STREAM_ENTRY, 'connect', '--address', server.address, '--port', String(server.port), '--seed', String(opts.seed), '--connections', String(connections), ...limitArgs(opts)];
   const timeoutMs = (opts.durationMs ?? 60_000) + CLIENT_SLACK_MS;
   const result = await tb.exec(host, argv, { allowFailure: true, timeoutMs });
-  const report = parseLines(result.stdout).find((line) => line.event === 'report') as StreamReport | undefined;
-  if (!report) {
-    throw new Error(`verified-stream client on ${host} printed no report (exit ${result.code ?? result.signal}): ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
+  const reports = parseLines(result.stdout).filter((line) => line.event === 'report') as unknown as StreamReport[];
+  if (reports.length !== connections) {
+    throw new Error(`verified-stream client on ${host} printed ${reports.length} of ${connections} reports (exit ${result.code ?? result.signal}): ${result.stderr.trim().split('\n').slice(-5).join('\n')}`);
   }
-  return report;
+  return reports;
+}
+
+/** One client of one connection. */
+export async function runStreamClient(tb: Testbed, host: string, server: Endpoint, opts: StreamClientOptions): Promise<StreamReport> {
+  return (await runStreamClients(tb, host, server, { ...opts, connections: 1 }))[0]!;
 }
 
 /** Tcp RetransSegs of a host's namespace (every connection of the namespace, alive or gone). */
@@ -146,6 +154,8 @@ export interface VerifiedStreamsOptions extends StreamClientOptions {
   port: number;
   /** concurrent sessions, seeds seed, seed+1, …; default 1 */
   sessions?: number;
+  /** sessions per client process (many sessions in few processes); default 1 */
+  sessionsPerProcess?: number;
   /** called once every client has connected and is streaming (after `startedAfterMs`) */
   whileRunning?: () => Promise<void>;
   /** default 300 ms */
@@ -166,13 +176,16 @@ export async function runVerifiedStreams(tb: Testbed, clientHost: string, server
   const server = await startStreamServer(tb, serverHost, { port: opts.port, connections: count, rateMbitPerSecond: opts.rateMbitPerSecond });
   try {
     const before = await retransSegsOf(tb, clientHost);
-    const clients = Array.from({ length: count }, (_, i) => runStreamClient(tb, clientHost, server, { ...opts, seed: (opts.seed + i) >>> 0 }));
+    const perProcess = Math.max(1, opts.sessionsPerProcess ?? 1);
+    const clients = Array.from({ length: Math.ceil(count / perProcess) }, (_, p) =>
+      runStreamClients(tb, clientHost, server, { ...opts, seed: (opts.seed + p * perProcess) >>> 0, connections: Math.min(perProcess, count - p * perProcess) }),
+    );
     let during: Promise<void> | undefined;
     if (opts.whileRunning) {
       const run = opts.whileRunning;
       during = new Promise<void>((resolve) => setTimeout(resolve, opts.startedAfterMs ?? 300)).then(run);
     }
-    const reports = await Promise.all(clients);
+    const reports = (await Promise.all(clients)).flat();
     await during;
     // a client that never connected leaves the server waiting: its reports so far are all there is
     let timer: NodeJS.Timeout | undefined;

@@ -244,6 +244,24 @@ describe('windows', () => {
     assert.deepEqual(net.delivered.get(B)!.map(nonceOf), [0, DUPLICATE_WINDOW]);
   });
 
+  it('the sender: an old message still unacked holds the window, so its retransmission is never refused as stale', () => {
+    const net = new Net();
+    const a = net.add(A);
+    net.add(B);
+    // Three windows' worth at once; the first datagram is lost, every other arrives.
+    for (let n = 0; n < 3 * DUPLICATE_WINDOW; n++) net.send(A, B, teardown(n));
+    net.flush((d) => (nonceOfBytes(d.bytes) === 0 ? 0 : 1));
+    for (let round = 0; round < 5; round++) net.flush();
+    // Acks of 1..63 freed slots, but nothing past 0 + 63 went out: 0 is still within the receiver's window.
+    assert.equal(net.delivered.get(B)!.length, DUPLICATE_WINDOW - 1);
+    assert.equal(a.pending(), 3 * DUPLICATE_WINDOW - (DUPLICATE_WINDOW - 1));
+    while (net.delivered.get(B)!.length < 3 * DUPLICATE_WINDOW && net.step()) net.flush();
+    assert.equal(net.delivered.get(B)!.length, 3 * DUPLICATE_WINDOW);
+    net.flush(); // the last acks
+    assert.equal(a.counterSnapshot().deliveryFailures.retries_exhausted, 0);
+    assert.equal(a.pending(), 0);
+  });
+
   it('a full queue fails the message at once', () => {
     const a = new ControlChannel({ epoch: 1, initialSeq: 0, retry: RETRY });
     for (let n = 0; n < DUPLICATE_WINDOW + MAX_QUEUED_PER_PEER; n++) assert.equal(a.send(B, teardown(n), 0).failed.length, 0);
