@@ -1,4 +1,5 @@
 // The benchmark registry behind `dysco bench <name>`.
+import { runMigrationGoodput } from './migration-goodput';
 import { runSetupLatency } from './setup-latency';
 import { runPipeline } from './pipeline';
 import { runReconfigBench } from './reconfig';
@@ -16,6 +17,10 @@ export interface BenchOptions {
   rateMbit?: number;
   /** reconfig: time each step on the client's link as well */
   wire?: boolean;
+  /** migration-goodput: move the migrated sessions' state (false: show the firewall blocking them) */
+  stateTransfer?: boolean;
+  /** migration-goodput: connections per bundle */
+  connections?: number;
   log: (line: string) => void;
 }
 
@@ -35,6 +40,17 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
   reconfig: {
     describe: 'reconfigurations of live sessions carrying verified traffic both ways: time, failures, bytes lost, retransmissions',
     run: (options) => runReconfigBench(options),
+  },
+  'migration-goodput': {
+    describe: 'the paper\'s Figure 11: three bundles through a firewall, one moved to a second firewall with its conntrack state; goodput per second',
+    run: (options) =>
+      runMigrationGoodput({
+        quick: options.quick,
+        stateTransfer: options.stateTransfer !== false,
+        log: options.log,
+        ...(options.connections !== undefined && { connections: options.connections }),
+        ...(options.rateMbit !== undefined && { rateMbit: options.rateMbit }),
+      }),
   },
   'state-transfer': {
     describe: 'conntrack state of 1 to 10K real sessions moved between two namespaces over ctnetlink, against a conntrack process per entry',

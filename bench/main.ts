@@ -25,13 +25,18 @@ export function buildBenchCli(argv: string[]) {
             describe: "PMD backing the agents' veth ports; throughput measures every kind given side by side, the others use the first",
           })
           .option('streams', { type: 'number', default: 4, describe: 'parallel TCP streams' })
-          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10)' })
+          .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10); migration-goodput: each firewall link\u2019s rate (default 100)' })
+          .option('state-transfer', { type: 'boolean', default: true, describe: 'migration-goodput: move the sessions\u2019 state (--no-state-transfer: show the new firewall blocking them)' })
+          .option('connections', { type: 'number', describe: 'migration-goodput: connections per bundle (default 100, quick 10)' })
           .option('wire', { type: 'boolean', default: false, describe: 'reconfig: capture the client\u2019s link (tcpdump) and time each step on the wire' }),
       async (args) => {
         const bench = BENCHMARKS[args.name];
         if (!bench) throw new BenchUsageError(`unknown benchmark "${args.name}"; known: ${names.join(', ')}`);
         if (!Number.isInteger(args.streams) || args.streams < 1 || args.streams > 128) {
           throw new BenchUsageError('--streams must be an integer from 1 to 128');
+        }
+        if (args.connections !== undefined && (!Number.isInteger(args.connections) || args.connections < 1 || args.connections > 128)) {
+          throw new BenchUsageError('--connections must be an integer from 1 to 128 (iperf3 -P)');
         }
         if (args.rateMbit !== undefined && !(args.rateMbit > 0 && args.rateMbit <= 10_000)) {
           throw new BenchUsageError('--rate-mbit must be a number above 0 and at most 10000');
@@ -43,6 +48,8 @@ export function buildBenchCli(argv: string[]) {
           streams: args.streams,
           ...(args.rateMbit !== undefined && { rateMbit: args.rateMbit }),
           wire: args.wire,
+          stateTransfer: args.stateTransfer,
+          ...(args.connections !== undefined && { connections: args.connections }),
           log: (line) => process.stderr.write(`${line}\n`),
         });
       },

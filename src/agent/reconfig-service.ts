@@ -62,8 +62,10 @@ export interface MigrationResult {
   session: Tuple;
   outcome: 'completed' | 'failed' | 'unfinished';
   reason?: string;
-  /** The left anchor's own duration of the run, as its migrateResult reported it. */
+  /** The left anchor's own duration of the run, as its migrateResult reported it: start to the old path's end. */
   durationMs?: number;
+  /** From the start to the left anchor's switch: its first new data on the new path. */
+  switchedMs?: number;
   /** From this agent's migrateRequest to the migrateResult. */
   roundTripMs: number;
 }
@@ -145,6 +147,8 @@ export class ReconfigService {
   private readonly armed = new Set<unknown>();
   private readonly waiters = new Map<string, Waiter>();
   private readonly startedAt = new Map<string, number>();
+  /** When this agent's own runs switched to their new path, by id, until they finish. */
+  private readonly switchedAt = new Map<string, number>();
   private inputs: Promise<void> = Promise.resolve();
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
@@ -257,7 +261,7 @@ export class ReconfigService {
 
   private onMigrateResult(message: MigrateResult): void {
     const durationMs = message.durationUs / 1000;
-    if (message.outcome === 'completed') this.migrated(message.session, { outcome: 'completed', durationMs });
+    if (message.outcome === 'completed') this.migrated(message.session, { outcome: 'completed', durationMs, switchedMs: message.switchedUs / 1000 });
     else this.migrated(message.session, { outcome: 'failed', reason: message.outcome, ...(message.id.nonce !== 0 && { durationMs }) });
   }
 
@@ -355,6 +359,8 @@ export class ReconfigService {
     if (event.type === 'two_paths_entered') {
       const waiter = [...this.waiters.values()].find((w) => sameTuple(w.session, entry.view.session));
       if (waiter && waiter.switchedAt === undefined) waiter.switchedAt = this.options.now();
+      const left = this.coordinator.inspect(entry.view.session)?.leftAnchor;
+      if (left && left.state === 'SettingUp' && !this.switchedAt.has(idKey(left.id))) this.switchedAt.set(idKey(left.id), this.options.now());
     }
     this.apply(this.coordinator.datapath(input), event.type);
   }
@@ -427,13 +433,17 @@ export class ReconfigService {
           return;
         }
         const startedAt = this.startedAt.get(key);
+        const switchedAt = this.switchedAt.get(key);
         this.startedAt.delete(key);
+        this.switchedAt.delete(key);
         const seconds = startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000;
         this.options.metrics?.finished('left', output.outcome.result, reason, seconds);
         if (output.requestedBy !== undefined) {
-          const durationUs = Math.min(0xffffffff, Math.round((seconds ?? 0) * 1e6));
+          const micros = (ms: number) => Math.min(0xffffffff, Math.max(0, Math.round(ms * 1000)));
+          const durationUs = micros((seconds ?? 0) * 1000);
+          const switchedUs = switchedAt === undefined || startedAt === undefined ? 0 : micros(switchedAt - startedAt);
           const outcome = output.outcome.result === 'completed' ? 'completed' : output.outcome.reason;
-          this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.session, outcome, durationUs });
+          this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.session, outcome, durationUs, switchedUs });
         }
         this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome }, 'reconfiguration finished');
         const waiter = this.waiters.get(key);
@@ -550,6 +560,7 @@ export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure' | 'm
         outcome: r.outcome,
         ...(r.reason !== undefined && { reason: r.reason }),
         ...(r.durationMs !== undefined && { durationMs: ms3(r.durationMs) }),
+        ...(r.switchedMs !== undefined && { switchedMs: ms3(r.switchedMs) }),
         roundTripMs: ms3(r.roundTripMs),
       });
       const results = await service.migrate({

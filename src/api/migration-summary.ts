@@ -10,10 +10,17 @@ function percentile(sorted: readonly number[], p: number): number | null {
 }
 
 export function summarizeMigration(results: readonly MigrationSessionResult[], totalMs: number): MigrationSummary {
-  const durations = results
-    .filter((r) => r.outcome === 'completed' && r.durationMs !== undefined)
-    .map((r) => r.durationMs!)
-    .sort((a, b) => a - b);
+  const sortedOf = (field: 'durationMs' | 'switchedMs') =>
+    results
+      .filter((r) => r.outcome === 'completed' && r[field] !== undefined)
+      .map((r) => r[field]!)
+      .sort((a, b) => a - b);
+  const durations = sortedOf('durationMs');
+  const switches = sortedOf('switchedMs');
+  const at = (sorted: number[], p: number) => {
+    const v = percentile(sorted, p);
+    return v === null ? null : round3(v);
+  };
   const reasons: Record<string, number> = {};
   for (const r of results) {
     if (r.outcome === 'completed') continue;
@@ -33,6 +40,8 @@ export function summarizeMigration(results: readonly MigrationSessionResult[], t
     p50Ms: p50 === null ? null : round3(p50),
     p99Ms: p99 === null ? null : round3(p99),
     maxMs: max === null ? null : round3(max),
+    switchP50Ms: at(switches, 50),
+    switchP99Ms: at(switches, 99),
     reasons,
   };
 }

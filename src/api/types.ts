@@ -135,8 +135,10 @@ export interface MigrationSessionResult {
   outcome: ReconfigureOutcome;
   /** Failed: a FailureReason of src/reconfig/outcome.ts, the left neighbour's refusal, or unreachable. */
   reason?: string;
-  /** The left anchor's own time for the run, state transfer included. */
+  /** The left anchor's own time for the run, state transfer included: start to the old path's end. */
   durationMs?: number;
+  /** From the start to the left anchor's switch: its new data went on the new path from then on. */
+  switchedMs?: number;
   /** From this agent's request to the left anchor's answer. */
   roundTripMs: number;
 }
@@ -152,6 +154,9 @@ export interface MigrationSummary {
   p50Ms: number | null;
   p99Ms: number | null;
   maxMs: number | null;
+  /** Over the completed sessions' switchedMs: until their traffic moved. */
+  switchP50Ms: number | null;
+  switchP99Ms: number | null;
   /** Failed and unfinished sessions by reason. */
   reasons: Record<string, number>;
 }

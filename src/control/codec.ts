@@ -105,7 +105,7 @@ export const BODY_BYTES: Readonly<Record<FrameTypeName, number>> = {
   rightRequest: 2 * TUPLE_BYTES + ADDRESS_BYTES,
   teardown: ID_BYTES + 2 * TUPLE_BYTES,
   migrateRequest: 2 * TUPLE_BYTES + 2 * ADDRESS_BYTES + 1,
-  migrateResult: ID_BYTES + TUPLE_BYTES + 1 + 4,
+  migrateResult: ID_BYTES + TUPLE_BYTES + 1 + 4 + 4,
   moveState: ID_BYTES + 2 * TUPLE_BYTES + ADDRESS_BYTES,
   stateChunk: ID_BYTES + 2 * TUPLE_BYTES + 1 + 1 + 2,
   stateResult: ID_BYTES + TUPLE_BYTES + 1,
@@ -198,7 +198,7 @@ export function messageProblem(message: ReconfigMessage): string | undefined {
     case 'migrateResult':
       id(message.id);
       oneOf('migration outcome', message.outcome, MIGRATE_OUTCOME_CODES);
-      if (!isUint(message.durationUs, 32)) problems.push('durationUs must be a 32-bit unsigned integer');
+      if (!isUint(message.durationUs, 32) || !isUint(message.switchedUs, 32)) problems.push('durationUs and switchedUs must be 32-bit unsigned integers');
       break;
     case 'moveState':
       tuple('subsession', message.subsession);
@@ -296,6 +296,7 @@ function writeBody(w: Writer, message: ReconfigMessage): void {
       w.tuple(message.session);
       w.u8(MIGRATE_OUTCOME_CODES[message.outcome]);
       w.u32(message.durationUs);
+      w.u32(message.switchedUs);
       return;
     case 'stateChunk':
       w.id(message.id);
@@ -410,7 +411,8 @@ function readBody(r: Reader, type: ReconfigMessageType): ReconfigMessage | undef
       const session = r.tuple();
       const outcome = MIGRATE_OUTCOME_BY_CODE.get(r.u8());
       const durationUs = r.u32();
-      return outcome === undefined ? undefined : { type, id, session, outcome, durationUs };
+      const switchedUs = r.u32();
+      return outcome === undefined ? undefined : { type, id, session, outcome, durationUs, switchedUs };
     }
     case 'stateChunk': {
       const id = r.id();

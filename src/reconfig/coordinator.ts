@@ -438,7 +438,7 @@ export class ReconfigCoordinator {
     const refusal: ReconfigOutput = {
       kind: 'send',
       to: requester,
-      message: { type: 'migrateResult', id: { leftAnchor: this.self, nonce: 0 }, session: entry.session, outcome: started.reason, durationUs: 0 },
+      message: { type: 'migrateResult', id: { leftAnchor: this.self, nonce: 0 }, session: entry.session, outcome: started.reason, durationUs: 0, switchedUs: 0 },
     };
     return rejected(started.reason, [...started.outputs, refusal]);
   }

@@ -109,6 +109,8 @@ export interface MigrateResult {
   outcome: 'completed' | MigrateFailure;
   /** From the left anchor's start to its end, microseconds (saturating at 2^32 - 1). */
   durationUs: number;
+  /** From its start to its switch to the new path, microseconds; 0 when it did not switch. */
+  switchedUs: number;
 }
 
 /** Left anchor → the old middlebox, on the locked segment's first subsession: send your state of the session to `to`. */

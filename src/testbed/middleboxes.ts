@@ -183,6 +183,24 @@ export async function limitRate(tb: Testbed, target: Target, iface: string, limi
   await tb.exec(target, ['tc', 'qdisc', 'replace', 'dev', iface, 'root', 'tbf', 'rate', `${limit.mbitPerSecond}mbit`, 'burst', String(burst), 'latency', `${latencyMs}ms`], opts);
 }
 
+/**
+ * A rate-limited link whose control datagrams (UDP to `priorityUdpPort`) go ahead of the data, as operators give
+ * control traffic its own class: HTB at the rate with two classes, the data's a byte FIFO of `queueMs` at the rate.
+ * (This kernel has HTB, TBF and the FIFOs, no fq_codel or prio.)
+ */
+export async function shapeLink(tb: Testbed, target: Target, iface: string, link: { mbitPerSecond: number; queueMs: number; priorityUdpPort: number }, opts: ExecOptions = {}): Promise<void> {
+  const { mbitPerSecond: rate, queueMs, priorityUdpPort } = link;
+  if (!(rate > 1) || !Number.isFinite(rate)) throw new RangeError(`rate must be a number of Mbit/s above 1: ${rate}`);
+  const tc = (args: string[]) => tb.exec(target, ['tc', ...args], opts);
+  await tb.exec(target, ['tc', 'qdisc', 'del', 'dev', iface, 'root'], { ...opts, allowFailure: true });
+  await tc(['qdisc', 'add', 'dev', iface, 'root', 'handle', '1:', 'htb', 'default', '20']);
+  await tc(['class', 'add', 'dev', iface, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', `${rate}mbit`, 'ceil', `${rate}mbit`]);
+  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '1mbit', 'ceil', `${rate}mbit`, 'prio', '0']);
+  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', `${rate - 1}mbit`, 'ceil', `${rate}mbit`, 'prio', '1']);
+  await tc(['qdisc', 'add', 'dev', iface, 'parent', '1:20', 'bfifo', 'limit', String(Math.max(64 * 1024, Math.round((rate * 1e6 * queueMs) / 8000)))]);
+  await tc(['filter', 'add', 'dev', iface, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', String(priorityUdpPort), '0xffff', 'flowid', '1:10']);
+}
+
 export async function removeRateLimit(tb: Testbed, target: Target, iface: string, opts: ExecOptions = {}): Promise<void> {
   await tb.exec(target, ['tc', 'qdisc', 'del', 'dev', iface, 'root'], { ...opts, allowFailure: true });
 }

@@ -81,8 +81,8 @@ class RecordingReconfigurer implements Reconfigurer {
     this.migrations.push(command);
     const session = (port: number) => ({ srcIp: '10.0.0.1', dstIp: '10.0.0.2', srcPort: port, dstPort: 80 });
     const results: MigrationSessionResult[] = [
-      { session: session(40001), outcome: 'completed', durationMs: 4, roundTripMs: 5 },
-      { session: session(40002), outcome: 'completed', durationMs: 6, roundTripMs: 7 },
+      { session: session(40001), outcome: 'completed', durationMs: 4, switchedMs: 1, roundTripMs: 5 },
+      { session: session(40002), outcome: 'completed', durationMs: 6, switchedMs: 2, roundTripMs: 7 },
       { session: session(40003), outcome: 'failed', reason: 'state_exists', durationMs: 2, roundTripMs: 3 },
     ];
     events.start(results.length);
@@ -171,7 +171,7 @@ describe('POST /v1/migrate and dysco ctl migrate', () => {
     assert.deepEqual(lines[0], { start: { from: '10.0.1.1', to: '10.0.1.2', sessions: 3 } });
     assert.equal(lines.filter((l) => 'result' in l).length, 3);
     assert.deepEqual(lines.at(-1), { summary });
-    assert.deepEqual({ ...summary, totalMs: 0 }, { sessions: 3, completed: 2, failed: 1, unfinished: 0, totalMs: 0, p50Ms: 4, p99Ms: 6, maxMs: 6, reasons: { state_exists: 1 } });
+    assert.deepEqual({ ...summary, totalMs: 0 }, { sessions: 3, completed: 2, failed: 1, unfinished: 0, totalMs: 0, p50Ms: 4, p99Ms: 6, maxMs: 6, switchP50Ms: 1, switchP99Ms: 2, reasons: { state_exists: 1 } });
   });
 
   test('a bad body is a 400 naming the fields; from must be this agent; without reconfiguration 503', async () => {
@@ -203,9 +203,9 @@ describe('POST /v1/migrate and dysco ctl migrate', () => {
       assert.equal(reconfigurer.migrations.at(-1)?.transferState, false);
       assert.equal(process.exitCode, 1);
       const text = out.join('\n');
-      assert.match(text, /10\.0\.0\.1:40003->10\.0\.0\.2:80\s+failed\s+state_exists\s+2\.0\s+3\.0/);
+      assert.match(text, /10\.0\.0\.1:40003->10\.0\.0\.2:80\s+failed\s+state_exists\s+-\s+2\.0\s+3\.0/);
       assert.match(text, /2 of 3 sessions moved in [0-9.]+ s \(1 failed, 0 unfinished\)/);
-      assert.match(text, /p50 4\.0 ms, p99 6\.0 ms, max 6\.0 ms/);
+      assert.match(text, /until switched: p50 1\.0 ms, p99 2\.0 ms; until the old path ended: p50 4\.0 ms, p99 6\.0 ms, max 6\.0 ms/);
       assert.match(text, /not moved, by reason: state_exists 1/);
       assert.match(progress.at(-1)!, /^moving 3\/3 · 2 moved · 1 not/);
       out.length = 0;

@@ -37,7 +37,7 @@ const message: fc.Arbitrary<ReconfigMessage> = fc.oneof(
   fc.record({ type: fc.constant('rightRequest' as const), session: tuple, subsession: tuple, rightAnchor: address }),
   fc.record({ type: fc.constant('teardown' as const), id, session: tuple, subsession: tuple }),
   fc.record({ type: fc.constant('migrateRequest' as const), session: tuple, subsession: tuple, rightAnchor: address, replacement: address, transferState: fc.boolean() }),
-  fc.record({ type: fc.constant('migrateResult' as const), id, session: tuple, outcome: fc.constantFrom(...(Object.keys(MIGRATE_OUTCOME_CODES) as (keyof typeof MIGRATE_OUTCOME_CODES)[])), durationUs: u32 }),
+  fc.record({ type: fc.constant('migrateResult' as const), id, session: tuple, outcome: fc.constantFrom(...(Object.keys(MIGRATE_OUTCOME_CODES) as (keyof typeof MIGRATE_OUTCOME_CODES)[])), durationUs: u32, switchedUs: u32 }),
   fc.record({ type: fc.constant('moveState' as const), id, session: tuple, subsession: tuple, to: address }),
   fc
     .record({ id, session: tuple, tuple, parts: fc.integer({ min: 1, max: STATE_CHUNK_PARTS_MAX }), part: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: STATE_CHUNK_BYTES }) })

@@ -73,9 +73,9 @@ export function formatMigrationResults(results: readonly MigrationSessionResult[
   if (results.length === 0) return 'no session matched';
   const ms = (value: number | undefined) => (value === undefined ? '-' : value.toFixed(1));
   return formatTable(
-    ['SESSION', 'OUTCOME', 'REASON', 'TIME_MS', 'ROUND_TRIP_MS'],
-    results.map((r) => [formatTuple(r.session), r.outcome, r.reason ?? '-', ms(r.durationMs), ms(r.roundTripMs)]),
-    new Set([3, 4]),
+    ['SESSION', 'OUTCOME', 'REASON', 'SWITCHED_MS', 'TIME_MS', 'ROUND_TRIP_MS'],
+    results.map((r) => [formatTuple(r.session), r.outcome, r.reason ?? '-', ms(r.switchedMs), ms(r.durationMs), ms(r.roundTripMs)]),
+    new Set([3, 4, 5]),
   );
 }
 
@@ -84,7 +84,7 @@ export function formatMigrationSummary(s: MigrationSummary): string {
   const reasons = Object.entries(s.reasons).map(([reason, n]) => `${reason} ${n}`);
   return [
     `${s.completed} of ${s.sessions} sessions moved in ${(s.totalMs / 1000).toFixed(2)} s` + (s.failed || s.unfinished ? ` (${s.failed} failed, ${s.unfinished} unfinished)` : ''),
-    `per session: p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}, max ${ms(s.maxMs)}`,
+    `per session, until switched: p50 ${ms(s.switchP50Ms)}, p99 ${ms(s.switchP99Ms)}; until the old path ended: p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}, max ${ms(s.maxMs)}`,
     ...(reasons.length ? [`not moved, by reason: ${reasons.join(', ')} (those sessions stay on their old path)`] : []),
   ].join('\n');
 }
