@@ -186,12 +186,10 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       // seconds before the tests began have nothing to print).
       for (; printed < samples.length - 1; printed++) {
         const s = samples[printed]!;
-        if (bundles.some((b) => b.offsetS === undefined)) break;
-        if (!bundles.every((b) => b.perSecond.has(s.second))) {
-          if (bundles.every((b) => s.second < Math.round(b.offsetS!))) continue;
-          break;
-        }
-        log(`${String(s.second).padStart(6)}  ${bundles.map((b) => b.perSecond.get(s.second)!.toFixed(1).padStart(9)).join('  ')}  ${String(s.retransmissions).padStart(15)}`);
+        const started = (b: Bundle) => b.offsetS !== undefined && s.second >= Math.round(b.offsetS);
+        if (bundles.some((b) => b.offsetS === undefined || (started(b) && !b.perSecond.has(s.second)))) break;
+        const cells = bundles.map((b) => (started(b) ? b.perSecond.get(s.second)!.toFixed(1) : '-').padStart(9));
+        log(`${String(s.second).padStart(6)}  ${cells.join('  ')}  ${String(s.retransmissions).padStart(15)}`);
       }
     }
     await move;
