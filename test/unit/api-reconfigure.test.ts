@@ -99,23 +99,27 @@ class RecordingReconfigurer implements Reconfigurer {
   }
 }
 
-describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dysco-reconfigure-'));
+/** Two API servers for one suite: one with a RecordingReconfigurer (`api`), one without reconfiguration (`off`). */
+function apiServers(name: string) {
+  const dir = mkdtempSync(join(tmpdir(), `dysco-${name}-`));
   const api = join(dir, 'agent.sock');
   const off = join(dir, 'off.sock');
   const reconfigurer = new RecordingReconfigurer();
   let servers: ApiServer[] = [];
   const sessions = { sessions: async () => ({ sessions: [], nextCursor: null }) };
+  const store = () => new PolicyStore({ sink: { installPolicies: async () => undefined } });
   before(async () => {
-    servers = [
-      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, reconfigurer, socketPath: api }),
-      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, socketPath: off }),
-    ];
+    servers = [await startApiServer({ store: store(), sessions, reconfigurer, socketPath: api }), await startApiServer({ store: store(), sessions, socketPath: off })];
   });
   after(async () => {
     await Promise.all(servers.map((s) => s.close()));
     rmSync(dir, { recursive: true, force: true });
   });
+  return { api, off, reconfigurer };
+}
+
+describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
+  const { api, off, reconfigurer } = apiServers('reconfigure');
 
   test('the client posts the body and gets the results', async () => {
     const { results } = await new ApiClient(api).reconfigure({ session: SESSION, rightAnchor: '10.0.0.2', via: ['10.0.0.5'], timeoutMs: 1000 });
@@ -147,22 +151,7 @@ describe('POST /v1/reconfigure and dysco ctl reconfigure', () => {
 });
 
 describe('POST /v1/migrate and dysco ctl migrate', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'dysco-migrate-'));
-  const api = join(dir, 'agent.sock');
-  const off = join(dir, 'off.sock');
-  const reconfigurer = new RecordingReconfigurer();
-  let servers: ApiServer[] = [];
-  const sessions = { sessions: async () => ({ sessions: [], nextCursor: null }) };
-  before(async () => {
-    servers = [
-      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, reconfigurer, socketPath: api }),
-      await startApiServer({ store: new PolicyStore({ sink: { installPolicies: async () => undefined } }), sessions, socketPath: off }),
-    ];
-  });
-  after(async () => {
-    await Promise.all(servers.map((s) => s.close()));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { api, off, reconfigurer } = apiServers('migrate');
 
   test('the answer streams a start line, a line per session and the summary', async () => {
     const lines: MigrateLine[] = [];
