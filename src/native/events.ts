@@ -88,6 +88,8 @@ export interface TransmitSpec {
 }
 
 export const CONTROL_PAYLOAD_MAX = 1472;
+/** native/core/control_packet_pool.h kControlPacketSlots: control datagrams the lcore holds for the control plane at once. */
+export const CONTROL_PACKET_SLOTS = 1024;
 
 /** What OpenNewPath (left anchor) and ExpectNewPath (right anchor) hand the lcore (core/reconfig_requests.h). */
 export interface NewPathSpec {

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { pipelineOptions } from '../../src/agent/agent';
 import { dyscoConfigSchema } from '../../src/agent/config';
 import { compilePolicies } from '../../src/policy/compile';
-import type { ControlPacketEvent } from '../../src/native/events';
+import { CONTROL_PACKET_SLOTS, type ControlPacketEvent } from '../../src/native/events';
 import { coreTestAddon } from '../support/core-addon';
 import { DyscoLab } from '../support/dysco-lab';
 import {
@@ -156,11 +156,11 @@ describe('control packets from the wire', () => {
 
   it('when every slot waits for the control plane, the next datagram is dropped under control_pool_full', () => {
     const a = agent();
-    for (let i = 0; i < 64; i += 32) a.fromWire(Array.from({ length: 32 }, () => datagramToHost(Buffer.from('m'))), 1);
+    for (let i = 0; i < CONTROL_PACKET_SLOTS; i += 32) a.fromWire(Array.from({ length: 32 }, () => datagramToHost(Buffer.from('m'))), 1);
     const [last] = a.fromWire([datagramToHost(Buffer.from('one too many'))], 1);
     assert.equal(last!.verdict, 'drop');
     assert.equal(a.drops().control_pool_full, 1);
-    assert.equal(a.takeEvents().length, 64);
+    assert.equal(a.takeEvents().length, CONTROL_PACKET_SLOTS);
     assert.equal(a.fromWire([datagramToHost(Buffer.from('room again'))], 1)[0]!.verdict, 'consumed');
   });
 });

@@ -145,6 +145,28 @@ describe('migration between two iptables firewalls (mb1 → mb2) with conntrack 
     await tb.exec('mb2', ['conntrack', '-D', '-p', 'tcp', '--dport', '7333'], { allowFailure: true });
   });
 
+  diagnosed('mb2 unreachable: the state cannot be delivered, the run cancels, the session stays on mb1 unharmed', async () => {
+    let moved: Awaited<ReturnType<typeof migrate>> | undefined;
+    const mb2Link = tb.host('mb2').routerIface;
+    const result = await runVerifiedStreams(tb, 'client', 'server', {
+      port: 7335,
+      seed: 400,
+      durationMs: 6000,
+      rateMbitPerSecond: 5,
+      whileRunning: async () => {
+        await tb.exec('router', ['ip', 'link', 'set', mb2Link, 'down']);
+        try {
+          moved = await migrate(7335, 1);
+        } finally {
+          await tb.exec('router', ['ip', 'link', 'set', mb2Link, 'up']);
+        }
+      },
+    });
+    assertIntact(result, 10_000);
+    assert.deepEqual(moved!.summary.reasons, { state_unreachable: 1 }, JSON.stringify(moved!.summary));
+    assert.equal((await entriesTo('mb1', 7335)).length, 1, 'mb1 keeps the state of the session that stayed');
+  });
+
   diagnosed('bulk: 500 sessions move in one request, state in batches, every session intact', async (t) => {
     const count = 500;
     let moved: Awaited<ReturnType<typeof migrate>> | undefined;
