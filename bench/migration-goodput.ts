@@ -5,6 +5,7 @@
 // server receives, per bundle and second, printed live and plotted. --no-state-transfer runs the same move without
 // the state: mb2 must block it, the agents report every session as not moved, and bundle 1 stays on mb1 unharmed.
 import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiClient } from '../src/api/client';
 import { defaultApiSocket } from '../src/api/socket-path';
@@ -14,7 +15,7 @@ import { metricSum } from '../src/testbed/exposition';
 import { installFirewall, ruleCounters, shapeLink, stopProcess } from '../src/testbed/middleboxes';
 import { parseSnmpRetransSegs } from '../src/testbed/tcp-counters';
 import { writeSvg } from './plot';
-import { formatTable, report, RESULTS_DIR, round } from './report';
+import { formatTable, median, report, RESULTS_DIR, round } from './report';
 
 export interface MigrationGoodputOptions {
   quick: boolean;
@@ -132,6 +133,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
   const samples: SecondSample[] = [];
   let moveResult: { summary: MigrationSummary; results: MigrationSessionResult[]; startS: number; endS: number } | undefined;
   let refusedByMb2 = 0;
+  let steps: StepMedians = {};
   try {
     await installFirewall(tb, 'mb1');
     await installFirewall(tb, 'mb2', { admitNew: false });
@@ -196,6 +198,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     await Promise.all(bundles.map((b) => new Promise<void>((resolve) => (b.server.exitCode !== null ? resolve() : b.server.once('exit', () => resolve())))));
     refusedByMb2 = (await refused()) - refusedBefore;
     for (const s of samples) s.mbit = bundles.map((b) => b.perSecond.get(s.second) ?? 0);
+    steps = stepMedians(tb.host('client').agent?.logFile);
     const mb2Metrics = await tb.scrapeMetrics('mb2');
     log(`mb2 imported ${metricSum(mb2Metrics, 'dysco_state_transfer_sessions_total{side="import",outcome="ok"}')} sessions' state; its firewall refused ${refusedByMb2} packets`);
   } finally {
@@ -220,6 +223,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['sessions moved', `${summary.completed}/${summary.sessions}`, options.stateTransfer ? 'all' : 'none (mb2 blocks them)'],
     ['reconfiguration p50 / p99 (to the switch)', `${summary.switchP50Ms ?? '-'} / ${summary.switchP99Ms ?? '-'} ms`, `≤ ${TARGETS.p50Ms} / ${TARGETS.p99Ms} ms`],
     ['old path drained p50 / p99', `${summary.p50Ms ?? '-'} / ${summary.p99Ms ?? '-'} ms`, 'the queue ahead of it'],
+    ['steps at the left anchor, p50', formatSteps(steps), 'lock, state, new path, drain'],
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
     ['mb2 refused', `${refusedByMb2} packets`, options.stateTransfer ? '0' : '> 0'],
   ];
@@ -249,12 +253,44 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       sessions_not_moved: summary.sessions - summary.completed,
       not_moved_reasons: summary.reasons,
       mb2_refused_packets: refusedByMb2,
+      steps_p50_ms: steps,
       plot: plotPath,
       pass,
     },
     { samples: complete, move: { startS: moved.startS, endS: moved.endS }, migration: summary, figures },
   );
 }
+
+type StepMedians = Partial<Record<'lockMs' | 'stateMs' | 'setupMs' | 'drainMs', number>>;
+
+/** The medians of the steps the left anchor logged for each run it finished (ReconfigService's log line). */
+export function stepMedians(logFile: string | undefined): StepMedians {
+  if (!logFile) return {};
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return {};
+  }
+  const runs = text
+    .split('\n')
+    .filter((line) => line.includes('"reconfiguration finished"'))
+    .flatMap((line) => {
+      try {
+        return [(JSON.parse(line) as { steps?: Record<string, number> }).steps ?? {}];
+      } catch {
+        return [];
+      }
+    });
+  const out: StepMedians = {};
+  for (const name of ['lockMs', 'stateMs', 'setupMs', 'drainMs'] as const) {
+    const values = runs.map((r) => r[name]).filter((v): v is number => typeof v === 'number');
+    if (values.length) out[name] = round(median(values), 2);
+  }
+  return out;
+}
+
+const formatSteps = (s: StepMedians) => ['lockMs', 'stateMs', 'setupMs', 'drainMs'].map((k) => s[k as keyof StepMedians]?.toFixed(1) ?? '-').join(' / ') + ' ms';
 
 function plotSpec(samples: readonly SecondSample[], move: { startS: number; endS: number }, rate: number): Record<string, unknown> {
   const values = samples.flatMap((s) => s.mbit.map((mbit, b) => ({ second: s.second + 1, mbit, bundle: `bundle ${b + 1}${b === 0 ? ' (moves)' : ''}` })));

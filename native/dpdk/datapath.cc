@@ -445,7 +445,11 @@ void Datapath::Complete(Request* request) {
 bool Datapath::PostEvent(const Event& event) { return EnqueueEvent(event); }
 
 bool Datapath::EnqueueEvent(const Event& event) {
-  if (event.type != EventType::kRequestDone && rte_ring_free_count(events_) <= max_pending_requests()) return false;
+  // Requests in flight always find room for their completion. Control datagrams come in bursts (a bulk migration)
+  // and are retransmitted when dropped; the session events behind them (a switch to two paths, a drained old
+  // path) are not, and the control plane cannot follow a session without them: datagrams leave them an eighth.
+  const uint32_t reserved = max_pending_requests() + (event.type == EventType::kControlPacket ? config_.ring_size / 8 : 0);
+  if (event.type != EventType::kRequestDone && rte_ring_free_count(events_) <= reserved) return false;
   Event copy = event;
   if (rte_ring_sp_enqueue_elem(events_, &copy, sizeof(Event)) != 0) return false;
   if (!wake_pending_.exchange(true, std::memory_order_acq_rel) && wake_ != nullptr) wake_(wake_context_);

@@ -31,7 +31,7 @@ struct DatapathConfig {
   PollMode poll_mode = PollMode::kAdaptive;
   uint32_t idle_sleep_max_us = 200;
   uint32_t tx_drain_us = 100;
-  uint32_t ring_size = 1024;
+  uint32_t ring_size = 4096;
   // Without a pipeline the datapath bridges every frame unchanged (pass-through).
   bool dysco = false;
   PipelineConfig pipeline;

@@ -89,14 +89,16 @@ export const agentConfigSchema = z
         mbufs: z.number().int().min(1023).max(1 << 22).default(8191),
         rxDescriptors: z.number().int().min(64).max(16384).default(1024),
         txDescriptors: z.number().int().min(64).max(16384).default(1024),
-        // Entries of the request and event rings between the JS thread and the lcore.
+        // Entries of the request and event rings between the JS thread and the lcore. Half the event ring is kept
+        // for requests' completions; the other half must hold a burst of control datagrams (up to the lcore's
+        // 1024 slots) with room to spare for session events.
         ringSize: z
           .number()
           .int()
           .min(64)
           .max(65_536)
           .refine((n) => (n & (n - 1)) === 0, 'must be a power of two')
-          .default(1024),
+          .default(4096),
       })
       .strict()
       .default({}),

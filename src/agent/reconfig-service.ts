@@ -17,7 +17,7 @@ import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type 
 import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
 import type { MigrateResult, ReconfigId, ReconfigMessage, Tuple } from '../reconfig/messages';
-import { sameTuple, tupleKey } from '../reconfig/tuples';
+import { tupleKey } from '../reconfig/tuples';
 import type { StateAdapter } from '../state/state-adapter';
 import type { NewPathEvent, NewSubsession, PathSideEvent, ReconfigDatapath, ReconfigEventMap, ReconfigEventType } from './reconfig-datapath';
 import { SessionRegistry, type RegisteredSession, type RegistryChange } from './session-registry';
@@ -127,9 +127,29 @@ interface Waiter {
   sessionId: number;
   id: ReconfigId;
   startedAt: number;
+  resolve: (result: ReconfigureResult) => void;
+}
+
+/** When one of this agent's runs as left anchor passed each step (monotonic ms). */
+interface RunSteps {
+  startedAt: number;
+  /** the lock acknowledged: the state transfer asked for, or the new path opened */
+  lockedAt?: number;
+  /** the new path's first SYN requested */
   synAt?: number;
   switchedAt?: number;
-  resolve: (result: ReconfigureResult) => void;
+}
+
+/** The steps of a run as durations, for its log line: lock, state transfer, new path to the switch, drain. */
+function stepDurations(steps: RunSteps, endedAt: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const ms = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined ? undefined : Math.round((to - from) * 1000) / 1000);
+  const put = (name: string, value: number | undefined) => value !== undefined && (out[name] = value);
+  put('lockMs', ms(steps.startedAt, steps.lockedAt));
+  put('stateMs', ms(steps.lockedAt, steps.synAt));
+  put('setupMs', ms(steps.synAt, steps.switchedAt));
+  put('drainMs', ms(steps.switchedAt, endedAt));
+  return out;
 }
 
 interface MigrationWaiter {
@@ -146,9 +166,8 @@ export class ReconfigService {
   private readonly timers: LinkTimers;
   private readonly armed = new Set<unknown>();
   private readonly waiters = new Map<string, Waiter>();
-  private readonly startedAt = new Map<string, number>();
-  /** When this agent's own runs switched to their new path, by id, until they finish. */
-  private readonly switchedAt = new Map<string, number>();
+  /** This agent's runs as left anchor, by id, until they finish. */
+  private readonly runs = new Map<string, RunSteps>();
   private inputs: Promise<void> = Promise.resolve();
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
@@ -211,6 +230,7 @@ export class ReconfigService {
       this.waiters.delete(key);
       waiter.resolve(this.result(waiter, { outcome: 'unfinished', reason: 'agent_stopping' }));
     }
+    this.runs.clear();
     for (const waiter of this.migrations.values()) this.migrated(waiter.session, { outcome: 'unfinished', reason: 'agent_stopping' });
     this.mover.stop();
   }
@@ -300,7 +320,7 @@ export class ReconfigService {
       }
       const id = result.id;
       started = id;
-      this.startedAt.set(idKey(id), startedAt);
+      this.runs.set(idKey(id), { startedAt });
       waiter = new Promise<ReconfigureResult>((resolve) => {
         this.waiters.set(idKey(id), { session, sessionId: entry.sessionId, id, startedAt, resolve });
       });
@@ -357,10 +377,9 @@ export class ReconfigService {
         ? { event: 'newPathSyn', session: entry.view.session, newSubsession }
         : { event: 'twoPathsEntered', session: entry.view.session, newSubsession };
     if (event.type === 'two_paths_entered') {
-      const waiter = [...this.waiters.values()].find((w) => sameTuple(w.session, entry.view.session));
-      if (waiter && waiter.switchedAt === undefined) waiter.switchedAt = this.options.now();
       const left = this.coordinator.inspect(entry.view.session)?.leftAnchor;
-      if (left && left.state === 'SettingUp' && !this.switchedAt.has(idKey(left.id))) this.switchedAt.set(idKey(left.id), this.options.now());
+      const run = left && left.state === 'SettingUp' ? this.runs.get(idKey(left.id)) : undefined;
+      if (run && run.switchedAt === undefined) run.switchedAt = this.options.now();
     }
     this.apply(this.coordinator.datapath(input), event.type);
   }
@@ -389,9 +408,9 @@ export class ReconfigService {
       for (const [key, waiter] of this.waiters) {
         if (tupleKey(waiter.session) !== tupleKey(session)) continue;
         this.waiters.delete(key);
-        this.startedAt.delete(key);
         this.options.metrics?.finished('left', 'failed', 'session_ended', (this.options.now() - waiter.startedAt) / 1000);
         waiter.resolve(this.result(waiter, { outcome: 'failed', reason: 'session_ended' }));
+        this.runs.delete(key);
       }
     }
     for (const entry of [...change.added, ...change.changed]) {
@@ -411,10 +430,13 @@ export class ReconfigService {
     // After stop(), inputs already queued still step the machines but reach neither the wire nor the datapath.
     if (!this.running) return;
     switch (output.kind) {
-      case 'send':
-        return this.sendMessage(output.to, output.message);
+      case 'send': {
+        const { message } = output;
+        if (message.type === 'moveState') this.step(message.id, 'lockedAt');
+        return this.sendMessage(output.to, message);
+      }
       case 'started':
-        if (!this.startedAt.has(idKey(output.id))) this.startedAt.set(idKey(output.id), this.options.now());
+        if (!this.runs.has(idKey(output.id))) this.runs.set(idKey(output.id), { startedAt: this.options.now() });
         return;
       case 'exportState': {
         const tuple = this.registry.lookup(output.session)?.leftSession;
@@ -432,11 +454,11 @@ export class ReconfigService {
           this.options.metrics?.finished('right', output.outcome.result, reason);
           return;
         }
-        const startedAt = this.startedAt.get(key);
-        const switchedAt = this.switchedAt.get(key);
-        this.startedAt.delete(key);
-        this.switchedAt.delete(key);
-        const seconds = startedAt === undefined ? undefined : (this.options.now() - startedAt) / 1000;
+        const run = this.runs.get(key);
+        const endedAt = this.options.now();
+        const startedAt = run?.startedAt;
+        const switchedAt = run?.switchedAt;
+        const seconds = startedAt === undefined ? undefined : (endedAt - startedAt) / 1000;
         this.options.metrics?.finished('left', output.outcome.result, reason, seconds);
         if (output.requestedBy !== undefined) {
           const micros = (ms: number) => Math.min(0xffffffff, Math.max(0, Math.round(ms * 1000)));
@@ -445,11 +467,13 @@ export class ReconfigService {
           const outcome = output.outcome.result === 'completed' ? 'completed' : output.outcome.reason;
           this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.session, outcome, durationUs, switchedUs });
         }
-        this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome }, 'reconfiguration finished');
+        this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome, ...(run && { steps: stepDurations(run, endedAt) }) }, 'reconfiguration finished');
         const waiter = this.waiters.get(key);
-        if (!waiter) return;
-        this.waiters.delete(key);
-        waiter.resolve(this.result(waiter, output.outcome.result === 'completed' ? { outcome: 'completed' } : { outcome: 'failed', reason }));
+        if (waiter) {
+          this.waiters.delete(key);
+          waiter.resolve(this.result(waiter, output.outcome.result === 'completed' ? { outcome: 'completed' } : { outcome: 'failed', reason }));
+        }
+        this.runs.delete(key);
         return;
       }
     }
@@ -462,15 +486,22 @@ export class ReconfigService {
   }
 
   private result(waiter: Waiter, end: Pick<ReconfigureResult, 'outcome' | 'reason'>): ReconfigureResult {
+    const run = this.runs.get(idKey(waiter.id));
     return {
       session: waiter.session,
       sessionId: waiter.sessionId,
       id: waiter.id,
       ...end,
       durationMs: this.options.now() - waiter.startedAt,
-      ...(waiter.synAt !== undefined && { newPathSynMs: waiter.synAt - waiter.startedAt }),
-      ...(waiter.switchedAt !== undefined && { switchedMs: waiter.switchedAt - waiter.startedAt }),
+      ...(run?.synAt !== undefined && { newPathSynMs: run.synAt - waiter.startedAt }),
+      ...(run?.switchedAt !== undefined && { switchedMs: run.switchedAt - waiter.startedAt }),
     };
+  }
+
+  /** Marks the first time a run of this agent's reached `step`. */
+  private step(id: ReconfigId, step: 'lockedAt' | 'synAt'): void {
+    const run = id.leftAnchor >>> 0 === this.options.self >>> 0 ? this.runs.get(idKey(id)) : undefined;
+    if (run && run[step] === undefined) run[step] = this.options.now();
   }
 
   private arm(timer: TimerRef, afterMs: number): void {
@@ -494,8 +525,8 @@ export class ReconfigService {
     switch (command.command) {
       case 'openNewPath': {
         const spec = { sessionId: entry.sessionId, hostTuple: entry.rightSession!, side: 'right' as const, nonce: command.id.nonce, delta: command.delta, hops: command.hops };
-        const waiter = this.waiters.get(idKey(command.id));
-        if (waiter && waiter.synAt === undefined) waiter.synAt = this.options.now();
+        this.step(command.id, 'lockedAt');
+        this.step(command.id, 'synAt');
         // A refused request is a new path that cannot be: cancel as for a refused handshake.
         datapath.openNewPath(spec).catch((error: Error) => {
           failed(error);

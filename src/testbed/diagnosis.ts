@@ -6,6 +6,7 @@ import type { Testbed } from './testbed';
 
 const TROUBLE_METRICS = [
   'dysco_drops_total',
+  'dysco_datapath_events_dropped_total',
   'dysco_control_rejected_total',
   'dysco_control_delivery_failures_total',
   'dysco_reconfigurations_total',
@@ -49,7 +50,12 @@ export async function withAgentDiagnosis<T>(tb: Testbed, body: () => Promise<T>)
   try {
     return await body();
   } catch (err) {
-    if (err instanceof Error) err.message += `\n--- agents ---\n${await agentDiagnosis(tb)}`;
+    if (err instanceof Error) {
+      const diagnosis = `\n--- agents ---\n${await agentDiagnosis(tb)}`;
+      err.message += diagnosis;
+      // The test runner prints the stack, which took the message in when the error was made.
+      if (err.stack) err.stack += diagnosis;
+    }
     throw err;
   }
 }

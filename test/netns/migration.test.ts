@@ -182,9 +182,12 @@ describe('migration between two iptables firewalls (mb1 → mb2) with conntrack 
         moved = await migrate(7334, count);
       },
     });
-    assertIntact(result);
     const { summary } = moved!;
     t.diagnostic(JSON.stringify(summary));
+    const broken = result.sessions.filter((s) => !s.ok).map((s) => s.client.local?.port);
+    const notMoved = moved!.lines.flatMap((l) => ('result' in l && l.result.outcome !== 'completed' ? [l.result] : []));
+    assert.deepEqual(broken, [], `sessions not intact (client ports) ${JSON.stringify(broken)}; not moved ${JSON.stringify(notMoved)}`);
+    assertIntact(result);
     assert.deepEqual([summary.sessions, summary.completed], [count, count], JSON.stringify(summary));
     const mb1Metrics = await tb.scrapeMetrics('mb1');
     const exportBatches = metricSum(mb1Metrics, 'dysco_state_transfer_batch_sessions_count{side="export"}');

@@ -37,7 +37,7 @@ describe('parseAgentConfig: defaults', () => {
     assert.equal(config.host.device, 'net_af_packet0,iface=veth0');
     assert.equal(config.wire.device, 'net_af_xdp0,iface=eth1');
     assert.deepEqual(config.poll, { mode: 'adaptive', idleSleepMaxUs: 200, txDrainUs: 100 });
-    assert.deepEqual(config.datapath, { mbufs: 8191, rxDescriptors: 1024, txDescriptors: 1024, ringSize: 1024 });
+    assert.deepEqual(config.datapath, { mbufs: 8191, rxDescriptors: 1024, txDescriptors: 1024, ringSize: 4096 });
     assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9464 });
     assert.equal(config.eal.hugepages, false);
     assert.equal(config.eal.memoryMb, 256);
