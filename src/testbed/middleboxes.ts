@@ -195,8 +195,10 @@ export async function shapeLink(tb: Testbed, target: Target, iface: string, link
   await tb.exec(target, ['tc', 'qdisc', 'del', 'dev', iface, 'root'], { ...opts, allowFailure: true });
   await tc(['qdisc', 'add', 'dev', iface, 'root', 'handle', '1:', 'htb', 'default', '20']);
   await tc(['class', 'add', 'dev', iface, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', `${rate}mbit`, 'ceil', `${rate}mbit`]);
-  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', '1mbit', 'ceil', `${rate}mbit`, 'prio', '0']);
-  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', `${rate - 1}mbit`, 'ceil', `${rate}mbit`, 'prio', '1']);
+  // Both classes may use the whole rate on their own, so neither waits to borrow from the other; when both have
+  // packets, the control class goes first. (A control class assured 1 Mbit/s sent a migration's burst at that rate.)
+  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:10', 'htb', 'rate', `${rate}mbit`, 'ceil', `${rate}mbit`, 'prio', '0']);
+  await tc(['class', 'add', 'dev', iface, 'parent', '1:1', 'classid', '1:20', 'htb', 'rate', `${rate}mbit`, 'ceil', `${rate}mbit`, 'prio', '1']);
   await tc(['qdisc', 'add', 'dev', iface, 'parent', '1:20', 'bfifo', 'limit', String(Math.max(64 * 1024, Math.round((rate * 1e6 * queueMs) / 8000)))]);
   await tc(['filter', 'add', 'dev', iface, 'parent', '1:', 'protocol', 'ip', 'prio', '1', 'u32', 'match', 'ip', 'protocol', '17', '0xff', 'match', 'ip', 'dport', String(priorityUdpPort), '0xffff', 'flowid', '1:10']);
 }
