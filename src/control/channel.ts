@@ -7,7 +7,7 @@
 // every copy and delivers the first, in arrival order. The sender retransmits with back-off until acked and gives
 // up after the policy's attempts; the unacked messages to a peer span at most DUPLICATE_WINDOW numbers, the rest queue.
 import type { ReconfigMessage } from '../reconfig/messages';
-import { decodeFrame, encodeFrame, messageProblem, type FrameTypeName } from './codec';
+import { decodeDatagram, encodeFrame, messageProblem, type ControlFrame, type FrameTypeName } from './codec';
 import { ControlCounters, type ControlCountersSnapshot, type DeliveryFailureReason } from './counters';
 import { DUPLICATE_WINDOW, DuplicateWindow } from './duplicate-window';
 import { retransmitDelayMs, retryPolicyProblem, retrySpanMs, type RetryPolicy } from './retry-policy';
@@ -139,30 +139,33 @@ export class ControlChannel {
     return { ok: true, ...out };
   }
 
-  /** A datagram from `from` (its address and UDP source port). Anything but a valid, expected frame is counted and ignored. */
+  /** A datagram from `from` (its address and UDP source port), of one or more frames. Anything but a valid, expected
+   * frame is counted and ignored. */
   receive(from: { ip: number; port: number }, bytes: Buffer, now: number): ChannelOutput {
     const out = emptyOutput();
-    const decoded = decodeFrame(bytes);
-    if (!decoded.ok) {
-      this.counters.reject(decoded.type ?? 'unknown', decoded.reason);
-      return out;
+    for (const decoded of decodeDatagram(bytes)) {
+      if (!decoded.ok) this.counters.reject(decoded.type ?? 'unknown', decoded.reason);
+      else this.receiveFrame(from, decoded.frame, now, out);
     }
-    const { frame } = decoded;
+    return out;
+  }
+
+  private receiveFrame(from: { ip: number; port: number }, frame: ControlFrame, now: number, out: ChannelOutput): void {
     if (frame.kind === 'ack') {
       this.settleAck(from.ip, frame.epoch, frame.seq, now, out);
-      return out;
+      return;
     }
     const type = frame.message.type;
     const receiver = this.receiverFor(from.ip, frame.epoch, now);
     if (typeof receiver === 'string') {
       this.counters.reject(type, receiver);
-      return out;
+      return;
     }
     receiver.lastHeard = now;
     const verdict = receiver.window.accept(frame.seq);
     if (verdict === 'stale') {
       this.counters.reject(type, 'stale_seq');
-      return out;
+      return;
     }
     out.transmit.push({ peer: from.ip, port: from.port, type: 'ack', bytes: encodeFrame({ kind: 'ack', epoch: frame.epoch, seq: frame.seq }) });
     this.counters.count('ack', 'sent');
@@ -172,7 +175,6 @@ export class ControlChannel {
       this.counters.count(type, 'received');
       out.deliver.push({ peer: from.ip, message: frame.message });
     }
-    return out;
   }
 
   /** Retransmits what is due, gives up what has had its attempts, forgets peers long silent. */

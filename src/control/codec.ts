@@ -337,7 +337,36 @@ function writeBody(w: Writer, message: ReconfigMessage): void {
   }
 }
 
-/** Strict decoding: the whole datagram is one frame, or the first reason it is not (never a throw). */
+/**
+ * The frames of one datagram, back to back (a sender puts what it has for a peer at once into one datagram): each
+ * decoded in order; a frame that is not one ends the datagram, with its reason as the last result.
+ */
+export function decodeDatagram(bytes: Buffer): DecodeResult[] {
+  if (!Buffer.isBuffer(bytes)) return [{ ok: false, reason: 'truncated' }];
+  const results: DecodeResult[] = [];
+  let at = 0;
+  do {
+    const length = declaredFrameLength(bytes, at);
+    const result = decodeFrame(length === undefined ? bytes.subarray(at) : bytes.subarray(at, at + length));
+    results.push(result);
+    if (!result.ok || length === undefined) break;
+    at += length;
+  } while (at < bytes.length);
+  return results;
+}
+
+/** The length the frame starting at `at` declares, when its header is one and its bytes are all there. */
+function declaredFrameLength(bytes: Buffer, at: number): number | undefined {
+  if (bytes.length - at < CONTROL_HEADER_BYTES || bytes.readUInt32BE(at) !== CONTROL_MAGIC) return undefined;
+  const type = TYPE_BY_CODE.get(bytes[at + 5]!);
+  if (type === undefined || bytes[at + 7] !== BODY_BYTES[type]) return undefined;
+  const fixed = CONTROL_HEADER_BYTES + BODY_BYTES[type];
+  if (type !== 'stateChunk') return fixed;
+  if (at + fixed > bytes.length) return undefined;
+  return fixed + bytes.readUInt16BE(at + fixed - 2);
+}
+
+/** Strict decoding: the whole buffer is one frame, or the first reason it is not (never a throw). */
 export function decodeFrame(bytes: Buffer): DecodeResult {
   if (!Buffer.isBuffer(bytes) || bytes.length < 4) return { ok: false, reason: 'truncated' };
   if (bytes.readUInt32BE(0) !== CONTROL_MAGIC) return { ok: false, reason: 'bad_magic' };

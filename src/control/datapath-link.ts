@@ -1,8 +1,9 @@
 // Binds a ControlChannel to a datapath: control_packet events in, Datapath.transmit() out, one timer for the
-// channel's next deadline. What the channel delivers, sees acknowledged or gives up comes out as events.
+// channel's next deadline. The frames for one peer in one turn of the event loop go out together, as few datagrams
+// as fit (a bulk migration's hundreds of messages and acks were a datagram, a request to the lcore and an event each). What the channel delivers, sees acknowledged or gives up comes out as events.
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { ControlPacketEvent, TransmitSpec } from '../native/events';
+import { CONTROL_PAYLOAD_MAX, type ControlPacketEvent, type TransmitSpec } from '../native/events';
 import type { ReconfigMessage } from '../reconfig/messages';
 import { ControlChannel, type Acknowledgement, type ChannelOutput, type Delivery, type DeliveryFailure, type SendResult } from './channel';
 import type { ControlCountersSnapshot } from './counters';
@@ -33,6 +34,11 @@ export interface LinkOptions {
   /** Milliseconds, monotonic. */
   now: () => number;
   timers?: LinkTimers;
+  /**
+   * Where the frames for one peer wait to share a datagram: until the current turn of the event loop ends
+   * (setImmediate, the default), or not at all (every frame its own datagram, sent at once).
+   */
+  coalesce?: 'turn' | 'none';
 }
 
 export interface CreateLinkOptions extends LinkOptions {
@@ -52,6 +58,8 @@ export class DatapathLink {
   readonly events = new EventEmitter<LinkEventMap>();
   private timer: unknown;
   private timerAt: number | undefined;
+  private readonly outgoing = new Map<string, { peer: number; port: number; open: { frames: ChannelOutput['transmit']; bytes: number }[] }>();
+  private flushScheduled = false;
   private attached = false;
   private readonly timers: LinkTimers;
   private readonly onPacket = (event: ControlPacketEvent) => this.apply(this.channel.receive({ ip: event.srcIp, port: event.srcPort }, event.payload, this.options.now()));
@@ -97,6 +105,7 @@ export class DatapathLink {
     this.attached = false;
     this.port.events.off('control_packet', this.onPacket);
     this.cancelTimer();
+    this.outgoing.clear();
   }
 
   send(peer: number, message: ReconfigMessage): SendResult {
@@ -106,20 +115,54 @@ export class DatapathLink {
   }
 
   private apply(out: ChannelOutput): void {
-    for (const t of out.transmit) {
-      const spec: TransmitSpec = { dstIp: t.peer, dstPort: t.port ?? this.options.controlPort, srcPort: this.options.controlPort, payload: t.bytes };
-      // A refused transmission is a lost datagram: the channel retransmits on schedule.
-      try {
-        const pending = this.port.transmit(spec);
-        if (pending instanceof Promise) pending.catch(() => this.channel.countTransmitError(t.type));
-      } catch {
-        this.channel.countTransmitError(t.type);
-      }
+    for (const t of out.transmit) this.queueFrame(t);
+    if (this.options.coalesce === 'none') this.flush();
+    else if (!this.flushScheduled && this.outgoing.size > 0) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
     }
     for (const d of out.deliver) this.events.emit('message', d);
     for (const d of out.acked) this.events.emit('acked', d);
     for (const f of out.failed) this.events.emit('failed', f);
     this.schedule();
+  }
+
+  private queueFrame(t: ChannelOutput['transmit'][number]): void {
+    const port = t.port ?? this.options.controlPort;
+    const key = `${t.peer}:${port}`;
+    let datagrams = this.outgoing.get(key);
+    if (!datagrams) {
+      datagrams = { peer: t.peer, port, open: [] };
+      this.outgoing.set(key, datagrams);
+    }
+    const last = datagrams.open[datagrams.open.length - 1];
+    if (last && last.bytes + t.bytes.length <= CONTROL_PAYLOAD_MAX) {
+      last.frames.push(t);
+      last.bytes += t.bytes.length;
+    } else {
+      datagrams.open.push({ frames: [t], bytes: t.bytes.length });
+    }
+  }
+
+  /** Sends what waits, one datagram per peer and port as far as CONTROL_PAYLOAD_MAX allows. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const outgoing = [...this.outgoing.values()];
+    this.outgoing.clear();
+    for (const { peer, port, open } of outgoing) {
+      for (const datagram of open) {
+        const payload = datagram.frames.length === 1 ? datagram.frames[0]!.bytes : Buffer.concat(datagram.frames.map((f) => f.bytes));
+        const spec: TransmitSpec = { dstIp: peer, dstPort: port, srcPort: this.options.controlPort, payload };
+        // A refused transmission is a lost datagram: the channel retransmits its frames on schedule.
+        const refused = () => datagram.frames.forEach((f) => this.channel.countTransmitError(f.type));
+        try {
+          const pending = this.port.transmit(spec);
+          if (pending instanceof Promise) pending.catch(refused);
+        } catch {
+          refused();
+        }
+      }
+    }
   }
 
   private schedule(): void {

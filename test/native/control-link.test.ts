@@ -85,7 +85,7 @@ function setUp() {
     const port = new PipelinePort(host, lab);
     const channel = new ControlChannel({ epoch, initialSeq: 1000 * index, retry: RETRY });
     const timers = new LabTimers(lab);
-    const link = new DatapathLink(port, channel, { controlPort: CONTROL_PORT, now: () => lab.now, timers });
+    const link = new DatapathLink(port, channel, { controlPort: CONTROL_PORT, now: () => lab.now, timers, coalesce: 'none' });
     const got: Agent['got'] = { message: [], acked: [], failed: [] };
     link.events.on('message', (d) => got.message.push(d.message));
     link.events.on('acked', (d) => got.acked.push(d.message));
@@ -249,7 +249,7 @@ describe('the control channel between two agents through the real pipelines', ()
     const port = new PipelinePort(host, lab);
     const channel = new ControlChannel({ epoch: 1, initialSeq: 0, retry: RETRY });
     const timers = new LabTimers(lab);
-    const link = new DatapathLink(port, channel, { controlPort: CONTROL_PORT, now: () => lab.now, timers });
+    const link = new DatapathLink(port, channel, { controlPort: CONTROL_PORT, now: () => lab.now, timers, coalesce: 'none' });
     link.start();
     const peer = ipv4ToNumber('10.0.2.2');
     link.send(peer, { type: 'rightRequest', session: { srcIp: peer, dstIp: peer, srcPort: 1, dstPort: 2 }, subsession: { srcIp: peer, dstIp: peer, srcPort: 3, dstPort: 4 }, rightAnchor: peer });
@@ -271,6 +271,7 @@ describe('the control channel between two agents through the real pipelines', ()
       controlPort: CONTROL_PORT,
       now: () => lab.now,
       timers: new LabTimers(lab),
+      coalesce: 'none',
       retry: RETRY,
       randomUint32: () => draws.shift()!,
     });

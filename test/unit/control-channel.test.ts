@@ -334,15 +334,28 @@ describe('stale, unexpected and malformed datagrams', () => {
   it('malformed datagrams are counted under their reason and type and change nothing', () => {
     const b = new ControlChannel({ epoch: 1, initialSeq: 0, retry: RETRY });
     const good = encodeFrame({ kind: 'message', epoch: 9, seq: 3, message: teardown(3) });
-    const inputs = [Buffer.alloc(0), Buffer.from('GET / HTTP/1.1\r\n'), Buffer.concat([good, Buffer.alloc(2)]), good.subarray(0, 20)];
+    const badLength = Buffer.from(good);
+    badLength[7] = 0;
+    const inputs = [Buffer.alloc(0), Buffer.from('GET / HTTP/1.1\r\n'), badLength, good.subarray(0, 20)];
     for (const bytes of inputs) assert.deepEqual(b.receive({ ip: A, port: PORT }, bytes, 0), { transmit: [], deliver: [], acked: [], failed: [] });
     const r = b.counterSnapshot().rejected;
     assert.equal(r.unknown.truncated, 1);
     assert.equal(r.unknown.bad_magic, 1);
-    assert.equal(r.teardown.trailing_bytes, 1);
+    assert.equal(r.teardown.bad_length, 1);
     assert.equal(r.teardown.truncated, 1);
     assert.equal(b.nextDeadline(), undefined, 'no peer state was created');
     assert.equal(b.receive({ ip: A, port: PORT }, good, 0).deliver.length, 1, 'the good frame after them is delivered');
+  });
+
+  it('a datagram of several frames: each is taken in order; a bad one ends the datagram, the ones before it count', () => {
+    const b = new ControlChannel({ epoch: 1, initialSeq: 0, retry: RETRY });
+    const frames = [0, 1, 2].map((n) => encodeFrame({ kind: 'message', epoch: 9, seq: n, message: teardown(n) }));
+    const out = b.receive({ ip: A, port: PORT }, Buffer.concat(frames), 0);
+    assert.deepEqual(out.deliver.map(nonceOf), [0, 1, 2]);
+    assert.equal(out.transmit.length, 3, 'an ack each');
+    const tail = b.receive({ ip: A, port: PORT }, Buffer.concat([encodeFrame({ kind: 'message', epoch: 9, seq: 3, message: teardown(3) }), Buffer.alloc(2), frames[0]!]), 0);
+    assert.deepEqual(tail.deliver.map(nonceOf), [3]);
+    assert.equal(b.counterSnapshot().rejected.unknown.bad_magic, 1, 'the two stray bytes, and nothing after them');
   });
 
   it('receive state is bounded: a peer beyond MAX_PEERS is refused until silent peers are forgotten', () => {
