@@ -11,7 +11,7 @@ import { ApiClient } from '../src/api/client';
 import { defaultApiSocket } from '../src/api/socket-path';
 import type { MigrationSessionResult, MigrationSummary } from '../src/api/types';
 import { createTestbed, type Testbed } from '../src/testbed';
-import { metricSum } from '../src/testbed/exposition';
+import { metricSamples, metricSum } from '../src/testbed/exposition';
 import { installFirewall, ruleCounters, shapeLink, stopProcess } from '../src/testbed/middleboxes';
 import { parseSnmpRetransSegs } from '../src/testbed/tcp-counters';
 import { writeSvg } from './plot';
@@ -134,6 +134,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
   let moveResult: { summary: MigrationSummary; results: MigrationSessionResult[]; startS: number; endS: number } | undefined;
   let refusedByMb2 = 0;
   let steps: StepMedians = {};
+  let controlRtt: { p50Ms: number | null; count: number } = { p50Ms: null, count: 0 };
   try {
     await installFirewall(tb, 'mb1');
     await installFirewall(tb, 'mb2', { admitNew: false });
@@ -163,8 +164,11 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     const ended = Promise.all(bundles.map((b) => new Promise<void>((resolve) => b.client!.once('exit', () => resolve()))));
     let done = false;
     void ended.then(() => (done = true));
+    const agentHosts = ['client', 'mb1', 'mb2', 'server'];
+    const roundTrips = async () => Promise.all(agentHosts.map(async (h) => roundTripBuckets(await tb.scrapeMetrics(h))));
     const move = (async () => {
       await new Promise((r) => setTimeout(r, moveAtS * 1000));
+      const rttBefore = await roundTrips();
       const startS = seconds();
       log(`-- ${startS.toFixed(2)} s: mb1 hands bundle 1 (${connections} sessions) over to mb2${options.stateTransfer ? ' with state' : ' without state'}`);
       const results: MigrationSessionResult[] = [];
@@ -172,6 +176,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
         if ('result' in line) results.push(line.result);
       });
       const endS = seconds();
+      controlRtt = bucketMedian(subtractBuckets(await roundTrips(), rttBefore));
       log(`-- ${endS.toFixed(2)} s: ${summary.completed}/${summary.sessions} moved, switched p50 ${summary.switchP50Ms ?? '-'} ms, p99 ${summary.switchP99Ms ?? '-'} ms${Object.keys(summary.reasons).length ? `, not moved: ${JSON.stringify(summary.reasons)}` : ''}`);
       moveResult = { summary, results, startS, endS };
     })();
@@ -224,6 +229,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['reconfiguration p50 / p99 (to the switch)', `${summary.switchP50Ms ?? '-'} / ${summary.switchP99Ms ?? '-'} ms`, `≤ ${TARGETS.p50Ms} / ${TARGETS.p99Ms} ms`],
     ['old path drained p50 / p99', `${summary.p50Ms ?? '-'} / ${summary.p99Ms ?? '-'} ms`, 'the queue ahead of it'],
     ['steps at the left anchor, p50', formatSteps(steps), 'lock, state, new path, drain'],
+    ['control round trip during the move, p50', `≤ ${controlRtt.p50Ms ?? '-'} ms (${controlRtt.count} messages)`, 'a message to the next agent and its ack'],
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
     ['mb2 refused', `${refusedByMb2} packets`, options.stateTransfer ? '0' : '> 0'],
   ];
@@ -254,11 +260,38 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       not_moved_reasons: summary.reasons,
       mb2_refused_packets: refusedByMb2,
       steps_p50_ms: steps,
+      control_round_trip_p50_ms: controlRtt.p50Ms,
       plot: plotPath,
       pass,
     },
     { samples: complete, move: { startS: moved.startS, endS: moved.endS }, migration: summary, figures },
   );
+}
+
+/** The cumulative buckets of dysco_control_round_trip_seconds: upper bound (s) → count. */
+export function roundTripBuckets(exposition: string): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const s of metricSamples(exposition, 'dysco_control_round_trip_seconds_bucket')) {
+    const le = /le="([^"]+)"/.exec(s.line)?.[1];
+    if (le !== undefined) out.set(le === '+Inf' ? Infinity : Number(le), s.value);
+  }
+  return out;
+}
+
+function subtractBuckets(after: Map<number, number>[], before: Map<number, number>[]): Map<number, number> {
+  const out = new Map<number, number>();
+  after.forEach((buckets, i) => {
+    for (const [le, n] of buckets) out.set(le, (out.get(le) ?? 0) + n - (before[i]?.get(le) ?? 0));
+  });
+  return out;
+}
+
+/** The upper bound of the bucket that holds the median, in ms (a bound, as buckets give it). */
+export function bucketMedian(buckets: Map<number, number>): { p50Ms: number | null; count: number } {
+  const sorted = [...buckets.entries()].sort((a, b) => a[0] - b[0]);
+  const count = sorted.length ? sorted[sorted.length - 1]![1] : 0;
+  const at = sorted.find(([, n]) => n >= count / 2 && count > 0);
+  return { p50Ms: at && Number.isFinite(at[0]) ? round(at[0] * 1000, 2) : null, count };
 }
 
 type StepMedians = Partial<Record<'lockMs' | 'stateMs' | 'setupMs' | 'drainMs', number>>;

@@ -1,7 +1,7 @@
 // The migration-goodput benchmark's arithmetic: iperf3's interval lines, and the figures from per-second samples.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { migrationFigures, parseIperfInterval, type SecondSample } from '../../bench/migration-goodput';
+import { bucketMedian, migrationFigures, parseIperfInterval, roundTripBuckets, type SecondSample } from '../../bench/migration-goodput';
 
 describe('migration-goodput', () => {
   test('reads a bundle\'s total from the [SUM] line, or the one stream\'s line, in any unit', () => {
@@ -27,5 +27,13 @@ describe('migration-goodput', () => {
     assert.equal(f.minSecondRatio, 28 / 30);
     assert.deepEqual([f.retransBefore, f.retransAfter, f.extraRetransmissions], [0, 2, 2]);
     assert.equal(migrationFigures(samples.map((s) => ({ ...s, retransmissions: 0 })), { startS: 15.2, endS: 15.6 }, 5).extraRetransmissions, 0);
+  });
+
+  test('the control round trip: cumulative buckets read from the exposition, the median\'s bucket bound', () => {
+    const text = ['dysco_control_round_trip_seconds_bucket{le="0.001"} 2', 'dysco_control_round_trip_seconds_bucket{le="0.005"} 7', 'dysco_control_round_trip_seconds_bucket{le="+Inf"} 10', 'dysco_control_round_trip_seconds_count 10'].join('\n');
+    const buckets = roundTripBuckets(text);
+    assert.deepEqual([...buckets.entries()], [[0.001, 2], [0.005, 7], [Infinity, 10]]);
+    assert.deepEqual(bucketMedian(buckets), { p50Ms: 5, count: 10 });
+    assert.deepEqual(bucketMedian(new Map()), { p50Ms: null, count: 0 });
   });
 });
