@@ -465,7 +465,7 @@ export class ReconfigService {
           const durationUs = micros((seconds ?? 0) * 1000);
           const switchedUs = switchedAt === undefined || startedAt === undefined ? 0 : micros(switchedAt - startedAt);
           const outcome = output.outcome.result === 'completed' ? 'completed' : output.outcome.reason;
-          this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.session, outcome, durationUs, switchedUs });
+          this.sendMessage(output.requestedBy, { type: 'migrateResult', id: output.id, session: output.requesterSession ?? output.session, outcome, durationUs, switchedUs });
         }
         this.options.log?.info({ session: output.session, nonce: output.id.nonce, outcome: output.outcome, ...(run && { steps: stepDurations(run, endedAt) }) }, 'reconfiguration finished');
         const waiter = this.waiters.get(key);

@@ -47,10 +47,13 @@ export function registeredSession(s: NativeSessionSummary): RegisteredSession | 
   const named = role === 'initiator' ? s.rightSession : s.leftSession;
   if (!named) return undefined;
   if ((role !== 'initiator' && !left) || (role !== 'responder' && !right)) return undefined;
+  // A middlebox that rewrote the session (a NAT) knows it by two names: its right neighbour uses the rewritten one.
+  const rightName = role === 'middlebox' && s.rightSession && !sameTuple(copy(s.rightSession), copy(named)) ? copy(s.rightSession) : undefined;
   const view: SessionView = {
     session: copy(named),
     ...(role !== 'initiator' && { left: left! }),
     ...(role !== 'responder' && { right: right! }),
+    ...(rightName && { rightSession: rightName }),
   };
   return {
     sessionId: s.id,
@@ -62,7 +65,8 @@ export function registeredSession(s: NativeSessionSummary): RegisteredSession | 
 }
 
 const sameOptional = (a: Tuple | undefined, b: Tuple | undefined) => (a === undefined ? b === undefined : b !== undefined && sameTuple(a, b));
-const sameView = (a: SessionView, b: SessionView) => sameTuple(a.session, b.session) && sameOptional(a.left, b.left) && sameOptional(a.right, b.right);
+const sameView = (a: SessionView, b: SessionView) =>
+  sameTuple(a.session, b.session) && sameOptional(a.left, b.left) && sameOptional(a.right, b.right) && sameOptional(a.rightSession, b.rightSession);
 
 export class SessionRegistry {
   private readonly byId = new Map<number, RegisteredSession>();

@@ -19,6 +19,8 @@ export interface SessionView {
   left?: Tuple;
   /** Absent at the session's right end. */
   right?: Tuple;
+  /** The session as the right neighbour names it, when this agent's middlebox rewrote it (a NAT); else `session`. */
+  rightSession?: Tuple;
   /** What this agent, as a middlebox, adds to the sequence numbers of each direction. */
   delta?: SeqDelta;
   /** Whether `delta` can no longer change; a middlebox must not be locked for removal until it is. */
@@ -37,8 +39,9 @@ export type ReconfigOutput =
   | { kind: 'timer'; timer: TimerRef; afterMs: number }
   /** This agent began a run as left anchor (asked by the API, or by a neighbour's rightRequest or migrateRequest). */
   | { kind: 'started'; session: Tuple; id: ReconfigId }
-  /** `requestedBy`: the agent whose migrateRequest started the run, owed a migrateResult. */
-  | { kind: 'finished'; role: AnchorRole; session: Tuple; id: ReconfigId; outcome: Outcome; requestedBy?: number }
+  /** `requestedBy`: the agent whose migrateRequest started the run, owed a migrateResult naming the session as it
+   * does (`requesterSession`). */
+  | { kind: 'finished'; role: AnchorRole; session: Tuple; id: ReconfigId; outcome: Outcome; requestedBy?: number; requesterSession?: Tuple }
   /** Old middlebox of a locked segment: export the session's state and send it to `to` (stateChunk), or tell the
    * left anchor why not (stateResult). */
   | { kind: 'exportState'; session: Tuple; id: ReconfigId; to: number };
@@ -87,6 +90,8 @@ export interface CoordinatorOptions {
 
 interface AgentSession {
   session: Tuple;
+  /** What the right neighbour calls the session: messages to the right carry it, messages from there name it. */
+  rightName: Tuple;
   left: Tuple | undefined;
   right: Tuple | undefined;
   delta: SeqDelta;
@@ -124,6 +129,8 @@ export class ReconfigCoordinator {
   private nextNonce: number;
   private readonly timing: LeftAnchorTiming;
   private readonly sessions = new Map<string, AgentSession>();
+  /** The key of a session under the name its right neighbour gives it, where that differs. */
+  private readonly byRightName = new Map<string, string>();
 
   constructor(options: CoordinatorOptions) {
     this.self = options.self >>> 0;
@@ -132,8 +139,13 @@ export class ReconfigCoordinator {
   }
 
   addSession(view: SessionView): void {
-    this.sessions.set(tupleKey(view.session), {
+    const key = tupleKey(view.session);
+    this.forget(key);
+    const rightName = view.rightSession ?? view.session;
+    if (tupleKey(rightName) !== key) this.byRightName.set(tupleKey(rightName), key);
+    this.sessions.set(key, {
       session: view.session,
+      rightName,
       left: view.left,
       right: view.right,
       delta: view.delta ?? ZERO_DELTA,
@@ -151,7 +163,7 @@ export class ReconfigCoordinator {
   }
 
   setDelta(session: Tuple, delta: SeqDelta, fixed: boolean): boolean {
-    const entry = this.sessions.get(tupleKey(session));
+    const entry = this.find(session);
     if (!entry || !isSeqDelta(delta)) return false;
     entry.delta = delta;
     entry.deltaFixed = fixed;
@@ -159,7 +171,21 @@ export class ReconfigCoordinator {
   }
 
   removeSession(session: Tuple): boolean {
-    return this.sessions.delete(tupleKey(session));
+    return this.forget(tupleKey(session));
+  }
+
+  /** A session by either of its names: as its left side names it, or as its right neighbour does. */
+  private find(name: Tuple): AgentSession | undefined {
+    const key = tupleKey(name);
+    return this.sessions.get(key) ?? this.sessions.get(this.byRightName.get(key) ?? '');
+  }
+
+  private forget(key: string): boolean {
+    const entry = this.sessions.get(key);
+    if (!entry) return false;
+    const rightKey = tupleKey(entry.rightName);
+    if (this.byRightName.get(rightKey) === key) this.byRightName.delete(rightKey);
+    return this.sessions.delete(key);
   }
 
   get sessionCount(): number {
@@ -167,7 +193,7 @@ export class ReconfigCoordinator {
   }
 
   inspect(session: Tuple): SessionInspection | undefined {
-    const e = this.sessions.get(tupleKey(session));
+    const e = this.find(session);
     if (!e) return undefined;
     return {
       ...(e.left && { left: e.left }),
@@ -180,7 +206,7 @@ export class ReconfigCoordinator {
 
   /** Run a reconfiguration as left anchor: lock the old path up to `rightAnchor`, then set the new path up. */
   start(request: StartRequest): CoordinatorResult & { id?: ReconfigId } {
-    const entry = this.sessions.get(tupleKey(request.session));
+    const entry = this.find(request.session);
     if (!entry) return rejected('unknown_session');
     if (!entry.right || !entry.lock) return rejected('no_neighbour');
     const anchor = request.rightAnchor >>> 0;
@@ -202,7 +228,7 @@ export class ReconfigCoordinator {
 
   /** A middlebox that removes itself: ask its left neighbour to run the reconfiguration up to its right neighbour. */
   requestRemoval(session: Tuple): CoordinatorResult {
-    const entry = this.sessions.get(tupleKey(session));
+    const entry = this.find(session);
     if (!entry) return rejected('unknown_session');
     if (!entry.left || !entry.right) return rejected('no_neighbour');
     return ok([this.send(entry.left, { type: 'rightRequest', session: entry.session, subsession: entry.left, rightAnchor: entry.right.dstIp })]);
@@ -210,7 +236,7 @@ export class ReconfigCoordinator {
 
   /** A middlebox hands the session to `replacement`: its left neighbour runs the replacement up to its right one. */
   requestMigration(session: Tuple, replacement: number, transferState: boolean): CoordinatorResult {
-    const entry = this.sessions.get(tupleKey(session));
+    const entry = this.find(session);
     if (!entry) return rejected('unknown_session');
     if (!entry.left || !entry.right) return rejected('no_neighbour');
     const to = replacement >>> 0;
@@ -223,7 +249,7 @@ export class ReconfigCoordinator {
     if (message.type === 'stateResult') return this.onStateResult(message.session, message.id, message.result);
     if (!('subsession' in message) || !isTuple(message.subsession)) return rejected('invalid');
     if ('id' in message ? !isId(message.id) : message.type !== 'rightRequest' && message.type !== 'migrateRequest') return rejected('invalid');
-    const entry = this.sessions.get(tupleKey(message.session));
+    const entry = this.find(message.session);
     if (!entry) {
       // Answering tells the left anchor at once rather than after all its retries; nothing changes here.
       if (message.type !== 'requestLock') return rejected('unknown_session');
@@ -271,7 +297,7 @@ export class ReconfigCoordinator {
   }
 
   datapath(input: DatapathInput): CoordinatorResult {
-    const entry = this.sessions.get(tupleKey(input.session));
+    const entry = this.find(input.session);
     if (!entry) return rejected('unknown_session');
     switch (input.event) {
       case 'newPathSyn':
@@ -317,7 +343,7 @@ export class ReconfigCoordinator {
   deliveryFailed(message: ReconfigMessage): CoordinatorResult {
     if (message?.type !== 'requestLock' && message?.type !== 'cancelLock' && message?.type !== 'moveState') return rejected('stale');
     if (!isTuple(message.session) || !isId(message.id)) return rejected('invalid');
-    const entry = this.sessions.get(tupleKey(message.session));
+    const entry = this.find(message.session);
     if (!entry) return rejected('unknown_session');
     if (!entry.leftAnchor || !sameId(entry.leftAnchor.id, message.id)) return rejected('stale');
     return this.stepLeft(entry, (left) => left.deliveryFailed(message.type));
@@ -334,7 +360,7 @@ export class ReconfigCoordinator {
   }
 
   timeout(timer: TimerRef): CoordinatorResult {
-    const entry = this.sessions.get(tupleKey(timer.session));
+    const entry = this.find(timer.session);
     if (!entry) return rejected('unknown_session');
     if (entry.leftAnchor && !sameId(entry.leftAnchor.id, timer.id)) return rejected('stale');
     return this.stepLeft(entry, (left) => left.timeout(timer.token));
@@ -438,14 +464,14 @@ export class ReconfigCoordinator {
     const refusal: ReconfigOutput = {
       kind: 'send',
       to: requester,
-      message: { type: 'migrateResult', id: { leftAnchor: this.self, nonce: 0 }, session: entry.session, outcome: started.reason, durationUs: 0, switchedUs: 0 },
+      message: { type: 'migrateResult', id: { leftAnchor: this.self, nonce: 0 }, session: entry.rightName, outcome: started.reason, durationUs: 0, switchedUs: 0 },
     };
     return rejected(started.reason, [...started.outputs, refusal]);
   }
 
   private onStateResult(session: Tuple, id: ReconfigId, result: 'ok' | StateTransferFailure): CoordinatorResult {
     if (!isId(id)) return rejected('invalid');
-    const entry = this.sessions.get(tupleKey(session));
+    const entry = this.find(session);
     if (!entry) return rejected('unknown_session');
     if (!entry.leftAnchor || !sameId(entry.leftAnchor.id, id)) return rejected('stale');
     return this.stepLeft(entry, (left) => left.stateResult(result));
@@ -460,10 +486,10 @@ export class ReconfigCoordinator {
     entry.teardownFrom.add(side);
     const outputs: ReconfigOutput[] = [];
     const onward = side === 'left' ? entry.right : entry.left;
-    if (onward) outputs.push(this.send(onward, { type: 'teardown', id, session: entry.session, subsession: onward }));
+    if (onward) outputs.push(this.send(onward, { type: 'teardown', id, session: side === 'left' ? entry.rightName : entry.session, subsession: onward }));
     if (entry.teardownFrom.size === 2 || !onward) {
       outputs.push({ kind: 'datapath', command: { command: 'retireSession', session: entry.session } });
-      this.sessions.delete(tupleKey(entry.session));
+      this.forget(tupleKey(entry.session));
     }
     return ok(outputs);
   }
@@ -482,13 +508,13 @@ export class ReconfigCoordinator {
   }
 
   private runLock(entry: AgentSession, effects: LockEffect[], outputs: ReconfigOutput[]): void {
-    const { session } = entry;
+    const { session, rightName } = entry;
     for (const e of effects) {
       if (e.effect === 'forwardRequest') {
         const { id, rightAnchor, delta } = e.request;
-        outputs.push(this.send(entry.right!, { type: 'requestLock', id, session, subsession: entry.right!, rightAnchor, delta }));
+        outputs.push(this.send(entry.right!, { type: 'requestLock', id, session: rightName, subsession: entry.right!, rightAnchor, delta }));
       } else if (e.effect === 'forwardCancel') {
-        outputs.push(this.send(entry.right!, { type: 'cancelLock', id: e.id, session, subsession: entry.right! }));
+        outputs.push(this.send(entry.right!, { type: 'cancelLock', id: e.id, session: rightName, subsession: entry.right! }));
       } else if (e.to === 'left') {
         const subsession = entry.left!;
         const { id, answer } = e;
@@ -524,13 +550,14 @@ export class ReconfigCoordinator {
           this.runLock(entry, entry.lock!.abandon(id).effects, outputs);
           break;
         case 'sendTeardown':
-          outputs.push(this.send(entry.right!, { type: 'teardown', id, session: entry.session, subsession: entry.right! }));
+          outputs.push(this.send(entry.right!, { type: 'teardown', id, session: entry.rightName, subsession: entry.right! }));
           break;
         case 'sendMoveState':
-          outputs.push(this.send(entry.right!, { type: 'moveState', id, session: entry.session, subsession: entry.right!, to: params.state!.to }));
+          outputs.push(this.send(entry.right!, { type: 'moveState', id, session: entry.rightName, subsession: entry.right!, to: params.state!.to }));
           break;
         case 'sendDropState':
-          outputs.push({ kind: 'send', to: params.state!.to, message: { type: 'dropState', id, session: entry.session } });
+          // The new instance knows the run by the old one's name for the session: the right neighbour's.
+          outputs.push({ kind: 'send', to: params.state!.to, message: { type: 'dropState', id, session: entry.rightName } });
           break;
         case 'armTimer':
           outputs.push({ kind: 'timer', timer: { session: entry.session, id, token: e.token }, afterMs: e.afterMs });
@@ -546,7 +573,7 @@ export class ReconfigCoordinator {
             entry.newRight = undefined;
             entry.lock = new SubsessionLock();
           }
-          outputs.push({ kind: 'finished', role: 'left', session: entry.session, id, outcome: e.outcome, ...(entry.requestedBy !== undefined && { requestedBy: entry.requestedBy }) });
+          outputs.push({ kind: 'finished', role: 'left', session: entry.session, id, outcome: e.outcome, ...(entry.requestedBy !== undefined && { requestedBy: entry.requestedBy, requesterSession: entry.rightName }) });
           entry.requestedBy = undefined;
           break;
       }

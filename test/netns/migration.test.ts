@@ -1,6 +1,7 @@
 // Sessions moved between two firewall instances with their conntrack state (docs/state-transfer.md): real kernel
 // TCP through iptables on mb1, handed over to mb2 by `POST /v1/migrate` at mb1's agent. mb2 admits no connection by
-// itself: whatever it passes, it knows from mb1's state. Every byte is checked on both ends.
+// itself: whatever it passes, it knows from mb1's state. Every byte is checked on both ends. A NAT's mappings move
+// the same way.
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { ApiClient } from '../../src/api/client';
@@ -14,6 +15,8 @@ import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbe
 import { netnsUnavailableReason } from '../support/netns';
 
 const CONTROL_PORT = 7777;
+/** The NAT's pool address: both instances map to it; the server reaches it through Dysco, no route needed. */
+const NAT_POOL = '10.77.99.1';
 const skip = netnsUnavailableReason(['ip', 'ethtool', 'ss', 'iptables', 'conntrack']);
 
 function assertIntact(result: VerifiedStreamsResult, minBytesEachWay = 1): void {
@@ -165,6 +168,29 @@ describe('migration between two iptables firewalls (mb1 → mb2) with conntrack 
     assertIntact(result, 10_000);
     assert.deepEqual(moved!.summary.reasons, { state_unreachable: 1 }, JSON.stringify(moved!.summary));
     assert.equal((await entriesTo('mb1', 7335)).length, 1, 'mb1 keeps the state of the session that stayed');
+  });
+
+  diagnosed('a NAT\'s mapping moves with its session: mb1 and mb2 map it to one pool address, the server sees no change', async () => {
+    // The same rule on both instances: configuration is theirs; the mapping of each session is state.
+    for (const box of ['mb1', 'mb2']) await tb.exec(box, ['iptables', '-w', '5', '-t', 'nat', '-A', 'POSTROUTING', '-p', 'tcp', '--dport', '7336', '-j', 'SNAT', '--to-source', NAT_POOL]);
+    let moved: Awaited<ReturnType<typeof migrate>> | undefined;
+    let onMb2: Awaited<ReturnType<typeof entriesTo>> = [];
+    const result = await runVerifiedStreams(tb, 'client', 'server', {
+      port: 7336,
+      seed: 500,
+      sessions: 2,
+      durationMs: 4000,
+      rateMbitPerSecond: 5,
+      whileRunning: async () => {
+        moved = await migrate(7336, 2);
+        onMb2 = await entriesTo('mb2', 7336);
+      },
+    });
+    assertIntact(result, 10_000);
+    assert.deepEqual([moved!.summary.sessions, moved!.summary.completed], [2, 2], JSON.stringify(moved!.summary));
+    for (const s of result.sessions) assert.equal(s.server?.remote?.address, NAT_POOL, 'the server\'s peer is the pool address, before and after');
+    assert.equal(onMb2.length, 2, onMb2.map((e) => e.line).join('\n'));
+    for (const e of onMb2) assert.equal(e.replyDst, NAT_POOL, `mb2 maps the session as mb1 did: ${e.line}`);
   });
 
   diagnosed('bulk: 500 sessions move in one request, state in batches, every session intact', async (t) => {
