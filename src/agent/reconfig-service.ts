@@ -518,6 +518,7 @@ export class ReconfigService {
     if (!entry) {
       log?.error({ command: command.command, session: command.session }, 'datapath request for a session the registry does not know');
       if (command.command === 'openNewPath') this.enqueue(() => this.apply(this.coordinator.datapath({ event: 'newPathFailed', session: command.session }), 'openNewPath failed'));
+      if (command.command === 'abandonNewPath' && command.confirm) this.enqueue(() => this.apply(this.coordinator.datapath({ event: 'newPathAbandoned', session: command.session }), 'abandon of a session gone'));
       return;
     }
     const { datapath } = this.options;
@@ -538,10 +539,25 @@ export class ReconfigService {
         // Unexpected, its SYN is refused: the left anchor hears new_path_refused and cancels.
         datapath.expectNewPath({ sessionId: entry.sessionId, hostTuple: entry.leftSession!, side: 'left', nonce: command.id.nonce, delta: command.delta, hops: [] }).catch(failed);
         return;
-      case 'abandonNewPath':
-        // NEW_PATH_IN_USE: the lcore switched first; two_paths_entered is on its way and the old path drains as usual.
-        datapath.abandonNewPath(entry.sessionId, command.id.nonce).catch(failed);
+      case 'abandonNewPath': {
+        const pending = datapath.abandonNewPath(entry.sessionId, command.id.nonce);
+        if (!command.confirm) {
+          // Right anchor: NEW_PATH_IN_USE means its lcore switched first, and the old path drains as usual.
+          pending.catch(failed);
+          return;
+        }
+        // Left anchor: the old path's locks are undone only once the lcore says it never switched.
+        const answer = (event: 'newPathAbandoned' | 'newPathInUse') => this.enqueue(() => this.apply(this.coordinator.datapath({ event, session: command.session }), event));
+        pending.then(
+          () => answer('newPathAbandoned'),
+          (error: Error & { code?: string }) => {
+            if (error.code === 'NEW_PATH_IN_USE') return answer('newPathInUse');
+            failed(error);
+            answer('newPathAbandoned');
+          },
+        );
         return;
+      }
       case 'retireSession': {
         // The state goes with the session: a later path back through this box starts from a clean slate.
         const tuple = entry.leftSession;

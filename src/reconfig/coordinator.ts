@@ -284,9 +284,10 @@ export class ReconfigCoordinator {
         return this.onMigrateRequest(entry, message);
       case 'moveState': {
         if (side !== 'left') return rejected('wrong_direction');
-        // Only the left anchor of the segment this agent's lock holds, while it holds it, may have the state moved.
+        // Only the left anchor whose request this agent's lock holds (pending or locked) may have the state moved:
+        // its moveState follows its requestLock on this subsession.
         const lock = entry.lock?.view();
-        if (lock?.flag !== 'locked' || !lock.requester || !sameId(lock.requester, message.id)) return rejected('stale');
+        if (lock?.flag === 'free' || !lock?.requester || !sameId(lock.requester, message.id)) return rejected('stale');
         return ok([{ kind: 'exportState', session: entry.session, id: message.id, to: message.to >>> 0 }]);
       }
       case 'teardown':
@@ -309,15 +310,16 @@ export class ReconfigCoordinator {
         return this.stepRight(entry, (right) => right.newPathAck());
       case 'newPathSynAck':
         return this.stepLeft(entry, (left) => {
-          if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
+          if (left.state === 'SettingUp' || left.state === 'Abandoning') entry.newRight = input.newSubsession;
           return left.newPathSynAck();
         });
       case 'twoPathsEntered': {
         const right = entry.rightAnchor;
         if (right?.state === 'Waiting' && entry.newLeft && sameTuple(entry.newLeft, input.newSubsession)) return this.stepRight(entry, (r) => r.newPathAck());
-        if (entry.leftAnchor?.state === 'SettingUp' || entry.leftAnchor?.state === 'TwoPaths') {
+        const leftState = entry.leftAnchor?.state;
+        if (leftState === 'SettingUp' || leftState === 'TwoPaths' || leftState === 'Abandoning') {
           return this.stepLeft(entry, (left) => {
-            if (left.state === 'SettingUp') entry.newRight = input.newSubsession;
+            if (left.state !== 'TwoPaths') entry.newRight = input.newSubsession;
             return left.newPathSynAck();
           });
         }
@@ -326,6 +328,10 @@ export class ReconfigCoordinator {
       }
       case 'newPathFailed':
         return this.stepLeft(entry, (left) => left.newPathFailed());
+      case 'newPathAbandoned':
+        return this.stepLeft(entry, (left) => left.newPathAbandoned());
+      case 'newPathInUse':
+        return this.stepLeft(entry, (left) => left.newPathInUse());
       case 'oldPathDrained':
         return input.role === 'left'
           ? this.stepLeft(entry, (left) => left.oldPathDrained())

@@ -10,8 +10,9 @@ export type DatapathCommand =
   | { command: 'openNewPath'; session: Tuple; id: ReconfigId; hops: number[]; delta: SeqDelta }
   /** Right anchor: answer the new path's SYN that carries this id when it comes. Idempotent. */
   | { command: 'expectNewPath'; session: Tuple; id: ReconfigId; delta: SeqDelta }
-  /** Forget a new path that carries no data yet; the session stays on the old one. */
-  | { command: 'abandonNewPath'; session: Tuple; id: ReconfigId }
+  /** Forget a new path that carries no data yet; the session stays on the old one. `confirm`: the left anchor
+   * waits for the answer, newPathAbandoned or newPathInUse (the lcore had switched). */
+  | { command: 'abandonNewPath'; session: Tuple; id: ReconfigId; confirm?: boolean }
   /** A middlebox of an old path: retire the session's state here. */
   | { command: 'retireSession'; session: Tuple };
 
@@ -32,4 +33,7 @@ export type DatapathInput =
   /** Left anchor: the new path could not be set up (a RST answered its handshake). */
   | { event: 'newPathFailed'; session: Tuple }
   /** An anchor's old path is finished and the lcore has folded the new path in. */
-  | { event: 'oldPathDrained'; session: Tuple; role: AnchorRole };
+  | { event: 'oldPathDrained'; session: Tuple; role: AnchorRole }
+  /** Left anchor: the lcore answered a confirmed abandonNewPath: given up (abandoned), or in use (it had switched). */
+  | { event: 'newPathAbandoned'; session: Tuple }
+  | { event: 'newPathInUse'; session: Tuple };

@@ -1,8 +1,10 @@
 // The left anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requesting → SettingUp → TwoPaths → Done, or
-// Canceling → Done when the new path fails or requestLock stays unanswered. A reconfiguration that moves a
-// middlebox's state passes MovingState between the lock and the new path (docs/state-transfer.md): the old
-// instance sends its state of the session to the new one, and only the new one's word that it is in place opens
-// the new path; any other word, or none in time, cancels, and the new instance is told to drop what it took. It retransmits requestLock and
+// Canceling → Done when the new path fails or requestLock stays unanswered (through Abandoning, when the new path's
+// SYN went out: the lcore must confirm it never switched before the old path's locks are undone). A reconfiguration that moves a
+// middlebox's state asks for it with the lock (docs/state-transfer.md): moveState follows requestLock to the old
+// instance, which sends its state of the session to the new one while the lock travels on. Only the lock and the
+// new instance's word that the state is in place open the new path (MovingState waits for the word when the lock
+// came first); any other word, or none in time, cancels, and the new instance is told to drop what it took. It retransmits requestLock and
 // cancelLock on timeouts with doubling waits and a bounded number of tries, and has its datapath resend the new
 // path's SYN (doubling waits too) until the lcore reports two paths or the set-up time is spent. Time enters only
 // as timeout inputs.
@@ -10,7 +12,7 @@ import type { NackReason, ReconfigId, SeqDelta, StateTransferFailure, Tuple } fr
 import type { DatapathCommand } from './datapath-io';
 import type { FailureReason, Outcome } from './outcome';
 
-export type LeftAnchorState = 'Requesting' | 'MovingState' | 'SettingUp' | 'TwoPaths' | 'Canceling' | 'Done';
+export type LeftAnchorState = 'Requesting' | 'MovingState' | 'SettingUp' | 'TwoPaths' | 'Abandoning' | 'Canceling' | 'Done';
 
 export interface LeftAnchorTiming {
   requestTimeoutMs: number;
@@ -82,6 +84,8 @@ export class LeftAnchor {
   private result: Outcome | undefined;
   /** The new middlebox may hold state for this run: a cancel must tell it to drop it. */
   private stateMayBeImported = false;
+  /** The new middlebox's word on the state, when it came before the lock. */
+  private earlyStateResult: 'ok' | StateTransferFailure | undefined;
 
   constructor(readonly params: LeftAnchorParams) {}
 
@@ -102,41 +106,81 @@ export class LeftAnchor {
   start(): AnchorStep<LeftAnchorEffect> {
     if (this.tries > 0) return step('duplicate');
     this.tries = 1;
-    return step('handled', [{ effect: 'sendRequestLock' }, this.arm(this.params.timing.requestTimeoutMs)]);
+    // The state moves while the lock travels: moveState goes after requestLock on the same subsession, so the old
+    // instance has the request (lockPending) when it is asked.
+    if (this.params.state) this.stateMayBeImported = true;
+    return step('handled', [
+      { effect: 'sendRequestLock' },
+      ...(this.params.state ? [{ effect: 'sendMoveState' as const }] : []),
+      this.arm(this.params.timing.requestTimeoutMs),
+    ]);
   }
 
   ackLock(delta: SeqDelta): AnchorStep<LeftAnchorEffect> {
     if (this.current !== 'Requesting') return step('duplicate');
     this.segmentDelta = delta;
     if (this.params.state) {
-      this.current = 'MovingState';
-      this.stateMayBeImported = true;
-      return step('handled', [{ effect: 'sendMoveState' }, this.arm(this.params.timing.stateTimeoutMs)]);
+      const early = this.earlyStateResult;
+      if (early === undefined) {
+        this.current = 'MovingState';
+        return step('handled', [this.arm(this.params.timing.stateTimeoutMs)]);
+      }
+      if (early !== 'ok') return step('handled', this.stateFailed(early));
     }
     return step('handled', this.beginSetup());
   }
 
   /** The new middlebox's word on the state (or the old one's, when it had none to send). */
   stateResult(result: 'ok' | StateTransferFailure): AnchorStep<LeftAnchorEffect> {
-    if (this.current !== 'MovingState') return step(this.current === 'Requesting' ? 'stale' : 'duplicate');
+    if (!this.params.state) return step('stale');
+    if (this.current === 'Requesting') {
+      // Before the lock: kept until the lock's answer (a failure cancels only once the lock is in place or refused).
+      if (this.earlyStateResult !== undefined) return step('duplicate');
+      this.earlyStateResult = result;
+      if (result !== 'ok') this.stateMayBeImported = false;
+      return step('handled');
+    }
+    if (this.current !== 'MovingState') return step('duplicate');
     if (result === 'ok') return step('handled', this.beginSetup());
+    return step('handled', this.stateFailed(result));
+  }
+
+  private stateFailed(result: StateTransferFailure): LeftAnchorEffect[] {
     // Nothing of this run is left at the new middlebox: it undoes an import that did not read back.
     this.stateMayBeImported = false;
-    return step('handled', this.beginCancel(`state_${result}`, false));
+    return this.beginCancel(`state_${result}`, false);
   }
 
   nackLock(reason: NackReason): AnchorStep<LeftAnchorEffect> {
     if (this.current !== 'Requesting') return step('duplicate');
     this.disarm();
-    return step('handled', [this.finish({ result: 'failed', reason })]);
+    return step('handled', [...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []), this.finish({ result: 'failed', reason })]);
   }
 
   newPathSynAck(): AnchorStep<LeftAnchorEffect> {
     if (this.current === 'TwoPaths') return step('duplicate');
-    if (this.current !== 'SettingUp') return step('stale');
+    // Abandoning: the lcore switched before the abandon reached it; its answer will say so (newPathInUse).
+    if (this.current !== 'SettingUp' && this.current !== 'Abandoning') return step('stale');
     // The lcore sent the handshake's ACK and took the cutoffs itself.
     this.current = 'TwoPaths';
     this.disarm();
+    return step('handled');
+  }
+
+  /** The lcore gave the new path up, never having switched to it: now the old path's locks may be undone. */
+  newPathAbandoned(): AnchorStep<LeftAnchorEffect> {
+    if (this.current !== 'Abandoning') return step('stale');
+    this.current = 'Canceling';
+    this.tries = 1;
+    return step('handled', [...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []), { effect: 'sendCancelLock' }, this.arm(this.params.timing.cancelTimeoutMs)]);
+  }
+
+  /** The lcore had switched to the new path when asked to abandon it: the run goes on, on two paths. */
+  newPathInUse(): AnchorStep<LeftAnchorEffect> {
+    if (this.current === 'TwoPaths') return step('duplicate');
+    if (this.current !== 'Abandoning') return step('stale');
+    this.current = 'TwoPaths';
+    this.failure = undefined;
     return step('handled');
   }
 
@@ -157,7 +201,8 @@ export class LeftAnchor {
    */
   deliveryFailed(type: 'requestLock' | 'cancelLock' | 'moveState'): AnchorStep<LeftAnchorEffect> {
     if (type === 'requestLock' && this.current === 'Requesting') return step('handled', this.beginCancel('unreachable', false));
-    if (type === 'moveState' && this.current === 'MovingState') return step('handled', this.beginCancel('state_unreachable', false));
+    if (type === 'moveState' && this.current === 'MovingState') return step('handled', this.stateFailed('unreachable'));
+    if (type === 'moveState' && this.current === 'Requesting') return this.stateResult('unreachable');
     if (type === 'cancelLock' && this.current === 'Canceling') return step('handled', [{ effect: 'abandonLock' }, this.finish({ result: 'failed', reason: this.failure! })]);
     return step('stale');
   }
@@ -211,17 +256,22 @@ export class LeftAnchor {
     return { effect: 'datapath', command: { command: 'openNewPath', session, id, hops: [...newHops, rightAnchor], delta: this.segmentDelta! } };
   }
 
+  /**
+   * Undoes the run. Once the new path's SYN went out, the lcore may switch to it at any instant (its SYN-ACK in
+   * flight): the old path's locks are undone only after the lcore confirms it gave the new path up (Abandoning), or
+   * the right anchor, already on two paths, would ignore the cancel while this one drops the new path's data.
+   */
   private beginCancel(reason: FailureReason, newPathStarted: boolean): LeftAnchorEffect[] {
-    this.current = 'Canceling';
     this.failure = reason;
-    this.tries = 1;
+    this.disarm();
     const { id, session } = this.params;
-    return [
-      ...(newPathStarted ? [{ effect: 'datapath' as const, command: { command: 'abandonNewPath' as const, session, id } }] : []),
-      ...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []),
-      { effect: 'sendCancelLock' },
-      this.arm(this.params.timing.cancelTimeoutMs),
-    ];
+    if (newPathStarted) {
+      this.current = 'Abandoning';
+      return [{ effect: 'datapath', command: { command: 'abandonNewPath', session, id, confirm: true } }];
+    }
+    this.current = 'Canceling';
+    this.tries = 1;
+    return [...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []), { effect: 'sendCancelLock' }, this.arm(this.params.timing.cancelTimeoutMs)];
   }
 
   private finish(outcome: Outcome): LeftAnchorEffect {

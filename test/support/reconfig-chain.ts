@@ -273,8 +273,10 @@ export class Chain {
         const path = this.newPaths.get(key);
         if (path?.twoPaths.has(agent)) {
           this.abandonRefused += 1;
+          if (command.confirm) post(agent, { event: 'newPathInUse', session: SESSION });
           return;
         }
+        if (command.confirm) post(agent, { event: 'newPathAbandoned', session: SESSION });
         if (this.expected.get(key) === agent) this.expected.delete(key);
         if (path && path.twoPaths.size === 0) {
           for (const hop of path.hops) this.agent(hop).removeSession(SESSION);

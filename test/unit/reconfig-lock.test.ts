@@ -111,13 +111,44 @@ describe('LeftAnchor timers', () => {
     // Every SYN the same request, so the lcore sends the same SYN again.
     assert.equal(syns.length, 7);
     for (const syn of syns) assert.deepEqual(syn, { command: 'openNewPath', session: a.params.session, id: a.id, hops: [5, 2], delta: { forward: 3, reverse: 4 } });
-    assert.deepEqual(effects.map((e) => (e.effect === 'datapath' ? e.command.command : e.effect)), ['abandonNewPath', 'sendCancelLock', 'armTimer']);
-    for (let i = 0; i < 10 && a.state === 'Canceling'; i++) {
+    // The lcore must confirm first that it never switched; only then are the locks undone.
+    assert.deepEqual(effects.map((e) => (e.effect === 'datapath' ? e.command.command : e.effect)), ['abandonNewPath']);
+    assert.equal(a.state, 'Abandoning');
+    effects = a.newPathAbandoned().effects;
+    assert.deepEqual(effects.map((e) => e.effect), ['sendCancelLock', 'armTimer']);
+    const canceling = (): boolean => a.state === 'Canceling';
+    for (let i = 0; i < 10 && canceling(); i++) {
       const t = effects.find((e) => e.effect === 'armTimer');
       effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
     }
     assert.deepEqual(effects.map((e) => e.effect), ['abandonLock', 'finished']);
     assert.deepEqual(a.outcome, { result: 'failed', reason: 'setup_timeout' });
+  });
+
+  test('the set-up time spent just as the lcore switched: the abandon finds the new path in use, and the run goes on', () => {
+    const a = anchor();
+    a.start();
+    let effects = a.ackLock({ forward: 0, reverse: 0 }).effects;
+    for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
+      const t = effects.find((e) => e.effect === 'armTimer');
+      effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
+    }
+    assert.equal(a.state, 'Abandoning');
+    assert.deepEqual(a.newPathInUse(), { status: 'handled', effects: [] }, 'no cancelLock: the right anchor runs two paths too');
+    assert.equal(a.state as string, 'TwoPaths');
+    assert.deepEqual(a.oldPathDrained().effects.map((e) => e.effect), ['sendTeardown', 'finished']);
+    assert.deepEqual(a.outcome, { result: 'completed' });
+    // Its two_paths_entered may come first, while abandoning: the same.
+    const b = anchor();
+    b.start();
+    effects = b.ackLock({ forward: 0, reverse: 0 }).effects;
+    for (let i = 0; i < 20 && b.state === 'SettingUp'; i++) {
+      const t = effects.find((e) => e.effect === 'armTimer');
+      effects = t?.effect === 'armTimer' ? b.timeout(t.token).effects : [];
+    }
+    assert.equal(b.newPathSynAck().status, 'handled');
+    assert.equal(b.state as string, 'TwoPaths');
+    assert.equal(b.newPathInUse().status, 'duplicate');
   });
 
   test('two paths entered stops the SYN timer; the drained old path completes with a teardown and no datapath request', () => {

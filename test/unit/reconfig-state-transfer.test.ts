@@ -11,29 +11,54 @@ const isMessage = (type: string) => (item: BusItem) => item.kind === 'message' &
 const typesSent = (chain: Chain) => chain.results.filter((r) => r.item.kind === 'message').map((r) => (r.item.kind === 'message' ? r.item.message.type : ''));
 
 describe('state transfer in a reconfiguration', () => {
-  test('replace M1 by M2 with its state: moveState after the lock, the SYN only after the new instance said ok', () => {
+  test('replace M1 by M2 with its state: moveState follows requestLock, the SYN waits for the lock and the new instance\'s ok', () => {
     const chain = new Chain([A, M(1), B]);
     const { id, status } = chain.start(A, B, [M(2)], true);
     assert.equal(status, 'handled');
-    const states: string[] = [];
-    let synBeforeOk = false;
-    let stateOkSeen = false;
+    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'moveState'], 'in this order, on one subsession');
+    let synTooEarly = false;
+    const seen = new Set<string>();
     while (chain.queue.length) {
       const next = chain.queue[0]!;
-      if (next.kind === 'message' && next.message.type === 'stateResult') stateOkSeen = true;
+      if (next.kind === 'message' && next.to === A) seen.add(next.message.type);
       chain.deliver();
-      if (chain.synsSent > 0 && !stateOkSeen) synBeforeOk = true;
-      const now = chain.agent(A).inspect(SESSION)?.leftAnchor?.state ?? '';
-      if (states[states.length - 1] !== now) states.push(now);
+      if (chain.synsSent > 0 && !(seen.has('ackLock') && seen.has('stateResult'))) synTooEarly = true;
     }
-    assert.deepEqual(states, ['Requesting', 'MovingState', 'SettingUp', 'TwoPaths', 'Done']);
-    assert.equal(synBeforeOk, false);
+    assert.equal(synTooEarly, false);
     assert.deepEqual(chain.outcomeOf(id), completed);
     assert.deepEqual(chain.walk(), [A, M(2), B]);
     // The new instance holds the state; the old one gave it up when the teardown retired the session there.
     assert.deepEqual([...chain.stateHeld], [M(2)]);
     const order = typesSent(chain);
-    assert.ok(order.indexOf('ackLock') < order.indexOf('moveState') && order.indexOf('moveState') < order.indexOf('stateChunk') && order.indexOf('stateChunk') < order.indexOf('stateResult'), order.join());
+    assert.ok(order.indexOf('moveState') < order.indexOf('stateChunk') && order.indexOf('stateChunk') < order.indexOf('stateResult'), order.join());
+    assert.deepEqual(chain.leftovers(), []);
+  });
+
+  test('the lock answers before the state: MovingState waits for the new instance\'s word', () => {
+    const chain = new Chain([A, M(1), B]);
+    const { id } = chain.start(A, B, [M(2)], true);
+    const states: string[] = [];
+    // Hold the chunk until the lock is in place.
+    while (chain.queue.length) {
+      const lockDone = chain.agent(A).inspect(SESSION)?.leftAnchor?.state !== 'Requesting';
+      const at = lockDone ? 0 : chain.queue.findIndex((i) => !isMessage('stateChunk')(i));
+      chain.deliver(at < 0 ? 0 : at);
+      const now = chain.agent(A).inspect(SESSION)?.leftAnchor?.state ?? '';
+      if (states[states.length - 1] !== now) states.push(now);
+    }
+    assert.deepEqual(states, ['Requesting', 'MovingState', 'SettingUp', 'TwoPaths', 'Done']);
+    assert.deepEqual(chain.outcomeOf(id), completed);
+  });
+
+  test('the lock refused after the state moved: the new instance is told to drop it', () => {
+    const chain = new Chain([A, M(1), B]);
+    // No agent on the path is M(9): the far end answers nackLock(not_anchor), while the state reaches M(2).
+    const { id } = chain.start(A, M(9), [M(2)], true);
+    chain.settle();
+    assert.deepEqual(chain.outcomeOf(id), failed('not_anchor'));
+    assert.ok(typesSent(chain).includes('stateChunk'), 'the state moved while the lock travelled');
+    assert.ok(typesSent(chain).includes('dropState'));
+    assert.deepEqual([...chain.stateHeld], [M(1)], 'the old instance keeps its state, the new one holds none');
     assert.deepEqual(chain.leftovers(), []);
   });
 
