@@ -228,7 +228,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['sessions moved', `${summary.completed}/${summary.sessions}`, options.stateTransfer ? 'all' : 'none (mb2 blocks them)'],
     ['reconfiguration p50 / p99 (to the switch)', `${summary.switchP50Ms ?? '-'} / ${summary.switchP99Ms ?? '-'} ms`, `≤ ${TARGETS.p50Ms} / ${TARGETS.p99Ms} ms`],
     ['old path drained p50 / p99', `${summary.p50Ms ?? '-'} / ${summary.p99Ms ?? '-'} ms`, 'the queue ahead of it'],
-    ['steps at the left anchor, p50', formatSteps(steps), 'lock, state, new path, drain'],
+    ['steps at the left anchor, p50', formatSteps(steps), 'to the lock, to the state (both from the start), SYN to switch, drain'],
     ['control round trip during the move, p50', `≤ ${controlRtt.p50Ms ?? '-'} ms (${controlRtt.count} messages)`, 'a message to the next agent and its ack'],
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
     ['mb2 refused', `${refusedByMb2} packets`, options.stateTransfer ? '0' : '> 0'],

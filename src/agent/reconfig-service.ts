@@ -133,20 +133,23 @@ interface Waiter {
 /** When one of this agent's runs as left anchor passed each step (monotonic ms). */
 interface RunSteps {
   startedAt: number;
-  /** the lock acknowledged: the state transfer asked for, or the new path opened */
+  /** the ackLock came */
   lockedAt?: number;
+  /** the new middlebox said the state is in place (it moves while the lock travels) */
+  stateAt?: number;
   /** the new path's first SYN requested */
   synAt?: number;
   switchedAt?: number;
 }
 
-/** The steps of a run as durations, for its log line: lock, state transfer, new path to the switch, drain. */
+/** The steps of a run as durations, for its log line: from the start to the lock and to the state in place (the two
+ * overlap), from the new path's SYN to the switch, and the drain. */
 function stepDurations(steps: RunSteps, endedAt: number): Record<string, number> {
   const out: Record<string, number> = {};
   const ms = (from: number | undefined, to: number | undefined) => (from === undefined || to === undefined ? undefined : Math.round((to - from) * 1000) / 1000);
   const put = (name: string, value: number | undefined) => value !== undefined && (out[name] = value);
   put('lockMs', ms(steps.startedAt, steps.lockedAt));
-  put('stateMs', ms(steps.lockedAt, steps.synAt));
+  put('stateMs', ms(steps.startedAt, steps.stateAt));
   put('setupMs', ms(steps.synAt, steps.switchedAt));
   put('drainMs', ms(steps.switchedAt, endedAt));
   return out;
@@ -358,6 +361,8 @@ export class ReconfigService {
       default:
         break;
     }
+    if (message?.type === 'ackLock') this.step(message.id, 'lockedAt');
+    if (message?.type === 'stateResult' && message.result === 'ok') this.step(message.id, 'stateAt');
     if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.find(message.session);
     this.apply(this.coordinator.receive(message), message?.type);
   }
@@ -430,11 +435,8 @@ export class ReconfigService {
     // After stop(), inputs already queued still step the machines but reach neither the wire nor the datapath.
     if (!this.running) return;
     switch (output.kind) {
-      case 'send': {
-        const { message } = output;
-        if (message.type === 'moveState') this.step(message.id, 'lockedAt');
-        return this.sendMessage(output.to, message);
-      }
+      case 'send':
+        return this.sendMessage(output.to, output.message);
       case 'started':
         if (!this.runs.has(idKey(output.id))) this.runs.set(idKey(output.id), { startedAt: this.options.now() });
         return;
@@ -499,7 +501,7 @@ export class ReconfigService {
   }
 
   /** Marks the first time a run of this agent's reached `step`. */
-  private step(id: ReconfigId, step: 'lockedAt' | 'synAt'): void {
+  private step(id: ReconfigId, step: 'lockedAt' | 'stateAt' | 'synAt'): void {
     const run = id.leftAnchor >>> 0 === this.options.self >>> 0 ? this.runs.get(idKey(id)) : undefined;
     if (run && run[step] === undefined) run[step] = this.options.now();
   }
@@ -526,7 +528,6 @@ export class ReconfigService {
     switch (command.command) {
       case 'openNewPath': {
         const spec = { sessionId: entry.sessionId, hostTuple: entry.rightSession!, side: 'right' as const, nonce: command.id.nonce, delta: command.delta, hops: command.hops };
-        this.step(command.id, 'lockedAt');
         this.step(command.id, 'synAt');
         // A refused request is a new path that cannot be: cancel as for a refused handshake.
         datapath.openNewPath(spec).catch((error: Error) => {
