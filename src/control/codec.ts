@@ -12,7 +12,6 @@ import {
   type StateTransferFailure,
   type Tuple,
 } from '../reconfig/messages';
-import { FAILURE_REASONS } from '../reconfig/outcome';
 
 export const CONTROL_MAGIC = 0x44595343; // ASCII "DYSC"
 export const CONTROL_VERSION = 1;
@@ -67,16 +66,34 @@ export const STATE_RESULT_CODES: Readonly<Record<'ok' | StateTransferFailure, nu
   unreachable: 7,
 };
 
-/** Start refusals after the run's own failure reasons; codes are positions, so both lists only ever grow at the end. */
-const START_REFUSALS = ['busy', 'no_neighbour', 'invalid', 'unknown_session', 'unknown_subsession', 'wrong_direction', 'stale'] as const;
-const MIGRATE_OUTCOMES: readonly ('completed' | MigrateFailure)[] = [
-  'completed',
-  ...FAILURE_REASONS,
-  ...START_REFUSALS.filter((r) => !(FAILURE_REASONS as readonly string[]).includes(r)),
-];
-export const MIGRATE_OUTCOME_CODES: Readonly<Record<'completed' | MigrateFailure, number>> = Object.fromEntries(
-  MIGRATE_OUTCOMES.map((name, code) => [name, code]),
-) as Record<'completed' | MigrateFailure, number>;
+/** A migration's outcome on the wire. Written out, so that a new failure reason gets a new code and no old one moves. */
+export const MIGRATE_OUTCOME_CODES: Readonly<Record<'completed' | MigrateFailure, number>> = {
+  completed: 0,
+  locked: 1,
+  not_anchor: 2,
+  contention: 3,
+  unknown_session: 4,
+  delta_not_fixed: 5,
+  canceled: 6,
+  lock_timeout: 7,
+  unreachable: 8,
+  new_path_failed: 9,
+  setup_timeout: 10,
+  state_not_found: 11,
+  state_exists: 12,
+  state_malformed: 13,
+  state_not_verified: 14,
+  state_failed: 15,
+  state_no_adapter: 16,
+  state_unreachable: 17,
+  state_timeout: 18,
+  busy: 19,
+  no_neighbour: 20,
+  invalid: 21,
+  unknown_subsession: 22,
+  wrong_direction: 23,
+  stale: 24,
+};
 
 const byCode = <K extends string>(codes: Readonly<Record<K, number>>) =>
   new Map<number, K>((Object.entries(codes) as [K, number][]).map(([name, code]) => [code, name]));

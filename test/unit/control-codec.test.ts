@@ -18,6 +18,8 @@ import {
   type ControlFrame,
   type DecodeError,
 } from '../../src/control/codec';
+import { REJECT_REASONS } from '../../src/reconfig/coordinator';
+import { FAILURE_REASONS } from '../../src/reconfig/outcome';
 import { RECONFIG_MESSAGE_TYPES, type NackReason, type ReconfigMessage, type RequestLock, type StateChunk } from '../../src/reconfig/messages';
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -79,6 +81,13 @@ describe('control frame codec', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+
+  it('gives every failure reason and start refusal a migration outcome code of its own', () => {
+    for (const reason of [...FAILURE_REASONS, ...REJECT_REASONS]) assert.ok(reason in MIGRATE_OUTCOME_CODES, reason);
+    const codes = Object.values(MIGRATE_OUTCOME_CODES);
+    assert.equal(new Set(codes).size, codes.length);
+    assert.ok(codes.every((c) => c >= 0 && c <= 255));
   });
 
   it('covers every message type of the shared vocabulary, and every nack reason with its own code', () => {
