@@ -170,9 +170,7 @@ export class LeftAnchor {
   /** The lcore gave the new path up, never having switched to it: now the old path's locks may be undone. */
   newPathAbandoned(): AnchorStep<LeftAnchorEffect> {
     if (this.current !== 'Abandoning') return step('stale');
-    this.current = 'Canceling';
-    this.tries = 1;
-    return step('handled', [...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []), { effect: 'sendCancelLock' }, this.arm(this.params.timing.cancelTimeoutMs)]);
+    return step('handled', this.cancelLocks());
   }
 
   /** The lcore had switched to the new path when asked to abandon it: the run goes on, on two paths. */
@@ -269,6 +267,10 @@ export class LeftAnchor {
       this.current = 'Abandoning';
       return [{ effect: 'datapath', command: { command: 'abandonNewPath', session, id, confirm: true } }];
     }
+    return this.cancelLocks();
+  }
+
+  private cancelLocks(): LeftAnchorEffect[] {
     this.current = 'Canceling';
     this.tries = 1;
     return [...(this.stateMayBeImported ? [{ effect: 'sendDropState' as const }] : []), { effect: 'sendCancelLock' }, this.arm(this.params.timing.cancelTimeoutMs)];
