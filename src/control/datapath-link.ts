@@ -139,9 +139,11 @@ export class DatapathLink {
     if (last && last.bytes + t.bytes.length <= CONTROL_PAYLOAD_MAX) {
       last.frames.push(t);
       last.bytes += t.bytes.length;
-    } else {
-      datagrams.open.push({ frames: [t], bytes: t.bytes.length });
+      return;
     }
+    // A full datagram goes at once: the frames of a long turn (a bulk migration's) need not wait for its end.
+    if (last) this.transmitDatagram(datagrams.peer, datagrams.port, datagrams.open.pop()!);
+    datagrams.open.push({ frames: [t], bytes: t.bytes.length });
   }
 
   /** Sends what waits, one datagram per peer and port as far as CONTROL_PAYLOAD_MAX allows. */
@@ -149,19 +151,19 @@ export class DatapathLink {
     this.flushScheduled = false;
     const outgoing = [...this.outgoing.values()];
     this.outgoing.clear();
-    for (const { peer, port, open } of outgoing) {
-      for (const datagram of open) {
-        const payload = datagram.frames.length === 1 ? datagram.frames[0]!.bytes : Buffer.concat(datagram.frames.map((f) => f.bytes));
-        const spec: TransmitSpec = { dstIp: peer, dstPort: port, srcPort: this.options.controlPort, payload };
-        // A refused transmission is a lost datagram: the channel retransmits its frames on schedule.
-        const refused = () => datagram.frames.forEach((f) => this.channel.countTransmitError(f.type));
-        try {
-          const pending = this.port.transmit(spec);
-          if (pending instanceof Promise) pending.catch(refused);
-        } catch {
-          refused();
-        }
-      }
+    for (const { peer, port, open } of outgoing) for (const datagram of open) this.transmitDatagram(peer, port, datagram);
+  }
+
+  private transmitDatagram(peer: number, port: number, datagram: { frames: ChannelOutput['transmit']; bytes: number }): void {
+    const payload = datagram.frames.length === 1 ? datagram.frames[0]!.bytes : Buffer.concat(datagram.frames.map((f) => f.bytes));
+    const spec: TransmitSpec = { dstIp: peer, dstPort: port, srcPort: this.options.controlPort, payload };
+    // A refused transmission is a lost datagram: the channel retransmits its frames on schedule.
+    const refused = () => datagram.frames.forEach((f) => this.channel.countTransmitError(f.type));
+    try {
+      const pending = this.port.transmit(spec);
+      if (pending instanceof Promise) pending.catch(refused);
+    } catch {
+      refused();
     }
   }
 

@@ -25,15 +25,15 @@ class RecordingPort implements ControlPort {
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe('DatapathLink datagrams', () => {
-  test('messages sent in one turn share datagrams of at most CONTROL_PAYLOAD_MAX bytes, in order', async () => {
+  test('messages sent in one turn share datagrams of at most CONTROL_PAYLOAD_MAX bytes, in order; a full one leaves at once', async () => {
     const port = new RecordingPort();
     const link = new DatapathLink(port, new ControlChannel({ epoch: 1, initialSeq: 0, retry: RETRY }), { controlPort: 7777, now: () => 0 });
     link.start();
     for (let n = 0; n < 60; n++) link.send(B, teardown(n));
-    assert.equal(port.sent.length, 0, 'nothing before the turn ends');
-    await turn();
     const frameBytes = 16 + 32;
     const perDatagram = Math.floor(CONTROL_PAYLOAD_MAX / frameBytes);
+    assert.equal(port.sent.length, 1, 'a full datagram goes at once, the rest when the turn ends');
+    await turn();
     assert.deepEqual(port.sent.map((s) => s.payload.length), [perDatagram * frameBytes, (60 - perDatagram) * frameBytes]);
     const receiver = new ControlChannel({ epoch: 2, initialSeq: 0, retry: RETRY });
     const delivered = port.sent.flatMap((s) => receiver.receive({ ip: A, port: 7777 }, s.payload, 0).deliver);
