@@ -113,6 +113,8 @@ export class FakeDatapath implements ReconfigDatapath {
   ignoreExpect = false;
   /** Keep the old path from draining until release() (the anchors stay in TwoPaths). */
   holdDrain = false;
+  /** Answer abandonNewPath with NEW_PATH_IN_USE, as an lcore that switched just before the request came. */
+  abandonInUse = false;
   private held: (() => void)[] = [];
   private readonly handshakes = new Set<number>();
 
@@ -189,6 +191,7 @@ export class FakeDatapath implements ReconfigDatapath {
 
   async abandonNewPath(sessionId: number, nonce: number): Promise<void> {
     this.requests.push({ name: 'abandonNewPath', args: [sessionId, nonce] });
+    if (this.abandonInUse) throw new DatapathError('NEW_PATH_IN_USE', 'the lcore switched first');
     this.net.expected.delete(`${this.address}/${nonce}`);
   }
 

@@ -125,6 +125,23 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     assert.deepEqual(b.datapath.named('abandonNewPath'), [[9, 100]]);
   });
 
+  test('the set-up time spent as the lcore switched: the abandon answers NEW_PATH_IN_USE, no cancel goes out, the run completes', async () => {
+    const { net, a, b } = await direct();
+    net.silent.add(A);
+    a.datapath.abandonInUse = true;
+    const run = a.service.reconfigure(request());
+    await settle();
+    await net.clock.advance(3000);
+    await settle();
+    assert.equal(a.service.coordinator.inspect(S)?.leftAnchor?.state, 'TwoPaths');
+    assert.deepEqual(b.datapath.named('abandonNewPath'), [], 'the right anchor was not canceled');
+    assert.equal(b.service.coordinator.inspect(S)?.rightAnchor?.state, 'Requested');
+    // The lcore drains the old path in its time.
+    a.datapath.emitLater('old_path_drained', { type: 'old_path_drained', sessionId: 5, side: 'right' });
+    const [result] = await run;
+    assert.equal(result?.outcome, 'completed');
+  });
+
   test('the session ending during a run answers failed: session_ended', async () => {
     const { net, a } = await direct();
     net.silent.add(A);
