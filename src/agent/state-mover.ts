@@ -163,6 +163,11 @@ export class StateMover {
       batch.forEach((request, i) => {
         const outcome = outcomes[i];
         if (!outcome?.ok) return this.answer(request.id, request.session, outcome?.reason ?? 'failed', 'export');
+        const size = outcome.blob.bytes.length;
+        if (size === 0 || size > STATE_BLOB_MAX_BYTES) {
+          this.options.log?.warn({ session: request.session, bytes: size, max: STATE_BLOB_MAX_BYTES }, 'exported state does not fit the transfer');
+          return this.answer(request.id, request.session, 'failed', 'export');
+        }
         if (this.stopped) return;
         for (const chunk of chunksOf(request, outcome.blob)) this.options.send(request.to, chunk);
         this.options.metrics?.stateMoved('export', 'ok');

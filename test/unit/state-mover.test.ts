@@ -53,6 +53,16 @@ describe('StateMover', () => {
     assert.ok(sent.every((s) => s.to === NEW && s.message.type === 'stateChunk'));
   });
 
+  test('state larger than a transfer carries (48 chunks) fails its session at the old instance, nothing is sent', async () => {
+    const store = new Store();
+    store.exportState = async (tuples: readonly Tuple[]) => tuples.map((tuple) => ({ tuple, ok: true as const, blob: { tuple, bytes: Buffer.alloc(48 * STATE_CHUNK_BYTES + 1) } }));
+    const { m, sent } = mover(store);
+    m.exportState({ id: id(9), session: S, tuple: S, to: NEW });
+    await turn();
+    await turn();
+    assert.deepEqual(sent, [{ to: L, message: { type: 'stateResult', id: id(9), session: S, result: 'failed' } }]);
+  });
+
   test('the chunks, in any order, become one import; the left anchor hears ok', async () => {
     const store = new Store();
     const { m, sent } = mover(store);
