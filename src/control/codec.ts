@@ -69,12 +69,7 @@ export const STATE_RESULT_CODES: Readonly<Record<'ok' | StateTransferFailure, nu
 /** A migration's outcome on the wire. Written out, so that a new failure reason gets a new code and no old one moves. */
 export const MIGRATE_OUTCOME_CODES: Readonly<Record<'completed' | MigrateFailure, number>> = {
   completed: 0,
-  locked: 1,
-  not_anchor: 2,
-  contention: 3,
-  unknown_session: 4,
-  delta_not_fixed: 5,
-  canceled: 6,
+  ...NACK_REASON_CODES, // 1..6
   lock_timeout: 7,
   unreachable: 8,
   new_path_failed: 9,
