@@ -5,7 +5,7 @@
 // adapter as one batch: a bulk migration's hundreds of sessions take one netlink conversation per side, not one each.
 import { STATE_BLOB_MAX_BYTES, STATE_CHUNK_BYTES } from '../control/codec';
 import type { Logger } from '../log/logger';
-import type { ReconfigMetrics } from '../metrics/reconfig-collector';
+import type { ReconfigMetrics, StateSide } from '../metrics/reconfig-collector';
 import type { DropState, ReconfigId, ReconfigMessage, StateChunk, StateTransferFailure, Tuple } from '../reconfig/messages';
 import { sameTuple, tupleKey } from '../reconfig/tuples';
 import type { StateAdapter, StateBlob } from '../state/state-adapter';
@@ -145,76 +145,79 @@ export class StateMover {
     return this.imported.size;
   }
 
-  private schedule(side: 'export' | 'import'): void {
+  private schedule(side: StateSide): void {
     if (this.flushing[side]) return;
     this.flushing[side] = true;
     // What arrives in the same turn of the event loop goes in one batch.
-    setImmediate(() => void (side === 'export' ? this.flushExports() : this.flushImports()));
+    setImmediate(() =>
+      (side === 'export' ? this.flushExports() : this.flushImports()).catch((error: Error) => {
+        this.options.log?.error({ side, err: error.message }, 'state batch failed');
+        this.flushing[side] = false;
+      }),
+    );
   }
 
   private async flushExports(): Promise<void> {
     const batch = this.exports;
     this.exports = [];
-    const adapter = this.options.adapter!;
-    const startedAt = this.options.now();
-    try {
-      const outcomes = await adapter.exportState(batch.map((r) => r.tuple));
-      this.options.metrics?.stateBatch('export', batch.length, (this.options.now() - startedAt) / 1000);
-      batch.forEach((request, i) => {
-        const outcome = outcomes[i];
-        if (!outcome?.ok) return this.answer(request.id, request.session, outcome?.reason ?? 'failed', 'export');
-        const size = outcome.blob.bytes.length;
-        if (size === 0 || size > STATE_BLOB_MAX_BYTES) {
-          this.options.log?.warn({ session: request.session, bytes: size, max: STATE_BLOB_MAX_BYTES }, 'exported state does not fit the transfer');
-          return this.answer(request.id, request.session, 'failed', 'export');
-        }
-        if (this.stopped) return;
-        for (const chunk of chunksOf(request, outcome.blob)) this.options.send(request.to, chunk);
-        this.options.metrics?.stateMoved('export', 'ok');
-      });
-    } catch (error) {
-      this.options.log?.warn({ adapter: adapter.kind, sessions: batch.length, err: (error as Error).message }, 'state export failed');
-      for (const request of batch) this.answer(request.id, request.session, 'failed', 'export');
-    }
+    const outcomes = await this.adapterCall('export', batch.length, (adapter) => adapter.exportState(batch.map((r) => r.tuple)));
+    batch.forEach((request, i) => {
+      const outcome = outcomes?.[i];
+      if (!outcome?.ok) return this.answer(request.id, request.session, outcome?.reason ?? 'failed', 'export');
+      const size = outcome.blob.bytes.length;
+      if (size === 0 || size > STATE_BLOB_MAX_BYTES) {
+        this.options.log?.warn({ session: request.session, bytes: size, max: STATE_BLOB_MAX_BYTES }, 'exported state does not fit the transfer');
+        return this.answer(request.id, request.session, 'failed', 'export');
+      }
+      if (this.stopped) return;
+      for (const chunk of chunksOf(request, outcome.blob)) this.options.send(request.to, chunk);
+      this.options.metrics?.stateMoved('export', 'ok');
+    });
     this.afterFlush('export');
   }
 
   private async flushImports(): Promise<void> {
     const batch = this.imports;
     this.imports = [];
-    const adapter = this.options.adapter!;
-    const startedAt = this.options.now();
-    try {
-      const outcomes = await adapter.importState(batch.map((b) => b.blob));
-      this.options.metrics?.stateBatch('import', batch.length, (this.options.now() - startedAt) / 1000);
-      batch.forEach(({ assembly }, i) => {
-        const outcome = outcomes[i];
-        const key = runKey(assembly.id, assembly.session);
-        if (outcome?.ok) {
-          // Dropped while the import ran: undo it at once.
-          if (this.dropped.has(key)) return void this.delete(assembly.tuple, 'dropState');
-          this.imported.set(key, { tuple: assembly.tuple, at: this.options.now() });
-          return this.answer(assembly.id, assembly.session, 'ok', 'import');
-        }
-        const reason = outcome?.reason ?? 'failed';
-        // What did not read back as exported must not stay: the left anchor cancels and sends no dropState.
-        if (reason === 'not_verified') void this.delete(assembly.tuple, 'not_verified');
-        this.answer(assembly.id, assembly.session, reason, 'import');
-      });
-    } catch (error) {
-      this.options.log?.warn({ adapter: adapter.kind, sessions: batch.length, err: (error as Error).message }, 'state import failed');
-      for (const { assembly } of batch) this.answer(assembly.id, assembly.session, 'failed', 'import');
-    }
+    const outcomes = await this.adapterCall('import', batch.length, (adapter) => adapter.importState(batch.map((b) => b.blob)));
+    batch.forEach(({ assembly }, i) => {
+      const outcome = outcomes?.[i];
+      const key = runKey(assembly.id, assembly.session);
+      if (outcome?.ok) {
+        // Dropped while the import ran: undo it at once.
+        if (this.dropped.has(key)) return void this.delete(assembly.tuple, 'dropState');
+        this.imported.set(key, { tuple: assembly.tuple, at: this.options.now() });
+        return this.answer(assembly.id, assembly.session, 'ok', 'import');
+      }
+      const reason = outcome?.reason ?? 'failed';
+      // What did not read back as exported must not stay: the left anchor cancels and sends no dropState.
+      if (reason === 'not_verified') void this.delete(assembly.tuple, 'not_verified');
+      this.answer(assembly.id, assembly.session, reason, 'import');
+    });
     this.expire();
     this.afterFlush('import');
   }
 
-  private afterFlush(side: 'export' | 'import'): void {
+  /** One adapter call for a batch, timed; undefined when the whole conversation failed (logged). */
+  private async adapterCall<R>(side: StateSide, sessions: number, call: (adapter: StateAdapter) => Promise<R[]>): Promise<R[] | undefined> {
+    const adapter = this.options.adapter!;
+    const startedAt = this.options.now();
+    try {
+      const outcomes = await call(adapter);
+      this.options.metrics?.stateBatch(side, sessions, (this.options.now() - startedAt) / 1000);
+      return outcomes;
+    } catch (error) {
+      this.options.log?.warn({ adapter: adapter.kind, sessions, err: (error as Error).message }, `state ${side} failed`);
+      return undefined;
+    }
+  }
+
+  private afterFlush(side: StateSide): void {
     this.flushing[side] = false;
     if ((side === 'export' ? this.exports : this.imports).length > 0) this.schedule(side);
   }
 
-  private answer(id: ReconfigId, session: Tuple, result: 'ok' | StateTransferFailure, side: 'export' | 'import'): void {
+  private answer(id: ReconfigId, session: Tuple, result: 'ok' | StateTransferFailure, side: StateSide): void {
     if (result !== 'ok' || side === 'import') this.options.metrics?.stateMoved(side, result);
     if (result !== 'ok') this.options.log?.info({ session, nonce: id.nonce, side, result }, 'state not moved');
     if (!this.stopped) this.options.send(id.leftAnchor, { type: 'stateResult', id, session, result });

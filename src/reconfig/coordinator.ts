@@ -248,7 +248,7 @@ export class ReconfigCoordinator {
     if (!isTuple(message?.session)) return rejected('invalid');
     if (message.type === 'stateResult') return this.onStateResult(message.session, message.id, message.result);
     if (!('subsession' in message) || !isTuple(message.subsession)) return rejected('invalid');
-    if ('id' in message ? !isId(message.id) : message.type !== 'rightRequest' && message.type !== 'migrateRequest') return rejected('invalid');
+    if ('id' in message && !isId(message.id)) return rejected('invalid');
     const entry = this.find(message.session);
     if (!entry) {
       // Answering tells the left anchor at once rather than after all its retries; nothing changes here.
