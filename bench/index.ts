@@ -47,6 +47,7 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
       runMigrationGoodput({
         quick: options.quick,
         stateTransfer: options.stateTransfer !== false,
+        wire: options.wire === true,
         log: options.log,
         ...(options.connections !== undefined && { connections: options.connections }),
         ...(options.rateMbit !== undefined && { rateMbit: options.rateMbit }),

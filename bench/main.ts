@@ -28,7 +28,7 @@ export function buildBenchCli(argv: string[]) {
           .option('rate-mbit', { type: 'number', describe: 'reconfig: each stream\u2019s rate each way (default 10); migration-goodput: each firewall link\u2019s rate (default 100)' })
           .option('state-transfer', { type: 'boolean', default: true, describe: 'migration-goodput: move the sessions\u2019 state (--no-state-transfer: show the new firewall blocking them)' })
           .option('connections', { type: 'number', describe: 'migration-goodput: connections per bundle (default 100, quick 10)' })
-          .option('wire', { type: 'boolean', default: false, describe: 'reconfig: capture the client\u2019s link (tcpdump) and time each step on the wire' }),
+          .option('wire', { type: 'boolean', default: false, describe: 'reconfig: capture the client\u2019s link (tcpdump) and time each step on the wire; migration-goodput: capture the router\u2019s links and split each control crossing into network and agent time' }),
       async (args) => {
         const bench = BENCHMARKS[args.name];
         if (!bench) throw new BenchUsageError(`unknown benchmark "${args.name}"; known: ${names.join(', ')}`);

@@ -10,12 +10,16 @@ import { join } from 'node:path';
 import { ApiClient } from '../src/api/client';
 import { defaultApiSocket } from '../src/api/socket-path';
 import type { MigrationSessionResult, MigrationSummary } from '../src/api/types';
+import { parseIpv4 } from '../src/net/ipv4';
 import { createTestbed, type Testbed } from '../src/testbed';
 import { metricSamples, metricSum } from '../src/testbed/exposition';
+import { readPcapFile, startCapture, type Capture } from '../src/testbed/capture';
 import { installFirewall, ruleCounters, shapeLink, stopProcess } from '../src/testbed/middleboxes';
 import { parseSnmpRetransSegs } from '../src/testbed/tcp-counters';
+import { controlTrace, threadCpuMs, type ControlTraceFigure } from './control-trace';
 import { writeSvg } from './plot';
-import { formatTable, median, report, RESULTS_DIR, round } from './report';
+import { formatTable, report, RESULTS_DIR, round } from './report';
+import { percentile } from './reconfig-figures';
 
 export interface MigrationGoodputOptions {
   quick: boolean;
@@ -24,6 +28,8 @@ export interface MigrationGoodputOptions {
   /** each firewall link's rate; default 100 Mbit/s */
   rateMbit?: number;
   stateTransfer: boolean;
+  /** capture the router's links during the move and split each control crossing into network and agent time */
+  wire?: boolean;
   log: (line: string) => void;
 }
 
@@ -134,7 +140,10 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
   let moveResult: { summary: MigrationSummary; results: MigrationSessionResult[]; startS: number; endS: number } | undefined;
   let refusedByMb2 = 0;
   let steps: StepMedians = {};
+  let stepsP99: StepMedians = {};
   let controlRtt: { p50Ms: number | null; count: number } = { p50Ms: null, count: 0 };
+  let trace: ControlTraceFigure[] | undefined;
+  let cpuDuringMove: { host: string; mainMs: number; lcoreMs: number }[] | undefined;
   try {
     await installFirewall(tb, 'mb1');
     await installFirewall(tb, 'mb2', { admitNew: false });
@@ -169,6 +178,11 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     const move = (async () => {
       await new Promise((r) => setTimeout(r, moveAtS * 1000));
       const rttBefore = await roundTrips();
+      const captures: { host: string; capture: Capture }[] = [];
+      const cpuBefore = options.wire ? agentHosts.map((h) => threadCpuMs(tb.agentPid(h)!)) : [];
+      if (options.wire) {
+        for (const host of agentHosts) captures.push({ host, capture: await startCapture(tb, 'router', tb.host(host).routerIface, ['udp', 'port', String(CONTROL_PORT)], 1600) });
+      }
       const startS = seconds();
       log(`-- ${startS.toFixed(2)} s: mb1 hands bundle 1 (${connections} sessions) over to mb2${options.stateTransfer ? ' with state' : ' without state'}`);
       const results: MigrationSessionResult[] = [];
@@ -176,6 +190,20 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
         if ('result' in line) results.push(line.result);
       });
       const endS = seconds();
+      if (options.wire) {
+        cpuDuringMove = agentHosts.map((host, i) => {
+          const after = threadCpuMs(tb.agentPid(host)!);
+          const spent = (name: string) => (after.get(name) ?? 0) - (cpuBefore[i]!.get(name) ?? 0);
+          return { host, mainMs: spent('main'), lcoreMs: spent('rte-worker-1') };
+        });
+      }
+      if (captures.length) {
+        for (const c of captures) await c.capture.stop();
+        trace = controlTrace(
+          captures.map(({ host, capture }) => ({ host, address: parseIpv4(tb.host(host).address)!, frames: readPcapFile(capture.file) })),
+          CONTROL_PORT,
+        );
+      }
       controlRtt = bucketMedian(subtractBuckets(await roundTrips(), rttBefore));
       log(`-- ${endS.toFixed(2)} s: ${summary.completed}/${summary.sessions} moved, switched p50 ${summary.switchP50Ms ?? '-'} ms, p99 ${summary.switchP99Ms ?? '-'} ms${Object.keys(summary.reasons).length ? `, not moved: ${JSON.stringify(summary.reasons)}` : ''}`);
       moveResult = { summary, results, startS, endS };
@@ -203,7 +231,8 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     await Promise.all(bundles.map((b) => new Promise<void>((resolve) => (b.server.exitCode !== null ? resolve() : b.server.once('exit', () => resolve())))));
     refusedByMb2 = (await refused()) - refusedBefore;
     for (const s of samples) s.mbit = bundles.map((b) => b.perSecond.get(s.second) ?? 0);
-    steps = stepMedians(tb.host('client').agent?.logFile);
+    steps = stepPercentiles(tb.host('client').agent?.logFile, 50);
+    stepsP99 = stepPercentiles(tb.host('client').agent?.logFile, 99);
     const mb2Metrics = await tb.scrapeMetrics('mb2');
     log(`mb2 imported ${metricSum(mb2Metrics, 'dysco_state_transfer_sessions_total{side="import",outcome="ok"}')} sessions' state; its firewall refused ${refusedByMb2} packets`);
   } finally {
@@ -229,7 +258,10 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['reconfiguration p50 / p99 (to the switch)', `${summary.switchP50Ms ?? '-'} / ${summary.switchP99Ms ?? '-'} ms`, `≤ ${TARGETS.p50Ms} / ${TARGETS.p99Ms} ms`],
     ['old path drained p50 / p99', `${summary.p50Ms ?? '-'} / ${summary.p99Ms ?? '-'} ms`, 'the queue ahead of it'],
     ['steps at the left anchor, p50', formatSteps(steps), 'to the lock, to the state (both from the start), SYN to switch, drain'],
+    ['steps at the left anchor, p99', formatSteps(stepsP99), ''],
     ['control round trip during the move, p50', `≤ ${controlRtt.p50Ms ?? '-'} ms (${controlRtt.count} messages)`, 'a message to the next agent and its ack'],
+    ...(cpuDuringMove ?? []).map((c) => [`CPU of ${c.host}'s agent during the move`, `event loop ${c.mainMs} ms, lcore ${c.lcoreMs} ms`, '/proc, 10 ms ticks']),
+    ...(trace ?? []).map((t) => [t.what, `${t.p50_ms ?? '-'} / ${t.p99_ms ?? '-'} / ${t.max_ms ?? '-'} ms (${t.count})`, 'p50 / p99 / max on the wire']),
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
     ['mb2 refused', `${refusedByMb2} packets`, options.stateTransfer ? '0' : '> 0'],
   ];
@@ -260,7 +292,10 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       not_moved_reasons: summary.reasons,
       mb2_refused_packets: refusedByMb2,
       steps_p50_ms: steps,
+      steps_p99_ms: stepsP99,
       control_round_trip_p50_ms: controlRtt.p50Ms,
+      ...(trace && { control_trace: trace }),
+      ...(cpuDuringMove && { cpu_during_move_ms: cpuDuringMove }),
       plot: plotPath,
       pass,
     },
@@ -296,8 +331,8 @@ export function bucketMedian(buckets: Map<number, number>): { p50Ms: number | nu
 
 type StepMedians = Partial<Record<'lockMs' | 'stateMs' | 'setupMs' | 'drainMs', number>>;
 
-/** The medians of the steps the left anchor logged for each run it finished (ReconfigService's log line). */
-export function stepMedians(logFile: string | undefined): StepMedians {
+/** The percentile `p` of the steps the left anchor logged for each run it finished (ReconfigService's log line). */
+export function stepPercentiles(logFile: string | undefined, p: number): StepMedians {
   if (!logFile) return {};
   let text = '';
   try {
@@ -318,7 +353,7 @@ export function stepMedians(logFile: string | undefined): StepMedians {
   const out: StepMedians = {};
   for (const name of ['lockMs', 'stateMs', 'setupMs', 'drainMs'] as const) {
     const values = runs.map((r) => r[name]).filter((v): v is number => typeof v === 'number');
-    if (values.length) out[name] = round(median(values), 2);
+    if (values.length) out[name] = round(percentile(values, p)!, 2);
   }
   return out;
 }

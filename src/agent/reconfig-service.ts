@@ -51,7 +51,10 @@ export interface MigrateRequestOptions {
   /** Sessions through this agent (a middlebox) matching every field given; all of them when empty. */
   filter?: TupleFilter;
   transferState: boolean;
+  /** How long to wait for every session; sessions not started by then stay where they are (unfinished, not_started). */
   timeoutMs: number;
+  /** Sessions moving at once, the next launched as one ends; all at once when undefined. */
+  concurrency?: number;
   /** How many sessions will move, before any does. */
   onStart?: (sessions: number) => void;
   /** Each session's result as it comes. */
@@ -172,10 +175,12 @@ export class ReconfigService {
   /** This agent's runs as left anchor, by id, until they finish. */
   private readonly runs = new Map<string, RunSteps>();
   private inputs: Promise<void> = Promise.resolve();
+  private readonly retiredState: Tuple[] = [];
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
-  private readonly onMessage = (d: { message: ReconfigMessage }) => {
-    this.enqueue(() => this.receive(d.message));
+  private readonly onMessage = ({ message }: { message: ReconfigMessage }) => {
+    const lookup = this.namesUnknownSession(message) ? this.registry.lookAhead(message.session) : undefined;
+    this.enqueue(() => this.receive(message, lookup));
   };
   private readonly onFailed = (f: { message: ReconfigMessage }) =>
     this.enqueue(() => {
@@ -196,10 +201,10 @@ export class ReconfigService {
       ...(options.log && { log: options.log }),
     });
     this.listeners = {
-      new_path_answered: (e) => this.enqueue(() => this.onNewPath(e)),
-      two_paths_entered: (e) => this.enqueue(() => this.onNewPath(e)),
-      old_path_drained: (e) => this.enqueue(() => this.onPathSide(e)),
-      new_path_refused: (e) => this.enqueue(() => this.onPathSide(e)),
+      new_path_answered: (e) => this.enqueueEvent(e, (entry) => this.onNewPath(e, entry)),
+      two_paths_entered: (e) => this.enqueueEvent(e, (entry) => this.onNewPath(e, entry)),
+      old_path_drained: (e) => this.enqueueEvent(e, (entry) => this.onPathSide(e, entry)),
+      new_path_refused: (e) => this.enqueueEvent(e, (entry) => this.onPathSide(e, entry)),
       session_established: (e) => void this.registry.findById(e.sessionId).catch((error: Error) => this.options.log?.warn({ err: error.message }, 'session lookup failed')),
       session_ended: (e) => this.enqueue(() => void this.registry.forget(e.sessionId)),
     };
@@ -248,29 +253,49 @@ export class ReconfigService {
     await this.registry.refresh();
     const targets = this.registry.all().filter((e) => e.view.left !== undefined && e.view.right !== undefined && matchesFilter(e.view.session, request.filter ?? {}));
     request.onStart?.(targets.length);
-    const runs = targets.map(
-      (entry) =>
-        new Promise<MigrationResult>((resolve) => {
-          const session = entry.view.session;
-          const key = tupleKey(session);
-          const sentAt = this.options.now();
-          if (this.migrations.has(key)) return resolve({ session, outcome: 'failed', reason: 'busy', roundTripMs: 0 });
-          let handle: unknown;
-          const done = (result: MigrationResult) => {
-            this.timers.clearTimeout(handle);
-            request.onResult?.(result);
-            resolve(result);
-          };
-          handle = this.timers.setTimeout(() => this.migrated(session, { outcome: 'unfinished' }), request.timeoutMs);
-          this.migrations.set(key, { session, sentAt, resolve: done });
-          void this.run(() => {
-            const started = this.coordinator.requestMigration(session, request.to, request.transferState);
-            if (started.status === 'rejected') return this.migrated(session, { outcome: 'failed', reason: started.reason });
-            this.apply(started, 'migrate');
-          });
-        }),
-    );
-    return Promise.all(runs);
+    const deadline = this.options.now() + request.timeoutMs;
+    const results: MigrationResult[] = new Array(targets.length);
+    let next = 0;
+    // A window of sessions in flight, the next one launched as one ends: the rest stay on their old path
+    // untouched until their turn, and each session's time is its own, not the queue's of a burst.
+    await new Promise<void>((allDone) => {
+      let ended = 0;
+      const launch = () => {
+        if (next >= targets.length) return;
+        const index = next++;
+        void this.migrateOne(targets[index]!.view.session, request, deadline).then((result) => {
+          results[index] = result;
+          request.onResult?.(result);
+          if (++ended === targets.length) allDone();
+          else launch();
+        });
+      };
+      if (targets.length === 0) allDone();
+      for (let i = 0; i < (request.concurrency ?? targets.length) && i < targets.length; i++) launch();
+    });
+    return results;
+  }
+
+  /** One session's migration: its left anchor asked to run it, its result awaited until `deadline`. */
+  private migrateOne(session: Tuple, request: MigrateRequestOptions, deadline: number): Promise<MigrationResult> {
+    return new Promise<MigrationResult>((resolve) => {
+      const key = tupleKey(session);
+      const sentAt = this.options.now();
+      if (this.migrations.has(key)) return resolve({ session, outcome: 'failed', reason: 'busy', roundTripMs: 0 });
+      if (sentAt >= deadline) return resolve({ session, outcome: 'unfinished', reason: 'not_started', roundTripMs: 0 });
+      let handle: unknown;
+      const done = (result: MigrationResult) => {
+        this.timers.clearTimeout(handle);
+        resolve(result);
+      };
+      handle = this.timers.setTimeout(() => this.migrated(session, { outcome: 'unfinished' }), deadline - sentAt);
+      this.migrations.set(key, { session, sentAt, resolve: done });
+      void this.run(() => {
+        const started = this.coordinator.requestMigration(session, request.to, request.transferState);
+        if (started.status === 'rejected') return this.migrated(session, { outcome: 'failed', reason: started.reason });
+        this.apply(started, 'migrate');
+      });
+    });
   }
 
   /** Ends the migration of `session` this agent asked for, if it waits. */
@@ -349,7 +374,24 @@ export class ReconfigService {
     void this.run(task).catch(() => undefined);
   }
 
-  private async receive(message: ReconfigMessage): Promise<void> {
+  /** A message about a session the coordinator has not met: its first at this agent, whose lookup may start now. */
+  private namesUnknownSession(message: ReconfigMessage): message is ReconfigMessage & { session: Tuple } {
+    if (message?.type === 'stateChunk' || message?.type === 'dropState' || message?.type === 'migrateResult') return false;
+    return message?.session !== undefined && !this.coordinator.knows(message.session);
+  }
+
+  /** An event for the queue, with the lookup of its session started at once when the registry lacks it. */
+  private enqueueEvent(event: { sessionId: number }, handle: (entry: RegisteredSession) => void | Promise<void>): void {
+    const cached = this.registry.session(event.sessionId);
+    const lookup = cached ? undefined : this.registry.lookAheadById(event.sessionId);
+    this.enqueue(async () => {
+      const entry = this.registry.session(event.sessionId) ?? (lookup ? await lookup() : await this.registry.findById(event.sessionId));
+      if (!entry) this.options.log?.warn({ sessionId: event.sessionId }, 'reconfiguration event for a session the datapath does not list');
+      else await handle(entry);
+    });
+  }
+
+  private async receive(message: ReconfigMessage, lookup?: () => Promise<unknown>): Promise<void> {
     // State and results addressed to this agent concern no session of its own (yet, or any more).
     switch (message?.type) {
       case 'stateChunk':
@@ -363,19 +405,11 @@ export class ReconfigService {
     }
     if (message?.type === 'ackLock') this.step(message.id, 'lockedAt');
     if (message?.type === 'stateResult' && message.result === 'ok') this.step(message.id, 'stateAt');
-    if (message?.session && !this.coordinator.inspect(message.session)) await this.registry.find(message.session);
+    if (message?.session && !this.coordinator.knows(message.session)) await (lookup ?? this.registry.lookAhead(message.session))();
     this.apply(this.coordinator.receive(message), message?.type);
   }
 
-  private async known(sessionId: number): Promise<RegisteredSession | undefined> {
-    const entry = this.registry.session(sessionId) ?? (await this.registry.findById(sessionId));
-    if (!entry) this.options.log?.warn({ sessionId }, 'reconfiguration event for a session the datapath does not list');
-    return entry;
-  }
-
-  private async onNewPath(event: NewPathEvent): Promise<void> {
-    const entry = await this.known(event.sessionId);
-    if (!entry) return;
+  private onNewPath(event: NewPathEvent, entry: RegisteredSession): void {
     const newSubsession = this.subsessionOf(event.subsession);
     const input: DatapathInput =
       event.type === 'new_path_answered'
@@ -389,9 +423,7 @@ export class ReconfigService {
     this.apply(this.coordinator.datapath(input), event.type);
   }
 
-  private async onPathSide(event: PathSideEvent): Promise<void> {
-    const entry = await this.known(event.sessionId);
-    if (!entry) return;
+  private onPathSide(event: PathSideEvent, entry: RegisteredSession): void {
     const session = entry.view.session;
     // The side that doubled: the right side at the left anchor, the left side at the right anchor.
     const input: DatapathInput =
@@ -481,6 +513,27 @@ export class ReconfigService {
     }
   }
 
+  /**
+   * The state of sessions that left this middlebox, deleted together at the end of the turn: one adapter call for
+   * a bulk migration's burst of retirements (each is a netlink conversation), not one each in the midst of it.
+   */
+  private deleteRetiredState(tuple: Tuple): void {
+    const state = this.options.state;
+    if (!state) return;
+    this.retiredState.push(tuple);
+    if (this.retiredState.length > 1) return;
+    setImmediate(() => {
+      const tuples = this.retiredState.splice(0);
+      state.deleteState(tuples).then(
+        () => this.options.metrics?.stateDeleted(true, tuples.length),
+        (error: Error) => {
+          this.options.metrics?.stateDeleted(false, tuples.length);
+          this.options.log?.warn({ sessions: tuples.length, adapter: state.kind, err: error.message }, 'middlebox state of retired sessions not deleted');
+        },
+      );
+    });
+  }
+
   private sendMessage(to: number, message: ReconfigMessage): void {
     if (!this.running) return;
     const sent = this.options.link.send(to, message);
@@ -562,18 +615,10 @@ export class ReconfigService {
       case 'retireSession': {
         // The state goes with the session: a later path back through this box starts from a clean slate.
         const tuple = entry.leftSession;
-        const state = this.options.state;
         datapath
           .retireSession(entry.sessionId)
-          .then(async () => {
-            if (!tuple || !state) return;
-            try {
-              await state.deleteState([tuple]);
-              this.options.metrics?.stateDeleted(true);
-            } catch (error) {
-              this.options.metrics?.stateDeleted(false);
-              log?.warn({ sessionId: entry.sessionId, adapter: state.kind, err: (error as Error).message }, 'middlebox state of a retired session not deleted');
-            }
+          .then(() => {
+            if (tuple) this.deleteRetiredState(tuple);
           })
           .catch(failed);
         return;
@@ -616,6 +661,7 @@ export function reconfigurerOf(service: Pick<ReconfigService, 'reconfigure' | 'm
         ...(command.filter && { filter: command.filter }),
         transferState: command.transferState,
         timeoutMs: command.timeoutMs,
+        ...(command.concurrency !== undefined && { concurrency: command.concurrency }),
         onStart: (sessions) => events.start(sessions),
         onResult: (r) => events.result(dotted(r)),
       });

@@ -114,13 +114,34 @@ export class SessionRegistry {
   }
 
   /** The session a control message names, asked of the datapath alone; undefined when it has none by that name. */
-  async find(session: Tuple): Promise<RegisteredSession | undefined> {
-    return this.take(await this.source.findSession(session), (entry) => sameTuple(entry.view.session, session));
+  find(session: Tuple): Promise<RegisteredSession | undefined> {
+    return this.lookAhead(session)();
   }
 
   /** The session an event names, asked of the datapath alone. */
-  async findById(sessionId: number): Promise<RegisteredSession | undefined> {
-    return this.take(await this.source.findSession({ sessionId }), () => true);
+  findById(sessionId: number): Promise<RegisteredSession | undefined> {
+    return this.lookAheadById(sessionId)();
+  }
+
+  /**
+   * find(), asked of the datapath now and registered when the returned function is called: inputs that wait in
+   * one queue can have their lookups in flight together (one lcore round trip for a burst, not one each), and
+   * still change the registry in the queue's order.
+   */
+  lookAhead(session: Tuple): () => Promise<RegisteredSession | undefined> {
+    const found = this.ask({ ...session });
+    return async () => this.take(await found, (entry) => sameTuple(entry.view.session, session));
+  }
+
+  lookAheadById(sessionId: number): () => Promise<RegisteredSession | undefined> {
+    const found = this.ask({ sessionId });
+    return async () => this.take(await found, () => true);
+  }
+
+  private ask(query: SessionQuery): Promise<NativeSessionSummary | null> {
+    const found = this.source.findSession(query);
+    found.catch(() => undefined); // the error reaches whoever registers the answer
+    return found;
   }
 
   /** A session the datapath ended (session_ended): gone at once, without waiting for a dump. */

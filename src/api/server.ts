@@ -23,6 +23,7 @@ import { PolicyValidationError } from '../policy/validate';
 import {
   API_MAX_BODY_BYTES,
   RECONFIGURE_TIMEOUT_DEFAULT_MS,
+  MIGRATE_CONCURRENCY_MAX,
   RECONFIGURE_TIMEOUT_MAX_MS,
   RECONFIGURE_VIA_MAX,
   type MigrateCommand,
@@ -139,7 +140,7 @@ export async function pageSessions(source: SessionSource, filter: SessionFilter)
 
 const TUPLE_FIELDS = ['srcIp', 'dstIp', 'srcPort', 'dstPort'] as const;
 const RECONFIGURE_FIELDS = new Set(['session', 'filter', 'rightAnchor', 'via', 'transferState', 'timeoutMs']);
-const MIGRATE_FIELDS = new Set(['from', 'to', 'filter', 'transferState', 'timeoutMs']);
+const MIGRATE_FIELDS = new Set(['from', 'to', 'filter', 'transferState', 'timeoutMs', 'concurrency']);
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -246,6 +247,11 @@ export function parseMigrateBody(body: unknown): MigrateCommand {
   }
   command.transferState = check.flag(body.transferState, 'transferState', true);
   command.timeoutMs = check.timeout(body.timeoutMs);
+  if (body.concurrency !== undefined) {
+    const c = body.concurrency;
+    if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > MIGRATE_CONCURRENCY_MAX) problems.push(`concurrency: must be an integer from 1 to ${MIGRATE_CONCURRENCY_MAX}`);
+    else command.concurrency = c;
+  }
   if (problems.length > 0) throw new HttpError(400, `invalid migrate request: ${problems.join('; ')}`, problems);
   return command as MigrateCommand;
 }

@@ -120,6 +120,8 @@ export interface MigrateBody {
   filter?: Partial<Tuple>;
   transferState?: boolean;
   timeoutMs?: number;
+  /** Sessions moving at once, the next started as one ends (default: all of them at once). */
+  concurrency?: number;
 }
 
 export interface MigrateCommand {
@@ -128,7 +130,11 @@ export interface MigrateCommand {
   filter?: { srcIp?: number; dstIp?: number; srcPort?: number; dstPort?: number };
   transferState: boolean;
   timeoutMs: number;
+  concurrency?: number;
 }
+
+/** The most sessions a migration may move at once when the request bounds it. */
+export const MIGRATE_CONCURRENCY_MAX = 100_000;
 
 export interface MigrationSessionResult {
   session: Tuple;

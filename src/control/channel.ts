@@ -214,6 +214,11 @@ export class ControlChannel {
     return next === Infinity ? undefined : next;
   }
 
+  /** How long after its first transmission a message is sent again: no deadline comes sooner after a call. */
+  get firstRetransmitMs(): number {
+    return retransmitDelayMs(this.retry, 1);
+  }
+
   /** Messages of ours not yet acknowledged (in flight or queued), over all peers. */
   pending(): number {
     let count = 0;

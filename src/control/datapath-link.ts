@@ -58,8 +58,9 @@ export class DatapathLink {
   readonly events = new EventEmitter<LinkEventMap>();
   private timer: unknown;
   private timerAt: number | undefined;
-  private readonly outgoing = new Map<string, { peer: number; port: number; open: { frames: ChannelOutput['transmit']; bytes: number }[] }>();
-  private flushScheduled = false;
+  /** By peer * 65536 + port. */
+  private readonly outgoing = new Map<number, { peer: number; port: number; open: { frames: ChannelOutput['transmit']; bytes: number }[] }>();
+  private turnScheduled = false;
   private attached = false;
   private readonly timers: LinkTimers;
   private readonly onPacket = (event: ControlPacketEvent) => this.apply(this.channel.receive({ ip: event.srcIp, port: event.srcPort }, event.payload, this.options.now()));
@@ -116,20 +117,29 @@ export class DatapathLink {
 
   private apply(out: ChannelOutput): void {
     for (const t of out.transmit) this.queueFrame(t);
-    if (this.options.coalesce === 'none') this.flush();
-    else if (!this.flushScheduled && this.outgoing.size > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
+    if (this.options.coalesce === 'none') {
+      this.flush();
+    } else if (!this.turnScheduled) {
+      this.turnScheduled = true;
+      setImmediate(() => {
+        this.turnScheduled = false;
+        this.flush();
+      });
     }
     for (const d of out.deliver) this.events.emit('message', d);
     for (const d of out.acked) this.events.emit('acked', d);
     for (const f of out.failed) this.events.emit('failed', f);
-    this.schedule();
+    // A timer due no later than any deadline this call can have added stays: it fires in time and sets the next
+    // one. Asking the channel for its next deadline walks every message in flight, and a burst's hundreds of
+    // calls each did.
+    const tooLate = this.timerAt === undefined || this.timerAt > this.options.now() + this.channel.firstRetransmitMs;
+    // …and once nothing of ours waits for an ack, the timer goes (or moves to the receivers' idle deadline).
+    if (tooLate || (out.acked.length > 0 && this.channel.pending() === 0)) this.schedule();
   }
 
   private queueFrame(t: ChannelOutput['transmit'][number]): void {
     const port = t.port ?? this.options.controlPort;
-    const key = `${t.peer}:${port}`;
+    const key = t.peer * 65536 + port;
     let datagrams = this.outgoing.get(key);
     if (!datagrams) {
       datagrams = { peer: t.peer, port, open: [] };
@@ -148,7 +158,6 @@ export class DatapathLink {
 
   /** Sends what waits, one datagram per peer and port as far as CONTROL_PAYLOAD_MAX allows. */
   private flush(): void {
-    this.flushScheduled = false;
     const outgoing = [...this.outgoing.values()];
     this.outgoing.clear();
     for (const { peer, port, open } of outgoing) for (const datagram of open) this.transmitDatagram(peer, port, datagram);

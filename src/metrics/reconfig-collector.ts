@@ -18,8 +18,8 @@ export const RECONFIG_DURATION_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.0
 export interface ReconfigMetrics {
   /** One run ended. `reason`: 'none' when completed. `seconds`: the left anchor's, from start to finish. */
   finished(role: AnchorRole, outcome: ReconfigOutcomeLabel, reason: string, seconds?: number): void;
-  /** A middlebox deleted (or failed to delete) the state of a session that left it. */
-  stateDeleted(ok: boolean): void;
+  /** A middlebox deleted (or failed to delete) the state of `sessions` sessions that left it (default 1). */
+  stateDeleted(ok: boolean, sessions?: number): void;
   /** One session's state exported and sent (old instance), or imported (new instance), or why not. */
   stateMoved(side: StateSide, outcome: 'ok' | StateTransferFailure): void;
   /** One adapter call for a batch of sessions. */
@@ -90,8 +90,8 @@ export function registerReconfigMetrics(registry: Registry, twoPathSessions: () 
       batchSeconds.observe({ side }, seconds);
       batchSessions.observe({ side }, sessions);
     },
-    stateDeleted(ok) {
-      stateDeletes.inc({ outcome: ok ? 'ok' : 'failed' });
+    stateDeleted(ok, sessions = 1) {
+      stateDeletes.inc({ outcome: ok ? 'ok' : 'failed' }, sessions);
     },
     finished(role, outcome, reason, seconds) {
       const label = RECONFIG_REASONS.includes(reason) ? reason : 'other';

@@ -192,6 +192,11 @@ export class ReconfigCoordinator {
     return this.sessions.size;
   }
 
+  /** Whether the session is known here by either of its names (inspect() without building the view). */
+  knows(session: Tuple): boolean {
+    return this.find(session) !== undefined;
+  }
+
   inspect(session: Tuple): SessionInspection | undefined {
     const e = this.find(session);
     if (!e) return undefined;

@@ -34,6 +34,7 @@ export interface AgentLaunch {
 export function agentArgv(agent: AgentHandle, launch: AgentLaunch, dyscoArgs: readonly string[]): string[] {
   return [
     process.execPath,
+    ...nodeArgsFromEnvironment(),
     launch.entry,
     'agent',
     '--host-device',
@@ -79,4 +80,9 @@ export function writeDyscoAgentConfig(host: HostHandle, config: DyscoAgentConfig
   const file = join(config.runDir, `agent-${host.name}.json`);
   writeFileSync(file, `${JSON.stringify({ ...config.agentConfig, policies }, null, 2)}\n`);
   return ['--address', host.cidr, '--gateway', host.gateway, '--config', file];
+}
+
+/** Node's own flags for every agent (TESTBED_AGENT_NODE_ARGS, split on spaces): to profile agents, say `--cpu-prof`. */
+function nodeArgsFromEnvironment(): string[] {
+  return (process.env.TESTBED_AGENT_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
 }

@@ -179,6 +179,8 @@ describe('POST /v1/migrate and dysco ctl migrate', () => {
       'filter: name at least one of srcIp, dstIp, srcPort, dstPort',
       'transferState: must be true or false',
     ]);
+    assert.deepEqual(await problems({ to: '10.0.1.2', concurrency: 0 }), ['concurrency: must be an integer from 1 to 100000']);
+    assert.equal(parseMigrateBody({ to: '10.0.1.2', concurrency: 16 }).concurrency, 16);
     await assert.rejects(new ApiClient(api).migrate({ from: '10.0.1.9', to: '10.0.1.2' }, () => undefined), (e: Error) => e instanceof ApiError && e.status === 400 && /this agent is 10\.0\.1\.1/.test(e.message));
     await assert.rejects(new ApiClient(off).migrate({ to: '10.0.1.2' }, () => undefined), (e: Error) => e instanceof ApiError && e.status === 503);
   });
@@ -206,13 +208,14 @@ describe('POST /v1/migrate and dysco ctl migrate', () => {
   });
 
   test('flags: --to required, --from an address and not --to, --no-state-transfer', async () => {
-    const args = await parsedArgs<MigrateArgs>(['ctl', 'migrate', '--from', '10.0.1.1', '--to', '10.0.1.2', '--filter', 'srcIp=10.0.0.1', '--no-state-transfer', '--wait-ms', '5000']);
-    assert.deepEqual(migrateBodyFromArgs(args), { to: '10.0.1.2', from: '10.0.1.1', transferState: false, filter: { srcIp: '10.0.0.1' }, timeoutMs: 5000 });
+    const args = await parsedArgs<MigrateArgs>(['ctl', 'migrate', '--from', '10.0.1.1', '--to', '10.0.1.2', '--filter', 'srcIp=10.0.0.1', '--no-state-transfer', '--wait-ms', '5000', '--concurrency', '8']);
+    assert.deepEqual(migrateBodyFromArgs(args), { to: '10.0.1.2', from: '10.0.1.1', transferState: false, filter: { srcIp: '10.0.0.1' }, timeoutMs: 5000, concurrency: 8 });
     assert.equal(migrateBodyFromArgs(await parsedArgs<MigrateArgs>(['ctl', 'migrate', '--to', '10.0.1.2'])).transferState, true);
     const error = (a: MigrateArgs, message: RegExp) => assert.throws(() => migrateBodyFromArgs(a), (e: Error) => e instanceof UserError && message.test(e.message));
     error({}, /--to is required/);
     error({ to: '10.0.1.2', from: '10.0.1.2' }, /must not be the middlebox the sessions leave/);
     error({ to: 'x' }, /--to: "x"/);
+    error({ to: '10.0.1.2', concurrency: 1.5 }, /--concurrency: must be an integer/);
     error({ to: '10.0.1.2', waitMs: 0 }, /--wait-ms/);
   });
 });

@@ -339,6 +339,14 @@ describe('migration with state transfer through the agents', { timeout: 20_000 }
     assert.equal(m.service.coordinator.sessionCount, 3);
   });
 
+  test('concurrency 1: one session at a time, the next started as one ends, each its own export batch', async () => {
+    const { m, sessions, calls } = await migrationLab();
+    const results = await m.service.migrate({ to: M2, transferState: true, timeoutMs: 60_000, concurrency: 1 });
+    assert.deepEqual(results.map((r) => r.outcome), ['completed', 'completed', 'completed']);
+    assert.deepEqual(calls.exports, sessions.map((t) => [t]));
+    assert.deepEqual(calls.imports, sessions.map((t) => [t]));
+  });
+
   test('without state transfer no state moves; a middlebox with no adapter answers no_adapter', async () => {
     const { m, calls } = await migrationLab();
     const results = await m.service.migrate({ to: M2, transferState: false, timeoutMs: 60_000 });

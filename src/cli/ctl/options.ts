@@ -1,6 +1,6 @@
 // `dysco ctl` flags, parsed into typed requests for the control API.
 import type { Argv } from 'yargs';
-import { RECONFIGURE_TIMEOUT_MAX_MS, type MigrateBody, type ReconfigureBody, type SessionQuery, type Tuple } from '../../api/types';
+import { MIGRATE_CONCURRENCY_MAX, RECONFIGURE_TIMEOUT_MAX_MS, type MigrateBody, type ReconfigureBody, type SessionQuery, type Tuple } from '../../api/types';
 import { parseIpv4 } from '../../net/ipv4';
 import { UserError } from '../shared/user-error';
 import type { Policy, PolicyMatch, PortSpec } from '../../policy/model';
@@ -48,6 +48,7 @@ export interface MigrateArgs extends CtlArgs {
   filter?: string;
   stateTransfer?: boolean;
   waitMs?: number;
+  concurrency?: number;
   progress?: boolean;
 }
 
@@ -156,6 +157,7 @@ export function migrateOptions<T>(yargs: Argv<T>) {
     .option('filter', { type: 'string', describe: 'only sessions matching srcIp=,dstIp=,srcPort=,dstPort= (default: every session through the middlebox)' })
     .option('state-transfer', { type: 'boolean', default: true, describe: 'move each session\'s middlebox state first (--no-state-transfer: do not)' })
     .option('wait-ms', { type: 'number', describe: `how long to wait for the sessions to move (1..${RECONFIGURE_TIMEOUT_MAX_MS}, default 60000)` })
+    .option('concurrency', { type: 'number', describe: `sessions moving at once, the next started as one ends (1..${MIGRATE_CONCURRENCY_MAX}, default: all at once)` })
     .option('progress', { type: 'boolean', describe: 'show progress as sessions move (default: when stderr is a terminal)' });
 }
 
@@ -168,6 +170,12 @@ export function migrateBodyFromArgs(args: MigrateArgs): MigrateBody {
   if (args.filter !== undefined) body.filter = parseFilterArg(String(args.filter));
   const wait = waitArg(args.waitMs);
   if (wait !== undefined) body.timeoutMs = wait;
+  if (args.concurrency !== undefined) {
+    if (!Number.isInteger(args.concurrency) || args.concurrency < 1 || args.concurrency > MIGRATE_CONCURRENCY_MAX) {
+      throw new UserError(`--concurrency: must be an integer from 1 to ${MIGRATE_CONCURRENCY_MAX}`);
+    }
+    body.concurrency = args.concurrency;
+  }
   return body;
 }
 
