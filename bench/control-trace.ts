@@ -16,7 +16,8 @@ export interface HostCapture {
 }
 
 export interface ControlTraceFigure {
-  /** `transit a→b` (router in to router out) or `ack b` (message out to b, b's ack back) */
+  /** `transit a→b` (router in to router out), `ack b` (message out to b, b's ack back), or `b: x → y` (a run's
+   * message x out to b, b's next message of that run back: its handling) */
   what: string;
   count: number;
   p50_ms: number | null;
@@ -59,6 +60,9 @@ export function controlTrace(captures: readonly HostCapture[], controlPort: numb
   // (agent, epoch, seq) of a message sent to that agent → when it left the router
   const delivered = new Map<string, number>();
   const turnaround = new Map<string, number[]>();
+  // Per run (left anchor / nonce) and agent: the last message of that run the agent was given, and when.
+  const lastIn = new Map<string, { type: string; atMs: number }>();
+  const handling = new Map<string, number[]>();
   const push = (map: Map<string, number[]>, key: string, value: number) => (map.get(key) ?? map.set(key, []).get(key)!).push(value);
   const all = captures.flatMap((c) =>
     c.frames.flatMap(({ atMs, frame }) => {
@@ -79,19 +83,28 @@ export function controlTrace(captures: readonly HostCapture[], controlPort: numb
       if (!decoded.ok) continue;
       const f = decoded.frame;
       if (f.kind === 'message' && !inbound) delivered.set(`${d.dst}/${f.epoch}/${f.seq}`, d.atMs);
+      if (f.kind === 'message' && 'id' in f.message) {
+        const run = `${f.message.id.leftAnchor}/${f.message.id.nonce}`;
+        if (!inbound) {
+          lastIn.set(`${d.dst}@${run}`, { type: f.message.type, atMs: d.atMs });
+        } else {
+          const before = lastIn.get(`${d.src}@${run}`);
+          if (before) push(handling, `${hostOf.get(d.src) ?? d.src}: ${before.type} → ${f.message.type}`, d.atMs - before.atMs);
+        }
+      }
       if (f.kind === 'ack' && inbound) {
         const sentAt = delivered.get(`${d.src}/${f.epoch}/${f.seq}`);
         if (sentAt !== undefined) push(turnaround, `ack ${hostOf.get(d.src) ?? d.src}`, d.atMs - sentAt);
       }
     }
   }
-  return [...transit.entries(), ...turnaround.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([what, samples]) => figure(what, samples));
+  return [...transit.entries(), ...turnaround.entries(), ...handling.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([what, samples]) => figure(what, samples));
 }
 
-/** CPU time (user + system, ms) of each thread of a process, by thread name; threads of one name add up. */
-export function threadCpuMs(pid: number): Map<string, number> {
-  const out = new Map<string, number>();
-  const tickMs = 1000 / CLOCK_TICKS_PER_SECOND;
+/** Of each thread of a process, by name (threads of one name add up; the main thread is `main`): the time it
+ * ran and the time it waited to run, runnable, on a run queue (ms, from /proc's schedstat). */
+export function threadTimes(pid: number): Map<string, { runMs: number; waitMs: number }> {
+  const out = new Map<string, { runMs: number; waitMs: number }>();
   let tasks: string[] = [];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -100,20 +113,13 @@ export function threadCpuMs(pid: number): Map<string, number> {
   }
   for (const tid of tasks) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      // Fields after the parenthesised name: state is the 3rd field, utime the 14th, stime the 15th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ms = (Number(fields[11]) + Number(fields[12])) * tickMs;
-      // The main thread is the one whose id is the pid.
-      const key = tid === String(pid) ? 'main' : name;
-      out.set(key, (out.get(key) ?? 0) + ms);
+      const key = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+      const sum = out.get(key) ?? { runMs: 0, waitMs: 0 };
+      out.set(key, { runMs: sum.runMs + run! / 1e6, waitMs: sum.waitMs + wait! / 1e6 });
     } catch {
       // the thread ended meanwhile
     }
   }
   return out;
 }
-
-/** USER_HZ: the unit of /proc's CPU times (100 on every Linux this runs on). */
-const CLOCK_TICKS_PER_SECOND = 100;

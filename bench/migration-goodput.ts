@@ -15,8 +15,8 @@ import { createTestbed, type Testbed } from '../src/testbed';
 import { metricSamples, metricSum } from '../src/testbed/exposition';
 import { readPcapFile, startCapture, type Capture } from '../src/testbed/capture';
 import { installFirewall, ruleCounters, shapeLink, stopProcess } from '../src/testbed/middleboxes';
-import { parseSnmpRetransSegs } from '../src/testbed/tcp-counters';
-import { controlTrace, threadCpuMs, type ControlTraceFigure } from './control-trace';
+import { parseSnmpRetransSegs, parseTcpExtCounter } from '../src/testbed/tcp-counters';
+import { controlTrace, threadTimes, type ControlTraceFigure } from './control-trace';
 import { writeSvg } from './plot';
 import { formatTable, report, RESULTS_DIR, round } from './report';
 import { percentile } from './reconfig-figures';
@@ -46,6 +46,8 @@ export interface SecondSample {
   mbit: number[];
   /** the client's TCP RetransSegs in that second */
   retransmissions: number;
+  /** of them, tail loss probes (TcpExt TCPLossProbes) */
+  lossProbes?: number;
 }
 
 /** A per-second interval line of an iperf3 server: the total of a bundle when it has several streams. */
@@ -68,9 +70,11 @@ export function migrationFigures(samples: readonly SecondSample[], move: { start
   const after = mean(bundle1(settledFrom, settledFrom + windowS));
   // The seconds the move touched: bundle 1 must not dip below its own pre-move rate.
   const during = samples.filter((s) => s.second + 1 > move.startS && s.second < move.endS + 1).map((s) => s.mbit[0]! / before);
-  const retrans = (from: number, to: number) => samples.filter((s) => s.second >= from && s.second < to).reduce((n, s) => n + s.retransmissions, 0);
+  const sum = (from: number, to: number, count: (s: SecondSample) => number) => samples.filter((s) => s.second >= from && s.second < to).reduce((n, s) => n + count(s), 0);
+  const retrans = (from: number, to: number) => sum(from, to, (s) => s.retransmissions);
   const start = Math.floor(move.startS);
   const extra = retrans(start, start + windowS) - retrans(start - windowS, start);
+  const probes = (from: number, to: number) => sum(from, to, (s) => s.lossProbes ?? 0);
   return {
     beforeMbit: before,
     afterMbit: after,
@@ -79,6 +83,7 @@ export function migrationFigures(samples: readonly SecondSample[], move: { start
     retransBefore: retrans(start - windowS, start),
     retransAfter: retrans(start, start + windowS),
     extraRetransmissions: Math.max(0, extra),
+    extraLossProbes: Math.max(0, probes(start, start + windowS) - probes(start - windowS, start)),
   };
 }
 
@@ -119,7 +124,11 @@ async function listening(tb: Testbed, port: number): Promise<void> {
   throw new Error(`iperf3 server not listening on port ${port}`);
 }
 
-const retransSegs = async (tb: Testbed) => parseSnmpRetransSegs((await tb.exec('client', ['cat', '/proc/net/snmp'])).stdout);
+/** The client namespace's RetransSegs, and TCPLossProbes of them. */
+const tcpCounters = async (tb: Testbed) => {
+  const text = (await tb.exec('client', ['cat', '/proc/net/snmp', '/proc/net/netstat'])).stdout;
+  return { retransmissions: parseSnmpRetransSegs(text), lossProbes: parseTcpExtCounter(text, 'TCPLossProbes') ?? 0 };
+};
 
 export async function runMigrationGoodput(options: MigrationGoodputOptions): Promise<void> {
   const connections = options.connections ?? (options.quick ? 10 : 100);
@@ -143,7 +152,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
   let stepsP99: StepMedians = {};
   let controlRtt: { p50Ms: number | null; count: number } = { p50Ms: null, count: 0 };
   let trace: ControlTraceFigure[] | undefined;
-  let cpuDuringMove: { host: string; mainMs: number; lcoreMs: number }[] | undefined;
+  let cpuDuringMove: { host: string; mainMs: number; mainWaitMs: number; lcoreMs: number; lcoreWaitMs: number }[] | undefined;
   try {
     await installFirewall(tb, 'mb1');
     await installFirewall(tb, 'mb2', { admitNew: false });
@@ -168,7 +177,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     }
     const mb1 = new ApiClient(defaultApiSocket(tb.agentPid('mb1')!), { timeoutMs: 30_000 });
     log(`${'second'.padStart(6)}  ${bundles.map((_, b) => `bundle ${b + 1}`.padStart(9)).join('  ')}  retransmissions`);
-    let lastRetrans = await retransSegs(tb);
+    let last = await tcpCounters(tb);
     let printed = 0;
     const ended = Promise.all(bundles.map((b) => new Promise<void>((resolve) => b.client!.once('exit', () => resolve()))));
     let done = false;
@@ -179,7 +188,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       await new Promise((r) => setTimeout(r, moveAtS * 1000));
       const rttBefore = await roundTrips();
       const captures: { host: string; capture: Capture }[] = [];
-      const cpuBefore = options.wire ? agentHosts.map((h) => threadCpuMs(tb.agentPid(h)!)) : [];
+      const cpuBefore = options.wire ? agentHosts.map((h) => threadTimes(tb.agentPid(h)!)) : [];
       if (options.wire) {
         for (const host of agentHosts) captures.push({ host, capture: await startCapture(tb, 'router', tb.host(host).routerIface, ['udp', 'port', String(CONTROL_PORT)], 1600) });
       }
@@ -192,9 +201,9 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       const endS = seconds();
       if (options.wire) {
         cpuDuringMove = agentHosts.map((host, i) => {
-          const after = threadCpuMs(tb.agentPid(host)!);
-          const spent = (name: string) => (after.get(name) ?? 0) - (cpuBefore[i]!.get(name) ?? 0);
-          return { host, mainMs: spent('main'), lcoreMs: spent('rte-worker-1') };
+          const after = threadTimes(tb.agentPid(host)!);
+          const spent = (name: string, what: 'runMs' | 'waitMs') => round((after.get(name)?.[what] ?? 0) - (cpuBefore[i]!.get(name)?.[what] ?? 0), 1);
+          return { host, mainMs: spent('main', 'runMs'), mainWaitMs: spent('main', 'waitMs'), lcoreMs: spent('rte-worker-1', 'runMs'), lcoreWaitMs: spent('rte-worker-1', 'waitMs') };
         });
       }
       if (captures.length) {
@@ -211,12 +220,12 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     // One sample per second: the servers' interval lines, and the client's retransmissions in that second.
     while (!done) {
       await new Promise((r) => setTimeout(r, 1000));
-      const now = await retransSegs(tb);
+      const now = await tcpCounters(tb);
       const second = Math.floor(seconds()) - 1;
-      const retrans = now - lastRetrans;
-      lastRetrans = now;
+      const counted = { retransmissions: now.retransmissions - last.retransmissions, lossProbes: now.lossProbes - last.lossProbes };
+      last = now;
       if (second < 0) continue;
-      samples.push({ second, mbit: [], retransmissions: retrans });
+      samples.push({ second, mbit: [], ...counted });
       // Interval lines arrive just after their second ends: print each second once every bundle has it (the
       // seconds before the tests began have nothing to print).
       for (; printed < samples.length - 1; printed++) {
@@ -253,14 +262,14 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['bundle 1 after the move', `${figures.afterMbit.toFixed(1)} Mbit/s`, `${windowS} s from 2 s after`],
     ['after / before', figures.ratio.toFixed(2), `≥ ${TARGETS.ratio}`],
     ['lowest second during the move / before', figures.minSecondRatio.toFixed(2), `≥ ${TARGETS.minSecond}`],
-    ['client retransmissions', `${figures.retransBefore} before, ${figures.retransAfter} after`, 'no more after'],
+    ['client retransmissions', `${figures.retransBefore} before, ${figures.retransAfter} after (${figures.extraLossProbes} more tail loss probes)`, 'no more after'],
     ['sessions moved', `${summary.completed}/${summary.sessions}`, options.stateTransfer ? 'all' : 'none (mb2 blocks them)'],
     ['reconfiguration p50 / p99 (to the switch)', `${summary.switchP50Ms ?? '-'} / ${summary.switchP99Ms ?? '-'} ms`, `≤ ${TARGETS.p50Ms} / ${TARGETS.p99Ms} ms`],
     ['old path drained p50 / p99', `${summary.p50Ms ?? '-'} / ${summary.p99Ms ?? '-'} ms`, 'the queue ahead of it'],
     ['steps at the left anchor, p50', formatSteps(steps), 'to the lock, to the state (both from the start), SYN to switch, drain'],
     ['steps at the left anchor, p99', formatSteps(stepsP99), ''],
     ['control round trip during the move, p50', `≤ ${controlRtt.p50Ms ?? '-'} ms (${controlRtt.count} messages)`, 'a message to the next agent and its ack'],
-    ...(cpuDuringMove ?? []).map((c) => [`CPU of ${c.host}'s agent during the move`, `event loop ${c.mainMs} ms, lcore ${c.lcoreMs} ms`, '/proc, 10 ms ticks']),
+    ...(cpuDuringMove ?? []).map((c) => [`${c.host}'s agent during the move`, `event loop ran ${c.mainMs} ms, waited ${c.mainWaitMs}; lcore ${c.lcoreMs}, ${c.lcoreWaitMs}`, 'on a CPU / runnable but waiting for one']),
     ...(trace ?? []).map((t) => [t.what, `${t.p50_ms ?? '-'} / ${t.p99_ms ?? '-'} / ${t.max_ms ?? '-'} ms (${t.count})`, 'p50 / p99 / max on the wire']),
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
     ['mb2 refused', `${refusedByMb2} packets`, options.stateTransfer ? '0' : '> 0'],
@@ -283,6 +292,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       migrated_after_before_ratio: round(figures.ratio),
       min_second_ratio_during_move: round(figures.minSecondRatio),
       extra_retransmissions: figures.extraRetransmissions,
+      extra_tail_loss_probes: figures.extraLossProbes,
       reconfig_p50_ms: summary.switchP50Ms,
       reconfig_p99_ms: summary.switchP99Ms,
       drained_p50_ms: summary.p50Ms,

@@ -30,6 +30,19 @@ export function parseSnmpRetransSegs(text: string): number {
   return value;
 }
 
+/**
+ * A TcpExt counter from the text of /proc/net/netstat (TCPLossProbes: tail loss probes sent, each a
+ * retransmission that RetransSegs counts too; TCPDSACKRecv: duplicates the peer reported, so retransmissions of
+ * data it had). Undefined when the kernel has no such counter.
+ */
+export function parseTcpExtCounter(text: string, name: string): number | undefined {
+  const lines = text.split('\n').filter((line) => line.startsWith('TcpExt:'));
+  if (lines.length < 2) return undefined;
+  const index = lines[0]!.trim().split(/\s+/).indexOf(name);
+  const value = index < 0 ? undefined : Number(lines[1]!.trim().split(/\s+/)[index]);
+  return value !== undefined && Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+}
+
 /** RetransSegs of the namespace this process runs in. */
 export async function namespaceRetransSegs(): Promise<number> {
   return parseSnmpRetransSegs(await readFile('/proc/net/snmp', 'utf8'));

@@ -18,6 +18,7 @@ describe('migration-goodput', () => {
       second,
       mbit: [second < 15 ? 30 : second === 15 ? 28 : 90, 30, 30],
       retransmissions: second === 16 ? 2 : second === 5 ? 1 : 0,
+      lossProbes: second === 16 ? 1 : 0,
     }));
     const f = migrationFigures(samples, { startS: 15.2, endS: 15.6 }, 5);
     assert.equal(f.beforeMbit, 30);
@@ -25,7 +26,7 @@ describe('migration-goodput', () => {
     assert.equal(f.ratio, 3);
     // Seconds 15 and 16 overlap the move: 28/30 and 90/30.
     assert.equal(f.minSecondRatio, 28 / 30);
-    assert.deepEqual([f.retransBefore, f.retransAfter, f.extraRetransmissions], [0, 2, 2]);
+    assert.deepEqual([f.retransBefore, f.retransAfter, f.extraRetransmissions, f.extraLossProbes], [0, 2, 2, 1]);
     assert.equal(migrationFigures(samples.map((s) => ({ ...s, retransmissions: 0 })), { startS: 15.2, endS: 15.6 }, 5).extraRetransmissions, 0);
   });
 

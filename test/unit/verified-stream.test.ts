@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { parseSnmpRetransSegs, parseSsRetransmissions } from '../../src/testbed/tcp-counters';
+import { parseSnmpRetransSegs, parseSsRetransmissions, parseTcpExtCounter } from '../../src/testbed/tcp-counters';
 import { bytesLostOneWay } from '../../src/testbed/verified-stream-run';
 import { runStreamPeer, type StreamPeerOptions, type StreamPeerReport } from '../../src/testbed/verified-stream';
 import { parseStreamArgs } from '../../src/testbed/verified-stream-main';
@@ -167,6 +167,14 @@ describe('retransmission counters', () => {
     assert.equal(parseSnmpRetransSegs(snmp), 42);
     assert.throws(() => parseSnmpRetransSegs('Ip: a\nIp: 1\n'), /no Tcp/);
     assert.throws(() => parseSnmpRetransSegs('Tcp: A B\nTcp: 1 2\n'), /RetransSegs/);
+  });
+
+  test('a TcpExt counter of /proc/net/netstat by name; none when the kernel lacks it', () => {
+    const netstat = 'TcpExt: SyncookiesSent TCPLossProbes TCPDSACKRecv\nTcpExt: 0 7 3\nIpExt: InNoRoutes\nIpExt: 0\n';
+    assert.equal(parseTcpExtCounter(netstat, 'TCPLossProbes'), 7);
+    assert.equal(parseTcpExtCounter(netstat, 'TCPDSACKRecv'), 3);
+    assert.equal(parseTcpExtCounter(netstat, 'TCPNoSuch'), undefined);
+    assert.equal(parseTcpExtCounter('Ip: 1\n', 'TCPLossProbes'), undefined);
   });
 });
 
