@@ -13,7 +13,8 @@
  * Each unit carries its sender-space number as payload, so the receiver can check what it was given.
  *
  * Scenarios (pick one with -D): INSERT_TWO, DELETE_ONE, INSERT_RIGHT, REPLACE_ONE, DELETE_TWO, CONTROL_LOSS,
- * NEW_PATH_DOWN. Deliberately broken variants: BROKEN_CUTOFF, BROKEN_FIXED_OLDRCVD.
+ * NEW_PATH_DOWN, SETUP_TIMEOUT. Deliberately broken variants: BROKEN_CUTOFF, BROKEN_FIXED_OLDRCVD,
+ * BROKEN_ABANDON_ANSWERED.
  */
 
 #define WND 2           /* send window, units */
@@ -57,8 +58,13 @@
 #define NEW_DF 1
 #define NEW_DR 0
 #define NEW_PATH_DROPS  /* a middlebox on the new path is down: the new path carries nothing */
+#elif defined(SETUP_TIMEOUT)
+#define NMID 1
+#define NEW_DF 1
+#define NEW_DR 0
+#define EARLY_SETUP_TIMER /* the left anchor's set-up timer may run out at any moment of SettingUp, the new path alive */
 #else
-#error "pick a scenario: -DINSERT_TWO, -DDELETE_ONE, -DINSERT_RIGHT, -DREPLACE_ONE, -DDELETE_TWO, -DCONTROL_LOSS or -DNEW_PATH_DOWN"
+#error "pick a scenario: -DINSERT_TWO, -DDELETE_ONE, -DINSERT_RIGHT, -DREPLACE_ONE, -DDELETE_TWO, -DCONTROL_LOSS, -DNEW_PATH_DOWN or -DSETUP_TIMEOUT"
 #endif
 
 #ifndef NSEG
@@ -108,6 +114,11 @@ byte sndUna[2], sndNxt[2], rcvNxt[2];
 byte st[2];
 bool started[2], onNew[2], canceled[2];
 bool hsDone;            /* the left anchor has the SYN-ACK and sent the handshake's ACK; it switches on ANNOUNCE */
+/* The left anchor's control plane asked its datapath to give the new path up (the set-up timer ran out); the
+ * datapath answers in a later step, and may have switched meanwhile. `abandoned`: it gave the path up;
+ * `committed`: it kept it, the handshake being answered, and the left anchor waits for the switch. */
+bool abandonAsked, abandoned, committed;
+bool setupTimerFired;
 byte oldSent[2], oldRcvd[2], oldAckSent[2], minNewRcvd[2], newSentMax[2];
 byte learnedOld[4];     /* [side*2 + direction]: the old segment's delta as the lock messages reported it */
 byte learnedNew[4];     /* same, for the new path, as the handshake reported it */
@@ -297,6 +308,8 @@ proctype Side(byte s) {
      :: k == ANNOUNCE ->                             /* left anchor: the right anchor is there; switch */
         if :: st[s] == SETTING_UP && hsDone -> enterTwoPaths(s); checkCompletion(s) :: else -> skip fi
      :: k == DATA || k == ACKONLY ->
+        /* a new path this anchor gave up carries nothing to it: the far anchor never switched to it */
+        assert(s == 1 || !abandoned);
         if :: st[s] == WAITING -> enterTwoPaths(s) :: else -> skip fi;  /* data also completes the handshake */
         sq = sq - learnedNew[s * 2 + OTHER(s)];
         if :: ak != NOACK -> ak = ak - learnedOld[s * 2 + s] :: else -> skip fi;
@@ -318,7 +331,8 @@ proctype Side(byte s) {
         assert(df == oldD[0] && dr == oldD[1]);   /* the delta accumulated hop by hop is the segment's */
         retries = 0; st[0] = SETTING_UP; putHandshake(0, SYN)
      :: s == 0 && k == ACK_CANCEL && st[0] == CANCELING ->
-        st[0] = ONE_PATH; canceled[0] = true
+        st[0] = ONE_PATH; canceled[0] = true; abandoned = true   /* the right anchor never switched: give it up */
+     :: s == 0 && k == ACK_CANCEL -> assert(st[0] != TWO_PATHS && !onNew[0])   /* a duplicate, never a contradiction */
      :: s == 1 && k == REQUEST_LOCK && st[1] == ONE_PATH && !started[1] ->
         learnedOld[2] = df; learnedOld[3] = dr;
         assert(df == oldD[0] && dr == oldD[1]);
@@ -326,7 +340,7 @@ proctype Side(byte s) {
      :: s == 1 && k == REQUEST_LOCK && (st[1] == REQUESTED || st[1] == WAITING) ->
         ctlSend(NMID, ACK_LOCK, 0, 0)              /* a retransmission: our ACK may be lost */
      :: s == 1 && k == CANCEL_LOCK ->
-        assert(st[1] != TWO_PATHS && !onNew[1]);   /* the left anchor cancels only before TwoPaths */
+        assert(st[1] != TWO_PATHS && !onNew[1]);   /* the left anchor cancels only before the right's TwoPaths */
         st[1] = ONE_PATH; canceled[1] = true; ctlSend(NMID, ACK_CANCEL, 0, 0)
      :: else -> skip                                /* duplicate or stale: ignored */
      fi
@@ -341,8 +355,23 @@ proctype Side(byte s) {
   :: timeout && s == 0 && st[0] == REQUESTING -> ctlSend(1, REQUEST_LOCK, 0, 0)
   :: timeout && s == 0 && st[0] == SETTING_UP && !hsDone && retries < MAXRETRY -> retries++; putHandshake(0, SYN)
   :: timeout && s == 0 && st[0] == SETTING_UP && hsDone && retries < MAXRETRY -> retries++; putHandshake(0, HSACK)
-  :: timeout && s == 0 && st[0] == SETTING_UP && retries == MAXRETRY ->
-     st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
+  :: timeout && s == 0 && st[0] == SETTING_UP && retries == MAXRETRY && !abandonAsked && !committed -> abandonAsked = true
+#ifdef EARLY_SETUP_TIMER
+  :: s == 0 && st[0] == SETTING_UP && !setupTimerFired && !abandonAsked -> setupTimerFired = true; abandonAsked = true
+#endif
+  /* The datapath's answer to the abandon. Before the SYN-ACK it gives the path up, and the locks are undone. After it
+   * the right anchor may have switched on our handshake ACK: the path stays (committed), and its announcement comes. */
+  :: s == 0 && abandonAsked ->
+     abandonAsked = false;
+     if
+     :: st[0] == SETTING_UP && !hsDone -> abandoned = true; st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
+#ifdef BROKEN_ABANDON_ANSWERED
+     :: st[0] == SETTING_UP && hsDone -> abandoned = true; st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
+#else
+     :: st[0] == SETTING_UP && hsDone -> committed = true
+#endif
+     :: else -> skip                                 /* it switched first: in use, the run goes on */
+     fi
   :: timeout && s == 0 && st[0] == CANCELING -> ctlSend(1, CANCEL_LOCK, 0, 0)
   :: timeout && s == 1 && st[1] == WAITING -> putHandshake(1, SYNACK)
 
@@ -351,6 +380,8 @@ proctype Side(byte s) {
   assert(TCP_DONE(s));
 #ifdef NEW_PATH_DROPS
   assert(canceled[s] && !onNew[s]);   /* the session carries on, unchanged, on the old path */
+#elif defined(SETUP_TIMEOUT)
+  assert(onNew[s] != canceled[s] && onNew[s] == onNew[OTHER(s)]);   /* both moved, or both stayed */
 #else
   assert(onNew[s] && !canceled[s]);
 #endif

@@ -43,6 +43,14 @@ constexpr uint16_t kOwnWindow = 0xffff;
 constexpr uint32_t kSackReach = 0x40000000;
 
 bool SeqLt(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
+
+// The anchors heard each other on the new path, so the far one may switch to it at any instant: the left anchor
+// once the SYN-ACK came and the handshake's ACK went (the right switches on that ACK), the right anchor once it
+// heard that ACK (the left switches on its announcement). Neither gives such a path up on its own.
+bool HandshakeAnswered(const SecondPath& second) {
+  return (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) != 0) ||
+         (second.phase == SecondPathPhase::kAnswered && (second.known & kHeardFar) != 0);
+}
 bool SeqGeq(uint32_t a, uint32_t b) { return !SeqLt(a, b); }
 uint32_t SeqMax(uint32_t a, uint32_t b) { return SeqLt(a, b) ? b : a; }
 uint32_t SeqMin(uint32_t a, uint32_t b) { return SeqLt(a, b) ? a : b; }
@@ -317,6 +325,9 @@ Status SessionPipeline::ServeAbandonNewPath(Request& request, uint32_t now) {
       second->phase == SecondPathPhase::kSettled) {
     return Status::NEW_PATH_IN_USE;
   }
+  // Committed: the far anchor may switch on what this one sent. At the left anchor only the right anchor's RST (it
+  // gives up a path whose ACK it never heard) ends it now, or the switch on the right anchor's announcement.
+  if (HandshakeAnswered(*second)) return Status::NEW_PATH_ANSWERED;
   ResetHalfMadePath(static_cast<uint32_t>(index), now);
   AbandonSecondPath(static_cast<uint32_t>(index));
   return Status::OK;
@@ -607,7 +618,7 @@ void SessionPipeline::ExpireSecondPaths(uint32_t now) {
       case SecondPathPhase::kExpecting:
       case SecondPathPhase::kOpening:
       case SecondPathPhase::kAnswered:
-        if (ElapsedMs(now, second.opened_ms) >= config_.setup_timeout_ms) {
+        if (ElapsedMs(now, second.opened_ms) >= config_.setup_timeout_ms && !HandshakeAnswered(second)) {
           ResetHalfMadePath(index, now);
           AbandonSecondPath(index);
         } else if (second.phase == SecondPathPhase::kOpening && (second.known & kHandshakeDone) &&

@@ -417,7 +417,7 @@ export class ReconfigService {
         : { event: 'twoPathsEntered', session: entry.view.session, newSubsession };
     if (event.type === 'two_paths_entered') {
       const left = this.coordinator.inspect(entry.view.session)?.leftAnchor;
-      const run = left && left.state === 'SettingUp' ? this.runs.get(idKey(left.id)) : undefined;
+      const run = left && (left.state === 'SettingUp' || left.state === 'Abandoning' || left.state === 'Committed') ? this.runs.get(idKey(left.id)) : undefined;
       if (run && run.switchedAt === undefined) run.switchedAt = this.options.now();
     }
     this.apply(this.coordinator.datapath(input), event.type);
@@ -601,11 +601,12 @@ export class ReconfigService {
           return;
         }
         // Left anchor: the old path's locks are undone only once the lcore says it never switched.
-        const answer = (event: 'newPathAbandoned' | 'newPathInUse') => this.enqueue(() => this.apply(this.coordinator.datapath({ event, session: command.session }), event));
+        const answer = (event: 'newPathAbandoned' | 'newPathInUse' | 'newPathAnswered') => this.enqueue(() => this.apply(this.coordinator.datapath({ event, session: command.session }), event));
         pending.then(
           () => answer('newPathAbandoned'),
           (error: Error & { code?: string }) => {
             if (error.code === 'NEW_PATH_IN_USE') return answer('newPathInUse');
+            if (error.code === 'NEW_PATH_ANSWERED') return answer('newPathAnswered');
             failed(error);
             answer('newPathAbandoned');
           },

@@ -315,14 +315,14 @@ export class ReconfigCoordinator {
         return this.stepRight(entry, (right) => right.newPathAck());
       case 'newPathSynAck':
         return this.stepLeft(entry, (left) => {
-          if (left.state === 'SettingUp' || left.state === 'Abandoning') entry.newRight = input.newSubsession;
+          if (left.state === 'SettingUp' || left.state === 'Abandoning' || left.state === 'Committed') entry.newRight = input.newSubsession;
           return left.newPathSynAck();
         });
       case 'twoPathsEntered': {
         const right = entry.rightAnchor;
         if (right?.state === 'Waiting' && entry.newLeft && sameTuple(entry.newLeft, input.newSubsession)) return this.stepRight(entry, (r) => r.newPathAck());
         const leftState = entry.leftAnchor?.state;
-        if (leftState === 'SettingUp' || leftState === 'TwoPaths' || leftState === 'Abandoning') {
+        if (leftState === 'SettingUp' || leftState === 'TwoPaths' || leftState === 'Abandoning' || leftState === 'Committed') {
           return this.stepLeft(entry, (left) => {
             if (left.state !== 'TwoPaths') entry.newRight = input.newSubsession;
             return left.newPathSynAck();
@@ -337,6 +337,8 @@ export class ReconfigCoordinator {
         return this.stepLeft(entry, (left) => left.newPathAbandoned());
       case 'newPathInUse':
         return this.stepLeft(entry, (left) => left.newPathInUse());
+      case 'newPathAnswered':
+        return this.stepLeft(entry, (left) => left.newPathAnswered());
       case 'oldPathDrained':
         return input.role === 'left'
           ? this.stepLeft(entry, (left) => left.oldPathDrained())

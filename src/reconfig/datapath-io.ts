@@ -11,7 +11,8 @@ export type DatapathCommand =
   /** Right anchor: answer the new path's SYN that carries this id when it comes. Idempotent. */
   | { command: 'expectNewPath'; session: Tuple; id: ReconfigId; delta: SeqDelta }
   /** Forget a new path that carries no data yet; the session stays on the old one. `confirm`: the left anchor
-   * waits for the answer, newPathAbandoned or newPathInUse (the lcore had switched). */
+   * waits for the answer, newPathAbandoned, newPathInUse (the lcore had switched) or newPathAnswered (the
+   * handshake was answered and its ACK sent: the right anchor may have switched, so the path is kept). */
   | { command: 'abandonNewPath'; session: Tuple; id: ReconfigId; confirm?: boolean }
   /** A middlebox of an old path: retire the session's state here. */
   | { command: 'retireSession'; session: Tuple };
@@ -34,6 +35,8 @@ export type DatapathInput =
   | { event: 'newPathFailed'; session: Tuple }
   /** An anchor's old path is finished and the lcore has folded the new path in. */
   | { event: 'oldPathDrained'; session: Tuple; role: AnchorRole }
-  /** Left anchor: the lcore answered a confirmed abandonNewPath: given up (abandoned), or in use (it had switched). */
+  /** Left anchor: the lcore answered a confirmed abandonNewPath: given up (abandoned), in use (it had switched), or
+   * kept because its handshake was answered (answered). */
   | { event: 'newPathAbandoned'; session: Tuple }
-  | { event: 'newPathInUse'; session: Tuple };
+  | { event: 'newPathInUse'; session: Tuple }
+  | { event: 'newPathAnswered'; session: Tuple };

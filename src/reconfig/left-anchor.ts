@@ -1,6 +1,8 @@
 // The left anchor of one reconfiguration (PROTOCOL.md, "Anchors"): Requesting → SettingUp → TwoPaths → Done, or
 // Canceling → Done when the new path fails or requestLock stays unanswered (through Abandoning, when the new path's
-// SYN went out: the lcore must confirm it never switched before the old path's locks are undone). A reconfiguration that moves a
+// SYN went out: the lcore must confirm it never switched before the old path's locks are undone; one whose
+// handshake was answered keeps the path, Committed, since the right anchor may have switched on the handshake's
+// ACK: model/twopaths.pml, SETUP_TIMEOUT). A reconfiguration that moves a
 // middlebox's state asks for it with the lock (docs/state-transfer.md): moveState follows requestLock to the old
 // instance, which sends its state of the session to the new one while the lock travels on. Only the lock and the
 // new instance's word that the state is in place open the new path (MovingState waits for the word when the lock
@@ -12,7 +14,7 @@ import type { NackReason, ReconfigId, SeqDelta, StateTransferFailure, Tuple } fr
 import type { DatapathCommand } from './datapath-io';
 import type { FailureReason, Outcome } from './outcome';
 
-export type LeftAnchorState = 'Requesting' | 'MovingState' | 'SettingUp' | 'TwoPaths' | 'Abandoning' | 'Canceling' | 'Done';
+export type LeftAnchorState = 'Requesting' | 'MovingState' | 'SettingUp' | 'Committed' | 'TwoPaths' | 'Abandoning' | 'Canceling' | 'Done';
 
 export interface LeftAnchorTiming {
   requestTimeoutMs: number;
@@ -160,7 +162,8 @@ export class LeftAnchor {
   newPathSynAck(): AnchorStep<LeftAnchorEffect> {
     if (this.current === 'TwoPaths') return step('duplicate');
     // Abandoning: the lcore switched before the abandon reached it; its answer will say so (newPathInUse).
-    if (this.current !== 'SettingUp' && this.current !== 'Abandoning') return step('stale');
+    // Committed: the right anchor's announcement came, as it had to.
+    if (this.current !== 'SettingUp' && this.current !== 'Abandoning' && this.current !== 'Committed') return step('stale');
     // The lcore sent the handshake's ACK and took the cutoffs itself.
     this.current = 'TwoPaths';
     this.disarm();
@@ -182,7 +185,23 @@ export class LeftAnchor {
     return step('handled');
   }
 
+  /**
+   * The lcore kept the new path: it had the SYN-ACK and sent the handshake's ACK, on which the right anchor
+   * switches. Cancelling now could leave the right anchor on two paths while this one drops the new path's data,
+   * so the run is committed: the lcore switches on the right anchor's announcement (it repeats it), or the right
+   * anchor, having never heard the ACK, gives the path up with a RST (newPathFailed), and then the cancel is safe.
+   */
+  newPathAnswered(): AnchorStep<LeftAnchorEffect> {
+    if (this.current === 'Committed') return step('duplicate');
+    if (this.current !== 'Abandoning') return step('stale');
+    this.current = 'Committed';
+    this.failure = undefined;
+    return step('handled');
+  }
+
   newPathFailed(): AnchorStep<LeftAnchorEffect> {
+    // Committed: the lcore already gave the path up on the right anchor's RST, which it sends only unswitched.
+    if (this.current === 'Committed') return step('handled', this.cancelFor('new_path_failed'));
     if (this.current !== 'SettingUp') return step('stale');
     return step('handled', this.beginCancel('new_path_failed', true));
   }
@@ -267,6 +286,12 @@ export class LeftAnchor {
       this.current = 'Abandoning';
       return [{ effect: 'datapath', command: { command: 'abandonNewPath', session, id, confirm: true } }];
     }
+    return this.cancelLocks();
+  }
+
+  private cancelFor(reason: FailureReason): LeftAnchorEffect[] {
+    this.failure = reason;
+    this.disarm();
     return this.cancelLocks();
   }
 

@@ -115,6 +115,8 @@ export class FakeDatapath implements ReconfigDatapath {
   holdDrain = false;
   /** Answer abandonNewPath with NEW_PATH_IN_USE, as an lcore that switched just before the request came. */
   abandonInUse = false;
+  /** Answer abandonNewPath with NEW_PATH_ANSWERED, as an lcore that had the SYN-ACK and sent the handshake's ACK. */
+  abandonAnswered = false;
   private held: (() => void)[] = [];
   private readonly handshakes = new Set<number>();
 
@@ -192,6 +194,7 @@ export class FakeDatapath implements ReconfigDatapath {
   async abandonNewPath(sessionId: number, nonce: number): Promise<void> {
     this.requests.push({ name: 'abandonNewPath', args: [sessionId, nonce] });
     if (this.abandonInUse) throw new DatapathError('NEW_PATH_IN_USE', 'the lcore switched first');
+    if (this.abandonAnswered) throw new DatapathError('NEW_PATH_ANSWERED', 'the handshake was answered');
     this.net.expected.delete(`${this.address}/${nonce}`);
   }
 

@@ -65,12 +65,16 @@ function isCaught(file: string, defines: string[], violation: RegExp): void {
 }
 
 describe('model/twopaths.pml: one reconfiguration, data both ways', { skip, concurrency: 1 }, () => {
-  for (const scenario of ['INSERT_TWO', 'DELETE_ONE', 'INSERT_RIGHT', 'REPLACE_ONE', 'DELETE_TWO', 'CONTROL_LOSS', 'NEW_PATH_DOWN']) {
+  for (const scenario of ['INSERT_TWO', 'DELETE_ONE', 'INSERT_RIGHT', 'REPLACE_ONE', 'DELETE_TWO', 'CONTROL_LOSS', 'NEW_PATH_DOWN', 'SETUP_TIMEOUT']) {
     test(`${scenario} verifies: no error, no invalid end state`, () => verifies('twopaths.pml', [scenario]));
   }
   test('a new unit sent on the old path after the cutoff is caught (an old-path ACK beyond oldSent)', () =>
     isCaught('twopaths.pml', ['INSERT_TWO', 'BROKEN_CUTOFF'], /assertion violated .*oldSent/));
   // whichever pan meets first: an anchor stuck in TwoPaths forever, or a new-path ACK below the cutoff
+  // the left anchor canceling a path whose handshake it answered: the right anchor got the cancel on two paths, or
+  // the left one got data on the path it had given up
+  test('an abandon after the handshake was answered is caught (the far anchor had switched)', () =>
+    isCaught('twopaths.pml', ['SETUP_TIMEOUT', 'BROKEN_ABANDON_ANSWERED'], /assertion violated .*(onNew\[1\]|abandoned)/));
   test('an oldRcvd frozen at the instant of TwoPaths is caught', () =>
     isCaught('twopaths.pml', ['INSERT_TWO', 'BROKEN_FIXED_OLDRCVD'], /invalid end state|assertion violated .*newSentMax/));
 });

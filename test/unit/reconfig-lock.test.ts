@@ -151,6 +151,36 @@ describe('LeftAnchor timers', () => {
     assert.equal(b.newPathInUse().status, 'duplicate');
   });
 
+  test('the set-up time spent after the handshake was answered: the path is kept (committed), no cancel until the right anchor gives it up', () => {
+    const toAbandoning = () => {
+      const a = anchor();
+      a.start();
+      let effects = a.ackLock({ forward: 0, reverse: 0 }).effects;
+      for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
+        const t = effects.find((e) => e.effect === 'armTimer');
+        effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
+      }
+      assert.equal(a.state, 'Abandoning');
+      return a;
+    };
+    // The right anchor's announcement switches the lcore, as it must once the right anchor has the ACK.
+    const a = toAbandoning();
+    assert.deepEqual(a.newPathAnswered(), { status: 'handled', effects: [] }, 'no cancelLock: the right anchor may be on two paths');
+    assert.equal(a.state as string, 'Committed');
+    assert.equal(a.newPathAnswered().status, 'duplicate');
+    assert.equal(a.newPathSynAck().status, 'handled');
+    assert.equal(a.state as string, 'TwoPaths');
+    assert.deepEqual(a.oldPathDrained().effects.map((e) => e.effect), ['sendTeardown', 'finished']);
+    assert.deepEqual(a.outcome, { result: 'completed' });
+    // The right anchor never heard the ACK and gave the path up with a RST: now the locks are undone.
+    const b = toAbandoning();
+    b.newPathAnswered();
+    assert.deepEqual(b.newPathFailed().effects.map((e) => e.effect), ['sendCancelLock', 'armTimer']);
+    assert.equal(b.state as string, 'Canceling');
+    assert.deepEqual(b.ackCancel().effects.map((e) => e.effect), ['finished']);
+    assert.deepEqual(b.outcome, { result: 'failed', reason: 'new_path_failed' });
+  });
+
   test('two paths entered stops the SYN timer; the drained old path completes with a teardown and no datapath request', () => {
     const a = anchor();
     a.start();

@@ -142,6 +142,25 @@ describe('reconfiguration on two agents', { timeout: 20_000 }, () => {
     assert.equal(result?.outcome, 'completed');
   });
 
+  test('the set-up time spent after the handshake was answered: NEW_PATH_ANSWERED keeps the path, no cancel goes out, the switch completes', async () => {
+    const { net, a, b } = await direct();
+    net.silent.add(A);
+    a.datapath.abandonAnswered = true;
+    const run = a.service.reconfigure(request());
+    await settle();
+    await net.clock.advance(3000);
+    await settle();
+    assert.equal(a.service.coordinator.inspect(S)?.leftAnchor?.state, 'Committed');
+    assert.deepEqual(b.datapath.named('abandonNewPath'), [], 'the right anchor was not canceled');
+    // The right anchor's announcement comes: the lcore switches, then drains the old path.
+    a.datapath.emitLater('two_paths_entered', { type: 'two_paths_entered', sessionId: 5, subsession: { neighbourIp: B, localPort: 40001, neighbourPort: 40002 } });
+    await settle();
+    assert.equal(a.service.coordinator.inspect(S)?.leftAnchor?.state, 'TwoPaths');
+    a.datapath.emitLater('old_path_drained', { type: 'old_path_drained', sessionId: 5, side: 'right' });
+    const [result] = await run;
+    assert.equal(result?.outcome, 'completed');
+  });
+
   test('the session ending during a run answers failed: session_ended', async () => {
     const { net, a } = await direct();
     net.silent.add(A);
