@@ -178,11 +178,7 @@ export class LeftAnchor {
 
   /** The lcore had switched to the new path when asked to abandon it: the run goes on, on two paths. */
   newPathInUse(): AnchorStep<LeftAnchorEffect> {
-    if (this.current === 'TwoPaths') return step('duplicate');
-    if (this.current !== 'Abandoning') return step('stale');
-    this.current = 'TwoPaths';
-    this.failure = undefined;
-    return step('handled');
+    return this.abandonRefused('TwoPaths');
   }
 
   /**
@@ -192,9 +188,14 @@ export class LeftAnchor {
    * anchor, having never heard the ACK, gives the path up with a RST (newPathFailed), and then the cancel is safe.
    */
   newPathAnswered(): AnchorStep<LeftAnchorEffect> {
-    if (this.current === 'Committed') return step('duplicate');
+    return this.abandonRefused('Committed');
+  }
+
+  /** The lcore kept the new path it was asked to abandon: the run goes on in `next`, its failure forgotten. */
+  private abandonRefused(next: 'TwoPaths' | 'Committed'): AnchorStep<LeftAnchorEffect> {
+    if (this.current === next) return step('duplicate');
     if (this.current !== 'Abandoning') return step('stale');
-    this.current = 'Committed';
+    this.current = next;
     this.failure = undefined;
     return step('handled');
   }

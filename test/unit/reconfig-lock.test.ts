@@ -83,6 +83,18 @@ describe('SubsessionLock', () => {
 
 describe('LeftAnchor timers', () => {
   const anchor = () => new LeftAnchor({ id: { leftAnchor: 1, nonce: 1 }, session: { srcIp: 1, dstIp: 2, srcPort: 3, dstPort: 4 }, rightAnchor: 2, newHops: [5], timing: DEFAULT_LEFT_ANCHOR_TIMING });
+  /** An anchor whose set-up time ran out: it asked the lcore to abandon the new path (Abandoning). */
+  const setupTimedOut = () => {
+    const a = anchor();
+    a.start();
+    let effects = a.ackLock({ forward: 0, reverse: 0 }).effects;
+    for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
+      const t = effects.find((e) => e.effect === 'armTimer');
+      effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
+    }
+    assert.equal(a.state, 'Abandoning');
+    return a;
+  };
 
   test('a timer disarmed by an answer fires stale; a second start is a duplicate', () => {
     const a = anchor();
@@ -126,45 +138,21 @@ describe('LeftAnchor timers', () => {
   });
 
   test('the set-up time spent just as the lcore switched: the abandon finds the new path in use, and the run goes on', () => {
-    const a = anchor();
-    a.start();
-    let effects = a.ackLock({ forward: 0, reverse: 0 }).effects;
-    for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
-      const t = effects.find((e) => e.effect === 'armTimer');
-      effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
-    }
-    assert.equal(a.state, 'Abandoning');
+    const a = setupTimedOut();
     assert.deepEqual(a.newPathInUse(), { status: 'handled', effects: [] }, 'no cancelLock: the right anchor runs two paths too');
     assert.equal(a.state as string, 'TwoPaths');
     assert.deepEqual(a.oldPathDrained().effects.map((e) => e.effect), ['sendTeardown', 'finished']);
     assert.deepEqual(a.outcome, { result: 'completed' });
     // Its two_paths_entered may come first, while abandoning: the same.
-    const b = anchor();
-    b.start();
-    effects = b.ackLock({ forward: 0, reverse: 0 }).effects;
-    for (let i = 0; i < 20 && b.state === 'SettingUp'; i++) {
-      const t = effects.find((e) => e.effect === 'armTimer');
-      effects = t?.effect === 'armTimer' ? b.timeout(t.token).effects : [];
-    }
+    const b = setupTimedOut();
     assert.equal(b.newPathSynAck().status, 'handled');
     assert.equal(b.state as string, 'TwoPaths');
     assert.equal(b.newPathInUse().status, 'duplicate');
   });
 
   test('the set-up time spent after the handshake was answered: the path is kept (committed), no cancel until the right anchor gives it up', () => {
-    const toAbandoning = () => {
-      const a = anchor();
-      a.start();
-      let effects = a.ackLock({ forward: 0, reverse: 0 }).effects;
-      for (let i = 0; i < 20 && a.state === 'SettingUp'; i++) {
-        const t = effects.find((e) => e.effect === 'armTimer');
-        effects = t?.effect === 'armTimer' ? a.timeout(t.token).effects : [];
-      }
-      assert.equal(a.state, 'Abandoning');
-      return a;
-    };
     // The right anchor's announcement switches the lcore, as it must once the right anchor has the ACK.
-    const a = toAbandoning();
+    const a = setupTimedOut();
     assert.deepEqual(a.newPathAnswered(), { status: 'handled', effects: [] }, 'no cancelLock: the right anchor may be on two paths');
     assert.equal(a.state as string, 'Committed');
     assert.equal(a.newPathAnswered().status, 'duplicate');
@@ -173,7 +161,7 @@ describe('LeftAnchor timers', () => {
     assert.deepEqual(a.oldPathDrained().effects.map((e) => e.effect), ['sendTeardown', 'finished']);
     assert.deepEqual(a.outcome, { result: 'completed' });
     // The right anchor never heard the ACK and gave the path up with a RST: now the locks are undone.
-    const b = toAbandoning();
+    const b = setupTimedOut();
     b.newPathAnswered();
     assert.deepEqual(b.newPathFailed().effects.map((e) => e.effect), ['sendCancelLock', 'armTimer']);
     assert.equal(b.state as string, 'Canceling');
