@@ -17,6 +17,7 @@ import { readPcapFile, startCapture, type Capture } from '../src/testbed/capture
 import { installFirewall, ruleCounters, shapeLink, stopProcess } from '../src/testbed/middleboxes';
 import { parseSnmpRetransSegs, parseTcpExtCounter } from '../src/testbed/tcp-counters';
 import { controlTrace, threadTimes, type ControlTraceFigure } from './control-trace';
+import { classifyRetransmissions, type RetransmissionFigures } from './retransmissions';
 import { writeSvg } from './plot';
 import { formatTable, report, RESULTS_DIR, round } from './report';
 import { percentile } from './reconfig-figures';
@@ -152,6 +153,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
   let stepsP99: StepMedians = {};
   let controlRtt: { p50Ms: number | null; count: number } = { p50Ms: null, count: 0 };
   let trace: ControlTraceFigure[] | undefined;
+  let retransOnWire: RetransmissionFigures | undefined;
   let cpuDuringMove: { host: string; mainMs: number; mainWaitMs: number; lcoreMs: number; lcoreWaitMs: number }[] | undefined;
   try {
     await installFirewall(tb, 'mb1');
@@ -188,6 +190,9 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       await new Promise((r) => setTimeout(r, moveAtS * 1000));
       const rttBefore = await roundTrips();
       const captures: { host: string; capture: Capture }[] = [];
+      // The client's own link, all TCP, for the retransmissions of the window the figure counts.
+      const tcpCapture = options.wire ? await startCapture(tb, 'router', tb.host('client').routerIface, ['tcp'], 100) : undefined;
+      const moveAtMs = Date.now();
       const cpuBefore = options.wire ? agentHosts.map((h) => threadTimes(tb.agentPid(h)!)) : [];
       if (options.wire) {
         for (const host of agentHosts) captures.push({ host, capture: await startCapture(tb, 'router', tb.host(host).routerIface, ['udp', 'port', String(CONTROL_PORT)], 1600) });
@@ -214,6 +219,11 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
         );
       }
       controlRtt = bucketMedian(subtractBuckets(await roundTrips(), rttBefore));
+      if (tcpCapture) {
+        await new Promise((r) => setTimeout(r, Math.max(0, moveAtMs + windowS * 1000 - Date.now())));
+        await tcpCapture.stop();
+        retransOnWire = classifyRetransmissions(readPcapFile(tcpCapture.file), parseIpv4(tb.host('client').address)!, moveAtMs);
+      }
       log(`-- ${endS.toFixed(2)} s: ${summary.completed}/${summary.sessions} moved, switched p50 ${summary.switchP50Ms ?? '-'} ms, p99 ${summary.switchP99Ms ?? '-'} ms${Object.keys(summary.reasons).length ? `, not moved: ${JSON.stringify(summary.reasons)}` : ''}`);
       moveResult = { summary, results, startS, endS };
     })();
@@ -269,6 +279,9 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
     ['steps at the left anchor, p50', formatSteps(steps), 'to the lock, to the state (both from the start), SYN to switch, drain'],
     ['steps at the left anchor, p99', formatSteps(stepsP99), ''],
     ['control round trip during the move, p50', `≤ ${controlRtt.p50Ms ?? '-'} ms (${controlRtt.count} messages)`, 'a message to the next agent and its ack'],
+    ...(retransOnWire
+      ? [['client retransmissions on its link', `${retransOnWire.oldPath} on old paths, ${retransOnWire.newPath} on new paths; ${retransOnWire.spurious} D-SACKed`, `the ${windowS} s from the move's start`]]
+      : []),
     ...(cpuDuringMove ?? []).map((c) => [`${c.host}'s agent during the move`, `event loop ran ${c.mainMs} ms, waited ${c.mainWaitMs}; lcore ${c.lcoreMs}, ${c.lcoreWaitMs}`, 'on a CPU / runnable but waiting for one']),
     ...(trace ?? []).map((t) => [t.what, `${t.p50_ms ?? '-'} / ${t.p99_ms ?? '-'} / ${t.max_ms ?? '-'} ms (${t.count})`, 'p50 / p99 / max on the wire']),
     ['whole move', `${(moved.endS - moved.startS).toFixed(2)} s`, ''],
@@ -305,6 +318,7 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
       steps_p99_ms: stepsP99,
       control_round_trip_p50_ms: controlRtt.p50Ms,
       ...(trace && { control_trace: trace }),
+      ...(retransOnWire && { retransmissions_on_wire: retransOnWire }),
       ...(cpuDuringMove && { cpu_during_move_ms: cpuDuringMove }),
       plot: plotPath,
       pass,

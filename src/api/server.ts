@@ -22,8 +22,8 @@ import { PolicyConflictError, PolicyInstallError, PolicyNotFoundError, type Poli
 import { PolicyValidationError } from '../policy/validate';
 import {
   API_MAX_BODY_BYTES,
-  RECONFIGURE_TIMEOUT_DEFAULT_MS,
   MIGRATE_CONCURRENCY_MAX,
+  RECONFIGURE_TIMEOUT_DEFAULT_MS,
   RECONFIGURE_TIMEOUT_MAX_MS,
   RECONFIGURE_VIA_MAX,
   type MigrateCommand,
