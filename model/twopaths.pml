@@ -13,8 +13,8 @@
  * Each unit carries its sender-space number as payload, so the receiver can check what it was given.
  *
  * Scenarios (pick one with -D): INSERT_TWO, DELETE_ONE, INSERT_RIGHT, REPLACE_ONE, DELETE_TWO, CONTROL_LOSS,
- * NEW_PATH_DOWN, SETUP_TIMEOUT. Deliberately broken variants: BROKEN_CUTOFF, BROKEN_FIXED_OLDRCVD,
- * BROKEN_ABANDON_ANSWERED.
+ * NEW_PATH_DOWN, SETUP_TIMEOUT, STATE_MOVE, STATE_FAIL. Deliberately broken variants: BROKEN_CUTOFF,
+ * BROKEN_FIXED_OLDRCVD, BROKEN_ABANDON_ANSWERED, BROKEN_STATE_EARLY.
  */
 
 #define WND 2           /* send window, units */
@@ -63,8 +63,14 @@
 #define NEW_DF 1
 #define NEW_DR 0
 #define EARLY_SETUP_TIMER /* the left anchor's set-up timer may run out at any moment of SettingUp, the new path alive */
+#elif defined(STATE_MOVE) || defined(STATE_FAIL)
+/* one stateful middlebox replaced by another instance, its state of the session moved while the lock travels */
+#define NMID 1
+#define NEW_DF 0
+#define NEW_DR 0
+#define STATE_TRANSFER
 #else
-#error "pick a scenario: -DINSERT_TWO, -DDELETE_ONE, -DINSERT_RIGHT, -DREPLACE_ONE, -DDELETE_TWO, -DCONTROL_LOSS, -DNEW_PATH_DOWN or -DSETUP_TIMEOUT"
+#error "pick a scenario: -DINSERT_TWO, -DDELETE_ONE, -DINSERT_RIGHT, -DREPLACE_ONE, -DDELETE_TWO, -DCONTROL_LOSS, -DNEW_PATH_DOWN, -DSETUP_TIMEOUT, -DSTATE_MOVE or -DSTATE_FAIL"
 #endif
 
 #ifndef NSEG
@@ -91,15 +97,22 @@
 #define WAITING    4
 #define TWO_PATHS  5
 #define CANCELING  6
+#define MOVING_STATE 7  /* the lock is in place; the new instance's word on the state is not */
 
 mtype = { DATA, ACKONLY, SYN, SYNACK, HSACK, ANNOUNCE };                                  /* on a path */
 mtype = { REQUEST_LOCK, ACK_LOCK, CANCEL_LOCK, ACK_CANCEL, RIGHT_REQUEST_MSG };           /* control */
+mtype = { MOVE_STATE, STATE_CHUNK, STATE_RESULT, DROP_STATE };                          /* state transfer */
 
 /* index = sending side: 0 = left to right, 1 = right to left. Fields: kind, seq, ack, payload */
 chan oldPath[2] = [CAP] of { mtype, byte, byte, byte };
 chan newPath[2] = [CAP] of { mtype, byte, byte, byte };
 /* control inbox of each node: type, forward delta, reverse delta */
-chan ctl[NNODES] = [3] of { mtype, byte, byte };
+#define NEW_INSTANCE NNODES  /* the new middlebox instance's agent, which takes the state */
+chan ctl[NNODES + 1] = [3] of { mtype, byte, byte };
+/* state transfer: what the new instance holds of the session, and what the left anchor heard of it (0 nothing yet,
+ * 1 in place, 2 refused) */
+bool stateAtNew;
+byte stateWord;
 
 byte hopDf[NNODES];     /* what each old middlebox adds to the sequence numbers of each direction */
 byte hopDr[NNODES];
@@ -165,6 +178,10 @@ inline putNew(s, k, sq, ak) {
 
 /* new-path handshake packets carry no stream position; the receiver learns the new path's delta from them */
 inline putHandshake(s, k) {
+#ifdef STATE_TRANSFER
+  /* the new instance's firewall passes the session only with its state: the path opens only after the copy */
+  assert(stateAtNew);
+#endif
 #ifdef NEW_PATH_DROPS
   skip
 #else
@@ -329,9 +346,33 @@ proctype Side(byte s) {
      :: s == 0 && k == ACK_LOCK && st[0] == REQUESTING ->
         learnedOld[0] = df; learnedOld[1] = dr;
         assert(df == oldD[0] && dr == oldD[1]);   /* the delta accumulated hop by hop is the segment's */
+#ifdef STATE_TRANSFER
+        if
+        :: stateWord == 1 -> retries = 0; st[0] = SETTING_UP; putHandshake(0, SYN)
+        :: stateWord == 2 -> st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
+#ifdef BROKEN_STATE_EARLY
+        :: stateWord == 0 -> retries = 0; st[0] = SETTING_UP; putHandshake(0, SYN)   /* opens without the state */
+#else
+        :: stateWord == 0 -> st[0] = MOVING_STATE
+#endif
+        fi
+#else
         retries = 0; st[0] = SETTING_UP; putHandshake(0, SYN)
+#endif
+     :: s == 0 && k == STATE_RESULT && stateWord == 0 ->
+        stateWord = df;
+        if
+        :: st[0] == MOVING_STATE && df == 1 -> retries = 0; st[0] = SETTING_UP; putHandshake(0, SYN)
+        :: st[0] == MOVING_STATE && df == 2 -> st[0] = CANCELING; ctlSend(1, CANCEL_LOCK, 0, 0)
+        :: else -> skip                             /* before the lock's answer: kept for it */
+        fi
      :: s == 0 && k == ACK_CANCEL && st[0] == CANCELING ->
-        st[0] = ONE_PATH; canceled[0] = true; abandoned = true   /* the right anchor never switched: give it up */
+        st[0] = ONE_PATH; canceled[0] = true; abandoned = true;  /* the right anchor never switched: give it up */
+#ifdef STATE_TRANSFER
+        ctl[NEW_INSTANCE]!DROP_STATE(0, 0)
+#else
+        skip
+#endif
      :: s == 0 && k == ACK_CANCEL -> assert(st[0] != TWO_PATHS && !onNew[0])   /* a duplicate, never a contradiction */
      :: s == 1 && k == REQUEST_LOCK && st[1] == ONE_PATH && !started[1] ->
         learnedOld[2] = df; learnedOld[3] = dr;
@@ -347,7 +388,13 @@ proctype Side(byte s) {
 
   /* ---- the left anchor starts the reconfiguration at any moment (unless a middlebox asks for it) ---- */
 #ifndef RIGHT_REQUEST
-  :: s == 0 && !started[0] -> started[0] = true; st[0] = REQUESTING; ctlSend(1, REQUEST_LOCK, 0, 0)
+  :: s == 0 && !started[0] ->
+     started[0] = true; st[0] = REQUESTING; ctlSend(1, REQUEST_LOCK, 0, 0);
+#ifdef STATE_TRANSFER
+     ctl[1]!MOVE_STATE(0, 0)   /* after requestLock on the same hop: the old instance has the request when asked */
+#else
+     skip
+#endif
 #endif
 
   /* ---- retransmission timers: only when nothing else can happen ---- */
@@ -382,6 +429,8 @@ proctype Side(byte s) {
   assert(canceled[s] && !onNew[s]);   /* the session carries on, unchanged, on the old path */
 #elif defined(SETUP_TIMEOUT)
   assert(onNew[s] != canceled[s] && onNew[s] == onNew[OTHER(s)]);   /* both moved, or both stayed */
+#elif defined(STATE_FAIL)
+  assert(canceled[s] && !onNew[s]);   /* the state did not move, so neither did the session */
 #else
   assert(onNew[s] && !canceled[s]);
 #endif
@@ -403,6 +452,9 @@ end_hop:
         lockPending[i] = false; locked[i] = true;
         ctlSend(i - 1, ACK_LOCK, df + hopDf[i], dr + hopDr[i])
      :: k == CANCEL_LOCK -> ctlSend(i + 1, CANCEL_LOCK, 0, 0)
+     /* the old instance sends its state only for the request its lock holds */
+     :: k == MOVE_STATE && (lockPending[i] || locked[i]) -> ctl[NEW_INSTANCE]!STATE_CHUNK(0, 0)
+     :: k == MOVE_STATE && !lockPending[i] && !locked[i] -> ctl[0]!STATE_RESULT(2, 0)
      :: k == ACK_CANCEL -> lockPending[i] = false; locked[i] = false; ctlSend(i - 1, ACK_CANCEL, 0, 0)
      :: else -> skip
      fi
@@ -410,6 +462,26 @@ end_hop:
   :: i == 1 && !asked -> asked = true; ctlSend(0, RIGHT_REQUEST_MSG, 0, 0)
   :: i == 1 && asked && timeout && !started[0] -> ctlSend(0, RIGHT_REQUEST_MSG, 0, 0)
 #endif
+  od
+}
+
+/* The new middlebox instance's agent: imports the state it is sent (or, in STATE_FAIL, refuses it), answers the
+ * left anchor, and forgets it when told the run was canceled. */
+proctype NewInstance() {
+  mtype k;
+  byte df, dr;
+end_new:
+  do
+  :: ctl[NEW_INSTANCE]?k(df, dr) ->
+     if
+#ifdef STATE_FAIL
+     :: k == STATE_CHUNK -> ctl[0]!STATE_RESULT(2, 0)
+#else
+     :: k == STATE_CHUNK -> stateAtNew = true; ctl[0]!STATE_RESULT(1, 0)
+#endif
+     :: k == DROP_STATE -> stateAtNew = false
+     :: else -> skip
+     fi
   od
 }
 
@@ -428,6 +500,9 @@ init {
     oldAckSent[0] = oldD[1]; oldAckSent[1] = oldD[0];
     minNewRcvd[0] = 255; minNewRcvd[1] = 255;
     run Side(0); run Side(1);
+#ifdef STATE_TRANSFER
+    run NewInstance();
+#endif
     i = 1;
     do
     :: i <= NMID -> run Hop(i); i++

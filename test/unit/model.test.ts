@@ -65,7 +65,7 @@ function isCaught(file: string, defines: string[], violation: RegExp): void {
 }
 
 describe('model/twopaths.pml: one reconfiguration, data both ways', { skip, concurrency: 1 }, () => {
-  for (const scenario of ['INSERT_TWO', 'DELETE_ONE', 'INSERT_RIGHT', 'REPLACE_ONE', 'DELETE_TWO', 'CONTROL_LOSS', 'NEW_PATH_DOWN', 'SETUP_TIMEOUT']) {
+  for (const scenario of ['INSERT_TWO', 'DELETE_ONE', 'INSERT_RIGHT', 'REPLACE_ONE', 'DELETE_TWO', 'CONTROL_LOSS', 'NEW_PATH_DOWN', 'SETUP_TIMEOUT', 'STATE_MOVE', 'STATE_FAIL']) {
     test(`${scenario} verifies: no error, no invalid end state`, () => verifies('twopaths.pml', [scenario]));
   }
   test('a new unit sent on the old path after the cutoff is caught (an old-path ACK beyond oldSent)', () =>
@@ -75,6 +75,8 @@ describe('model/twopaths.pml: one reconfiguration, data both ways', { skip, conc
   // the left one got data on the path it had given up
   test('an abandon after the handshake was answered is caught (the far anchor had switched)', () =>
     isCaught('twopaths.pml', ['SETUP_TIMEOUT', 'BROKEN_ABANDON_ANSWERED'], /assertion violated .*(onNew\[1\]|abandoned)/));
+  test('a new path opened before the new instance has the state is caught', () =>
+    isCaught('twopaths.pml', ['STATE_MOVE', 'BROKEN_STATE_EARLY'], /assertion violated stateAtNew/));
   test('an oldRcvd frozen at the instant of TwoPaths is caught', () =>
     isCaught('twopaths.pml', ['INSERT_TWO', 'BROKEN_FIXED_OLDRCVD'], /invalid end state|assertion violated .*newSentMax/));
 });
