@@ -14,7 +14,7 @@
  *
  * Scenarios (pick one with -D): INSERT_TWO, DELETE_ONE, INSERT_RIGHT, REPLACE_ONE, DELETE_TWO, CONTROL_LOSS,
  * NEW_PATH_DOWN, SETUP_TIMEOUT, STATE_MOVE, STATE_FAIL. Deliberately broken variants: BROKEN_CUTOFF,
- * BROKEN_FIXED_OLDRCVD, BROKEN_ABANDON_ANSWERED, BROKEN_STATE_EARLY.
+ * BROKEN_FIXED_OLDRCVD, BROKEN_ABANDON_ANSWERED, BROKEN_STATE_EARLY, BROKEN_REFUSE_EARLY_MOVE.
  */
 
 #define WND 2           /* send window, units */
@@ -389,11 +389,15 @@ proctype Side(byte s) {
   /* ---- the left anchor starts the reconfiguration at any moment (unless a middlebox asks for it) ---- */
 #ifndef RIGHT_REQUEST
   :: s == 0 && !started[0] ->
-     started[0] = true; st[0] = REQUESTING; ctlSend(1, REQUEST_LOCK, 0, 0);
+     started[0] = true; st[0] = REQUESTING;
 #ifdef STATE_TRANSFER
-     ctl[1]!MOVE_STATE(0, 0)   /* after requestLock on the same hop: the old instance has the request when asked */
+     /* moveState follows requestLock on the same hop; a datagram lost and sent again can swap them */
+     if
+     :: ctlSend(1, REQUEST_LOCK, 0, 0); ctl[1]!MOVE_STATE(0, 0)
+     :: ctl[1]!MOVE_STATE(0, 0); ctlSend(1, REQUEST_LOCK, 0, 0)
+     fi
 #else
-     skip
+     ctlSend(1, REQUEST_LOCK, 0, 0)
 #endif
 #endif
 
@@ -441,20 +445,27 @@ proctype Hop(byte i) {
   mtype k;
   byte df, dr;
   bool asked;
+  bool earlyMove;   /* a moveState that came before its requestLock, held for it */
 end_hop:
   do
   :: ctl[i]?k(df, dr) ->
      if
      :: k == REQUEST_LOCK ->
         if :: !locked[i] -> lockPending[i] = true :: else -> skip fi;
-        ctlSend(i + 1, REQUEST_LOCK, df + hopDf[i], dr + hopDr[i])
+        ctlSend(i + 1, REQUEST_LOCK, df + hopDf[i], dr + hopDr[i]);
+        if :: earlyMove -> earlyMove = false; ctl[NEW_INSTANCE]!STATE_CHUNK(0, 0) :: else -> skip fi
      :: k == ACK_LOCK ->
         lockPending[i] = false; locked[i] = true;
         ctlSend(i - 1, ACK_LOCK, df + hopDf[i], dr + hopDr[i])
      :: k == CANCEL_LOCK -> ctlSend(i + 1, CANCEL_LOCK, 0, 0)
-     /* the old instance sends its state only for the request its lock holds */
+     /* the old instance sends its state only for the request its lock holds; one that overtook its requestLock
+      * waits for it */
      :: k == MOVE_STATE && (lockPending[i] || locked[i]) -> ctl[NEW_INSTANCE]!STATE_CHUNK(0, 0)
-     :: k == MOVE_STATE && !lockPending[i] && !locked[i] -> ctl[0]!STATE_RESULT(2, 0)
+#ifdef BROKEN_REFUSE_EARLY_MOVE
+     :: k == MOVE_STATE && !lockPending[i] && !locked[i] -> ctl[0]!STATE_RESULT(2, 0)   /* as the code did */
+#else
+     :: k == MOVE_STATE && !lockPending[i] && !locked[i] -> earlyMove = true
+#endif
      :: k == ACK_CANCEL -> lockPending[i] = false; locked[i] = false; ctlSend(i - 1, ACK_CANCEL, 0, 0)
      :: else -> skip
      fi

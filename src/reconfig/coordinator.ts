@@ -108,6 +108,8 @@ interface AgentSession {
   /** Subsessions the anchors folded away, on which the other anchor's teardown may still arrive. */
   old: Tuple[];
   teardownFrom: Set<'left' | 'right'>;
+  /** A moveState that came before its requestLock (the lock's datagram lost and sent again): served when it comes. */
+  earlyMoveState: { id: ReconfigId; to: number } | undefined;
 }
 
 type Side = 'left' | 'right' | 'old';
@@ -159,6 +161,7 @@ export class ReconfigCoordinator {
       canceled: new FinishedIds(),
       old: [],
       teardownFrom: new Set(),
+      earlyMoveState: undefined,
     });
   }
 
@@ -264,10 +267,17 @@ export class ReconfigCoordinator {
     const side = this.sideOf(entry, message.subsession);
     if (side === undefined) return rejected('unknown_subsession');
     switch (message.type) {
-      case 'requestLock':
+      case 'requestLock': {
         if (side !== 'left') return rejected('wrong_direction');
         if (!isSeqDelta(message.delta)) return rejected('invalid');
-        return this.onRequestLock(entry, message.id, message.rightAnchor >>> 0, message.delta);
+        const result = this.onRequestLock(entry, message.id, message.rightAnchor >>> 0, message.delta);
+        const early = entry.earlyMoveState;
+        entry.earlyMoveState = undefined;
+        if (early && sameId(early.id, message.id) && this.lockHolds(entry, early.id)) {
+          result.outputs.push({ kind: 'exportState', session: entry.session, id: early.id, to: early.to });
+        }
+        return result;
+      }
       case 'ackLock':
         if (side !== 'right') return rejected('wrong_direction');
         if (!isSeqDelta(message.delta)) return rejected('invalid');
@@ -290,9 +300,13 @@ export class ReconfigCoordinator {
       case 'moveState': {
         if (side !== 'left') return rejected('wrong_direction');
         // Only the left anchor whose request this agent's lock holds (pending or locked) may have the state moved:
-        // its moveState follows its requestLock on this subsession.
-        const lock = entry.lock?.view();
-        if (lock?.flag === 'free' || !lock?.requester || !sameId(lock.requester, message.id)) return rejected('stale');
+        // its moveState follows its requestLock on this subsession. One that overtook its requestLock (a datagram
+        // lost and sent again) waits for it, one per session; the requestLock of another id forgets it.
+        if (!this.lockHolds(entry, message.id)) {
+          if (!entry.lock || entry.lock.view().flag !== 'free') return rejected('stale');
+          entry.earlyMoveState = { id: message.id, to: message.to >>> 0 };
+          return ok([]);
+        }
         return ok([{ kind: 'exportState', session: entry.session, id: message.id, to: message.to >>> 0 }]);
       }
       case 'teardown':
@@ -396,6 +410,12 @@ export class ReconfigCoordinator {
     return fromStatus(step.status, outputs);
   }
 
+
+  /** Whether this agent's lock of the session's right subsession holds the request `id` (pending or locked). */
+  private lockHolds(entry: AgentSession, id: ReconfigId): boolean {
+    const lock = entry.lock?.view();
+    return lock !== undefined && lock.flag !== 'free' && lock.requester !== undefined && sameId(lock.requester, id);
+  }
 
   private onRequestLock(entry: AgentSession, id: ReconfigId, rightAnchor: number, delta: SeqDelta): CoordinatorResult {
     const outputs: ReconfigOutput[] = [];

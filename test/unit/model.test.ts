@@ -77,6 +77,8 @@ describe('model/twopaths.pml: one reconfiguration, data both ways', { skip, conc
     isCaught('twopaths.pml', ['SETUP_TIMEOUT', 'BROKEN_ABANDON_ANSWERED'], /assertion violated .*(onNew\[1\]|abandoned)/));
   test('a new path opened before the new instance has the state is caught', () =>
     isCaught('twopaths.pml', ['STATE_MOVE', 'BROKEN_STATE_EARLY'], /assertion violated stateAtNew/));
+  test('a moveState refused for coming before its requestLock is caught (the move fails)', () =>
+    isCaught('twopaths.pml', ['STATE_MOVE', 'BROKEN_REFUSE_EARLY_MOVE'], /assertion violated .*onNew/));
   test('an oldRcvd frozen at the instant of TwoPaths is caught', () =>
     isCaught('twopaths.pml', ['INSERT_TWO', 'BROKEN_FIXED_OLDRCVD'], /invalid end state|assertion violated .*newSentMax/));
 });

@@ -133,17 +133,44 @@ describe('state transfer in a reconfiguration', () => {
     assert.deepEqual(direct.start(A, B, [M(2)], true).status, 'rejected');
   });
 
+  test('a moveState that overtook its requestLock (a datagram lost and sent again) waits for it, and the run completes', () => {
+    const chain = new Chain([A, M(1), B]);
+    const { id } = chain.start(A, B, [M(2)], true);
+    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'moveState']);
+    chain.queue.reverse();
+    chain.settle();
+    assert.deepEqual(chain.outcomeOf(id), completed);
+    assert.deepEqual(chain.walk(), [A, M(2), B]);
+    assert.deepEqual([...chain.stateHeld], [M(2)]);
+  });
+
   test('moveState is taken only from the left anchor whose lock this agent holds, while it holds it', () => {
     const chain = new Chain([A, M(1), B]);
     const left = chain.agent(M(1)).inspect(SESSION)!.left!;
     const fromA = { srcIp: left.dstIp, dstIp: left.srcIp, srcPort: left.dstPort, dstPort: left.srcPort };
-    const forged = chain.agent(M(1)).receive({ type: 'moveState', id: { leftAnchor: A, nonce: 9 }, session: SESSION, subsession: fromA, to: M(2) });
-    assert.deepEqual([forged.status, forged.status === 'rejected' && forged.reason], ['rejected', 'stale']);
-    assert.deepEqual(forged.outputs, []);
     const right = chain.agent(M(1)).inspect(SESSION)!.right!;
     const fromB = { srcIp: right.dstIp, dstIp: right.srcIp, srcPort: right.dstPort, dstPort: right.srcPort };
     const wrongSide = chain.agent(M(1)).receive({ type: 'moveState', id: { leftAnchor: A, nonce: 9 }, session: SESSION, subsession: fromB, to: M(2) });
     assert.equal(wrongSide.status === 'rejected' && wrongSide.reason, 'wrong_direction');
+    // With the lock free it waits for its requestLock (it may have overtaken it), exporting nothing.
+    const early = chain.agent(M(1)).receive({ type: 'moveState', id: { leftAnchor: A, nonce: 9 }, session: SESSION, subsession: fromA, to: M(2) });
+    assert.deepEqual(early.outputs, []);
+    // The requestLock of another reconfiguration comes instead: the waiting one is forgotten.
+    const { id } = chain.start(A, B, [M(2)], false);
+    chain.settle();
+    assert.equal(typesSent(chain).includes('stateChunk'), false, 'nothing exported for the request that never came');
+    assert.deepEqual(chain.outcomeOf(id), completed);
+  });
+
+  test('a moveState for another request than the lock holds is refused', () => {
+    const chain = new Chain([A, M(1), B]);
+    chain.start(A, B, [M(2)], true);
+    chain.deliver(); // the requestLock only: M1's lock holds it
+    const left = chain.agent(M(1)).inspect(SESSION)!.left!;
+    const fromA = { srcIp: left.dstIp, dstIp: left.srcIp, srcPort: left.dstPort, dstPort: left.srcPort };
+    const forged = chain.agent(M(1)).receive({ type: 'moveState', id: { leftAnchor: A, nonce: 0xdead }, session: SESSION, subsession: fromA, to: M(2) });
+    assert.deepEqual([forged.status, forged.status === 'rejected' && forged.reason], ['rejected', 'stale']);
+    assert.deepEqual(forged.outputs, []);
   });
 });
 
