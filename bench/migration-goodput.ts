@@ -29,7 +29,8 @@ export interface MigrationGoodputOptions {
   /** each firewall link's rate; default 100 Mbit/s */
   rateMbit?: number;
   stateTransfer: boolean;
-  /** capture the router's links during the move and split each control crossing into network and agent time */
+  /** capture the router's links during the move: each control crossing split into network and agent time, the
+   * agents' threads' time on and waiting for a CPU, the client's retransmissions by path */
   wire?: boolean;
   log: (line: string) => void;
 }
@@ -219,13 +220,13 @@ export async function runMigrationGoodput(options: MigrationGoodputOptions): Pro
         );
       }
       controlRtt = bucketMedian(subtractBuckets(await roundTrips(), rttBefore));
+      log(`-- ${endS.toFixed(2)} s: ${summary.completed}/${summary.sessions} moved, switched p50 ${summary.switchP50Ms ?? '-'} ms, p99 ${summary.switchP99Ms ?? '-'} ms${Object.keys(summary.reasons).length ? `, not moved: ${JSON.stringify(summary.reasons)}` : ''}`);
+      moveResult = { summary, results, startS, endS };
       if (tcpCapture) {
         await new Promise((r) => setTimeout(r, Math.max(0, moveAtMs + windowS * 1000 - Date.now())));
         await tcpCapture.stop();
         retransOnWire = classifyRetransmissions(readPcapFile(tcpCapture.file), parseIpv4(tb.host('client').address)!, moveAtMs);
       }
-      log(`-- ${endS.toFixed(2)} s: ${summary.completed}/${summary.sessions} moved, switched p50 ${summary.switchP50Ms ?? '-'} ms, p99 ${summary.switchP99Ms ?? '-'} ms${Object.keys(summary.reasons).length ? `, not moved: ${JSON.stringify(summary.reasons)}` : ''}`);
-      moveResult = { summary, results, startS, endS };
     })();
     // One sample per second: the servers' interval lines, and the client's retransmissions in that second.
     while (!done) {
