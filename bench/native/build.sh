@@ -4,6 +4,8 @@
 #   flow_table_bench_dpdk  the same plus DPDK's rte_hash in the same run (needs libdpdk via pkg-config)
 #   pipeline_bench         SessionPipeline on synthetic packets (bench/pipeline.ts runs it), no DPDK
 #   pipeline_bench_callgrind  the same without AVX-512 (valgrind does not decode it), for instruction counts
+#   mac_bench              the MAC candidates of native/core/mac.h (HMAC-SHA-256, SipHash-2-4), no DPDK
+#   mac_bench_callgrind    the same without AVX-512, for instruction counts
 # Run: bench/native/build/flow_table_bench_dpdk [--quick]
 # Only some targets: bench/native/build.sh pipeline_bench pipeline_bench_callgrind
 set -euo pipefail
@@ -15,7 +17,7 @@ cxx=${CXX:-g++}
 flags=(-std=gnu++20 -O3 -march=native -fno-exceptions -Wall -Wextra -I"$root/native")
 sources=("$here/flow_table_bench.cc" "$root/native/core/flow_table.cc" "$root/native/core/table_memory.cc")
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(flow_table_bench flow_table_bench_dpdk pipeline_bench pipeline_bench_callgrind)
+[[ ${#targets[@]} -gt 0 ]] || targets=(flow_table_bench flow_table_bench_dpdk pipeline_bench pipeline_bench_callgrind mac_bench mac_bench_callgrind)
 wants() { [[ " ${targets[*]} " == *" $1 "* ]]; }
 
 # The pipeline and the whole of native/core (no DPDK, no N-API: the linker proves it here too).
@@ -33,6 +35,16 @@ fi
 for pid in "${pids[@]}"; do wait "$pid"; done
 wants pipeline_bench && echo "built $out/pipeline_bench"
 wants pipeline_bench_callgrind && echo "built $out/pipeline_bench_callgrind"
+
+mac_sources=("$here/mac_bench.cc" "$root/native/core/mac.cc")
+if wants mac_bench; then
+  "$cxx" "${flags[@]}" "${mac_sources[@]}" -o "$out/mac_bench"
+  echo "built $out/mac_bench"
+fi
+if wants mac_bench_callgrind; then
+  "$cxx" "${flags[@]}" -mno-avx512f -g "${mac_sources[@]}" -o "$out/mac_bench_callgrind"
+  echo "built $out/mac_bench_callgrind"
+fi
 
 if wants flow_table_bench; then
   "$cxx" "${flags[@]}" "${sources[@]}" -o "$out/flow_table_bench"

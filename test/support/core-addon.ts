@@ -2,6 +2,7 @@
 // The agent's addon `dysco_native` does not contain these bindings.
 import bindings from 'bindings';
 import type { CoreBinding } from '../../src/native/core-binding';
+import type { MacBinding } from '../../src/native/mac-binding';
 import type { NeighbourBinding } from '../../src/native/neighbour-binding';
 import type { PipelineBinding } from '../../src/native/pipeline-binding';
 import type { ProtocolBinding } from '../../src/native/protocol-binding';
@@ -13,6 +14,7 @@ export interface CoreTestAddon {
   neighbours: NeighbourBinding;
   protocol: ProtocolBinding;
   pipeline: PipelineBinding;
+  mac: MacBinding;
 }
 
 export const CORE_TEST_ADDON = 'dysco_core_test';

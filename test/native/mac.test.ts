@@ -1,0 +1,57 @@
+// native/core/mac.h: SHA-256 and HMAC-SHA-256 against their published test vectors (FIPS 180-4's examples, RFC 4231)
+// and against Node's own crypto on random keys and messages of every length around the block edges; SipHash-2-4
+// against the vector of its paper.
+import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
+import { describe, test } from 'node:test';
+import { coreTestAddon } from '../support/core-addon';
+import { Prng } from '../support/prng';
+
+const { mac } = coreTestAddon;
+const hex = (b: Buffer) => b.toString('hex');
+const range = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => i));
+
+describe('MACs of native/core (mac.h)', () => {
+  test('SHA-256: the FIPS 180-4 examples, and Node\'s digest for every length from 0 to 200', () => {
+    assert.equal(hex(mac.sha256(Buffer.from('abc'))), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    assert.equal(hex(mac.sha256(Buffer.alloc(0))), 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    assert.equal(
+      hex(mac.sha256(Buffer.from('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'))),
+      '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1',
+    );
+    const prng = new Prng(7);
+    for (let n = 0; n <= 200; n++) {
+      const data = prng.bytes(n);
+      assert.equal(hex(mac.sha256(data)), createHash('sha256').update(data).digest('hex'), `length ${n}`);
+    }
+  });
+
+  test('HMAC-SHA-256: RFC 4231 cases 1, 2 and 6 (a key longer than a block), and Node\'s HMAC on random keys', () => {
+    assert.equal(hex(mac.hmacSha256(Buffer.alloc(20, 0x0b), Buffer.from('Hi There'))), 'b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7');
+    assert.equal(hex(mac.hmacSha256(Buffer.from('Jefe'), Buffer.from('what do ya want for nothing?'))), '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843');
+    assert.equal(
+      hex(mac.hmacSha256(Buffer.alloc(131, 0xaa), Buffer.from('Test Using Larger Than Block-Size Key - Hash Key First'))),
+      '60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54',
+    );
+    const prng = new Prng(11);
+    for (let n = 0; n <= 140; n += 3) {
+      const key = prng.bytes(1 + (n % 90));
+      const data = prng.bytes(n);
+      assert.equal(hex(mac.hmacSha256(key, data)), createHmac('sha256', key).update(data).digest('hex'), `key ${key.length}, data ${n}`);
+    }
+  });
+
+  test('SipHash-2-4: the paper\'s vector (key 00..0f, message 00..0e); a one-bit change of key or message changes the tag', () => {
+    const key = range(16);
+    assert.equal(hex(mac.sipHash24(key, range(15))), 'e545be4961ca29a1');
+    const tag = mac.sipHash24(key, range(40));
+    const otherKey = Buffer.from(key);
+    otherKey[3] ^= 1;
+    const otherData = range(40);
+    otherData[39] ^= 0x80;
+    assert.notEqual(hex(mac.sipHash24(otherKey, range(40))), hex(tag));
+    assert.notEqual(hex(mac.sipHash24(key, otherData)), hex(tag));
+    assert.throws(() => mac.sipHash24(Buffer.alloc(15), range(4)), /16 bytes/);
+    assert.throws(() => mac.hmacSha256('key' as never, range(4)), /Buffer/);
+  });
+});
