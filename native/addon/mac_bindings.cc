@@ -1,6 +1,11 @@
-// exports.mac: sha256(data), hmacSha256(key, data), sipHash24(key16, data), each returning a new Buffer.
+// exports.mac: sha256(data), hmacSha256(key, data), sipHash24(key16, data), each returning a new Buffer; and the
+// address list's authentication block: signAddressList(keys, signingId, nowS, list) and
+// verifyAddressList(keys, nowS, maxSkewS, payload), keys as [{ id, key }].
 #include "addon/mac_bindings.h"
 
+#include <vector>
+
+#include "core/list_auth.h"
 #include "core/mac.h"
 
 namespace dysco::addon {
@@ -46,6 +51,65 @@ Napi::Value SipHash24Js(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [{ id, key: Buffer(16) }] into a ring; throws (and returns false) on anything else.
+bool ReadRing(const Napi::Env& env, const Napi::Value& value, ListKeyRing* ring) {
+  if (!value.IsArray()) {
+    Napi::TypeError::New(env, "mac: keys must be an array of { id, key }").ThrowAsJavaScriptException();
+    return false;
+  }
+  const auto keys = value.As<Napi::Array>();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const Napi::Value entry = keys.Get(i);
+    if (!entry.IsObject()) {
+      Napi::TypeError::New(env, "mac: keys must be an array of { id, key }").ThrowAsJavaScriptException();
+      return false;
+    }
+    const Napi::Value id = entry.As<Napi::Object>().Get("id");
+    const Napi::Value key = entry.As<Napi::Object>().Get("key");
+    if (!id.IsNumber() || !key.IsBuffer() || key.As<Napi::Buffer<uint8_t>>().Length() != kSipHashKeyBytes ||
+        !ring->Add(static_cast<uint16_t>(id.As<Napi::Number>().Uint32Value()), key.As<Napi::Buffer<uint8_t>>().Data())) {
+      Napi::RangeError::New(env, "mac: a key is { id: 1..65535, unique, key: Buffer(16) }, at most 8").ThrowAsJavaScriptException();
+      return false;
+    }
+  }
+  return true;
+}
+
+Napi::Value SignAddressListJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ListKeyRing ring;
+  if (info.Length() < 4 || !ReadRing(env, info[0], &ring)) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
+    Napi::TypeError::New(env, "mac: signAddressList(keys, signingId, nowS, list)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ring.SetSigning(static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
+  const auto list = info[3].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> out(list.Data(), list.Data() + list.Length());
+  out.resize(list.Length() + kListAuthBlockSize);
+  const size_t size = SignAddressList(out.data(), list.Length(), out.size(), ring, info[2].As<Napi::Number>().Uint32Value());
+  if (size == 0) return env.Null();
+  return Napi::Buffer<uint8_t>::Copy(env, out.data(), size);
+}
+
+Napi::Value VerifyAddressListJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ListKeyRing ring;
+  if (info.Length() < 4 || !ReadRing(env, info[0], &ring)) return env.Undefined();
+  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
+    Napi::TypeError::New(env, "mac: verifyAddressList(keys, nowS, maxSkewS, payload)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const auto payload = info[3].As<Napi::Buffer<uint8_t>>();
+  size_t list_size = 0;
+  const ListAuthStatus status = VerifyAddressList(payload.Data(), payload.Length(), ring, info[1].As<Napi::Number>().Uint32Value(),
+                                                  info[2].As<Napi::Number>().Uint32Value(), &list_size);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("status", Napi::String::New(env, kListAuthStatusNames[static_cast<size_t>(status)]));
+  if (status == ListAuthStatus::kOk) result.Set("listSize", Napi::Number::New(env, static_cast<double>(list_size)));
+  return result;
+}
+
 }  // namespace
 
 void RegisterMacBindings(Napi::Env env, Napi::Object exports) {
@@ -53,6 +117,8 @@ void RegisterMacBindings(Napi::Env env, Napi::Object exports) {
   mac.Set("sha256", Napi::Function::New(env, Sha256Js, "sha256"));
   mac.Set("hmacSha256", Napi::Function::New(env, HmacSha256Js, "hmacSha256"));
   mac.Set("sipHash24", Napi::Function::New(env, SipHash24Js, "sipHash24"));
+  mac.Set("signAddressList", Napi::Function::New(env, SignAddressListJs, "signAddressList"));
+  mac.Set("verifyAddressList", Napi::Function::New(env, VerifyAddressListJs, "verifyAddressList"));
   exports.Set("mac", mac);
 }
 

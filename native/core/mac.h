@@ -29,6 +29,7 @@ class HmacSha256Key {
 // SipHash-2-4: a 64-bit tag, little-endian in `out` as the reference implementation writes it.
 class SipHashKey {
  public:
+  SipHashKey() : k0_(0), k1_(0) {}
   explicit SipHashKey(const uint8_t key[kSipHashKeyBytes]);
   uint64_t Tag(const uint8_t* data, size_t size) const;
   void Mac(const uint8_t* data, size_t size, uint8_t out[kSipHashBytes]) const;

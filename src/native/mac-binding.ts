@@ -5,4 +5,15 @@ export interface MacBinding {
   hmacSha256(key: Buffer, data: Buffer): Buffer;
   /** `key`: 16 bytes; the 8-byte tag as the reference implementation writes it (little-endian). */
   sipHash24(key: Buffer, data: Buffer): Buffer;
+  /** The list with its authentication block (native/core/list_auth.h), or null when it cannot be signed. */
+  signAddressList(keys: ListKey[], signingId: number, nowS: number, list: Buffer): Buffer | null;
+  verifyAddressList(keys: ListKey[], nowS: number, maxSkewS: number, payload: Buffer): { status: ListAuthStatusName; listSize?: number };
 }
+
+export interface ListKey {
+  id: number;
+  key: Buffer;
+}
+
+/** native/core/list_auth.h's statuses, in order. */
+export type ListAuthStatusName = 'ok' | 'unauthenticated' | 'truncated' | 'unknown_key' | 'bad_tag' | 'stale';

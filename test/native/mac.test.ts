@@ -55,3 +55,53 @@ describe('MACs of native/core (mac.h)', () => {
     assert.throws(() => mac.hmacSha256('key' as never, range(4)), /Buffer/);
   });
 });
+
+describe('the address list\'s authentication block (native/core/list_auth.h)', () => {
+  const { protocol } = coreTestAddon;
+  const KEY_A = { id: 7, key: Buffer.alloc(16, 0xa5) };
+  const KEY_B = { id: 9, key: Buffer.alloc(16, 0x5a) };
+  const NOW = 1_800_000_000;
+  // A list of two hops for a session 10.0.0.1:40000 → 10.0.0.2:80 (network-order fields, as the datapath keeps them).
+  const list = () =>
+    protocol.encodeAddressList(
+      { srcIp: Buffer.from([10, 0, 0, 1]).readUInt32LE(0), dstIp: Buffer.from([10, 0, 0, 2]).readUInt32LE(0), srcPort: 0x409c, dstPort: 0x5000, protocol: 6 } as never,
+      [Buffer.from([10, 0, 1, 1]).readUInt32LE(0), Buffer.from([10, 0, 0, 2]).readUInt32LE(0)],
+    );
+
+  test('signed, it verifies with the signing key and within the skew; without the block it is the list it was', () => {
+    const plain = list();
+    const signed = mac.signAddressList([KEY_A, KEY_B], 7, NOW, plain)!;
+    assert.equal(signed.length, plain.length + 14);
+    assert.equal(signed[5]! & 1, 1, 'flag bit 0 set');
+    assert.deepEqual(mac.verifyAddressList([KEY_B, KEY_A], NOW + 30, 60, signed), { status: 'ok', listSize: plain.length });
+    const back = Buffer.from(signed.subarray(0, plain.length));
+    back[5] = back[5]! & ~1;
+    assert.deepEqual(back, plain);
+    assert.deepEqual(mac.verifyAddressList([KEY_A], NOW, 60, plain), { status: 'unauthenticated' });
+  });
+
+  test('every byte is bound: a change anywhere, another key, an unknown id, an old or a future time, a cut block', () => {
+    const signed = mac.signAddressList([KEY_A], 7, NOW, list())!;
+    for (let at = 0; at < signed.length; at++) {
+      if (at === 5) continue; // the flags: clearing bit 0 makes it an unsigned list (policy decides), see above
+      const tampered = Buffer.from(signed);
+      tampered[at] = tampered[at]! ^ 0x10;
+      const { status } = mac.verifyAddressList([KEY_A, { id: 0x17, key: KEY_A.key }], NOW, 60, tampered);
+      assert.ok(status === 'bad_tag' || status === 'unknown_key', `byte ${at}: ${status}`);
+    }
+    assert.equal(mac.verifyAddressList([{ id: 7, key: KEY_B.key }], NOW, 60, signed).status, 'bad_tag');
+    assert.equal(mac.verifyAddressList([KEY_B], NOW, 60, signed).status, 'unknown_key');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW + 61, 60, signed).status, 'stale');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW - 61, 60, signed).status, 'stale');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW, 60, signed.subarray(0, 30)).status, 'truncated');
+  });
+
+  test('no signing key, a list already signed, or bad keys: nothing signed, a clear error', () => {
+    assert.equal(mac.signAddressList([KEY_A], 8, NOW, list()), null);
+    const signed = mac.signAddressList([KEY_A], 7, NOW, list())!;
+    assert.equal(mac.signAddressList([KEY_A], 7, NOW, signed), null);
+    assert.throws(() => mac.signAddressList([{ id: 0, key: KEY_A.key }], 0, NOW, list()), /id: 1\.\.65535/);
+    assert.throws(() => mac.verifyAddressList([KEY_A, KEY_A], NOW, 60, signed), /unique/);
+    assert.throws(() => mac.verifyAddressList('x' as never, NOW, 60, signed), /array/);
+  });
+});
