@@ -3,6 +3,7 @@
 // verifyAddressList(keys, nowS, maxSkewS, payload), keys as [{ id, key }].
 #include "addon/mac_bindings.h"
 
+#include <string>
 #include <vector>
 
 #include "core/list_auth.h"
@@ -75,14 +76,19 @@ bool ReadRing(const Napi::Env& env, const Napi::Value& value, ListKeyRing* ring)
   return true;
 }
 
+// (keys, number, number, Buffer), the shape of both list functions; throws naming `usage` on anything else.
+bool ListArguments(const Napi::CallbackInfo& info, const char* usage, ListKeyRing* ring) {
+  if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
+    Napi::TypeError::New(info.Env(), std::string("mac: ") + usage).ThrowAsJavaScriptException();
+    return false;
+  }
+  return ReadRing(info.Env(), info[0], ring);
+}
+
 Napi::Value SignAddressListJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ListKeyRing ring;
-  if (info.Length() < 4 || !ReadRing(env, info[0], &ring)) return env.Undefined();
-  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
-    Napi::TypeError::New(env, "mac: signAddressList(keys, signingId, nowS, list)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!ListArguments(info, "signAddressList(keys, signingId, nowS, list)", &ring)) return env.Undefined();
   ring.SetSigning(static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   const auto list = info[3].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> out(list.Data(), list.Data() + list.Length());
@@ -95,11 +101,7 @@ Napi::Value SignAddressListJs(const Napi::CallbackInfo& info) {
 Napi::Value VerifyAddressListJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ListKeyRing ring;
-  if (info.Length() < 4 || !ReadRing(env, info[0], &ring)) return env.Undefined();
-  if (!info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
-    Napi::TypeError::New(env, "mac: verifyAddressList(keys, nowS, maxSkewS, payload)").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!ListArguments(info, "verifyAddressList(keys, nowS, maxSkewS, payload)", &ring)) return env.Undefined();
   const auto payload = info[3].As<Napi::Buffer<uint8_t>>();
   size_t list_size = 0;
   const ListAuthStatus status = VerifyAddressList(payload.Data(), payload.Length(), ring, info[1].As<Napi::Number>().Uint32Value(),

@@ -11,7 +11,7 @@ namespace {
 // Header field offsets.
 constexpr size_t kMagicAt = 0;
 constexpr size_t kVersionAt = 4;
-constexpr size_t kFlagsAt = 5;
+constexpr size_t kFlagsAt = kAddressListFlagsOffset;
 constexpr size_t kHopCountAt = 6;
 constexpr size_t kReservedAt = 7;
 constexpr size_t kSrcIpAt = 8;

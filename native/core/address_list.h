@@ -87,6 +87,7 @@ inline const char* SynPayloadStatusName(SynPayloadStatus status) {
 
 inline constexpr uint32_t kAddressListMagic = 0x4459534B;  // "DYSK"
 inline constexpr uint8_t kAddressListVersion = 1;
+inline constexpr size_t kAddressListFlagsOffset = 5;
 inline constexpr uint8_t kAddressListFlagAuthenticated = 0x01;  // reserved: not implemented, refused
 inline constexpr uint8_t kAddressListFlagNewPath = 0x02;
 inline constexpr size_t kAddressListNonceSize = 4;

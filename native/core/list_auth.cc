@@ -6,7 +6,7 @@
 namespace dysco {
 namespace {
 
-constexpr size_t kFlagsAt = 5;
+constexpr size_t kFlagsAt = kAddressListFlagsOffset;
 constexpr size_t kSignedPart = kListAuthBlockSize - kSipHashBytes;  // key id and time: covered by the tag
 
 }  // namespace

@@ -103,5 +103,7 @@ describe('the address list\'s authentication block (native/core/list_auth.h)', (
     assert.throws(() => mac.signAddressList([{ id: 0, key: KEY_A.key }], 0, NOW, list()), /id: 1\.\.65535/);
     assert.throws(() => mac.verifyAddressList([KEY_A, KEY_A], NOW, 60, signed), /unique/);
     assert.throws(() => mac.verifyAddressList('x' as never, NOW, 60, signed), /array/);
+    assert.throws(() => (mac.verifyAddressList as (...a: unknown[]) => unknown)([KEY_A], NOW), /verifyAddressList\(keys, nowS, maxSkewS, payload\)/);
+    assert.throws(() => mac.signAddressList([KEY_A], 7, NOW, 'list' as never), /signAddressList\(keys, signingId, nowS, list\)/);
   });
 });
