@@ -49,6 +49,7 @@
         "native/addon/pipeline_options.cc",
         "native/addon/session_js.cc",
         "native/addon/policy_js.cc",
+        "native/addon/list_auth_js.cc",
         "native/addon/event_js.cc",
         "native/addon/new_path_js.cc"
       ]

@@ -1,7 +1,9 @@
 // `pipeline`: the core SessionPipeline on synthetic packets in one process, no I/O
 // (bench/native/pipeline_bench.cc). Steady-state translation at a middlebox agent with 10K and 1M
 // sessions against a minimal forwarder (parse + MAC swap) timed in the same run, instructions per packet
-// under callgrind, SYN setups per second at an initiator, and table bytes per session.
+// under callgrind, SYN setups per second at an initiator and at a middlebox, each without and with signed
+// address lists (side by side), the steady state again with authentication installed, and table bytes per
+// session.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,8 @@ export const PIPELINE_TARGETS = {
   ratioToBaseline10k: 2.5, // at most: pipeline cycles / forwarder cycles at 10K sessions
   cyclesPerPacket1m: 150, // at most
   setupsPerSecond: 1_000_000, // at least
+  authSetupRatio: 0.5, // at least: setups/s with signed lists / without, initiator and middlebox alike
+  authDataRatio: 1.05, // at most: data cycles/packet with authentication installed / without (noise only)
   bytesPerSession: 128, // at most
 } as const;
 
@@ -85,6 +89,10 @@ export interface PipelineFigures {
   baseline_cycles_per_packet: number;
   cycles_per_packet_1m: number;
   setups_per_second: number;
+  setups_per_second_auth: number;
+  middlebox_setups_per_second: number;
+  middlebox_setups_per_second_auth: number;
+  cycles_per_packet_10k_auth: number;
   bytes_per_session: number;
 }
 
@@ -94,6 +102,8 @@ export interface TargetCheck {
   target: string;
   ok: boolean;
 }
+
+const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
 
 export function checkTargets(f: PipelineFigures): TargetCheck[] {
   const ratio = f.cycles_per_packet_10k / f.baseline_cycles_per_packet;
@@ -119,9 +129,27 @@ export function checkTargets(f: PipelineFigures): TargetCheck[] {
     },
     {
       figure: 'SYN setups/s, one core (initiator)',
-      measured: Math.round(f.setups_per_second).toLocaleString('en-US'),
+      measured: formatRate(f.setups_per_second),
       target: `>= ${t.setupsPerSecond.toLocaleString('en-US')}`,
       ok: f.setups_per_second >= t.setupsPerSecond,
+    },
+    {
+      figure: 'SYN setups/s with signed lists / without (initiator)',
+      measured: `${formatRate(f.setups_per_second_auth)} / ${formatRate(f.setups_per_second)} = ${(f.setups_per_second_auth / f.setups_per_second).toFixed(2)}x`,
+      target: `>= ${t.authSetupRatio}x`,
+      ok: f.setups_per_second_auth / f.setups_per_second >= t.authSetupRatio,
+    },
+    {
+      figure: 'SYN setups/s with signed lists / without (middlebox: verify + sign)',
+      measured: `${formatRate(f.middlebox_setups_per_second_auth)} / ${formatRate(f.middlebox_setups_per_second)} = ${(f.middlebox_setups_per_second_auth / f.middlebox_setups_per_second).toFixed(2)}x`,
+      target: `>= ${t.authSetupRatio}x`,
+      ok: f.middlebox_setups_per_second_auth / f.middlebox_setups_per_second >= t.authSetupRatio,
+    },
+    {
+      figure: 'data cycles/packet with authentication / without, 10K',
+      measured: `${f.cycles_per_packet_10k_auth.toFixed(1)} / ${f.cycles_per_packet_10k.toFixed(1)} = ${(f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k).toFixed(2)}x`,
+      target: `<= ${t.authDataRatio}x`,
+      ok: f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k <= t.authDataRatio,
     },
     {
       figure: 'table bytes/session (1M live, sized for 1M)',
@@ -211,6 +239,10 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     baseline_cycles_per_packet: numberOf(native, 'forwarder_cycles_per_packet_10k'),
     cycles_per_packet_1m: numberOf(native, 'cycles_per_packet_1m'),
     setups_per_second: numberOf(native, 'setups_per_second'),
+    setups_per_second_auth: numberOf(native, 'setups_per_second_auth'),
+    middlebox_setups_per_second: numberOf(native, 'middlebox_setups_per_second'),
+    middlebox_setups_per_second_auth: numberOf(native, 'middlebox_setups_per_second_auth'),
+    cycles_per_packet_10k_auth: numberOf(native, 'cycles_per_packet_10k_auth'),
     bytes_per_session: numberOf(native, 'bytes_per_live_session_1m'),
   };
   const checks = checkTargets(figures);
@@ -239,6 +271,8 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     bench: 'pipeline',
     ...figures,
     ratio_10k: round(figures.cycles_per_packet_10k / figures.baseline_cycles_per_packet, 2),
+    setup_auth_ratio: round(figures.setups_per_second_auth / figures.setups_per_second, 2),
+    middlebox_setup_auth_ratio: round(figures.middlebox_setups_per_second_auth / figures.middlebox_setups_per_second, 2),
     pass: checks.every((c) => c.ok),
   };
   report(table, summary, {

@@ -10,6 +10,12 @@
 //                 batch by batch alternately with the pipeline.
 //   setup         SYNs from the host at an initiator agent, matched by a policy and sent on as subsession
 //                 SYNs with the address list appended (next hop already resolved): setups per second.
+//                 Rounds alternate without and with list authentication (the list signed: SipHash-2-4).
+//   mb setup      at a middlebox: the subsession SYN with its list from the left neighbour (verified when
+//                 signed), and the SYN back down from the host sent on with the rest of the list (signed
+//                 again): middlebox set-ups per second, plain and authenticated, side by side.
+//   data + auth   the steady state at 10K sessions measured again after authentication is installed: data
+//                 packets do not look at it, so the two should agree within noise.
 //   memory        SessionPipeline::MemoryBytes() against capacity and live sessions.
 //
 // Packets are prepared outside the timed region: each batch of 16 bursts is built once ("pristine") and
@@ -35,6 +41,7 @@
 #include "core/address_list.h"
 #include "core/arp.h"
 #include "core/counters.h"
+#include "core/list_auth.h"
 #include "core/packet_view.h"
 #include "core/policy_rules.h"
 #include "core/session_pipeline.h"
@@ -87,6 +94,17 @@ constexpr uint8_t kMiddleboxMac[6] = {0x02, 0x00, 0x0a, 0x00, 0x02, 0x02};
 constexpr uint8_t kMiddleboxGatewayMac[6] = {0x02, 0x00, 0x0a, 0x00, 0x02, 0x01};
 constexpr uint8_t kInitiatorMac[6] = {0x02, 0x00, 0x0a, 0x00, 0x01, 0x02};
 constexpr uint8_t kInitiatorGatewayMac[6] = {0x02, 0x00, 0x0a, 0x00, 0x01, 0x01};
+
+// The key every agent of the benchmark shares (made up here; a deployment's come from its key files).
+constexpr uint8_t kBenchKey[dysco::kSipHashKeyBytes] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+constexpr uint16_t kBenchKeyId = 1;
+
+std::unique_ptr<dysco::ListAuthPolicy> BenchListAuth() {
+  auto policy = std::make_unique<dysco::ListAuthPolicy>();
+  policy->ring.Add(kBenchKeyId, kBenchKey);
+  policy->ring.SetSigning(kBenchKeyId);
+  return policy;
+}
 
 FiveTuple Tuple(uint32_t src, uint16_t src_port, uint32_t dst, uint16_t dst_port) {
   FiveTuple t;
@@ -348,26 +366,40 @@ void ProcessSingle(SessionPipeline& p, bool from_wire, PipelinePacket* packets, 
 }
 
 // Sets up sessions [0, n) with the real handshake, 32 at a time (the first alone: it resolves the gateway).
-void Populate(Middlebox& mb, uint32_t n) {
+// `left_signer`: the left neighbour signs its lists (the middlebox has authentication installed). `setup_cycles`:
+// adds the TSC cycles of steps 1 and 2, the middlebox's set-up work, for every burst but the first.
+void Populate(Middlebox& mb, uint32_t n, const dysco::ListKeyRing* left_signer = nullptr, uint64_t* setup_cycles = nullptr) {
   SessionPipeline& p = mb.agent.pipeline;
   mb.right_ports.assign(n, 0);
   std::vector<uint8_t> storage(kBurst * kSynCapacity);
   PipelinePacket packets[kBurst];
   Verdict verdicts[kBurst];
-  uint8_t list[dysco::kMaxAddressListSize];
+  uint8_t list[dysco::kMaxSignedAddressListSize];
   const uint32_t hops[2] = {kMiddlebox, kServer};
+  const uint32_t now_s = static_cast<uint32_t>(std::time(nullptr));
   for (uint32_t done = 0; done < n;) {
     const bool first = done == 0;
     const uint32_t count = first ? 1 : std::min(kBurst, n - done);
     // 1. The subsession SYN from the left neighbour, with the address list [10.0.2.2, 10.0.4.2].
     for (uint32_t j = 0; j < count; ++j) {
       uint8_t* f = &storage[j * kSynCapacity];
-      const size_t list_size = dysco::EncodeAddressList(SessionTuple(done + j), hops, 2, list, sizeof list);
+      size_t list_size = dysco::EncodeAddressList(SessionTuple(done + j), hops, 2, list, sizeof list);
+      if (left_signer != nullptr) {
+        const FiveTuple sub = LeftSubsession(done + j);
+        uint8_t carrier[dysco::kListCarrierBytes];
+        std::memcpy(carrier, &sub.src_ip, 4);
+        std::memcpy(carrier + 4, &sub.dst_ip, 4);
+        std::memcpy(carrier + 8, &sub.src_port, 2);
+        std::memcpy(carrier + 10, &sub.dst_port, 2);
+        list_size = dysco::SignAddressList(list, list_size, sizeof list, *left_signer, now_s, carrier);
+      }
       const uint32_t length = BuildTcp(f, kMiddleboxMac, kMiddleboxGatewayMac, LeftSubsession(done + j), dysco::kTcpSyn,
                                        kSynOptions, sizeof kSynOptions, list, static_cast<uint32_t>(list_size));
       packets[j] = PipelinePacket{f, length, kSynCapacity, &packets[j]};
     }
+    const uint64_t t0 = Tsc();
     p.FromWire(packets, count, kNowMs, verdicts);
+    const uint64_t t1 = Tsc();
     for (uint32_t j = 0; j < count; ++j) {
       Check(verdicts[j] == Verdict::kToHost, "accepted SYN goes to the host");
       Check(FrameTuple(packets[j].data) == SessionTuple(done + j), "accepted SYN carries the session tuple");
@@ -377,7 +409,10 @@ void Populate(Middlebox& mb, uint32_t n) {
       std::memcpy(packets[j].data, kMiddleboxGatewayMac, 6);
       std::memcpy(packets[j].data + 6, kMiddleboxMac, 6);
     }
+    const uint64_t t2 = Tsc();
     p.FromHost(packets, count, kNowMs, verdicts);
+    const uint64_t t3 = Tsc();
+    if (setup_cycles != nullptr && !first) *setup_cycles += (t1 - t0) + (t3 - t2);
     if (first) {
       Check(verdicts[0] == Verdict::kHeld, "the first SYN waits for ARP");
       AnswerArp(mb.agent, kMiddlebox, kMiddleboxMac, kMiddleboxGateway, kMiddleboxGatewayMac);
@@ -390,6 +425,12 @@ void Populate(Middlebox& mb, uint32_t n) {
       const FiveTuple right = FrameTuple(f);
       Check(right.src_ip == kMiddlebox && right.dst_ip == kServer, "right subsession is 10.0.2.2 -> 10.0.4.2");
       Check(ChecksumsValid(f), "completed SYN checksums");
+      if (left_signer != nullptr) {
+        const dysco::PacketLayout layout = dysco::ParsePacket(f, packets[j].length);
+        Check(layout.payload_length() == dysco::AddressListSize(1) + dysco::kListAuthBlockSize &&
+                  (f[layout.payload_offset + dysco::kAddressListFlagsOffset] & dysco::kAddressListFlagAuthenticated) != 0,
+              "completed SYN carries its list signed");
+      }
       mb.right_ports[done + j] = uint32_t{right.src_port} << 16 | right.dst_port;
     }
     // 3. The SYN-ACK from the right neighbour.
@@ -421,6 +462,7 @@ void Populate(Middlebox& mb, uint32_t n) {
   Check(p.active_sessions() == n, "every session is live");
   Check(p.counters().established.Read() == n, "every session is established");
   Check(TotalDrops(*mb.agent.counters) == 0, "no drops while populating");
+  if (left_signer != nullptr) Check(p.counters().lists_verified.Read() == n, "every list verified");
 }
 
 // A data packet of session i in translation direction `kind`, as it arrives at the pipeline.
@@ -594,7 +636,7 @@ void PrintSamples(const char* name, const std::vector<double>& v) {
 
 // --- SYN setup at an initiator ---------------------------------------------------------------------------
 
-std::unique_ptr<Agent> MakeInitiator(uint32_t sessions) {
+std::unique_ptr<Agent> MakeInitiator(uint32_t sessions, bool auth) {
   auto agent = std::make_unique<Agent>();
   dysco::PipelineConfig config;
   config.host_ip = kInitiator;
@@ -620,6 +662,7 @@ std::unique_ptr<Agent> MakeInitiator(uint32_t sessions) {
   rule.hops[0] = kMiddlebox;
   policies->rules.push_back(rule);
   agent->pipeline.ReplacePolicies(std::move(policies));
+  if (auth) agent->pipeline.ReplaceListAuth(BenchListAuth());
   return agent;
 }
 
@@ -649,9 +692,11 @@ void EstablishAll(Agent& agent, std::vector<FiveTuple>* subsessions) {
   subsessions->clear();
 }
 
-// Seconds of TSC spent setting up `sessions` sessions (the first, which resolves the gateway, not counted).
-double MeasureSetup(uint32_t sessions, double tsc_hz) {
-  std::unique_ptr<Agent> agent = MakeInitiator(sessions + 1);
+// Seconds of TSC spent setting up `sessions` sessions (the first, which resolves the gateway, not counted);
+// `auth`: the initiator signs its lists.
+double MeasureSetup(uint32_t sessions, double tsc_hz, bool auth) {
+  std::unique_ptr<Agent> agent = MakeInitiator(sessions + 1, auth);
+  const size_t list_size = dysco::AddressListSize(2) + (auth ? dysco::kListAuthBlockSize : 0);
   std::vector<uint8_t> storage(kBurst * kSynCapacity);
   PipelinePacket packets[kBurst];
   Verdict verdicts[kBurst];
@@ -679,8 +724,8 @@ double MeasureSetup(uint32_t sessions, double tsc_hz) {
                                  dysco::AddressListStatus::kOk,
           "subsession SYN carries an address list");
     Check(list.hop_count == 2 && list.hops[0] == kMiddlebox && list.hops[1] == InitiatorSession(0).dst_ip &&
-              list.session == InitiatorSession(0),
-          "address list is [middlebox, destination] for the session");
+              list.session == InitiatorSession(0) && list.authenticated == auth,
+          "address list is [middlebox, destination] for the session, signed with authentication");
   }
   uint64_t cycles = 0;
   std::vector<FiveTuple> waiting{FrameTuple(packets[0].data)};
@@ -693,7 +738,7 @@ double MeasureSetup(uint32_t sessions, double tsc_hz) {
     const uint64_t t1 = Tsc();
     cycles += t1 - t0;
     for (uint32_t j = 0; j < count; ++j) {
-      if (verdicts[j] != Verdict::kToWire || packets[j].length != syn_length + dysco::AddressListSize(2)) {
+      if (verdicts[j] != Verdict::kToWire || packets[j].length != syn_length + list_size) {
         Fail("subsession SYN sent with its list");
       }
       waiting.push_back(FrameTuple(packets[j].data));
@@ -702,7 +747,19 @@ double MeasureSetup(uint32_t sessions, double tsc_hz) {
   }
   Check(agent->pipeline.counters().sessions_initiated.Read() == sessions + 1, "every SYN initiated a session");
   Check(TotalDrops(*agent->counters) == 0, "no drops while setting up");
+  Check(agent->pipeline.counters().lists_signed.Read() == (auth ? sessions + 1 : 0), "signed lists with authentication");
   return static_cast<double>(cycles) / tsc_hz;
+}
+
+// Middlebox set-ups per second over `sessions` sessions, with or without list authentication.
+double MeasureMiddleboxSetup(uint32_t sessions, double tsc_hz, bool auth) {
+  auto mb = std::make_unique<Middlebox>();
+  if (!InitMiddlebox(*mb, sessions + 1)) Fail("middlebox Init");
+  std::unique_ptr<dysco::ListAuthPolicy> left = BenchListAuth();
+  if (auth) mb->agent.pipeline.ReplaceListAuth(BenchListAuth());
+  uint64_t cycles = 0;
+  Populate(*mb, sessions + 1, auth ? &left->ring : nullptr, &cycles);
+  return sessions / (static_cast<double>(cycles) / tsc_hz);
 }
 
 int RunCallgrind(const std::string& which, uint32_t packets) {
@@ -791,16 +848,37 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     std::fprintf(stderr, "pipeline_bench: %s: pipeline %.1f, forwarder %.1f cycles/packet\n", tag,
                  Median(steady.pipeline_cycles), Median(steady.forwarder_cycles));
+    if (n == 10000) {
+      // The same sessions again with authentication installed: data packets must not pay for it.
+      mb->agent.pipeline.ReplaceListAuth(BenchListAuth());
+      const SteadyResult with_auth = MeasureSteady(*mb, plan, &rng);
+      PrintSamples("pipeline_cycles_10k_auth", with_auth.pipeline_cycles);
+      std::printf("RESULT cycles_per_packet_10k_auth %.2f\n", Median(with_auth.pipeline_cycles));
+      std::fflush(stdout);
+      std::fprintf(stderr, "pipeline_bench: 10k with authentication installed: pipeline %.1f cycles/packet\n",
+                   Median(with_auth.pipeline_cycles));
+    }
   }
 
-  std::vector<double> rates;
+  // Plain and authenticated rounds alternate, so that both see the same machine.
+  std::vector<double> rates, rates_auth, mb_rates, mb_rates_auth;
   for (uint32_t r = 0; r < plan.setup_rounds; ++r) {
-    const double seconds = MeasureSetup(plan.setup_sessions, tsc_hz);
-    rates.push_back(plan.setup_sessions / seconds);
-    std::fprintf(stderr, "pipeline_bench: setup round %u: %.0f setups/s\n", r + 1, rates.back());
+    rates.push_back(plan.setup_sessions / MeasureSetup(plan.setup_sessions, tsc_hz, false));
+    rates_auth.push_back(plan.setup_sessions / MeasureSetup(plan.setup_sessions, tsc_hz, true));
+    mb_rates.push_back(MeasureMiddleboxSetup(plan.setup_sessions, tsc_hz, false));
+    mb_rates_auth.push_back(MeasureMiddleboxSetup(plan.setup_sessions, tsc_hz, true));
+    std::fprintf(stderr,
+                 "pipeline_bench: setup round %u: initiator %.0f / %.0f, middlebox %.0f / %.0f setups/s (plain / auth)\n",
+                 r + 1, rates.back(), rates_auth.back(), mb_rates.back(), mb_rates_auth.back());
   }
   std::printf("RESULT setup_sessions_per_round %u\n", plan.setup_sessions);
   PrintSamples("setups_per_second", rates);
+  PrintSamples("setups_per_second_auth", rates_auth);
+  PrintSamples("middlebox_setups_per_second", mb_rates);
+  PrintSamples("middlebox_setups_per_second_auth", mb_rates_auth);
   std::printf("RESULT setups_per_second %.0f\n", Median(rates));
+  std::printf("RESULT setups_per_second_auth %.0f\n", Median(rates_auth));
+  std::printf("RESULT middlebox_setups_per_second %.0f\n", Median(mb_rates));
+  std::printf("RESULT middlebox_setups_per_second_auth %.0f\n", Median(mb_rates_auth));
   return 0;
 }

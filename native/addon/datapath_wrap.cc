@@ -3,6 +3,7 @@
 #include "addon/errors.h"
 #include "addon/event_js.h"
 #include "addon/lifecycle.h"
+#include "addon/list_auth_js.h"
 #include "addon/new_path_js.h"
 #include "addon/pipeline_options.h"
 #include "addon/policy_js.h"
@@ -65,6 +66,7 @@ Napi::Function DatapathWrap::Define(Napi::Env env) {
                          InstanceMethod<&DatapathWrap::Counters>("counters"),
                          InstanceMethod<&DatapathWrap::Info>("info"),
                          InstanceMethod<&DatapathWrap::InstallPolicies>("installPolicies"),
+                         InstanceMethod<&DatapathWrap::InstallListAuth>("installListAuth"),
                          InstanceMethod<&DatapathWrap::Sessions>("sessions"),
                          InstanceMethod<&DatapathWrap::FindSession>("findSession"),
                          InstanceMethod<&DatapathWrap::PipelineStats>("pipelineStats"),
@@ -112,6 +114,8 @@ std::string DatapathWrap::ParseOptions(const Napi::Object& options) {
 std::string DatapathWrap::ParsePipelineOptions(const Napi::Object& options) {
   const std::string problem = ParsePipelineConfig(options, &config_.pipeline);
   if (!problem.empty()) return problem;
+  const std::string auth_problem = ListAuthPolicyFromJs(options.Get("listAuth"), &initial_list_auth_);
+  if (!auth_problem.empty()) return "listAuth: " + auth_problem;
   const Napi::Value policies = options.Get("policies");
   if (policies.IsUndefined()) return {};
   std::string reason;
@@ -188,6 +192,8 @@ Napi::Value DatapathWrap::Open(const Napi::CallbackInfo& info) {
   datapath_ = std::move(datapath);
   // Policies in place before the first packet: no SYN slips through unchained while the agent starts.
   if (initial_policies_) datapath_->InstallPoliciesBeforeStart(std::move(initial_policies_));
+  // The same for list authentication: no unsigned list is taken in while the agent starts.
+  if (initial_list_auth_) datapath_->InstallListAuthBeforeStart(std::move(initial_list_auth_));
   RegisterDatapath(datapath_.get());
   InstallExitHandler();
   return env.Undefined();
@@ -280,6 +286,29 @@ Napi::Value DatapathWrap::Submit(Napi::Env env, dysco::Request* request, Finishe
   if (pending_.empty()) events_tsfn_.Ref(env);
   pending_.emplace(request, PendingRequest{deferred, std::move(finish), std::move(release)});
   return deferred.Promise();
+}
+
+Napi::Value DatapathWrap::InstallListAuth(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  std::unique_ptr<ListAuthPolicy> policy;
+  const std::string problem = ListAuthPolicyFromJs(info.Length() > 0 ? info[0] : env.Undefined(), &policy);
+  if (!problem.empty()) {
+    deferred.Reject(Napi::TypeError::New(env, "installListAuth: " + problem).Value());
+    return deferred.Promise();
+  }
+  auto* request = new dysco::Request{};
+  request->type = RequestType::kInstallListAuth;
+  request->args[0] = reinterpret_cast<uint64_t>(policy.release());
+  return Submit(
+      env, request,
+      [](Napi::Env env, dysco::Request& done) -> Napi::Value {
+        delete reinterpret_cast<ListAuthPolicy*>(done.results[0]);  // the policy the lcore swapped out
+        return env.Undefined();
+      },
+      [](dysco::Request& request, bool completed) {
+        if (!completed) delete reinterpret_cast<ListAuthPolicy*>(request.args[0]);
+      });
 }
 
 Napi::Value DatapathWrap::InstallPolicies(const Napi::CallbackInfo& info) {

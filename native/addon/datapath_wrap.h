@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/list_auth.h"
 #include "core/policy_rules.h"
 #include "dpdk/datapath.h"
 
@@ -28,6 +29,7 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
   Napi::Value Counters(const Napi::CallbackInfo& info);
   Napi::Value Info(const Napi::CallbackInfo& info);
   Napi::Value InstallPolicies(const Napi::CallbackInfo& info);
+  Napi::Value InstallListAuth(const Napi::CallbackInfo& info);
   Napi::Value Sessions(const Napi::CallbackInfo& info);
   Napi::Value FindSession(const Napi::CallbackInfo& info);
   Napi::Value PipelineStats(const Napi::CallbackInfo& info);
@@ -50,6 +52,7 @@ class DatapathWrap : public Napi::ObjectWrap<DatapathWrap> {
 
   dpdk::DatapathConfig config_;
   std::unique_ptr<PolicySet> initial_policies_;
+  std::unique_ptr<ListAuthPolicy> initial_list_auth_;
   std::unique_ptr<dpdk::Datapath> datapath_;
   Napi::ThreadSafeFunction events_tsfn_;
   Napi::FunctionReference event_listener_;

@@ -1,11 +1,12 @@
 // exports.mac: sha256(data), hmacSha256(key, data), sipHash24(key16, data), each returning a new Buffer; and the
-// address list's authentication block: signAddressList(keys, signingId, nowS, list) and
-// verifyAddressList(keys, nowS, maxSkewS, payload), keys as [{ id, key }].
+// address list's authentication block: signAddressList(keys, signingId, nowS, list, carrier) and
+// verifyAddressList(keys, nowS, maxSkewS, payload, carrier), keys as [{ id, key }].
 #include "addon/mac_bindings.h"
 
 #include <string>
 #include <vector>
 
+#include "addon/list_auth_js.h"
 #include "core/list_auth.h"
 #include "core/mac.h"
 
@@ -54,31 +55,21 @@ Napi::Value SipHash24Js(const Napi::CallbackInfo& info) {
 
 // [{ id, key: Buffer(16) }] into a ring; throws (and returns false) on anything else.
 bool ReadRing(const Napi::Env& env, const Napi::Value& value, ListKeyRing* ring) {
-  if (!value.IsArray()) {
-    Napi::TypeError::New(env, "mac: keys must be an array of { id, key }").ThrowAsJavaScriptException();
-    return false;
+  const std::string problem = ListKeyRingFromJs(value, ring);
+  if (problem.empty()) return true;
+  if (value.IsArray()) {
+    Napi::RangeError::New(env, "mac: " + problem).ThrowAsJavaScriptException();
+  } else {
+    Napi::TypeError::New(env, "mac: " + problem).ThrowAsJavaScriptException();
   }
-  const auto keys = value.As<Napi::Array>();
-  for (uint32_t i = 0; i < keys.Length(); ++i) {
-    const Napi::Value entry = keys.Get(i);
-    if (!entry.IsObject()) {
-      Napi::TypeError::New(env, "mac: keys must be an array of { id, key }").ThrowAsJavaScriptException();
-      return false;
-    }
-    const Napi::Value id = entry.As<Napi::Object>().Get("id");
-    const Napi::Value key = entry.As<Napi::Object>().Get("key");
-    if (!id.IsNumber() || !key.IsBuffer() || key.As<Napi::Buffer<uint8_t>>().Length() != kSipHashKeyBytes ||
-        !ring->Add(static_cast<uint16_t>(id.As<Napi::Number>().Uint32Value()), key.As<Napi::Buffer<uint8_t>>().Data())) {
-      Napi::RangeError::New(env, "mac: a key is { id: 1..65535, unique, key: Buffer(16) }, at most 8").ThrowAsJavaScriptException();
-      return false;
-    }
-  }
-  return true;
+  return false;
 }
 
-// (keys, number, number, Buffer), the shape of both list functions; throws naming `usage` on anything else.
+// (keys, number, number, Buffer, carrier Buffer(12)), the shape of both list functions; throws naming `usage` on
+// anything else.
 bool ListArguments(const Napi::CallbackInfo& info, const char* usage, ListKeyRing* ring) {
-  if (info.Length() < 4 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer()) {
+  if (info.Length() < 5 || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsBuffer() || !info[4].IsBuffer() ||
+      info[4].As<Napi::Buffer<uint8_t>>().Length() != kListCarrierBytes) {
     Napi::TypeError::New(info.Env(), std::string("mac: ") + usage).ThrowAsJavaScriptException();
     return false;
   }
@@ -88,12 +79,13 @@ bool ListArguments(const Napi::CallbackInfo& info, const char* usage, ListKeyRin
 Napi::Value SignAddressListJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ListKeyRing ring;
-  if (!ListArguments(info, "signAddressList(keys, signingId, nowS, list)", &ring)) return env.Undefined();
+  if (!ListArguments(info, "signAddressList(keys, signingId, nowS, list, carrier: Buffer(12))", &ring)) return env.Undefined();
   ring.SetSigning(static_cast<uint16_t>(info[1].As<Napi::Number>().Uint32Value()));
   const auto list = info[3].As<Napi::Buffer<uint8_t>>();
   std::vector<uint8_t> out(list.Data(), list.Data() + list.Length());
   out.resize(list.Length() + kListAuthBlockSize);
-  const size_t size = SignAddressList(out.data(), list.Length(), out.size(), ring, info[2].As<Napi::Number>().Uint32Value());
+  const size_t size = SignAddressList(out.data(), list.Length(), out.size(), ring, info[2].As<Napi::Number>().Uint32Value(),
+                                      info[4].As<Napi::Buffer<uint8_t>>().Data());
   if (size == 0) return env.Null();
   return Napi::Buffer<uint8_t>::Copy(env, out.data(), size);
 }
@@ -101,11 +93,12 @@ Napi::Value SignAddressListJs(const Napi::CallbackInfo& info) {
 Napi::Value VerifyAddressListJs(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ListKeyRing ring;
-  if (!ListArguments(info, "verifyAddressList(keys, nowS, maxSkewS, payload)", &ring)) return env.Undefined();
+  if (!ListArguments(info, "verifyAddressList(keys, nowS, maxSkewS, payload, carrier: Buffer(12))", &ring)) return env.Undefined();
   const auto payload = info[3].As<Napi::Buffer<uint8_t>>();
   size_t list_size = 0;
   const ListAuthStatus status = VerifyAddressList(payload.Data(), payload.Length(), ring, info[1].As<Napi::Number>().Uint32Value(),
-                                                  info[2].As<Napi::Number>().Uint32Value(), &list_size);
+                                                  info[2].As<Napi::Number>().Uint32Value(),
+                                                  info[4].As<Napi::Buffer<uint8_t>>().Data(), &list_size);
   Napi::Object result = Napi::Object::New(env);
   result.Set("status", Napi::String::New(env, kListAuthStatusNames[static_cast<size_t>(status)]));
   if (status == ListAuthStatus::kOk) result.Set("listSize", Napi::Number::New(env, static_cast<double>(list_size)));

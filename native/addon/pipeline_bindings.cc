@@ -9,6 +9,7 @@
 
 #include "addon/errors.h"
 #include "addon/event_js.h"
+#include "addon/list_auth_js.h"
 #include "addon/new_path_js.h"
 #include "addon/pipeline_options.h"
 #include "addon/policy_js.h"
@@ -64,10 +65,12 @@ class BufferIo : public PipelineIo {
     std::memcpy(held->bytes.data(), mac, 6);
     to_wire.push_back(std::move(held->bytes));
   }
+  uint32_t UnixSeconds() override { return unix_seconds != 0 ? unix_seconds : PipelineIo::UnixSeconds(); }
   std::vector<std::vector<uint8_t>> to_wire;  // frames the pipeline sent by itself
   std::vector<std::vector<uint8_t>> to_host;  // ... toward the host
   std::deque<Event> events;
   uint32_t event_capacity = kDefaultEventQueue;
+  uint32_t unix_seconds = 0;  // the wall clock a test sets (setUnixSeconds); 0: the real one
 };
 
 const char* VerdictName(Verdict verdict) {
@@ -91,6 +94,8 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
                            InstanceMethod<&PipelineWrap::FromWire>("fromWire"),
                            InstanceMethod<&PipelineWrap::Expire>("expire"),
                            InstanceMethod<&PipelineWrap::InstallPolicies>("installPolicies"),
+                           InstanceMethod<&PipelineWrap::InstallListAuth>("installListAuth"),
+                           InstanceMethod<&PipelineWrap::SetUnixSeconds>("setUnixSeconds"),
                            InstanceMethod<&PipelineWrap::Sessions>("sessions"),
                            InstanceMethod<&PipelineWrap::FindSession>("findSession"),
                            InstanceMethod<&PipelineWrap::Stats>("stats"),
@@ -223,6 +228,30 @@ class PipelineWrap : public Napi::ObjectWrap<PipelineWrap> {
     request.args[0] = reinterpret_cast<uint64_t>(policies.release());
     if (ServeNow(env, request, 0)) delete reinterpret_cast<PolicySet*>(request.results[0]);
     return env.Undefined();
+  }
+
+  Napi::Value InstallListAuth(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::unique_ptr<ListAuthPolicy> policy;
+    const std::string problem = ListAuthPolicyFromJs(info.Length() > 0 ? info[0] : env.Undefined(), &policy);
+    if (!problem.empty()) {
+      ThrowType(env, "installListAuth: " + problem);
+      return env.Undefined();
+    }
+    Request request{};
+    request.type = RequestType::kInstallListAuth;
+    request.args[0] = reinterpret_cast<uint64_t>(policy.release());
+    if (ServeNow(env, request, 0)) delete reinterpret_cast<ListAuthPolicy*>(request.results[0]);
+    return env.Undefined();
+  }
+
+  Napi::Value SetUnixSeconds(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) {
+      ThrowType(info.Env(), "setUnixSeconds: a number expected (0: the real clock)");
+      return info.Env().Undefined();
+    }
+    io_.unix_seconds = info[0].As<Napi::Number>().Uint32Value();
+    return info.Env().Undefined();
   }
 
   // Every session, page by page through DumpSessions, plus the tag a pending session carries.

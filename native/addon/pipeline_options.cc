@@ -48,6 +48,9 @@ std::string ParsePipelineConfig(const Napi::Object& options, PipelineConfig* con
   const Napi::Value session_events = options.Get("sessionEvents");
   if (!session_events.IsBoolean()) return "sessionEvents must be a boolean";
   p.session_events = session_events.As<Napi::Boolean>().Value();
+  // The one optional option: a pipeline without list authentication needs no say in it.
+  if (!ReadUintOption(options, "replayCacheSlots", 1u << 24, &p.replay_cache_slots))
+    return "replayCacheSlots must be an integer up to 16777216";
   p.control_port = static_cast<uint16_t>(control_port);
   p.host_ip = __builtin_bswap32(host_ip);
   p.prefix_mask = __builtin_bswap32(prefix == 0 ? 0 : ~uint32_t{0} << (32 - prefix));

@@ -163,6 +163,7 @@ Napi::Value ParseAddressListBinding(const Napi::CallbackInfo& info) {
   Napi::Array hops = Napi::Array::New(env, list.hop_count);
   for (uint32_t i = 0; i < list.hop_count; ++i) hops.Set(i, ToHost32(list.hops[i]));
   result.Set("hops", hops);
+  result.Set("authenticated", list.authenticated);
   return result;
 }
 

@@ -4,6 +4,7 @@
 
 #include "core/byte_order.h"
 #include "core/checksum.h"
+#include "core/list_auth.h"
 
 namespace dysco {
 namespace {
@@ -62,12 +63,15 @@ AddressListStatus ParseAddressList(const uint8_t* payload, size_t length, Addres
   if (length < kAddressListHeaderSize) return AddressListStatus::kTruncated;
   if (payload[kVersionAt] != kAddressListVersion) return AddressListStatus::kBadVersion;
   const uint8_t flags = payload[kFlagsAt];
-  if ((flags & ~kAddressListFlagNewPath) != 0) return AddressListStatus::kUnsupportedFlags;
+  if ((flags & ~(kAddressListFlagNewPath | kAddressListFlagAuthenticated)) != 0) {
+    return AddressListStatus::kUnsupportedFlags;
+  }
   const bool new_path = (flags & kAddressListFlagNewPath) != 0;
+  const bool authenticated = (flags & kAddressListFlagAuthenticated) != 0;
   const uint8_t count = payload[kHopCountAt];
   if (count == 0) return AddressListStatus::kZeroHops;
   if (count > kMaxAddressListHops) return AddressListStatus::kTooManyHops;
-  const size_t expected = AddressListSize(count, new_path);
+  const size_t expected = AddressListSize(count, new_path) + (authenticated ? kAddressListAuthBlockSize : 0);
   if (length < expected) return AddressListStatus::kTruncated;
   if (length > expected) return AddressListStatus::kLengthMismatch;
 
@@ -82,6 +86,7 @@ AddressListStatus ParseAddressList(const uint8_t* payload, size_t length, Addres
   std::memcpy(out->hops, payload + kAddressListHeaderSize, kAddressListHopSize * count);
   out->new_path = new_path;
   out->nonce = new_path ? LoadBe32(payload + AddressListSize(count)) : 0;
+  out->authenticated = authenticated;
   return AddressListStatus::kOk;
 }
 
@@ -107,19 +112,27 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
 
 SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* edited,
                                         const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count,
-                                        const uint32_t* new_path_nonce) {
+                                        const uint32_t* new_path_nonce, const ListKeyRing* signer,
+                                        uint32_t now_s) {
   const PacketLayout& layout = *edited;
   if (!layout.is_tcp() || layout.l3_end > *length) return SynPayloadStatus::kNotTcp;
   if (!IsPlainSyn(frame, layout)) return SynPayloadStatus::kNotSyn;
   if (layout.payload_length() != 0) return SynPayloadStatus::kHasPayload;
   if (count == 0 || count > kMaxAddressListHops) return SynPayloadStatus::kBadHopCount;
-  const size_t size = AddressListSize(count, new_path_nonce != nullptr);
+  const bool sign = signer != nullptr && signer->Find(signer->signing_id()) != nullptr;
+  const size_t plain_size = AddressListSize(count, new_path_nonce != nullptr);
+  const size_t size = plain_size + (sign ? kAddressListAuthBlockSize : 0);
   const uint32_t new_total = layout.l3_end - layout.l3_offset + static_cast<uint32_t>(size);
   if (*length + size > capacity || new_total > kIpv4MaxTotalLength) return SynPayloadStatus::kNoRoom;
 
   uint8_t* at = frame + layout.l3_end;
   std::memmove(at + size, at, *length - layout.l3_end);  // Ethernet padding, if any
   EncodeAddressList(session, hops_network_order, count, at, size, new_path_nonce);
+  if (sign) {
+    uint8_t carrier[kListCarrierBytes];
+    ListCarrierOf(frame, layout, carrier);
+    SignAddressList(at, plain_size, size, *signer, now_s, carrier);
+  }
   // The list starts at an even offset of the segment (the TCP header is whole words), so its own sum is
   // what it adds to the checksum.
   FixLengthsAndChecksums(frame, layout, SumBigEndianWords(at, size), /*added=*/true, new_total);

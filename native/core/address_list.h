@@ -9,9 +9,11 @@
 //      the destination host.
 //   then, with flag bit 1 (new path): nonce u32, the reconfiguration this SYN opens a new path for.
 //
-// The session tuple is the one the endpoints see; its protocol is TCP implicitly. Flag bit 0 will mean
-// "an authentication block follows the hops" and is refused until then; bit 1 marks the SYN of a live
-// session's new path (docs/reconfiguration.md); any other set bit is refused.
+//   then, with flag bit 0 (authenticated): the 14-byte authentication block of core/list_auth.h.
+//
+// The session tuple is the one the endpoints see; its protocol is TCP implicitly. Bit 1 marks the SYN of a
+// live session's new path (docs/reconfiguration.md); any other set bit is refused. The parser only checks
+// that an authenticated list has room for its block: verifying it is list_auth.h's.
 // The reserved byte is written as zero and ignored when parsing.
 //
 // Besides the codec, two frame helpers for the datapath put the list on a SYN and take it off again.
@@ -29,10 +31,10 @@
   X(kTruncated, "truncated")             /* shorter than the header, or than its hop count needs */         \
   X(kBadMagic, "bad_magic")              /* the first four bytes are not "DYSK": not an address list */      \
   X(kBadVersion, "bad_version")          /* a version other than 1 */                                       \
-  X(kUnsupportedFlags, "unsupported_flags") /* a flag bit we do not implement (bit 0: authenticated) */     \
+  X(kUnsupportedFlags, "unsupported_flags") /* a flag bit we do not implement */                            \
   X(kZeroHops, "zero_hops")              /* hop_count 0 */                                                  \
   X(kTooManyHops, "too_many_hops")       /* hop_count above kMaxAddressListHops */                          \
-  X(kLengthMismatch, "length_mismatch")  /* bytes left over after hop_count hops */
+  X(kLengthMismatch, "length_mismatch")  /* bytes left over after hop_count hops (and the block) */
 
 // How AppendAddressListToSyn / StripSynPayload ended. Any status but kOk leaves the frame untouched.
 #define DYSCO_SYN_PAYLOAD_STATUSES(X)                                                             \
@@ -88,9 +90,10 @@ inline const char* SynPayloadStatusName(SynPayloadStatus status) {
 inline constexpr uint32_t kAddressListMagic = 0x4459534B;  // "DYSK"
 inline constexpr uint8_t kAddressListVersion = 1;
 inline constexpr size_t kAddressListFlagsOffset = 5;
-inline constexpr uint8_t kAddressListFlagAuthenticated = 0x01;  // reserved: not implemented, refused
+inline constexpr uint8_t kAddressListFlagAuthenticated = 0x01;  // an authentication block follows
 inline constexpr uint8_t kAddressListFlagNewPath = 0x02;
 inline constexpr size_t kAddressListNonceSize = 4;
+inline constexpr size_t kAddressListAuthBlockSize = 14;  // key id, time, tag: list_auth.h
 inline constexpr size_t kAddressListHeaderSize = 20;
 inline constexpr size_t kAddressListHopSize = 4;
 inline constexpr uint8_t kMaxAddressListHops = 32;
@@ -100,8 +103,11 @@ inline constexpr size_t AddressListSize(uint8_t count, bool new_path = false) {
          (new_path ? kAddressListNonceSize : 0);
 }
 
-// The largest list: 152 bytes.
+// The largest list: 152 bytes, and 166 with its authentication block.
 inline constexpr size_t kMaxAddressListSize = AddressListSize(kMaxAddressListHops, true);
+inline constexpr size_t kMaxSignedAddressListSize = kMaxAddressListSize + kAddressListAuthBlockSize;
+
+class ListKeyRing;  // list_auth.h
 
 struct AddressList {
   FiveTuple session;   // network byte order, protocol = kIpProtocolTcp
@@ -109,6 +115,7 @@ struct AddressList {
   uint32_t hops[kMaxAddressListHops] = {};  // network byte order; hops[0] receives the SYN
   bool new_path = false;  // flag bit 1: the SYN opens a new path of a live session
   uint32_t nonce = 0;     // with new_path: the reconfiguration's nonce
+  bool authenticated = false;  // flag bit 0: the payload ends in an authentication block (not yet verified)
 };
 
 // Parses `length` bytes (exactly one list: the whole TCP payload of a SYN). `out` is written only on kOk.
@@ -125,10 +132,13 @@ size_t EncodeAddressList(const FiveTuple& session, const uint32_t* hops_network_
 // of frame[0, *length); bytes after layout.l3_end (Ethernet padding) are kept and move behind the list.
 // Fixes the IPv4 total length and both checksums incrementally (the list enters the TCP checksum as its
 // own one's-complement sum plus the pseudo-header's length change), so a wrong checksum stays wrong.
-// On kOk *length grows by AddressListSize(count) and *layout describes the edited frame (no re-parse).
+// On kOk *length grows by the list's size and *layout describes the edited frame (no re-parse).
+// `signer`: non-null with a signing key to append the authentication block, signed at `now_s` over the SYN
+// as it is now (its addresses and ports: rewrite them before).
 SynPayloadStatus AppendAddressListToSyn(uint8_t* frame, size_t* length, size_t capacity, PacketLayout* layout,
                                         const FiveTuple& session, const uint32_t* hops_network_order, uint8_t count,
-                                        const uint32_t* new_path_nonce = nullptr);
+                                        const uint32_t* new_path_nonce = nullptr, const ListKeyRing* signer = nullptr,
+                                        uint32_t now_s = 0);
 
 // Removes the whole TCP payload of a SYN (whatever it is: the caller has parsed it), fixing the IPv4 total
 // length and both checksums incrementally. Bytes after layout.l3_end move down with the end of the packet.

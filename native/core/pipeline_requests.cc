@@ -28,6 +28,7 @@ void SessionPipeline::Complete(Request& request) {
 void SessionPipeline::Serve(Request& request, uint32_t now_ms) {
   switch (request.type) {
     case RequestType::kInstallPolicies: request.status = ServeInstallPolicies(request); break;
+    case RequestType::kInstallListAuth: request.status = ServeInstallListAuth(request); break;
     case RequestType::kDumpSessions: request.status = ServeDumpSessions(request, now_ms); break;
     case RequestType::kFindSession: request.status = ServeFindSession(request, now_ms); break;
     case RequestType::kTransmit: request.status = ServeTransmit(request, now_ms); break;
@@ -44,6 +45,12 @@ Status SessionPipeline::ServeInstallPolicies(Request& request) {
   auto* incoming = reinterpret_cast<PolicySet*>(request.args[0]);
   if (incoming == nullptr) return Status::INVALID_ARGUMENT;
   request.results[0] = reinterpret_cast<uint64_t>(ReplacePolicies(std::unique_ptr<PolicySet>(incoming)).release());
+  return Status::OK;
+}
+
+Status SessionPipeline::ServeInstallListAuth(Request& request) {
+  auto* incoming = reinterpret_cast<ListAuthPolicy*>(request.args[0]);
+  request.results[0] = reinterpret_cast<uint64_t>(ReplaceListAuth(std::unique_ptr<ListAuthPolicy>(incoming)).release());
   return Status::OK;
 }
 

@@ -25,6 +25,15 @@ DropReason DropFor(AddressListStatus status) {
   }
 }
 
+DropReason DropFor(ListAuthStatus status) {
+  switch (status) {
+    case ListAuthStatus::kUnknownKey: return DropReason::LIST_UNKNOWN_KEY;
+    case ListAuthStatus::kBadTag: return DropReason::LIST_BAD_MAC;
+    case ListAuthStatus::kStale: return DropReason::LIST_STALE;
+    default: return DropReason::LIST_TRUNCATED;
+  }
+}
+
 }  // namespace
 
 // A bare SYN from the host that no key knows: a tagged SYN the middlebox software rewrote, or a new
@@ -121,8 +130,15 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   const AddressListStatus status = ParseAddressList(packet.data + layout.payload_offset, layout.payload_length(), &list);
   if (status != AddressListStatus::kOk) return DropWith(DropFor(status));
   if (list.hops[0] != config_.host_ip) return DropWith(DropReason::LIST_NOT_FOR_ME);
+  uint64_t list_tag = 0;
+  DropReason refused;
+  if (!ListAdmitted(packet, layout, list, &list_tag, &refused)) return DropWith(refused);
   // The right anchor of a reconfiguration answers its new path's SYN itself (pipeline_two_paths.cc).
-  if (list.new_path && list.hop_count == 1) return AnswerNewPath(packet, layout, key, list, now);
+  if (list.new_path && list.hop_count == 1) {
+    const Verdict verdict = AnswerNewPath(packet, layout, key, list, now);
+    if (verdict == Verdict::kConsumed) RememberList(list, list_tag);
+    return verdict;
+  }
   if (list.new_path) {
     if (!MakeWayForNewPath(list.session)) return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
   }
@@ -158,6 +174,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   }
   RecordHandshake(table_.cold(index), 0, packet.data, layout);
   stats_.sessions_accepted.Add(1);
+  RememberList(list, list_tag);
 
   size_t length = packet.length;
   PacketLayout edited = layout;
@@ -175,6 +192,48 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     }
   }
   return Verdict::kToHost;
+}
+
+// Whether a list may set up a session here: a signed one passes its tag, time and replay checks, an unsigned one
+// only where the security policy allows it (or with authentication off). Nothing is kept for a refused list.
+bool SessionPipeline::ListAdmitted(const PipelinePacket& packet, const PacketLayout& layout, const AddressList& list,
+                                   uint64_t* tag, DropReason* refused) {
+  if (!list.authenticated) {
+    if (list_auth_ == nullptr) return true;
+    if (!list_auth_->AcceptsUnsigned(list.session)) {
+      *refused = DropReason::LIST_UNSIGNED;
+      return false;
+    }
+    stats_.unsigned_accepted.Add(1);
+    return true;
+  }
+  if (list_auth_ == nullptr) {
+    *refused = DropReason::LIST_UNKNOWN_KEY;
+    return false;
+  }
+  uint8_t carrier[kListCarrierBytes];
+  ListCarrierOf(packet.data, layout, carrier);
+  const uint32_t now_s = io_->UnixSeconds();
+  size_t list_size;
+  const ListAuthStatus status = VerifyAddressList(packet.data + layout.payload_offset, layout.payload_length(),
+                                                  list_auth_->ring, now_s, list_auth_->max_skew_s, carrier, &list_size,
+                                                  tag);
+  if (status != ListAuthStatus::kOk) {
+    *refused = DropFor(status);
+    return false;
+  }
+  // A copy's time still passes within the skew either way: remembered tags are kept that long on both sides.
+  if (replay_cache_.Seen(*tag, now_s, 2 * list_auth_->max_skew_s)) {
+    *refused = DropReason::LIST_REPLAYED;
+    return false;
+  }
+  stats_.lists_verified.Add(1);
+  return true;
+}
+
+void SessionPipeline::RememberList(const AddressList& list, uint64_t tag) {
+  if (!list.authenticated || list_auth_ == nullptr) return;
+  if (replay_cache_.Remember(tag, io_->UnixSeconds(), 2 * list_auth_->max_skew_s)) stats_.replay_evictions.Add(1);
 }
 
 // A new path through a middlebox that holds the session established: its host would see the same connection
@@ -246,11 +305,14 @@ Verdict SessionPipeline::SendSyn(uint32_t index, PipelinePacket& packet, const P
   if (RemoveTagOption(packet.data, &length, &current)) packet.length = static_cast<uint32_t>(length);
   Translate(session, kOutRight, packet, current);
   const FiveTuple downstream = table_.KeyOf(session, kOutRight);
+  const ListKeyRing* signer = Signer();
   if (AppendAddressListToSyn(packet.data, &length, packet.capacity, &current, downstream, list->hops, list->count,
-                             list->new_path ? &list->nonce : nullptr) != SynPayloadStatus::kOk ||
+                             list->new_path ? &list->nonce : nullptr, signer,
+                             signer != nullptr ? io_->UnixSeconds() : 0) != SynPayloadStatus::kOk ||
       length - kEthernetHeaderSize > config_.mtu) {
     return DropWith(DropReason::SYN_TOO_LARGE);
   }
+  if (signer != nullptr && signer->signing_id() != 0) stats_.lists_signed.Add(1);
   packet.length = static_cast<uint32_t>(length);
   session.last_seen_ms = now;
   return ForwardToNextHop(session, 0, list->hops[0], packet, now);

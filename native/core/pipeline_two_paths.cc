@@ -397,10 +397,20 @@ bool SessionPipeline::SendNewPathSyn(uint32_t index, uint32_t now) {
   const bool scaled = (mine & kHandshakeScaleMask) != kHandshakeNoScale && (theirs & kHandshakeScaleMask) != kHandshakeNoScale;
   const OptionArea options = HandshakeOptions(static_cast<uint16_t>(config_.mtu - 40), sack, timestamps,
                                               cold.syn_ts_val[ours], 0, scaled ? ScaleOf(mine) : 0xff);
-  uint8_t payload[kMaxAddressListSize];
-  const size_t payload_size = EncodeAddressList(second.side.HostTuple(), list->hops, list->count, payload,
-                                                sizeof payload, &list->nonce);
-  uint8_t frame[kEthernetHeaderSize + 60 + 40 + kMaxAddressListSize];
+  uint8_t payload[kMaxSignedAddressListSize];
+  size_t payload_size = EncodeAddressList(second.side.HostTuple(), list->hops, list->count, payload,
+                                          sizeof payload, &list->nonce);
+  const ListKeyRing* signer = Signer();
+  if (signer != nullptr && signer->signing_id() != 0 && payload_size != 0) {
+    uint8_t carrier[kListCarrierBytes];
+    std::memcpy(carrier, &config_.host_ip, 4);
+    std::memcpy(carrier + 4, &second.side.neighbour_ip, 4);
+    std::memcpy(carrier + 8, &second.side.local_port, 2);
+    std::memcpy(carrier + 10, &second.side.neighbour_port, 2);
+    payload_size = SignAddressList(payload, payload_size, sizeof payload, *signer, io_->UnixSeconds(), carrier);
+    if (payload_size != 0) stats_.lists_signed.Add(1);
+  }
+  uint8_t frame[kEthernetHeaderSize + 60 + 40 + kMaxSignedAddressListSize];
   const uint8_t no_mac[6] = {};
   const TcpFrameSpec spec{host_mac_, no_mac, config_.host_ip, second.side.neighbour_ip, second.side.local_port,
                           second.side.neighbour_port, ip_id_++, second.isn_ours, 0, kTcpSyn, kOwnWindow,

@@ -95,6 +95,7 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
   io_ = io;
   policies_ = std::make_unique<PolicySet>();
   control_packets_.Init();
+  if (config.replay_cache_slots != 0 && !replay_cache_.Init(config.replay_cache_slots)) return false;
   return table_.Init(config.max_sessions, config.max_setups, config.max_second_paths, config.port_lo, config.port_hi,
                      config.host_ip) &&
          neighbours_.Init(NeighbourConfig{}) == Status::OK;
@@ -103,6 +104,11 @@ bool SessionPipeline::Init(const PipelineConfig& config, LcoreCounters* counters
 std::unique_ptr<PolicySet> SessionPipeline::ReplacePolicies(std::unique_ptr<PolicySet> policies) {
   policies_.swap(policies);
   return policies;
+}
+
+std::unique_ptr<ListAuthPolicy> SessionPipeline::ReplaceListAuth(std::unique_ptr<ListAuthPolicy> policy) {
+  list_auth_.swap(policy);
+  return policy;
 }
 
 Verdict SessionPipeline::DropWith(DropReason reason) {

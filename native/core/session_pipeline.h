@@ -12,6 +12,7 @@
 // pipeline_next_hops.cc next hops and ARP; pipeline_tracking.cc TCP tracking and expiry;
 // pipeline_translation.cc translation; pipeline_requests.cc requests, events and control packets.
 #include <cstdint>
+#include <ctime>
 #include <memory>
 
 #include "core/control_messages.h"
@@ -20,6 +21,7 @@
 #include "core/neighbour_table.h"
 #include "core/packet_view.h"
 #include "core/address_list.h"
+#include "core/list_auth.h"
 #include "core/policy_rules.h"
 #include "core/reconfig_requests.h"
 #include "core/session_table.h"
@@ -44,6 +46,8 @@ struct PipelineConfig {
   // UDP datagrams from the wire to host_ip:control_port go to the control plane as ControlPacket
   // events instead of the host stack (the channel between agents). 0: no control port.
   uint16_t control_port = 0;
+  // Tags of signed lists remembered against replays (ListReplayCache); 0: no cache.
+  uint32_t replay_cache_slots = 16384;
   // Post SessionEstablished/SessionEnded events (off: one branch per set-up and teardown, no event).
   bool session_events = false;
 };
@@ -83,6 +87,8 @@ class PipelineIo {
   // Sends a frame the pipeline built on the host port (a probe that makes the host's stack answer);
   // false if it could not, or the environment has no host port.
   virtual bool SendToHost(const uint8_t* /*frame*/, uint32_t /*length*/) { return false; }
+  // The wall clock in Unix seconds, for the times of signed address lists (shared between hosts, unlike now_ms).
+  virtual uint32_t UnixSeconds() { return static_cast<uint32_t>(std::time(nullptr)); }
 };
 
 enum class TeardownCause : uint8_t {
@@ -120,6 +126,8 @@ class SessionPipeline {
 
   // Swaps in a new policy set; returns the old one for the control thread to free.
   std::unique_ptr<PolicySet> ReplacePolicies(std::unique_ptr<PolicySet> policies);
+  // Swaps in what address lists are checked against (nullptr: no authentication); returns the old one.
+  std::unique_ptr<ListAuthPolicy> ReplaceListAuth(std::unique_ptr<ListAuthPolicy> policy);
 
   // Answers a request the control plane sent (ServedByPipeline(type)) and posts its completion
   // through PipelineIo::PostEvent. pipeline_requests.cc.
@@ -176,6 +184,10 @@ class SessionPipeline {
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   bool SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple, const FiveTuple& subsession);
+  bool ListAdmitted(const PipelinePacket& packet, const PacketLayout& layout, const AddressList& list, uint64_t* tag,
+                    DropReason* refused);
+  void RememberList(const AddressList& list, uint64_t tag);
+  const ListKeyRing* Signer() const { return list_auth_ ? &list_auth_->ring : nullptr; }
   // Next hops (pipeline_next_hops.cc).
   uint32_t NextHopFor(uint32_t agent) const;
   // A next hop's MAC now (kReady, *mac set), later (kWait: hold the packet), or not (kUnreachable). Sends the
@@ -209,6 +221,7 @@ class SessionPipeline {
   bool Post(const Event& event);
   void Complete(Request& request);
   Status ServeInstallPolicies(Request& request);
+  Status ServeInstallListAuth(Request& request);
   Status ServeDumpSessions(Request& request, uint32_t now_ms);
   Status ServeFindSession(Request& request, uint32_t now_ms);
   Status ServeTransmit(Request& request, uint32_t now_ms);
@@ -247,6 +260,8 @@ class SessionPipeline {
   SessionTable table_;
   NeighbourTable neighbours_;
   std::unique_ptr<PolicySet> policies_;
+  std::unique_ptr<ListAuthPolicy> list_auth_;
+  ListReplayCache replay_cache_;
   PipelineCounters stats_;
   uint8_t host_mac_[6] = {};
   bool host_mac_known_ = false;

@@ -63,6 +63,9 @@ class Datapath : private PipelineIo {
   void InstallPoliciesBeforeStart(std::unique_ptr<PolicySet> policies) {
     if (!running_ && config_.dysco) pipeline_.ReplacePolicies(std::move(policies));
   }
+  void InstallListAuthBeforeStart(std::unique_ptr<ListAuthPolicy> policy) {
+    if (!running_ && config_.dysco) pipeline_.ReplaceListAuth(std::move(policy));
+  }
 
   // Control plane side (one thread). A request is owned by the lcore until it comes back in an event.
   Status Submit(Request* request);

@@ -20,6 +20,8 @@ import { stateAdapterFrom } from '../state/from-config';
 import type { AgentConfig } from './config';
 import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
+import type { KeyRing } from '../security/key-ring';
+import { compileListAuth, keyRingOf } from '../security/list-auth';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
   const address = parsePrefix(dysco.address);
@@ -44,8 +46,11 @@ export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): Pipel
   };
 }
 
-/** The datapath's options from a validated config: every value (and so every default) is the schema's. */
-export function datapathOptions(config: AgentConfig): DatapathOptions {
+/**
+ * The datapath's options from a validated config: every value (and so every default) is the schema's. `ring`: the
+ * key ring the security section names, loaded by the caller (it reads a file).
+ */
+export function datapathOptions(config: AgentConfig, ring?: KeyRing): DatapathOptions {
   return {
     hostDevice: config.host.device,
     wireDevice: config.wire.device,
@@ -57,7 +62,17 @@ export function datapathOptions(config: AgentConfig): DatapathOptions {
     txDescriptors: config.datapath.txDescriptors,
     ringSize: config.datapath.ringSize,
     eal: config.eal,
-    ...(config.dysco ? { dysco: { ...pipelineOptions(config.dysco), policies: compilePolicies(config.policies) } } : {}),
+    ...(config.dysco
+      ? {
+          dysco: {
+            ...pipelineOptions(config.dysco),
+            policies: compilePolicies(config.policies),
+            ...(config.security && ring
+              ? { listAuth: compileListAuth(config.security, ring), replayCacheSlots: config.security.replayCacheSlots }
+              : {}),
+          },
+        }
+      : {}),
   };
 }
 
@@ -84,7 +99,8 @@ export class Agent {
 
   async start(): Promise<void> {
     const { config } = this;
-    this.datapath = Datapath.open(datapathOptions(config));
+    const ring = config.security && keyRingOf(config.security);
+    this.datapath = Datapath.open(datapathOptions(config, ring));
     this.datapath.start();
     await this.datapath.ping();
     const info = this.datapath.info();
@@ -113,6 +129,7 @@ export class Agent {
         Boolean(this.datapath?.running),
       );
     }
+    if (ring) this.log.info({ keyIds: ring.ids, signingKeyId: ring.signingKeyId }, 'address lists signed and verified');
     this.log.info(
       { event: 'ready', metricsUrl: this.metricsServer?.url, apiSocket: this.controlPlane?.apiSocket, mode },
       'agent ready',
@@ -137,6 +154,25 @@ export class Agent {
     await this.reconfig.start();
     log.info({ controlPort: dysco.controlPort }, 'control channel and reconfiguration running');
     return reconfigurerOf(this.reconfig, self);
+  }
+
+  /**
+   * Reads the key ring again (a key file's rotation, on SIGHUP) and swaps it into the datapath. A ring that does not
+   * load leaves the one in use; false then, with the reason logged.
+   */
+  async reloadKeys(): Promise<boolean> {
+    const { security } = this.config;
+    if (!security || !this.datapath?.running) return false;
+    let ring: KeyRing;
+    try {
+      ring = keyRingOf(security);
+    } catch (error) {
+      this.log.error({ err: error }, 'key ring not reloaded: the one in use stays');
+      return false;
+    }
+    await this.datapath.installListAuth(compileListAuth(security, ring));
+    this.log.info({ keyIds: ring.ids, signingKeyId: ring.signingKeyId }, 'key ring reloaded');
+    return true;
   }
 
   /** Ordered shutdown: control plane, reconfiguration and control channel, lcore, ports, EAL, metrics server. Idempotent. */

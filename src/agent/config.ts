@@ -7,6 +7,7 @@ import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
 import { validateDevice } from '../datapath/datapath';
 import { parseIpv4, parsePrefix } from '../net/ipv4';
 import { policyListSchema } from '../policy/validate';
+import { securityConfigSchema } from '../security/list-auth';
 
 const deviceString = z
   .string()
@@ -154,6 +155,8 @@ export const agentConfigSchema = z
       .optional(),
     // Local policies, in match order (first match wins); see src/policy/ and docs/policy.md.
     policies: policyListSchema.default([]),
+    // Authenticated address lists (docs/security.md). Absent: lists are neither signed nor checked.
+    security: securityConfigSchema.optional(),
     policyService: z
       .object({
         url: z

@@ -9,7 +9,7 @@ import {
   type NativePipelineStats,
   type NativeSessionPage,
 } from '../native/binding';
-import type { NativeSessionSummary, PipelineOptions, SessionQuery } from '../native/session-types';
+import type { NativeListAuth, NativeSessionSummary, PipelineOptions, SessionQuery } from '../native/session-types';
 import { callNative, callNativeAsync } from '../native/errors';
 import type {
   ControlPacketEvent,
@@ -216,6 +216,11 @@ export class Datapath {
   /** Swaps a compiled policy set (src/policy/compile.ts) into the running pipeline. */
   async installPolicies(compiled: Buffer): Promise<void> {
     await callNativeAsync(() => this.handle.installPolicies(compiled));
+  }
+
+  /** Swaps address-list authentication (src/security/list-auth.ts; null: off) into the running pipeline. */
+  async installListAuth(settings: NativeListAuth | null): Promise<void> {
+    await callNativeAsync(() => this.handle.installListAuth(settings));
   }
 
   /** A page of sessions copied by the lcore; pass nextCursor back for the next page. */

@@ -3,7 +3,7 @@
 // (dysco_core_test), loaded from test/ only; their typed surfaces are the other *-binding.ts files here.
 import bindings from 'bindings';
 import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
-import type { NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions, SessionQuery } from './session-types';
+import type { NativeListAuth, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions, SessionQuery } from './session-types';
 
 export type { NativeHandshake, NativePipelineStats, NativeSessionSummary, NativeTuple, PipelineOptions } from './session-types';
 
@@ -83,6 +83,7 @@ export interface NativeDatapath {
   counters(): NativeCounters;
   info(): NativeDatapathInfo;
   installPolicies(compiled: Buffer): Promise<void>;
+  installListAuth(settings: NativeListAuth | null): Promise<void>;
   sessions(cursor: number, limit: number): Promise<NativeSessionPage>;
   /** One session without a dump; null when there is none. */
   findSession(query: SessionQuery): Promise<NativeSessionSummary | null>;

@@ -1,10 +1,10 @@
 // The typed surface of the addon's `pipeline` object: the session pipeline on Buffers, without EAL.
 // Its requests go through the same SessionPipeline::Serve and event path as the lcore's.
 import type { DatapathEvent, NewPathSpec, TransmitSpec } from './events';
-import type { NativePipelineStats, NativeSessionSummary, PipelineOptions, SessionQuery } from './session-types';
+import type { NativeListAuth, NativePipelineStats, NativeSessionSummary, PipelineOptions, SessionQuery } from './session-types';
 
 export { SESSION_ROLES, SESSION_STATES } from './generated/codes';
-export type { NativeTuple, PipelineOptions } from './session-types';
+export type { NativeListAuth, NativeTuple, PipelineOptions } from './session-types';
 
 export type PipelineVerdict = 'wire' | 'host' | 'drop' | 'held' | 'consumed';
 
@@ -27,6 +27,10 @@ export interface NativePipeline {
   fromWire(frames: Buffer[], nowMs: number): PipelineResult[];
   expire(nowMs: number, budget: number): void;
   installPolicies(compiled: Buffer): void;
+  /** Swaps in address-list authentication (null: off); throws TypeError on a bad shape. */
+  installListAuth(settings: NativeListAuth | null): void;
+  /** The wall clock signed lists are timed by (Unix seconds); 0: the real one. */
+  setUnixSeconds(seconds: number): void;
   sessions(nowMs?: number): PipelineSession[];
   /** FindSession as the lcore serves it: by id, or by a tuple the host sends in either direction. */
   findSession(query: SessionQuery, nowMs: number): NativeSessionSummary | null;

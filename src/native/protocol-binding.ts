@@ -31,6 +31,8 @@ export interface NativeAddressListParse {
   session?: NativeSessionTuple;
   /** Host-order numbers; present only when status is 'ok'. */
   hops?: number[];
+  /** Flag bit 0: the payload ends in an authentication block (parsed, not verified). */
+  authenticated?: boolean;
 }
 
 /** After a successful edit, `layoutAgrees` says whether the layout the edit handed back (the pipeline

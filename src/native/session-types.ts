@@ -2,7 +2,7 @@
 // harness (so neither binding file needs the other's types).
 import type { PipelineCounterKey, TeardownCauseName } from './generated/codes';
 
-/** Every field but `policies` is required: defaults and limits live in the agent config schema
+/** Every field but `policies`, `listAuth` and `replayCacheSlots` is required: defaults and limits live in the agent config schema
  * (src/agent/config.ts, dysco section); `pipelineOptions` in src/agent/agent.ts maps that section onto these. */
 export interface PipelineOptions {
   /** Host-order IPv4 numbers. */
@@ -27,6 +27,29 @@ export interface PipelineOptions {
   eventQueue?: number;
   /** Compiled policies in force from the first packet (the Datapath only). */
   policies?: Buffer;
+  /** Address-list authentication in force from the first packet (the Datapath only; src/security/list-auth.ts). */
+  listAuth?: NativeListAuth | null;
+  /** Slots of the replay cache of signed lists (native default 16384; 0: none). */
+  replayCacheSlots?: number;
+}
+
+/** What the datapath checks address lists against (native/addon/list_auth_js.h). Addresses are host-order numbers. */
+export interface NativeListAuth {
+  keys: { id: number; key: Buffer }[];
+  /** 0: sign nothing (verify only). */
+  signingKeyId: number;
+  maxSkewSeconds: number;
+  /** true: every unsigned list is accepted; false: none; else the sessions whose unsigned lists are. */
+  acceptUnsigned: boolean | UnsignedListMatch[];
+}
+
+export interface UnsignedListMatch {
+  srcNet: number;
+  srcMask: number;
+  dstNet: number;
+  dstMask: number;
+  dstPortLo: number;
+  dstPortHi: number;
 }
 
 export interface NativeTuple {

@@ -1,14 +1,18 @@
 // The address list an agent appends to a subsession SYN (docs/wire-format.md), version 1, big-endian:
 // magic "DYSK", version, flags, hop count, reserved, the session tuple the endpoints see (TCP implied),
-// then one IPv4 address per remaining hop (the first receives the SYN, the last is the destination).
-// The same format as native/core/address_list.h; a native test checks that the two agree.
+// then one IPv4 address per remaining hop (the first receives the SYN, the last is the destination), a new
+// path's nonce, and with flag bit 0 the authentication block (key id, signer's time, SipHash-2-4 tag:
+// native/core/list_auth.h; verifying and signing are the datapath's). The same format as
+// native/core/address_list.h; a native test checks that the two agree.
 import { formatIpv4, requireIpv4 } from '../net/ipv4';
 
 
 export const ADDRESS_LIST_MAGIC = 0x4459534b; // "DYSK"
 export const ADDRESS_LIST_VERSION = 1;
-/** Flag bit 0 will announce an authentication block after the hops; not implemented, so refused. */
+/** Flag bit 0: an authentication block ends the list. */
 export const ADDRESS_LIST_FLAG_AUTHENTICATED = 0x01;
+/** Key id u16, the signer's time u32 (Unix seconds), an 8-byte tag. */
+export const ADDRESS_LIST_AUTH_BLOCK_SIZE = 14;
 /** The SYN opens a live session's new path: a 4-byte reconfiguration nonce follows the hops. */
 export const ADDRESS_LIST_FLAG_NEW_PATH = 0x02;
 export const ADDRESS_LIST_HEADER_SIZE = 20;
@@ -42,6 +46,15 @@ export interface AddressList {
   hops: string[];
   /** Present on a new path's SYN: the reconfiguration's nonce (u32). */
   newPathNonce?: number;
+  /** Present on a signed list (decoded only: the datapath signs). */
+  auth?: AddressListAuth;
+}
+
+export interface AddressListAuth {
+  keyId: number;
+  /** The signer's clock, Unix seconds. */
+  signedAt: number;
+  tag: Buffer;
 }
 
 export type AddressListDecoding =
@@ -95,16 +108,20 @@ export function decodeAddressList(payload: Uint8Array): AddressListDecoding {
   if (buf.length < ADDRESS_LIST_HEADER_SIZE) return { ok: false, status: 'truncated' };
   if (buf[4] !== ADDRESS_LIST_VERSION) return { ok: false, status: 'bad_version' };
   const flags = buf[5]!;
-  if ((flags & ~ADDRESS_LIST_FLAG_NEW_PATH) !== 0) return { ok: false, status: 'unsupported_flags' };
+  if ((flags & ~(ADDRESS_LIST_FLAG_NEW_PATH | ADDRESS_LIST_FLAG_AUTHENTICATED)) !== 0) {
+    return { ok: false, status: 'unsupported_flags' };
+  }
   const newPath = (flags & ADDRESS_LIST_FLAG_NEW_PATH) !== 0;
+  const signed = (flags & ADDRESS_LIST_FLAG_AUTHENTICATED) !== 0;
   const count = buf[6]!;
   if (count === 0) return { ok: false, status: 'zero_hops' };
   if (count > MAX_HOPS) return { ok: false, status: 'too_many_hops' };
-  const expected = addressListSize(count, newPath);
+  const expected = addressListSize(count, newPath) + (signed ? ADDRESS_LIST_AUTH_BLOCK_SIZE : 0);
   if (buf.length < expected) return { ok: false, status: 'truncated' };
   if (buf.length > expected) return { ok: false, status: 'length_mismatch' };
   const hops: string[] = [];
   for (let i = 0; i < count; i++) hops.push(formatIpv4(buf.readUInt32BE(ADDRESS_LIST_HEADER_SIZE + 4 * i)));
+  const block = addressListSize(count, newPath);
   return {
     ok: true,
     list: {
@@ -116,6 +133,15 @@ export function decodeAddressList(payload: Uint8Array): AddressListDecoding {
       },
       hops,
       ...(newPath ? { newPathNonce: buf.readUInt32BE(addressListSize(count)) } : {}),
+      ...(signed
+        ? {
+            auth: {
+              keyId: buf.readUInt16BE(block),
+              signedAt: buf.readUInt32BE(block + 2),
+              tag: Buffer.from(buf.subarray(block + 6, block + ADDRESS_LIST_AUTH_BLOCK_SIZE)),
+            },
+          }
+        : {}),
     },
   };
 }
@@ -127,15 +153,17 @@ const TCP_MAX_OPTION_BYTES = 40;
 /**
  * How many hops a list may carry on a SYN that must fit in `mtu` (the largest IPv4 packet on the link):
  * IPv4 header 20 + TCP header 20 + the SYN's options (rounded up to whole words) + list header 20 +
- * 4 per hop, capped at MAX_HOPS. 0 when not even one hop fits.
+ * 4 per hop (+ 14 for the authentication block when `signed`), capped at MAX_HOPS. 0 when not even one
+ * hop fits.
  */
-export function maxHopsForMtu(mtu: number, tcpOptionBytes: number): number {
+export function maxHopsForMtu(mtu: number, tcpOptionBytes: number, signed = false): number {
   if (!Number.isInteger(mtu) || mtu < 0) throw new RangeError(`MTU must be a non-negative integer, got ${mtu}`);
   if (!Number.isInteger(tcpOptionBytes) || tcpOptionBytes < 0 || tcpOptionBytes > TCP_MAX_OPTION_BYTES) {
     throw new RangeError(`TCP option bytes must be an integer in 0..${TCP_MAX_OPTION_BYTES}, got ${tcpOptionBytes}`);
   }
   const options = Math.ceil(tcpOptionBytes / 4) * 4;
-  const room = mtu - IPV4_HEADER_SIZE - TCP_HEADER_SIZE - options - ADDRESS_LIST_HEADER_SIZE;
+  const room =
+    mtu - IPV4_HEADER_SIZE - TCP_HEADER_SIZE - options - ADDRESS_LIST_HEADER_SIZE - (signed ? ADDRESS_LIST_AUTH_BLOCK_SIZE : 0);
   if (room < ADDRESS_LIST_HOP_SIZE) return 0;
   return Math.min(MAX_HOPS, Math.floor(room / ADDRESS_LIST_HOP_SIZE));
 }

@@ -22,7 +22,8 @@ export const keyRingSchema = z
   .object({
     keys: z
       .array(z.object({ id: z.number().int().min(1).max(KEY_ID_MAX), key: keyHex }).strict())
-      .min(1, 'name at least one key'),
+      .min(1, 'name at least one key')
+      .max(8, 'at most 8 keys (the datapath holds 8)'),
     signingKeyId: z.number().int().min(1).max(KEY_ID_MAX),
   })
   .strict()

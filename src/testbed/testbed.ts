@@ -5,8 +5,9 @@
  * each agent is started, cleanup.ts tears down and sweeps.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import {
   agentArgv,
   DEFAULT_AGENT_ENTRY,
@@ -91,6 +92,9 @@ export interface TestbedOptions {
   /** Dysco mode: the agents of forwarding hosts (the middleboxes) keep their host stack's connection tracking
    * as its session state (config `state`: conntrack in the host's namespace). */
   middleboxState?: 'conntrack';
+  /** Dysco mode: every agent signs and verifies address lists with one key the testbed makes for the run
+   * (`keyFile`, mode 0600; rewrite it and send the agents SIGHUP to rotate). */
+  signedLists?: boolean;
 }
 
 export const DEFAULT_TESTBED_CONTROL_PORT = 7777;
@@ -270,6 +274,17 @@ export class Testbed implements LiveTestbed {
     return Boolean(this.opts.dysco);
   }
 
+  /** With `signedLists`: the run's key file (one key, id 1), made on first use. */
+  get keyFile(): string | undefined {
+    if (!this.opts.signedLists) return undefined;
+    const file = join(this.runDir, 'keys.json');
+    if (!existsSync(file)) {
+      const ring = { keys: [{ id: 1, key: randomBytes(16).toString('hex') }], signingKeyId: 1 };
+      writeFileSync(file, `${JSON.stringify(ring, null, 2)}\n`, { mode: 0o600 });
+    }
+    return file;
+  }
+
   /** Dysco mode: the host's address and gateway, and a config file with its policies. */
   private dyscoArgs(target: Target): string[] {
     if (!this.opts.dysco) return [];
@@ -281,6 +296,7 @@ export class Testbed implements LiveTestbed {
       agentConfig: {
         ...this.agentConfigWithControlPort(),
         ...(this.opts.middleboxState && h.forwarding && { state: { adapter: this.opts.middleboxState, netns: `/var/run/netns/${h.ns}` } }),
+        ...(this.opts.signedLists && { security: { keyFile: this.keyFile, ...((this.opts.agentConfig?.security as object) ?? {}) } }),
       },
     });
   }

@@ -135,10 +135,15 @@ describe('address list codec', () => {
     // TCP Fast Open data that happens to be short still reads as "not ours" once it has four bytes.
     assert.equal(statusOfBoth(Buffer.from('GET ')), 'bad_magic');
     for (const version of [0, 2, 255]) assert.equal(statusOfBoth(variant((b) => (b[4] = version))), 'bad_version');
-    // Bit 1 (a new path's SYN) is known: with it the list needs its nonce, so the same bytes are a truncated one.
+    // Bits 0 (signed) and 1 (a new path's SYN) are known: with them the list needs its block or its nonce, so the
+    // same bytes are a truncated one.
     for (let bit = 0; bit < 8; bit++) {
-      assert.equal(statusOfBoth(variant((b) => (b[5] = 1 << bit))), bit === 1 ? 'truncated' : 'unsupported_flags');
+      assert.equal(statusOfBoth(variant((b) => (b[5] = 1 << bit))), bit <= 1 ? 'truncated' : 'unsupported_flags');
     }
+    // With room for them, both parse; the block's bytes are the datapath's to verify (test/native/list-auth.test.ts).
+    assert.equal(statusOfBoth(variant((b) => (b[5] = 1), 14)), 'ok');
+    assert.equal(statusOfBoth(variant((b) => (b[5] = 3), 18)), 'ok');
+    assert.equal(statusOfBoth(variant((b) => (b[5] = 1), 15)), 'length_mismatch');
     assert.equal(statusOfBoth(variant((b) => (b[6] = 0)).subarray(0, 20)), 'zero_hops');
     assert.equal(statusOfBoth(variant((b) => (b[6] = 0))), 'zero_hops');
     for (const count of [33, 255]) {

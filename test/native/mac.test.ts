@@ -61,6 +61,8 @@ describe('the address list\'s authentication block (native/core/list_auth.h)', (
   const KEY_A = { id: 7, key: Buffer.alloc(16, 0xa5) };
   const KEY_B = { id: 9, key: Buffer.alloc(16, 0x5a) };
   const NOW = 1_800_000_000;
+  // The SYN's IPv4 source, destination and TCP ports: 10.0.0.1:61000 → 10.0.1.1:61001.
+  const CARRIER = Buffer.from([10, 0, 0, 1, 10, 0, 1, 1, 0xee, 0x48, 0xee, 0x49]);
   // A list of two hops for a session 10.0.0.1:40000 → 10.0.0.2:80 (network-order fields, as the datapath keeps them).
   const list = () =>
     protocol.encodeAddressList(
@@ -70,40 +72,55 @@ describe('the address list\'s authentication block (native/core/list_auth.h)', (
 
   test('signed, it verifies with the signing key and within the skew; without the block it is the list it was', () => {
     const plain = list();
-    const signed = mac.signAddressList([KEY_A, KEY_B], 7, NOW, plain)!;
+    const signed = mac.signAddressList([KEY_A, KEY_B], 7, NOW, plain, CARRIER)!;
     assert.equal(signed.length, plain.length + 14);
     assert.equal(signed[5]! & 1, 1, 'flag bit 0 set');
-    assert.deepEqual(mac.verifyAddressList([KEY_B, KEY_A], NOW + 30, 60, signed), { status: 'ok', listSize: plain.length });
+    assert.deepEqual(mac.verifyAddressList([KEY_B, KEY_A], NOW + 30, 60, signed, CARRIER), { status: 'ok', listSize: plain.length });
     const back = Buffer.from(signed.subarray(0, plain.length));
     back[5] = back[5]! & ~1;
     assert.deepEqual(back, plain);
-    assert.deepEqual(mac.verifyAddressList([KEY_A], NOW, 60, plain), { status: 'unauthenticated' });
+    assert.deepEqual(mac.verifyAddressList([KEY_A], NOW, 60, plain, CARRIER), { status: 'unauthenticated' });
   });
 
   test('every byte is bound: a change anywhere, another key, an unknown id, an old or a future time, a cut block', () => {
-    const signed = mac.signAddressList([KEY_A], 7, NOW, list())!;
+    const signed = mac.signAddressList([KEY_A], 7, NOW, list(), CARRIER)!;
     for (let at = 0; at < signed.length; at++) {
       if (at === 5) continue; // the flags: clearing bit 0 makes it an unsigned list (policy decides), see above
       const tampered = Buffer.from(signed);
       tampered[at] = tampered[at]! ^ 0x10;
-      const { status } = mac.verifyAddressList([KEY_A, { id: 0x17, key: KEY_A.key }], NOW, 60, tampered);
+      const { status } = mac.verifyAddressList([KEY_A, { id: 0x17, key: KEY_A.key }], NOW, 60, tampered, CARRIER);
       assert.ok(status === 'bad_tag' || status === 'unknown_key', `byte ${at}: ${status}`);
     }
-    assert.equal(mac.verifyAddressList([{ id: 7, key: KEY_B.key }], NOW, 60, signed).status, 'bad_tag');
-    assert.equal(mac.verifyAddressList([KEY_B], NOW, 60, signed).status, 'unknown_key');
-    assert.equal(mac.verifyAddressList([KEY_A], NOW + 61, 60, signed).status, 'stale');
-    assert.equal(mac.verifyAddressList([KEY_A], NOW - 61, 60, signed).status, 'stale');
-    assert.equal(mac.verifyAddressList([KEY_A], NOW, 60, signed.subarray(0, 30)).status, 'truncated');
+    assert.equal(mac.verifyAddressList([{ id: 7, key: KEY_B.key }], NOW, 60, signed, CARRIER).status, 'bad_tag');
+    assert.equal(mac.verifyAddressList([KEY_B], NOW, 60, signed, CARRIER).status, 'unknown_key');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW + 61, 60, signed, CARRIER).status, 'stale');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW - 61, 60, signed, CARRIER).status, 'stale');
+    assert.equal(mac.verifyAddressList([KEY_A], NOW, 60, signed.subarray(0, 30), CARRIER).status, 'truncated');
+  });
+
+  test('the tag is SipHash-2-4 over the carrier and the list up to the tag; another carrier is a bad tag', () => {
+    const signed = mac.signAddressList([KEY_A], 7, NOW, list(), CARRIER)!;
+    const block = signed.length - 14;
+    assert.equal(signed.readUInt16BE(block), 7);
+    assert.equal(signed.readUInt32BE(block + 2), NOW);
+    const expected = mac.sipHash24(KEY_A.key, Buffer.concat([CARRIER, signed.subarray(0, block + 6)]));
+    assert.deepEqual(signed.subarray(block + 6), expected);
+    for (let at = 0; at < CARRIER.length; at++) {
+      const moved = Buffer.from(CARRIER);
+      moved[at] = moved[at]! ^ 1;
+      assert.equal(mac.verifyAddressList([KEY_A], NOW, 60, signed, moved).status, 'bad_tag', `carrier byte ${at}`);
+    }
+    assert.throws(() => mac.verifyAddressList([KEY_A], NOW, 60, signed, CARRIER.subarray(0, 8)), /carrier: Buffer\(12\)/);
   });
 
   test('no signing key, a list already signed, or bad keys: nothing signed, a clear error', () => {
-    assert.equal(mac.signAddressList([KEY_A], 8, NOW, list()), null);
-    const signed = mac.signAddressList([KEY_A], 7, NOW, list())!;
-    assert.equal(mac.signAddressList([KEY_A], 7, NOW, signed), null);
-    assert.throws(() => mac.signAddressList([{ id: 0, key: KEY_A.key }], 0, NOW, list()), /id: 1\.\.65535/);
-    assert.throws(() => mac.verifyAddressList([KEY_A, KEY_A], NOW, 60, signed), /unique/);
-    assert.throws(() => mac.verifyAddressList('x' as never, NOW, 60, signed), /array/);
-    assert.throws(() => (mac.verifyAddressList as (...a: unknown[]) => unknown)([KEY_A], NOW), /verifyAddressList\(keys, nowS, maxSkewS, payload\)/);
-    assert.throws(() => mac.signAddressList([KEY_A], 7, NOW, 'list' as never), /signAddressList\(keys, signingId, nowS, list\)/);
+    assert.equal(mac.signAddressList([KEY_A], 8, NOW, list(), CARRIER), null);
+    const signed = mac.signAddressList([KEY_A], 7, NOW, list(), CARRIER)!;
+    assert.equal(mac.signAddressList([KEY_A], 7, NOW, signed, CARRIER), null);
+    assert.throws(() => mac.signAddressList([{ id: 0, key: KEY_A.key }], 0, NOW, list(), CARRIER), /id: 1\.\.65535/);
+    assert.throws(() => mac.verifyAddressList([KEY_A, KEY_A], NOW, 60, signed, CARRIER), /unique/);
+    assert.throws(() => mac.verifyAddressList('x' as never, NOW, 60, signed, CARRIER), /array/);
+    assert.throws(() => (mac.verifyAddressList as (...a: unknown[]) => unknown)([KEY_A], NOW), /verifyAddressList\(keys, nowS, maxSkewS, payload, carrier: Buffer\(12\)\)/);
+    assert.throws(() => (mac.signAddressList as (...a: unknown[]) => unknown)([KEY_A], 7, NOW, 'list'), /signAddressList\(keys, signingId, nowS, list, carrier: Buffer\(12\)\)/);
   });
 });

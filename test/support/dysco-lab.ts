@@ -96,6 +96,18 @@ export class DyscoLab {
     this.pump();
   }
 
+  /** A frame arrives at `to` from the wire as a router would hand it over (an attacker's, a replayed copy). */
+  inject(to: LabHost, frame: Buffer): { verdict: string; frame?: Buffer } {
+    const routed = Buffer.from(frame);
+    macBytes(to.mac).copy(routed, 0);
+    macBytes(to.gatewayMac).copy(routed, 6);
+    const [result] = to.agent.fromWire([routed], this.now);
+    this.routeSent(to);
+    this.settle(to, result!, 'from-wire', routed);
+    this.pump();
+    return result!;
+  }
+
   /** Advances the clock and lets every agent expire what is due. */
   advance(ms: number): void {
     this.now += ms;

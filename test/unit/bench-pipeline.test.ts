@@ -37,6 +37,10 @@ test('checkTargets applies every bound, and an unmeasured instruction count fail
     baseline_cycles_per_packet: 20,
     cycles_per_packet_1m: 150,
     setups_per_second: 1_000_000,
+    setups_per_second_auth: 500_000,
+    middlebox_setups_per_second: 800_000,
+    middlebox_setups_per_second_auth: 400_000,
+    cycles_per_packet_10k_auth: 52.5,
     bytes_per_session: 128,
   };
   assert.ok(checkTargets(good).every((c) => c.ok));
@@ -47,4 +51,7 @@ test('checkTargets applies every bound, and an unmeasured instruction count fail
   assert.equal(failing({ cycles_per_packet_1m: 151 }), 1);
   assert.equal(failing({ setups_per_second: 999_999 }), 1);
   assert.equal(failing({ bytes_per_session: 129 }), 1);
+  assert.equal(failing({ setups_per_second_auth: 499_999 }), 1);
+  assert.equal(failing({ middlebox_setups_per_second_auth: 399_999 }), 1);
+  assert.equal(failing({ cycles_per_packet_10k_auth: 52.6 }), 1);
 });

@@ -55,6 +55,8 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   native: ['protocol'],
   datapath: ['native', 'log'],
   policy: ['log', 'net', 'protocol'],
+  // keys and the list-authentication settings: prefixes and port ranges as policies write them, the addon's shape (type-only)
+  security: ['native', 'net', 'policy'],
   // the channel between agents: the message vocabulary, and the datapath's event and transmit types (type-only)
   control: ['reconfig', 'native'],
   // reconfig: the outcome and rejection reasons that label the reconfiguration series
@@ -62,7 +64,7 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   // type-only: the control plane reads its part of the agent config
   api: ['agent', 'log', 'native', 'net', 'policy'],
   // control, reconfig: the agent composes the control channel and the reconfiguration machines
-  agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'state', 'version'],
+  agent: ['api', 'control', 'datapath', 'log', 'metrics', 'native', 'net', 'policy', 'protocol', 'reconfig', 'security', 'state', 'version'],
   testbed: ['api', 'net', 'version'],
   // state transfer: the addon's conntrack functions, addresses, and the tuple type the reconfiguration messages name
   state: ['native', 'net', 'reconfig'],

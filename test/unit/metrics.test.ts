@@ -54,6 +54,10 @@ const PIPELINE_STATS: NativePipelineStats = {
   sessionsRetired: 0,
   hostProbes: 0,
   oldPathStragglers: 0,
+  listsVerified: 14,
+  listsSigned: 15,
+  unsignedAccepted: 0,
+  replayEvictions: 0,
   activeSessions: 9,
   sessionCapacity: 65536,
   tableBytes: 123456,
@@ -77,6 +81,8 @@ const SESSION_METRICS = [
   'dysco_sessions_retired_total',
   'dysco_host_probes_total',
   'dysco_old_path_stragglers_total',
+  'dysco_address_lists_total',
+  'dysco_replay_cache_evictions_total',
   'dysco_control_slots_in_use',
 ];
 

@@ -8,6 +8,8 @@ export async function runAgent(args: AgentArgs): Promise<void> {
   const log = createLogger(config.log.level, 'dysco-agent');
   const agent = new Agent(config, log);
   handleTerminationSignals({ timeoutMs: config.shutdown.timeoutMs, stop: (reason) => agent.stop(reason), log });
+  // A rotated key file takes effect without a restart.
+  process.on('SIGHUP', () => void agent.reloadKeys().catch((error: unknown) => log.error({ err: error }, 'key reload failed')));
   try {
     await agent.start();
   } catch (error) {
