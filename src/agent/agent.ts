@@ -21,6 +21,7 @@ import type { AgentConfig } from './config';
 import { reconfigurerOf, ReconfigService } from './reconfig-service';
 import { DatapathSessionSource } from './session-source';
 import type { KeyRing } from '../security/key-ring';
+import { FrameAuthenticator } from '../security/frame-auth';
 import { compileListAuth, keyRingOf } from '../security/list-auth';
 
 export function pipelineOptions(dysco: NonNullable<AgentConfig['dysco']>): PipelineOptions {
@@ -82,6 +83,7 @@ export class Agent {
   private controlPlane: AgentControlPlane | undefined;
   private link: DatapathLink | undefined;
   private reconfig: ReconfigService | undefined;
+  private frameAuth: FrameAuthenticator | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -101,6 +103,13 @@ export class Agent {
     const { config } = this;
     const ring = config.security && keyRingOf(config.security);
     this.datapath = Datapath.open(datapathOptions(config, ring));
+    if (ring && config.security && config.dysco) {
+      this.frameAuth = new FrameAuthenticator(ring, {
+        self: pipelineOptions(config.dysco).hostIp,
+        maxSkewSeconds: config.security.maxClockSkewSeconds,
+        acceptUnsealed: config.security.acceptUnsigned === true,
+      });
+    }
     this.datapath.start();
     await this.datapath.ping();
     const info = this.datapath.info();
@@ -146,7 +155,13 @@ export class Agent {
     const log = this.log.child({ component: 'reconfig' });
     const now = () => performance.now();
     const self = pipelineOptions(dysco).hostIp;
-    this.link = DatapathLink.create(datapath, { controlPort: dysco.controlPort, retry: dysco.controlRetry, now });
+    this.link = DatapathLink.create(datapath, {
+      controlPort: dysco.controlPort,
+      retry: dysco.controlRetry,
+      rateLimit: dysco.controlRateLimit,
+      now,
+      ...(this.frameAuth && { auth: this.frameAuth }),
+    });
     this.link.events.on('acked', (ack) => ack.roundTripMs !== undefined && controlMetrics.roundTrip(ack.roundTripMs / 1000));
     const state = this.config.state && stateAdapterFrom(this.config.state);
     this.reconfig = new ReconfigService({ self, datapath, link: this.link, retry: dysco.controlRetry, now, firstNonce: randomInt(0, 2 ** 32 - 1), metrics, log, ...(state && { state }) });
@@ -171,6 +186,7 @@ export class Agent {
       return false;
     }
     await this.datapath.installListAuth(compileListAuth(security, ring));
+    this.frameAuth?.setRing(ring);
     this.log.info({ keyIds: ring.ids, signingKeyId: ring.signingKeyId }, 'key ring reloaded');
     return true;
   }

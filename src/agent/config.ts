@@ -56,6 +56,15 @@ export const dyscoConfigSchema = z
       .strict()
       .refine((r) => r.maxMs >= r.initialMs, { message: 'maxMs must not be below initialMs', path: ['maxMs'] })
       .default({}),
+    // Datagrams to the control port taken per peer and second (a token bucket of `burst`); more are dropped unread and
+    // counted (dysco_control_rejected_total{reason="rate_limited"}), so that a flood from one peer costs little.
+    controlRateLimit: z
+      .object({
+        perSecond: z.number().int().min(1).max(1_000_000).default(5_000),
+        burst: z.number().int().min(1).max(1_000_000).default(10_000),
+      })
+      .strict()
+      .default({}),
     // Post session_established / session_ended events to the control plane. Default: on with a control port, so
     // that an agent knows its sessions before a reconfiguration's first message names one (else it asks the
     // lcore then, on the lock's critical path).

@@ -7,7 +7,7 @@
 // every copy and delivers the first, in arrival order. The sender retransmits with back-off until acked and gives
 // up after the policy's attempts; the unacked messages to a peer span at most DUPLICATE_WINDOW numbers, the rest queue.
 import type { ReconfigMessage } from '../reconfig/messages';
-import { decodeDatagram, encodeFrame, messageProblem, type ControlFrame, type FrameTypeName } from './codec';
+import { decodeDatagram, encodeFrame, messageProblem, type ControlFrame, type FrameAuth, type FrameTypeName } from './codec';
 import { ControlCounters, type ControlCountersSnapshot, type DeliveryFailureReason } from './counters';
 import { DUPLICATE_WINDOW, DuplicateWindow } from './duplicate-window';
 import { retransmitDelayMs, retryPolicyProblem, retrySpanMs, type RetryPolicy } from './retry-policy';
@@ -26,6 +26,16 @@ export interface ChannelOptions {
   /** The first sequence number towards every peer (32-bit); random in production, chosen by tests. */
   initialSeq: number;
   retry: RetryPolicy;
+  /** Seals what is sent and opens what arrives (src/security/frame-auth.ts); absent: frames go unsealed. */
+  auth?: FrameAuth;
+  /** Datagrams taken from one peer per second, and at once; more are refused (rate_limited) before any is read. */
+  rateLimit?: { perSecond: number; burst: number };
+}
+
+/** A peer's allowance of datagrams (a token bucket). */
+interface Allowance {
+  tokens: number;
+  at: number;
 }
 
 export interface Transmission {
@@ -107,6 +117,9 @@ export class ControlChannel {
   private readonly retry: RetryPolicy;
   /** A peer's receive state outlives any retransmission of its messages (same policy on every agent). */
   private readonly receiverIdleMs: number;
+  private auth: FrameAuth | undefined;
+  private readonly rateLimit: { perSecond: number; burst: number } | undefined;
+  private readonly allowances = new Map<number, Allowance>();
 
   constructor(options: ChannelOptions) {
     const problem = retryPolicyProblem(options.retry);
@@ -118,7 +131,11 @@ export class ControlChannel {
     this.epoch = options.epoch;
     this.initialSeq = options.initialSeq;
     this.retry = { ...options.retry };
-    this.receiverIdleMs = 2 * retrySpanMs(this.retry);
+    this.auth = options.auth;
+    this.rateLimit = options.rateLimit;
+    if (this.rateLimit && !(this.rateLimit.perSecond > 0 && this.rateLimit.burst >= 1)) throw new RangeError('control channel rate limit: perSecond > 0 and burst >= 1');
+    // With sealed frames, a copy replayed within the freshness window must still meet the peer's window here.
+    this.receiverIdleMs = Math.max(2 * retrySpanMs(this.retry), this.auth ? 2000 * this.auth.maxSkewSeconds : 0);
   }
 
   /** Queues `message` for `peer` (a host-order IPv4 number) and transmits it if the window has room. */
@@ -143,7 +160,11 @@ export class ControlChannel {
    * frame is counted and ignored. */
   receive(from: { ip: number; port: number }, bytes: Buffer, now: number): ChannelOutput {
     const out = emptyOutput();
-    for (const decoded of decodeDatagram(bytes)) {
+    if (!this.allowed(from.ip, now)) {
+      this.counters.reject('unknown', 'rate_limited');
+      return out;
+    }
+    for (const decoded of decodeDatagram(bytes, this.auth && { from: from.ip, auth: this.auth })) {
       if (!decoded.ok) this.counters.reject(decoded.type ?? 'unknown', decoded.reason);
       else this.receiveFrame(from, decoded.frame, now, out);
     }
@@ -167,7 +188,7 @@ export class ControlChannel {
       this.counters.reject(type, 'stale_seq');
       return;
     }
-    out.transmit.push({ peer: from.ip, port: from.port, type: 'ack', bytes: encodeFrame({ kind: 'ack', epoch: frame.epoch, seq: frame.seq }) });
+    out.transmit.push({ peer: from.ip, port: from.port, type: 'ack', bytes: this.sealed(encodeFrame({ kind: 'ack', epoch: frame.epoch, seq: frame.seq }), from.ip) });
     this.counters.count('ack', 'sent');
     if (verdict === 'duplicate') {
       this.counters.count(type, 'duplicate');
@@ -247,7 +268,7 @@ export class ControlChannel {
   private transmitNew(peer: number, sender: PeerSender, message: ReconfigMessage, now: number, out: ChannelOutput): void {
     const seq = sender.nextSeq;
     sender.nextSeq = serialAdd(seq, 1);
-    const bytes = encodeFrame({ kind: 'message', epoch: this.epoch, seq, message });
+    const bytes = this.sealed(encodeFrame({ kind: 'message', epoch: this.epoch, seq, message }), peer);
     sender.inFlight.set(seq, { seq, message, bytes, transmissions: 1, firstSentAt: now, deadline: now + retransmitDelayMs(this.retry, 1) });
     this.counters.count(message.type, 'sent');
     out.transmit.push({ peer, port: undefined, type: message.type, bytes });
@@ -301,5 +322,37 @@ export class ControlChannel {
     for (const [peer, receiver] of this.receivers) {
       if (now - receiver.lastHeard >= this.receiverIdleMs) this.receivers.delete(peer);
     }
+    // A full allowance is the same as none.
+    if (this.rateLimit) {
+      const fullAfterMs = (1000 * this.rateLimit.burst) / this.rateLimit.perSecond;
+      for (const [peer, allowance] of this.allowances) if (now - allowance.at >= fullAfterMs) this.allowances.delete(peer);
+    }
+  }
+
+  /** Whether `peer` may have one more datagram read now (a token bucket per peer). */
+  private allowed(peer: number, now: number): boolean {
+    if (!this.rateLimit) return true;
+    const { perSecond, burst } = this.rateLimit;
+    let allowance = this.allowances.get(peer);
+    if (!allowance) {
+      if (this.allowances.size >= 4 * MAX_PEERS) this.forgetSilentPeers(now);
+      if (this.allowances.size >= 4 * MAX_PEERS) return false;
+      allowance = { tokens: burst, at: now };
+      this.allowances.set(peer, allowance);
+    }
+    allowance.tokens = Math.min(burst, allowance.tokens + ((now - allowance.at) * perSecond) / 1000);
+    allowance.at = now;
+    if (allowance.tokens < 1) return false;
+    allowance.tokens -= 1;
+    return true;
+  }
+
+  private sealed(frame: Buffer, to: number): Buffer {
+    return this.auth ? this.auth.seal(frame, to) : frame;
+  }
+
+  /** A rotated key ring takes effect for what is sent from now on (retransmissions keep their seal). */
+  setAuth(auth: FrameAuth | undefined): void {
+    this.auth = auth;
   }
 }

@@ -16,6 +16,27 @@ import {
 export const CONTROL_MAGIC = 0x44595343; // ASCII "DYSC"
 export const CONTROL_VERSION = 1;
 export const CONTROL_HEADER_BYTES = 16;
+/** Header flag bit 0: the frame is sealed, a trailer of CONTROL_AUTH_TRAILER_BYTES follows it (src/security/frame-auth.ts). */
+export const CONTROL_FLAG_AUTHENTICATED = 0x01;
+/** Key id u16, the signer's time u32, a 16-byte tag. */
+export const CONTROL_AUTH_TRAILER_BYTES = 22;
+
+/** Why a sealed frame did not open, or an unsealed one was refused. */
+export const FRAME_AUTH_FAILURES = ['unsealed', 'bad_mac', 'unknown_key', 'stale'] as const;
+export type FrameAuthFailure = (typeof FRAME_AUTH_FAILURES)[number];
+export type FrameAuthOutcome = { ok: true; frame: Buffer } | { ok: false; reason: FrameAuthFailure | 'truncated' };
+
+/** What seals and opens frames (src/security/frame-auth.ts); the channel holds one when authentication is on. */
+export interface FrameAuth {
+  /** Unsealed frames are refused. */
+  readonly required: boolean;
+  /** How far a sealer's clock may lie from ours; older seals are stale. */
+  readonly maxSkewSeconds: number;
+  /** The frame with its flag set and its trailer, for `to`. */
+  seal(frame: Buffer, to: number): Buffer;
+  /** A sealed frame from `from` without its trailer and flag, or why not. */
+  open(sealed: Buffer, from: number): FrameAuthOutcome;
+}
 
 /** A reconfiguration message with the channel's sequence number, or the channel's own acknowledgement of one. */
 export type ControlFrame =
@@ -138,9 +159,11 @@ export const DECODE_ERRORS = [
 ] as const;
 export type DecodeError = (typeof DECODE_ERRORS)[number];
 
-export type DecodeResult =
+export type FrameDecodeResult =
   | { ok: true; frame: ControlFrame }
   | { ok: false; reason: DecodeError; /** The header's type, when the header got that far. */ type?: FrameTypeName };
+/** A frame of a datagram: decoded, or refused by the codec or by authentication. */
+export type DecodeResult = FrameDecodeResult | { ok: false; reason: FrameAuthFailure; type?: FrameTypeName };
 
 const isUint = (value: unknown, bits: 8 | 16 | 32): value is number =>
   typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < 2 ** bits;
@@ -351,15 +374,17 @@ function writeBody(w: Writer, message: ReconfigMessage): void {
 
 /**
  * The frames of one datagram, back to back (a sender puts what it has for a peer at once into one datagram): each
- * decoded in order; a frame that is not one ends the datagram, with its reason as the last result.
+ * decoded in order; a frame that is not one ends the datagram, with its reason as the last result. With `auth`, a
+ * sealed frame is opened before it is decoded (one that does not open ends the datagram too), and an unsealed one
+ * is refused when auth requires seals; without it, a sealed frame has an unsupported flag.
  */
-export function decodeDatagram(bytes: Buffer): DecodeResult[] {
+export function decodeDatagram(bytes: Buffer, auth?: { from: number; auth: FrameAuth }): DecodeResult[] {
   if (!Buffer.isBuffer(bytes)) return [{ ok: false, reason: 'truncated' }];
   const results: DecodeResult[] = [];
   let at = 0;
   do {
     const length = declaredFrameLength(bytes, at);
-    const result = decodeFrame(length === undefined ? bytes.subarray(at) : bytes.subarray(at, at + length));
+    const result = decodeOne(length === undefined ? bytes.subarray(at) : bytes.subarray(at, at + length), auth);
     results.push(result);
     if (!result.ok || length === undefined) break;
     at += length;
@@ -367,19 +392,32 @@ export function decodeDatagram(bytes: Buffer): DecodeResult[] {
   return results;
 }
 
+function decodeOne(bytes: Buffer, auth: { from: number; auth: FrameAuth } | undefined): DecodeResult {
+  const header = bytes.length >= CONTROL_HEADER_BYTES && bytes.readUInt32BE(0) === CONTROL_MAGIC;
+  if (!auth || !header) return decodeFrame(bytes);
+  const type = TYPE_BY_CODE.get(bytes[5]!);
+  const typed = type === undefined ? {} : { type };
+  if ((bytes[6]! & CONTROL_FLAG_AUTHENTICATED) === 0) {
+    return auth.auth.required ? { ok: false, reason: 'unsealed', ...typed } : decodeFrame(bytes);
+  }
+  const opened = auth.auth.open(bytes, auth.from);
+  return opened.ok ? decodeFrame(opened.frame) : { ok: false, reason: opened.reason, ...typed };
+}
+
 /** The length the frame starting at `at` declares, when its header is one and its bytes are all there. */
 function declaredFrameLength(bytes: Buffer, at: number): number | undefined {
   if (bytes.length - at < CONTROL_HEADER_BYTES || bytes.readUInt32BE(at) !== CONTROL_MAGIC) return undefined;
   const type = TYPE_BY_CODE.get(bytes[at + 5]!);
   if (type === undefined || bytes[at + 7] !== BODY_BYTES[type]) return undefined;
+  const trailer = (bytes[at + 6]! & CONTROL_FLAG_AUTHENTICATED) !== 0 ? CONTROL_AUTH_TRAILER_BYTES : 0;
   const fixed = CONTROL_HEADER_BYTES + BODY_BYTES[type];
-  if (type !== 'stateChunk') return fixed;
+  if (type !== 'stateChunk') return fixed + trailer;
   if (at + fixed > bytes.length) return undefined;
-  return fixed + bytes.readUInt16BE(at + fixed - 2);
+  return fixed + bytes.readUInt16BE(at + fixed - 2) + trailer;
 }
 
 /** Strict decoding: the whole buffer is one frame, or the first reason it is not (never a throw). */
-export function decodeFrame(bytes: Buffer): DecodeResult {
+export function decodeFrame(bytes: Buffer): FrameDecodeResult {
   if (!Buffer.isBuffer(bytes) || bytes.length < 4) return { ok: false, reason: 'truncated' };
   if (bytes.readUInt32BE(0) !== CONTROL_MAGIC) return { ok: false, reason: 'bad_magic' };
   if (bytes.length < CONTROL_HEADER_BYTES) return { ok: false, reason: 'truncated' };

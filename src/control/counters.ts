@@ -1,9 +1,11 @@
 // What the control channel counts, by frame type: labels stay bounded (a type, an outcome, a reason; never an
 // address). `unknown` is the type of a datagram rejected before its type could be read.
-import { DECODE_ERRORS, FRAME_TYPE_NAMES, type FrameTypeName } from './codec';
+import { DECODE_ERRORS, FRAME_AUTH_FAILURES, FRAME_TYPE_NAMES, type FrameTypeName } from './codec';
 
 export const REJECT_REASONS = [
   ...DECODE_ERRORS,
+  ...FRAME_AUTH_FAILURES, // sealed frames that did not open, and unsealed ones where seals are required
+  'rate_limited', // a datagram over its peer's allowance, refused unread
   'stale_epoch', // from an earlier incarnation of the peer's channel, or an ack for an earlier one of ours
   'stale_seq', // older than the duplicate window
   'unexpected_ack', // an ack for nothing outstanding (already acked, given up, or never sent)

@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import { CONTROL_PAYLOAD_MAX, type ControlPacketEvent, type TransmitSpec } from '../native/events';
 import type { ReconfigMessage } from '../reconfig/messages';
 import { ControlChannel, type Acknowledgement, type ChannelOutput, type Delivery, type DeliveryFailure, type SendResult } from './channel';
+import type { FrameAuth } from './codec';
 import type { ControlCountersSnapshot } from './counters';
 import type { RetryPolicy } from './retry-policy';
 
@@ -44,6 +45,10 @@ export interface LinkOptions {
 export interface CreateLinkOptions extends LinkOptions {
   /** dysco.controlRetry */
   retry: RetryPolicy;
+  /** Sealed frames (security section); absent: unsealed. */
+  auth?: FrameAuth;
+  /** dysco.controlRateLimit */
+  rateLimit?: { perSecond: number; burst: number };
   /** A random 32-bit unsigned integer per call (the epoch and the first sequence number); crypto by default. */
   randomUint32?: () => number;
 }
@@ -79,7 +84,13 @@ export class DatapathLink {
   /** A link with a fresh channel: random epoch and first sequence number, the configured retry policy. */
   static create(port: ControlPort, options: CreateLinkOptions): DatapathLink {
     const random = options.randomUint32 ?? (() => randomInt(0, 2 ** 32 - 1));
-    const channel = new ControlChannel({ epoch: random(), initialSeq: random(), retry: options.retry });
+    const channel = new ControlChannel({
+      epoch: random(),
+      initialSeq: random(),
+      retry: options.retry,
+      ...(options.auth && { auth: options.auth }),
+      ...(options.rateLimit && { rateLimit: options.rateLimit }),
+    });
     return new DatapathLink(port, channel, options);
   }
 

@@ -55,8 +55,8 @@ const SRC_FOLDER_IMPORTS: Readonly<Record<string, readonly string[]>> = {
   native: ['protocol'],
   datapath: ['native', 'log'],
   policy: ['log', 'net', 'protocol'],
-  // keys and the list-authentication settings: prefixes and port ranges as policies write them, the addon's shape (type-only)
-  security: ['native', 'net', 'policy'],
+  // keys, list and frame authentication: prefixes and ports as policies write them, the addon's and the channel's shapes
+  security: ['control', 'native', 'net', 'policy'],
   // the channel between agents: the message vocabulary, and the datapath's event and transmit types (type-only)
   control: ['reconfig', 'native'],
   // reconfig: the outcome and rejection reasons that label the reconfiguration series
