@@ -26,6 +26,7 @@ export const PIPELINE_TARGETS = {
   setupsPerSecond: 1_000_000, // at least
   authSetupRatio: 0.5, // at least: setups/s with signed lists / without, initiator and middlebox alike
   authDataRatio: 1.05, // at most: data cycles/packet with authentication installed / without (noise only)
+  floodDataRate: 0.9, // at least: established packets/cycle during a SYN flood / unloaded (the flood's own SYNs apart)
   bytesPerSession: 128, // at most
 } as const;
 
@@ -93,6 +94,8 @@ export interface PipelineFigures {
   middlebox_setups_per_second: number;
   middlebox_setups_per_second_auth: number;
   cycles_per_packet_10k_auth: number;
+  cycles_per_packet_10k_flood: number;
+  flood_cycles_per_syn: number;
   bytes_per_session: number;
 }
 
@@ -104,6 +107,14 @@ export interface TargetCheck {
 }
 
 const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('en-US');
+
+/**
+ * The largest SYN flood (per second) one lcore busy with data at full rate can take while its established rate stays
+ * at 0.9x unloaded: the flood's cycles come out of the data's, so (1 - F * c_syn / hz) * c_data / c_data_flood >= 0.9.
+ */
+export function floodBudget(f: PipelineFigures, tscHz: number): number {
+  return Math.max(0, (tscHz / f.flood_cycles_per_syn) * (1 - (0.9 * f.cycles_per_packet_10k_flood) / f.cycles_per_packet_10k));
+}
 
 export function checkTargets(f: PipelineFigures): TargetCheck[] {
   const ratio = f.cycles_per_packet_10k / f.baseline_cycles_per_packet;
@@ -150,6 +161,12 @@ export function checkTargets(f: PipelineFigures): TargetCheck[] {
       measured: `${f.cycles_per_packet_10k_auth.toFixed(1)} / ${f.cycles_per_packet_10k.toFixed(1)} = ${(f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k).toFixed(2)}x`,
       target: `<= ${t.authDataRatio}x`,
       ok: f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k <= t.authDataRatio,
+    },
+    {
+      figure: 'established rate during a SYN flood / unloaded, 10K (1 signed SYN per 16 packets)',
+      measured: `${f.cycles_per_packet_10k.toFixed(1)} / ${f.cycles_per_packet_10k_flood.toFixed(1)} = ${(f.cycles_per_packet_10k / f.cycles_per_packet_10k_flood).toFixed(2)}x`,
+      target: `>= ${t.floodDataRate}x`,
+      ok: f.cycles_per_packet_10k / f.cycles_per_packet_10k_flood >= t.floodDataRate,
     },
     {
       figure: 'table bytes/session (1M live, sized for 1M)',
@@ -243,6 +260,8 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     middlebox_setups_per_second: numberOf(native, 'middlebox_setups_per_second'),
     middlebox_setups_per_second_auth: numberOf(native, 'middlebox_setups_per_second_auth'),
     cycles_per_packet_10k_auth: numberOf(native, 'cycles_per_packet_10k_auth'),
+    cycles_per_packet_10k_flood: numberOf(native, 'cycles_per_packet_10k_flood'),
+    flood_cycles_per_syn: numberOf(native, 'flood_cycles_per_syn'),
     bytes_per_session: numberOf(native, 'bytes_per_live_session_1m'),
   };
   const checks = checkTargets(figures);
@@ -260,6 +279,8 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
         ['cycles/packet samples, 10K', (native.samples.pipeline_cycles_10k ?? []).map((v) => v.toFixed(0)).join(' ')],
         ['cycles/packet samples, 1M', (native.samples.pipeline_cycles_1m ?? []).map((v) => v.toFixed(0)).join(' ')],
         ['table bytes / capacity at 10K (max_sessions 10000)', numberOf(native, 'bytes_per_capacity_10k').toFixed(1)],
+        ['flood: cycles per signed SYN (verify, set up, reclaim the oldest half-open)', figures.flood_cycles_per_syn.toFixed(0)],
+        ['flood: SYN/s one lcore absorbs with its data path saturated and kept at 0.9x', Math.round(floodBudget(figures, numberOf(native, 'tsc_hz'))).toLocaleString('en-US')],
         ['table MiB at 1M', (numberOf(native, 'memory_bytes_1m') / 2 ** 20).toFixed(1)],
         ['TSC GHz (all cycles above are TSC cycles)', (numberOf(native, 'tsc_hz') / 1e9).toFixed(3)],
         ['core cycles per TSC cycle (dependent adds)', numberOf(native, 'core_cycles_per_tsc_cycle').toFixed(2)],
@@ -272,6 +293,8 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     ...figures,
     ratio_10k: round(figures.cycles_per_packet_10k / figures.baseline_cycles_per_packet, 2),
     setup_auth_ratio: round(figures.setups_per_second_auth / figures.setups_per_second, 2),
+    flood_rate_ratio: round(figures.cycles_per_packet_10k / figures.cycles_per_packet_10k_flood, 2),
+    flood_syns_per_second_at_0_9: Math.round(floodBudget(figures, numberOf(native, 'tsc_hz'))),
     middlebox_setup_auth_ratio: round(figures.middlebox_setups_per_second_auth / figures.middlebox_setups_per_second, 2),
     pass: checks.every((c) => c.ok),
   };

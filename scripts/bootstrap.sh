@@ -11,7 +11,7 @@ packages=(
   dpdk libdpdk-dev pkg-config build-essential python3 libnetfilter-conntrack-dev libmnl-dev
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
   valgrind iptables conntrack nginx-light haproxy
-  spin libnetfilter-queue-dev
+  spin libnetfilter-queue-dev clang libclang-rt-14-dev
 )
 
 missing=()

@@ -1,4 +1,4 @@
-// Runs every test tier (unit, native, dpdk, netns) in one node:test run so CI reads one summary.
+// Runs every test tier (unit, native, dpdk, netns, fuzz) in one node:test run so CI reads one summary.
 // Tiers that need root or DPDK skip themselves with the reason. Files run one at a time: the dpdk
 // and netns tiers share two cores and must not compete for them.
 import { spawnSync } from 'node:child_process';
@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'native', 'dpdk', 'netns'];
+const tiers = process.argv.slice(2).length ? process.argv.slice(2) : ['unit', 'native', 'dpdk', 'netns', 'fuzz'];
 const files = tiers.flatMap((tier) => {
   const dir = join(root, 'dist', 'test', tier);
   if (!existsSync(dir)) throw new Error(`no compiled tests for tier "${tier}" in ${dir}`);

@@ -16,6 +16,10 @@
 //                 again): middlebox set-ups per second, plain and authenticated, side by side.
 //   data + auth   the steady state at 10K sessions measured again after authentication is installed: data
 //                 packets do not look at it, so the two should agree within noise.
+//   flood         the same again while a SYN flood churns the set-up pool: a burst of 32 SYNs before every 16
+//                 data bursts (one SYN per 16 data packets) from another neighbour, with validly signed lists (a
+//                 compromised peer), each set up and each reclaiming the oldest half-open session once the pool
+//                 is full. Data cycles per packet are timed apart from the flood's cycles per SYN.
 //   memory        SessionPipeline::MemoryBytes() against capacity and live sessions.
 //
 // Packets are prepared outside the timed region: each batch of 16 bursts is built once ("pristine") and
@@ -60,6 +64,8 @@ constexpr uint32_t kFrameStride = 128;    // a data frame is 118 bytes
 constexpr uint32_t kSynCapacity = 256;    // a SYN grows by its address list
 constexpr uint32_t kPayloadBytes = 64;
 constexpr uint32_t kNowMs = 1000;
+// Data bursts per flood burst (even: as many from the wire as from the host): 32 SYNs per 512 data packets.
+constexpr uint32_t kFloodEvery = 16;
 constexpr uint8_t kTcpAckPsh = dysco::kTcpAck | dysco::kTcpPsh;
 
 constexpr uint32_t kSteadySizes[] = {10000, 1000000};
@@ -583,34 +589,93 @@ extern "C" __attribute__((noinline, noclone)) void DyscoBenchTimedForwarder(Pipe
 
 namespace {
 
-bool InitMiddlebox(Middlebox& mb, uint32_t sessions) {
+// `capacity`: sessions the table holds (default: exactly `sessions`).
+bool InitMiddlebox(Middlebox& mb, uint32_t sessions, uint32_t capacity = 0) {
   dysco::PipelineConfig config;
   config.host_ip = kMiddlebox;
   config.prefix_mask = kMask24;
   config.gateway_ip = kMiddleboxGateway;
-  config.max_sessions = sessions;
+  config.max_sessions = capacity != 0 ? capacity : sessions;
   return mb.agent.pipeline.Init(config, mb.agent.counters.get(), &mb.agent.io);
 }
 
 struct SteadyResult {
   std::vector<double> pipeline_cycles;  // per packet, one per round
   std::vector<double> forwarder_cycles;
+  std::vector<double> flood_cycles;  // per flood SYN, one per round (a flood run only)
 };
 
-SteadyResult MeasureSteady(Middlebox& mb, const RunPlan& plan, uint64_t* rng) {
+// SYNs of a flood from another neighbour (10.0.1.3), each with a list for this middlebox signed with the bench's
+// key and a tuple no earlier one had.
+struct FloodBurst {
+  alignas(64) uint8_t frames[kBurst * kSynCapacity];
+  PipelinePacket packets[kBurst];
+  Verdict verdicts[kBurst];
+  uint32_t next = 0;
+  dysco::ListKeyRing ring;
+
+  FloodBurst() {
+    ring.Add(kBenchKeyId, kBenchKey);
+    ring.SetSigning(kBenchKeyId);
+  }
+
+  void Build() {
+    const uint32_t flooder = Ip(10, 0, 1, 3);
+    const uint32_t hops[2] = {kMiddlebox, kServer};
+    const uint32_t now_s = static_cast<uint32_t>(std::time(nullptr));
+    for (uint32_t j = 0; j < kBurst; ++j, ++next) {
+      const FiveTuple session = Tuple(flooder, Port(1024 + next % 60000), kServer, Port(1000 + next / 60000 % 4000));
+      const FiveTuple sub = Tuple(flooder, Port(61000 + next % 4000), kMiddlebox, Port(61000 + next / 4000 % 4000));
+      uint8_t list[dysco::kMaxSignedAddressListSize];
+      size_t size = dysco::EncodeAddressList(session, hops, 2, list, sizeof list);
+      uint8_t carrier[dysco::kListCarrierBytes];
+      std::memcpy(carrier, &sub.src_ip, 4);
+      std::memcpy(carrier + 4, &sub.dst_ip, 4);
+      std::memcpy(carrier + 8, &sub.src_port, 2);
+      std::memcpy(carrier + 10, &sub.dst_port, 2);
+      size = dysco::SignAddressList(list, size, sizeof list, ring, now_s, carrier);
+      uint8_t* f = frames + j * kSynCapacity;
+      const uint32_t length = BuildTcp(f, kMiddleboxMac, kMiddleboxGatewayMac, sub, dysco::kTcpSyn, kSynOptions,
+                                       sizeof kSynOptions, list, static_cast<uint32_t>(size));
+      packets[j] = PipelinePacket{f, length, kSynCapacity, &packets[j]};
+    }
+  }
+};
+
+SteadyResult MeasureSteady(Middlebox& mb, const RunPlan& plan, uint64_t* rng, bool flood = false) {
   auto batch = std::make_unique<Batch>();
+  auto syns = std::make_unique<FloodBurst>();
   const uint32_t batches = plan.steady_packets / kBatchPackets;
   SteadyResult result;
   for (uint32_t round = 0; round <= plan.steady_rounds; ++round) {  // round 0 warms up
     uint64_t pipeline_cycles = 0;
     uint64_t forwarder_cycles = 0;
+    uint64_t flood_cycles = 0;
     for (uint32_t k = 0; k < batches; ++k) {
       batch->Build(mb, rng);
       batch->Reset();
-      uint64_t t0 = Tsc();
-      DyscoBenchTimedPipeline(&mb.agent.pipeline, batch->packets, batch->verdicts, kBurstsPerBatch);
-      uint64_t t1 = Tsc();
-      pipeline_cycles += t1 - t0;
+      uint64_t t0, t1;
+      if (flood) {
+        // A flood burst before every kFloodEvery data bursts, the data timed with the flood's work in the caches
+        // between.
+        for (uint32_t b = 0; b < kBurstsPerBatch; b += kFloodEvery) {
+          syns->Build();
+          t0 = Tsc();
+          mb.agent.pipeline.FromWire(syns->packets, kBurst, kNowMs, syns->verdicts);
+          t1 = Tsc();
+          flood_cycles += t1 - t0;
+          for (uint32_t j = 0; j < kBurst; ++j) Check(syns->verdicts[j] == Verdict::kToHost, "a flood SYN is set up");
+          t0 = Tsc();
+          DyscoBenchTimedPipeline(&mb.agent.pipeline, batch->packets + b * kBurst, batch->verdicts + b * kBurst, kFloodEvery);
+          t1 = Tsc();
+          pipeline_cycles += t1 - t0;
+        }
+      } else {
+        t0 = Tsc();
+        DyscoBenchTimedPipeline(&mb.agent.pipeline, batch->packets, batch->verdicts, kBurstsPerBatch);
+        t1 = Tsc();
+        pipeline_cycles += t1 - t0;
+      }
       Check(batch->VerdictsAsExpected(), "steady-state verdicts");
       batch->Reset();
       t0 = Tsc();
@@ -623,6 +688,7 @@ SteadyResult MeasureSteady(Middlebox& mb, const RunPlan& plan, uint64_t* rng) {
     const double packets = static_cast<double>(batches) * kBatchPackets;
     result.pipeline_cycles.push_back(static_cast<double>(pipeline_cycles) / packets);
     result.forwarder_cycles.push_back(static_cast<double>(forwarder_cycles) / packets);
+    if (flood) result.flood_cycles.push_back(static_cast<double>(flood_cycles) / (packets / kFloodEvery));
   }
   Check(TotalDrops(*mb.agent.counters) == 0, "no drops in steady state");
   return result;
@@ -857,6 +923,23 @@ int main(int argc, char** argv) {
       std::fflush(stdout);
       std::fprintf(stderr, "pipeline_bench: 10k with authentication installed: pipeline %.1f cycles/packet\n",
                    Median(with_auth.pipeline_cycles));
+      // The flood needs room beside the established sessions: a table of 10K + the set-up pool's 16K.
+      auto flooded = std::make_unique<Middlebox>();
+      const dysco::PipelineConfig defaults;
+      if (!InitMiddlebox(*flooded, n, n + defaults.max_setups)) Fail("flooded middlebox Init");
+      Populate(*flooded, n);
+      flooded->agent.pipeline.ReplaceListAuth(BenchListAuth());
+      const SteadyResult flood = MeasureSteady(*flooded, plan, &rng, true);
+      Check(flooded->agent.pipeline.counters().established.Read() == n && flooded->agent.pipeline.active_sessions() ==
+                n + defaults.max_setups, "the flood filled the set-up pool and pushed out no established session");
+      Check(flooded->agent.pipeline.counters().setups_reclaimed.Read() > 0, "the flood's SYNs reclaimed half-open sessions");
+      PrintSamples("pipeline_cycles_10k_flood", flood.pipeline_cycles);
+      PrintSamples("flood_cycles_per_syn", flood.flood_cycles);
+      std::printf("RESULT cycles_per_packet_10k_flood %.2f\n", Median(flood.pipeline_cycles));
+      std::printf("RESULT flood_cycles_per_syn %.2f\n", Median(flood.flood_cycles));
+      std::fflush(stdout);
+      std::fprintf(stderr, "pipeline_bench: 10k under a SYN flood: data %.1f cycles/packet, flood %.1f cycles/SYN\n",
+                   Median(flood.pipeline_cycles), Median(flood.flood_cycles));
     }
   }
 

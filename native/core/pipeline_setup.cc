@@ -61,6 +61,24 @@ Verdict SessionPipeline::HostMiss(PipelinePacket& packet, const PacketLayout& la
   return Initiate(packet, layout, key, *rule, now);
 }
 
+// Room for one more half-open session: when the table or the set-up slots are all taken, the oldest half-open
+// session gives way (and ends), so that a SYN flood churns half-open sessions and never touches established ones.
+// Slots that established sessions hold for a new path (an anchor's) are passed over.
+void SessionPipeline::MakeRoomForSetup() {
+  if (!table_.full() && !table_.setups_full()) return;
+  constexpr int kOldestLooked = 16;
+  uint32_t victim = table_.OldestSetupOwner();
+  for (int looked = 0; victim != UINT32_MAX && looked < kOldestLooked; ++looked) {
+    const SessionState state = table_.at(victim).state;
+    if ((state == SessionState::kPending || state == SessionState::kSynSent) && table_.SecondPathOf(victim) == nullptr) {
+      stats_.setups_reclaimed.Add(1);
+      EndSession(victim, TeardownCause::kReclaimed);
+      return;
+    }
+    victim = table_.NewerSetupOwner(victim);
+  }
+}
+
 bool SessionPipeline::SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple,
                                 const FiveTuple& subsession) {
   // Right: `subsession` leaves toward the right neighbour. Left: it arrived from the left neighbour.
@@ -84,6 +102,7 @@ Verdict SessionPipeline::Initiate(PipelinePacket& packet, const PacketLayout& la
                                   const PolicyRule& rule, uint32_t now) {
   uint32_t hops[kMaxChainHops + 1];
   const uint8_t count = AddressListFor(rule, key.dst_ip, hops);
+  MakeRoomForSetup();
   uint32_t index;
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
@@ -142,6 +161,7 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
   if (list.new_path) {
     if (!MakeWayForNewPath(list.session)) return DropWith(DropReason::NEW_PATH_THROUGH_OLD_PATH);
   }
+  MakeRoomForSetup();
   uint32_t index;
   Session* session = table_.Allocate(&index);
   if (session == nullptr) return DropWith(DropReason::TABLE_FULL);
@@ -154,8 +174,9 @@ Verdict SessionPipeline::Accept(PipelinePacket& packet, const PacketLayout& layo
     table_.Free(index);
     return DropWith(DropReason::MAC_TABLE_FULL);
   }
-  if (!last_hop && !table_.StoreSetup(index, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1),
-                                      list.new_path ? &list.nonce : nullptr)) {
+  // A responder keeps no hops but holds a slot too: every half-open session counts against max_setups.
+  if (!table_.StoreSetup(index, list.hops + 1, static_cast<uint8_t>(list.hop_count - 1),
+                         list.new_path && !last_hop ? &list.nonce : nullptr)) {
     table_.Free(index);
     return DropWith(DropReason::SETUP_POOL_FULL);
   }

@@ -110,7 +110,7 @@ void SessionPipeline::EndSession(uint32_t index, TeardownCause cause) {
     stats_.teardowns[static_cast<int>(cause)].Add(1);
     PostSessionEvent(EventType::kSessionEnded, index, cause);
   }
-  if (cause == TeardownCause::kIdle) {
+  if (cause == TeardownCause::kIdle || cause == TeardownCause::kReclaimed) {
     table_.Free(index);
     return;
   }

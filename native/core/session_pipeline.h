@@ -184,6 +184,7 @@ class SessionPipeline {
                           bool by_tag, uint32_t now);
   Verdict SendSyn(uint32_t index, PipelinePacket& packet, const PacketLayout& layout, uint32_t now);
   bool SetUpSide(uint32_t index, TranslationKind out_kind, const FiveTuple& session_tuple, const FiveTuple& subsession);
+  void MakeRoomForSetup();
   bool ListAdmitted(const PipelinePacket& packet, const PacketLayout& layout, const AddressList& list, uint64_t* tag,
                     DropReason* refused);
   void RememberList(const AddressList& list, uint64_t tag);

@@ -42,6 +42,8 @@ bool SessionTable::Init(uint32_t max_sessions, uint32_t max_setups, uint32_t max
   }
   free_head_ = 0;
   setups_.assign(max_setups, SetupState{});
+  setup_links_.assign(max_setups, SetupLink{UINT32_MAX, kNoSlot, kNoSlot});
+  oldest_setup_ = newest_setup_ = kNoSlot;
   free_setups_.resize(max_setups);
   for (uint32_t i = 0; i < max_setups; ++i) free_setups_[i] = static_cast<uint16_t>(max_setups - 1 - i);
   second_paths_.assign(max_second_paths, SecondPath{});
@@ -199,6 +201,10 @@ bool SessionTable::StoreSetup(uint32_t index, const uint32_t* hops, uint8_t coun
     slot = free_setups_.back();
     free_setups_.pop_back();
     setups_[slot].tag = 0;
+    setup_links_[slot] = SetupLink{index, newest_setup_, kNoSlot};
+    if (newest_setup_ != kNoSlot) setup_links_[newest_setup_].newer = slot;
+    newest_setup_ = slot;
+    if (oldest_setup_ == kNoSlot) oldest_setup_ = slot;
   }
   SetupState& state = setups_[slot];
   state.count = count;
@@ -216,6 +222,10 @@ const SetupState* SessionTable::SetupOf(uint32_t index) const {
 void SessionTable::ReleaseSetup(uint32_t index) {
   uint16_t& slot = cold_[index].setup;
   if (slot == kNoSlot) return;
+  const SetupLink link = setup_links_[slot];
+  (link.older != kNoSlot ? setup_links_[link.older].newer : oldest_setup_) = link.newer;
+  (link.newer != kNoSlot ? setup_links_[link.newer].older : newest_setup_) = link.older;
+  setup_links_[slot] = SetupLink{UINT32_MAX, kNoSlot, kNoSlot};
   free_setups_.push_back(slot);
   slot = kNoSlot;
 }
@@ -278,7 +288,7 @@ bool SessionTable::SetNextHop(Session& session, int side, const uint8_t* mac) {
 
 size_t SessionTable::MemoryBytes() const {
   return size_t{capacity_} * (sizeof(Session) + sizeof(SessionCold)) + setups_.capacity() * sizeof(SetupState) +
-         free_setups_.capacity() * sizeof(uint16_t) +
+         free_setups_.capacity() * sizeof(uint16_t) + setup_links_.capacity() * sizeof(SetupLink) +
          second_paths_.capacity() * (sizeof(SecondPath) + sizeof(uint16_t) + sizeof(uint32_t)) + inbound_.MemoryBytes() + outbound_.MemoryBytes() +
          MacTable::MemoryBytes();
 }

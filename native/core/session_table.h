@@ -112,10 +112,22 @@ class SessionTable {
   uint32_t SecondPathOwner(uint32_t slot) const { return second_path_owner_[slot]; }
   uint32_t second_paths_in_use() const { return static_cast<uint32_t>(second_paths_.size() - free_second_paths_.size()); }
 
-  // Set-up state of sessions setting up.
+  // Set-up state of sessions setting up: every session before its handshake completes holds a slot (a responder's
+  // with no hops), so that half-open sessions are bounded apart from established ones. False when none is free.
   bool StoreSetup(uint32_t index, const uint32_t* hops, uint8_t count, const uint32_t* new_path_nonce = nullptr);
   const SetupState* SetupOf(uint32_t index) const;
   void ReleaseSetup(uint32_t index);
+  // The session holding the oldest slot (the first to give way under a SYN flood), or UINT32_MAX when none is held.
+  uint32_t OldestSetupOwner() const { return oldest_setup_ == kNoSlot ? UINT32_MAX : setup_links_[oldest_setup_].owner; }
+  // The session holding the next younger slot than `owner`'s, or UINT32_MAX.
+  uint32_t NewerSetupOwner(uint32_t owner) const {
+    const uint16_t slot = cold_[owner].setup;
+    const uint16_t newer = slot == kNoSlot ? kNoSlot : setup_links_[slot].newer;
+    return newer == kNoSlot ? UINT32_MAX : setup_links_[newer].owner;
+  }
+  bool full() const { return free_head_ == UINT32_MAX; }
+  bool setups_full() const { return free_setups_.empty(); }
+  uint32_t setups_in_use() const { return static_cast<uint32_t>(setups_.size() - free_setups_.size()); }
 
   // A port pair toward `neighbour_be` that no live subsession with that neighbour uses. Both ports
   // have the parity this host owns toward that neighbour (the lower address takes even ports), so
@@ -144,6 +156,15 @@ class SessionTable {
   uint32_t free_head_ = UINT32_MAX;
   std::vector<SetupState> setups_;
   std::vector<uint16_t> free_setups_;
+  // Slots in use, oldest first (a doubly linked list by slot), with the session holding each.
+  struct SetupLink {
+    uint32_t owner;
+    uint16_t older;
+    uint16_t newer;
+  };
+  std::vector<SetupLink> setup_links_;
+  uint16_t oldest_setup_ = kNoSlot;
+  uint16_t newest_setup_ = kNoSlot;
   std::vector<SecondPath> second_paths_;
   std::vector<uint16_t> free_second_paths_;
   std::vector<uint32_t> second_path_owner_;  // by slot: the session index, UINT32_MAX when free

@@ -12,7 +12,7 @@ import type { DatapathLink, LinkTimers } from '../control/datapath-link';
 import { retrySpanMs, type RetryPolicy } from '../control/retry-policy';
 import type { Logger } from '../log/logger';
 import { formatIpv4 } from '../net/ipv4';
-import type { ReconfigMetrics } from '../metrics/reconfig-collector';
+import type { ReconfigMetrics, RefusalReason } from '../metrics/reconfig-collector';
 import { ReconfigCoordinator, type CoordinatorResult, type ReconfigOutput, type TimerRef } from '../reconfig/coordinator';
 import type { DatapathCommand, DatapathInput } from '../reconfig/datapath-io';
 import { DEFAULT_LEFT_ANCHOR_TIMING, type LeftAnchorTiming } from '../reconfig/left-anchor';
@@ -160,6 +160,8 @@ function stepDurations(steps: RunSteps, endedAt: number): Record<string, number>
 
 interface MigrationWaiter {
   session: Tuple;
+  /** The left neighbour asked to run the migration: the one agent whose migrateResult counts. */
+  asked?: number;
   sentAt: number;
   resolve: (result: MigrationResult) => void;
 }
@@ -178,9 +180,9 @@ export class ReconfigService {
   private readonly retiredState: Tuple[] = [];
   private running = false;
   private readonly listeners: { [K in ReconfigEventType]: (...args: ReconfigEventMap[K]) => void };
-  private readonly onMessage = ({ message }: { message: ReconfigMessage }) => {
+  private readonly onMessage = ({ peer, message }: { peer: number; message: ReconfigMessage }) => {
     const lookup = this.namesUnknownSession(message) ? this.registry.lookAhead(message.session) : undefined;
-    this.enqueue(() => this.receive(message, lookup));
+    this.enqueue(() => this.receive(message, peer, lookup));
   };
   private readonly onFailed = (f: { message: ReconfigMessage }) =>
     this.enqueue(() => {
@@ -293,6 +295,10 @@ export class ReconfigService {
       void this.run(() => {
         const started = this.coordinator.requestMigration(session, request.to, request.transferState);
         if (started.status === 'rejected') return this.migrated(session, { outcome: 'failed', reason: started.reason });
+        // The answer comes from the neighbour asked to run it, and from no one else.
+        const asked = started.outputs.find((o) => o.kind === 'send');
+        const waiter = this.migrations.get(key);
+        if (waiter && asked?.kind === 'send') waiter.asked = asked.to >>> 0;
         this.apply(started, 'migrate');
       });
     });
@@ -307,7 +313,9 @@ export class ReconfigService {
     waiter.resolve({ session: waiter.session, ...end, roundTripMs: this.options.now() - waiter.sentAt });
   }
 
-  private onMigrateResult(message: MigrateResult): void {
+  private onMigrateResult(message: MigrateResult, from: number): void {
+    const waiter = this.migrations.get(tupleKey(message.session));
+    if (waiter?.asked !== undefined && waiter.asked !== from >>> 0) return this.refuse(message, from, 'not_left_anchor');
     const durationMs = message.durationUs / 1000;
     if (message.outcome === 'completed') this.migrated(message.session, { outcome: 'completed', durationMs, switchedMs: message.switchedUs / 1000 });
     else this.migrated(message.session, { outcome: 'failed', reason: message.outcome, ...(message.id.nonce !== 0 && { durationMs }) });
@@ -391,22 +399,33 @@ export class ReconfigService {
     });
   }
 
-  private async receive(message: ReconfigMessage, lookup?: () => Promise<unknown>): Promise<void> {
+  private async receive(message: ReconfigMessage, from: number, lookup?: () => Promise<unknown>): Promise<void> {
     // State and results addressed to this agent concern no session of its own (yet, or any more).
     switch (message?.type) {
       case 'stateChunk':
-        return this.mover.receiveChunk(message);
+        return this.mover.receiveChunk(message, from);
       case 'dropState':
-        return this.mover.drop(message);
+      case 'expectState':
+        // Only the left anchor of the run a message names may announce its state or call it off.
+        if (from >>> 0 !== message.id.leftAnchor >>> 0) return this.refuse(message, from, 'not_left_anchor');
+        return message.type === 'dropState' ? this.mover.drop(message) : this.mover.expect(message);
       case 'migrateResult':
-        return this.onMigrateResult(message);
+        return this.onMigrateResult(message, from);
       default:
         break;
     }
     if (message?.type === 'ackLock') this.step(message.id, 'lockedAt');
     if (message?.type === 'stateResult' && message.result === 'ok') this.step(message.id, 'stateAt');
     if (message?.session && !this.coordinator.knows(message.session)) await (lookup ?? this.registry.lookAhead(message.session))();
-    this.apply(this.coordinator.receive(message), message?.type);
+    const result = this.coordinator.receive(message, from);
+    if (result.status === 'rejected' && result.reason === 'not_on_path') return this.refuse(message, from, 'not_on_path');
+    this.apply(result, message?.type);
+  }
+
+  /** A message refused for its sender: logged and counted, nothing else. */
+  private refuse(message: ReconfigMessage, from: number, reason: RefusalReason): void {
+    this.options.metrics?.refused(message.type, reason);
+    this.options.log?.warn({ type: message.type, from: formatIpv4(from), session: message.session, reason }, 'reconfiguration message refused for its sender');
   }
 
   private onNewPath(event: NewPathEvent, entry: RegisteredSession): void {

@@ -3,10 +3,14 @@
 // host it puts the chunks back together, imports, and tells the left anchor how it went (stateResult). A dropState
 // from the left anchor undoes an import its canceled reconfiguration made. Requests that arrive together go to the
 // adapter as one batch: a bulk migration's hundreds of sessions take one netlink conversation per side, not one each.
+//
+// The new instance imports only state that the run's left anchor announced to it (expectState), from the host it
+// named: chunks from anyone else are refused, and a session's state complete before its announcement waits for it
+// (docs/security.md).
 import { STATE_BLOB_MAX_BYTES, STATE_CHUNK_BYTES } from '../control/codec';
 import type { Logger } from '../log/logger';
 import type { ReconfigMetrics, StateSide } from '../metrics/reconfig-collector';
-import type { DropState, ReconfigId, ReconfigMessage, StateChunk, StateTransferFailure, Tuple } from '../reconfig/messages';
+import type { DropState, ExpectState, ReconfigId, ReconfigMessage, StateChunk, StateTransferFailure, Tuple } from '../reconfig/messages';
 import { sameTuple, tupleKey } from '../reconfig/tuples';
 import type { StateAdapter, StateBlob } from '../state/state-adapter';
 
@@ -36,9 +40,17 @@ interface Assembly {
   id: ReconfigId;
   session: Tuple;
   tuple: Tuple;
+  /** The host the first part came from: every part must. */
+  from: number;
   parts: (Buffer | undefined)[];
   arrived: number;
   startedAt: number;
+}
+
+/** A state move the left anchor announced: from which host, since when. */
+interface Expectation {
+  from: number;
+  at: number;
 }
 
 interface Imported {
@@ -72,6 +84,9 @@ export class StateMover {
   private imports: { assembly: Assembly; blob: StateBlob }[] = [];
   private flushing: { export: boolean; import: boolean } = { export: false, import: false };
   private readonly assemblies = new Map<string, Assembly>();
+  private readonly expected = new Map<string, Expectation>();
+  /** Whole states that wait for their announcement. */
+  private readonly unannounced = new Map<string, { assembly: Assembly; blob: StateBlob }>();
   private readonly imported = new Map<string, Imported>();
   private readonly dropped = new Set<string>();
   private readonly undelivered = new Set<string>();
@@ -86,18 +101,45 @@ export class StateMover {
     this.schedule('export');
   }
 
-  /** New instance: one part of a session's state. The whole of it is imported once every part is in. */
-  receiveChunk(chunk: StateChunk): void {
-    const key = runKey(chunk.id, chunk.session);
+  /** New instance: the left anchor of `message.id` (the caller checked `from`) announces a state move from `message.from`. */
+  expect(message: ExpectState): void {
+    const key = runKey(message.id, message.session);
     if (this.dropped.has(key) || this.imported.has(key)) return;
+    this.expire();
+    if (this.expected.size >= MAX_ASSEMBLIES) return this.answer(message.id, message.session, 'failed', 'import');
+    this.expected.set(key, { from: message.from >>> 0, at: this.options.now() });
+    const waiting = this.unannounced.get(key);
+    if (!waiting) return;
+    this.unannounced.delete(key);
+    if (waiting.assembly.from !== message.from >>> 0) return this.refuse(waiting.assembly, 'not_expected');
+    this.imports.push(waiting);
+    this.schedule('import');
+  }
+
+  /** New instance: one part of a session's state from `from`. The whole of it is imported once every part is in and
+   * its move was announced. */
+  receiveChunk(chunk: StateChunk, from: number): void {
+    const key = runKey(chunk.id, chunk.session);
+    if (this.dropped.has(key) || this.imported.has(key) || this.unannounced.has(key)) return;
+    const expectation = this.expected.get(key);
+    if (expectation !== undefined && expectation.from !== from >>> 0) return this.refuseChunk(chunk, from);
     if (!this.options.adapter) return this.answer(chunk.id, chunk.session, 'no_adapter', 'import');
     let assembly = this.assemblies.get(key);
     if (!assembly) {
       this.expire();
-      if (this.assemblies.size >= MAX_ASSEMBLIES) return this.answer(chunk.id, chunk.session, 'failed', 'import');
-      assembly = { id: chunk.id, session: chunk.session, tuple: chunk.tuple, parts: new Array<Buffer | undefined>(chunk.parts), arrived: 0, startedAt: this.options.now() };
+      if (this.assemblies.size + this.unannounced.size >= MAX_ASSEMBLIES) return this.answer(chunk.id, chunk.session, 'failed', 'import');
+      assembly = {
+        id: chunk.id,
+        session: chunk.session,
+        tuple: chunk.tuple,
+        from: from >>> 0,
+        parts: new Array<Buffer | undefined>(chunk.parts),
+        arrived: 0,
+        startedAt: this.options.now(),
+      };
       this.assemblies.set(key, assembly);
     }
+    if (assembly.from !== from >>> 0) return this.refuseChunk(chunk, from);
     // Parts that disagree with the first on their count or connection are not this session's state.
     if (assembly.parts.length !== chunk.parts || !sameTuple(assembly.tuple, chunk.tuple)) {
       this.assemblies.delete(key);
@@ -110,8 +152,24 @@ export class StateMover {
     this.assemblies.delete(key);
     const bytes = Buffer.concat(assembly.parts as Buffer[]);
     if (bytes.length > STATE_BLOB_MAX_BYTES) return this.answer(chunk.id, chunk.session, 'malformed', 'import');
-    this.imports.push({ assembly, blob: { tuple: assembly.tuple, bytes } });
+    const whole = { assembly, blob: { tuple: assembly.tuple, bytes } };
+    if (expectation === undefined) {
+      this.unannounced.set(key, whole);
+      return;
+    }
+    this.imports.push(whole);
     this.schedule('import');
+  }
+
+  private refuseChunk(chunk: StateChunk, from: number): void {
+    this.options.metrics?.refused('stateChunk', 'not_expected');
+    this.options.log?.warn({ session: chunk.session, nonce: chunk.id.nonce, from }, 'state from a host its run did not announce: refused');
+  }
+
+  /** State no announcement came for: refused, counted, and nothing answered (its sender is no party of a run here). */
+  private refuse(assembly: Assembly, reason: 'not_expected'): void {
+    this.options.metrics?.refused('stateChunk', reason);
+    this.options.log?.warn({ session: assembly.session, nonce: assembly.id.nonce, from: assembly.from }, 'state no left anchor announced: refused');
   }
 
   /** Old instance: the channel gave up on a chunk (the new instance's host is unreachable); told once per run. */
@@ -129,6 +187,8 @@ export class StateMover {
     this.dropped.add(key);
     if (this.dropped.size > DROPPED_KEPT) this.dropped.delete(this.dropped.values().next().value!);
     this.assemblies.delete(key);
+    this.expected.delete(key);
+    this.unannounced.delete(key);
     const done = this.imported.get(key);
     if (!done) return;
     this.imported.delete(key);
@@ -183,6 +243,7 @@ export class StateMover {
     batch.forEach(({ assembly }, i) => {
       const outcome = outcomes?.[i];
       const key = runKey(assembly.id, assembly.session);
+      this.expected.delete(key);
       if (outcome?.ok) {
         // Dropped while the import ran: undo it at once.
         if (this.dropped.has(key)) return void this.delete(assembly.tuple, 'dropState');
@@ -240,6 +301,12 @@ export class StateMover {
       this.assemblies.delete(key);
       this.answer(a.id, a.session, 'malformed', 'import');
     }
+    for (const [key, waiting] of this.unannounced) {
+      if (now - waiting.assembly.startedAt < assemblyTimeout) continue;
+      this.unannounced.delete(key);
+      this.refuse(waiting.assembly, 'not_expected');
+    }
+    for (const [key, e] of this.expected) if (now - e.at >= assemblyTimeout) this.expected.delete(key);
     const kept = this.options.importKeptMs ?? 120_000;
     for (const [key, entry] of this.imported) if (now - entry.at >= kept) this.imported.delete(key);
   }

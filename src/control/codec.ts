@@ -60,6 +60,7 @@ export const FRAME_TYPE_CODES: Readonly<Record<FrameTypeName, number>> = {
   stateChunk: 11,
   stateResult: 12,
   dropState: 13,
+  expectState: 14,
   ack: 0x80,
 };
 
@@ -109,6 +110,7 @@ export const MIGRATE_OUTCOME_CODES: Readonly<Record<'completed' | MigrateFailure
   unknown_subsession: 22,
   wrong_direction: 23,
   stale: 24,
+  not_on_path: 25,
 };
 
 const byCode = <K extends string>(codes: Readonly<Record<K, number>>) =>
@@ -143,6 +145,7 @@ export const BODY_BYTES: Readonly<Record<FrameTypeName, number>> = {
   stateChunk: ID_BYTES + 2 * TUPLE_BYTES + 1 + 1 + 2,
   stateResult: ID_BYTES + TUPLE_BYTES + 1,
   dropState: ID_BYTES + TUPLE_BYTES,
+  expectState: ID_BYTES + TUPLE_BYTES + ADDRESS_BYTES,
   ack: 0,
 };
 
@@ -256,6 +259,10 @@ export function messageProblem(message: ReconfigMessage): string | undefined {
     case 'dropState':
       id(message.id);
       break;
+    case 'expectState':
+      id(message.id);
+      address('from', message.from);
+      break;
     default:
       tuple('subsession', message.subsession);
       id(message.id);
@@ -344,9 +351,11 @@ function writeBody(w: Writer, message: ReconfigMessage): void {
       return;
     case 'stateResult':
     case 'dropState':
+    case 'expectState':
       w.id(message.id);
       w.tuple(message.session);
       if (message.type === 'stateResult') w.u8(STATE_RESULT_CODES[message.result]);
+      if (message.type === 'expectState') w.u32(message.from);
       return;
     default:
       break;
@@ -509,6 +518,8 @@ function readBody(r: Reader, type: ReconfigMessageType): ReconfigMessage | undef
     }
     case 'dropState':
       return { type, id: r.id(), session: r.tuple() };
+    case 'expectState':
+      return { type, id: r.id(), session: r.tuple(), from: r.u32() };
     default:
       break;
   }

@@ -24,7 +24,14 @@ export interface ReconfigMetrics {
   stateMoved(side: StateSide, outcome: 'ok' | StateTransferFailure): void;
   /** One adapter call for a batch of sessions. */
   stateBatch(side: StateSide, sessions: number, seconds: number): void;
+  /** A message refused for its sender (docs/security.md, authorisation). */
+  refused(type: string, reason: RefusalReason): void;
 }
+
+/** Why a message was refused for who sent it: not the neighbour on its subsession (nor a party of the state move),
+ * not the left anchor of the run it names, or state no left anchor announced. */
+export const REFUSAL_REASONS = ['not_on_path', 'not_left_anchor', 'not_expected'] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
 export type StateSide = 'export' | 'import';
 export const STATE_TRANSFER_OUTCOMES: readonly ('ok' | StateTransferFailure)[] = ['ok', 'not_found', 'exists', 'malformed', 'not_verified', 'failed', 'no_adapter', 'unreachable'];
@@ -82,7 +89,17 @@ export function registerReconfigMetrics(registry: Registry, twoPathSessions: () 
     buckets: [1, 4, 16, 64, 256, 1024, 4096, 16384],
     registers: [registry],
   });
+  const refusals = new Counter({
+    name: 'dysco_reconfig_refused_total',
+    help: 'Reconfiguration messages refused for their sender, by message type and reason (not_on_path, not_left_anchor, not_expected).',
+    labelNames: ['type', 'reason'],
+    registers: [registry],
+  });
+  for (const reason of REFUSAL_REASONS) refusals.inc({ type: 'requestLock', reason }, 0);
   return {
+    refused(type, reason) {
+      refusals.inc({ type, reason });
+    },
     stateMoved(side, outcome) {
       moved.inc({ side, outcome: STATE_TRANSFER_OUTCOMES.includes(outcome) ? outcome : 'failed' });
     },

@@ -53,9 +53,10 @@ export type RejectReason =
   | 'stale' // about a reconfiguration the machine is past, or never took part in
   | 'busy' // this agent already runs a reconfiguration of the session as left anchor
   | 'no_neighbour' // the operation needs a neighbour on a side the session does not have here
-  | 'invalid'; // fields that make no sense (a delta out of range, an anchor that is this agent)
+  | 'invalid' // fields that make no sense (a delta out of range, an anchor that is this agent)
+  | 'not_on_path'; // its sender is not the neighbour on the subsession it names, nor a party of the state move
 
-export const REJECT_REASONS: readonly RejectReason[] = ['unknown_session', 'unknown_subsession', 'wrong_direction', 'stale', 'busy', 'no_neighbour', 'invalid'];
+export const REJECT_REASONS: readonly RejectReason[] = ['unknown_session', 'unknown_subsession', 'wrong_direction', 'stale', 'busy', 'no_neighbour', 'invalid', 'not_on_path'];
 
 export type CoordinatorResult =
   | { status: 'handled' | 'duplicate'; outputs: ReconfigOutput[] }
@@ -252,10 +253,16 @@ export class ReconfigCoordinator {
     return ok([this.send(entry.left, { type: 'migrateRequest', session: entry.session, subsession: entry.left, rightAnchor: entry.right.dstIp, replacement: to, transferState })]);
   }
 
-  receive(message: ReconfigMessage): CoordinatorResult {
+  /**
+   * A message from `from` (the authenticated sender's address; undefined in tests of the machines alone). Only the
+   * neighbour on the subsession a message names may send it, and a stateResult only the two instances of the state
+   * move: anyone else is refused (not_on_path) before anything is looked up or answered.
+   */
+  receive(message: ReconfigMessage, from?: number): CoordinatorResult {
     if (!isTuple(message?.session)) return rejected('invalid');
-    if (message.type === 'stateResult') return this.onStateResult(message.session, message.id, message.result);
+    if (message.type === 'stateResult') return this.onStateResult(message.session, message.id, message.result, from);
     if (!('subsession' in message) || !isTuple(message.subsession)) return rejected('invalid');
+    if (from !== undefined && from >>> 0 !== message.subsession.srcIp >>> 0) return rejected('not_on_path');
     if ('id' in message && !isId(message.id)) return rejected('invalid');
     const entry = this.find(message.session);
     if (!entry) {
@@ -502,11 +509,13 @@ export class ReconfigCoordinator {
     return rejected(started.reason, [...started.outputs, refusal]);
   }
 
-  private onStateResult(session: Tuple, id: ReconfigId, result: 'ok' | StateTransferFailure): CoordinatorResult {
+  private onStateResult(session: Tuple, id: ReconfigId, result: 'ok' | StateTransferFailure, from: number | undefined): CoordinatorResult {
     if (!isId(id)) return rejected('invalid');
     const entry = this.find(session);
     if (!entry) return rejected('unknown_session');
     if (!entry.leftAnchor || !sameId(entry.leftAnchor.id, id)) return rejected('stale');
+    const move = entry.leftAnchor.params.state;
+    if (from !== undefined && (move === undefined || (from >>> 0 !== move.from && from >>> 0 !== move.to))) return rejected('not_on_path');
     return this.stepLeft(entry, (left) => left.stateResult(result));
   }
 
@@ -586,6 +595,8 @@ export class ReconfigCoordinator {
           outputs.push(this.send(entry.right!, { type: 'teardown', id, session: entry.rightName, subsession: entry.right! }));
           break;
         case 'sendMoveState':
+          // The new instance hears of the move from this anchor, so that it imports only the state announced to it.
+          outputs.push({ kind: 'send', to: params.state!.to, message: { type: 'expectState', id, session: entry.rightName, from: entry.right!.dstIp } });
           outputs.push(this.send(entry.right!, { type: 'moveState', id, session: entry.rightName, subsession: entry.right!, to: params.state!.to }));
           break;
         case 'sendDropState':

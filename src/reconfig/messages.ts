@@ -148,6 +148,17 @@ export interface DropState {
   session: Tuple;
 }
 
+/**
+ * Left anchor → new middlebox, by address, with its moveState: the state of the session (by the old instance's name
+ * for it) comes from `from` for this run. The new instance imports only state announced so (docs/security.md).
+ */
+export interface ExpectState {
+  type: 'expectState';
+  id: ReconfigId;
+  session: Tuple;
+  from: number;
+}
+
 export type ReconfigMessage =
   | RequestLock
   | AckLock
@@ -161,7 +172,8 @@ export type ReconfigMessage =
   | MoveState
   | StateChunk
   | StateResult
-  | DropState;
+  | DropState
+  | ExpectState;
 export type ReconfigMessageType = ReconfigMessage['type'];
 
 export const RECONFIG_MESSAGE_TYPES: readonly ReconfigMessageType[] = [
@@ -178,9 +190,10 @@ export const RECONFIG_MESSAGE_TYPES: readonly ReconfigMessageType[] = [
   'stateChunk',
   'stateResult',
   'dropState',
+  'expectState',
 ];
 
 /** Messages addressed to an agent by its address rather than to a neighbour along a subsession. */
-export type DirectMessage = MigrateResult | StateChunk | StateResult | DropState;
-export const DIRECT_MESSAGE_TYPES: readonly DirectMessage['type'][] = ['migrateResult', 'stateChunk', 'stateResult', 'dropState'];
+export type DirectMessage = MigrateResult | StateChunk | StateResult | DropState | ExpectState;
+export const DIRECT_MESSAGE_TYPES: readonly DirectMessage['type'][] = ['migrateResult', 'stateChunk', 'stateResult', 'dropState', 'expectState'];
 export const isDirectMessage = (m: ReconfigMessage): m is DirectMessage => (DIRECT_MESSAGE_TYPES as readonly string[]).includes(m.type);

@@ -55,4 +55,4 @@ const EVERY_FAILURE_REASON: Record<FailureReason, true> = {
 export const FAILURE_REASONS = Object.freeze(Object.keys(EVERY_FAILURE_REASON) as FailureReason[]);
 
 /** Why a session did not migrate: the run's failure, or why it could not start (a coordinator's refusal). */
-export type MigrateFailure = FailureReason | 'busy' | 'no_neighbour' | 'invalid' | 'unknown_session' | 'unknown_subsession' | 'wrong_direction' | 'stale';
+export type MigrateFailure = FailureReason | 'busy' | 'no_neighbour' | 'invalid' | 'unknown_session' | 'unknown_subsession' | 'wrong_direction' | 'stale' | 'not_on_path';

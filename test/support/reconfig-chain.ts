@@ -136,13 +136,13 @@ export class Chain {
   deliver(index = 0): CoordinatorResult {
     const [item] = this.queue.splice(index, 1);
     if (!item) throw new Error('nothing to deliver');
-    if (item.kind === 'message' && (item.message.type === 'stateChunk' || item.message.type === 'dropState' || item.message.type === 'migrateResult')) {
+    if (item.kind === 'message' && (['stateChunk', 'dropState', 'migrateResult', 'expectState'] as string[]).includes(item.message.type)) {
       const result = this.stateMover(item.to, item.message);
       this.results.push({ item, result });
       return result;
     }
     const agent = this.agent(item.to);
-    const result = item.kind === 'message' ? agent.receive(item.message) : agent.datapath(item.input);
+    const result = item.kind === 'message' ? agent.receive(item.message, item.from) : agent.datapath(item.input);
     this.results.push({ item, result });
     this.take(item.to, result.outputs);
     if (item.kind === 'datapath') item.then?.();

@@ -2,7 +2,7 @@
 // judges the targets. The native program itself runs only in `npm run bench -- pipeline`.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkTargets, parseAnnotate, parseCallgrindTotal, parseNativeOutput, type PipelineFigures } from '../../bench/pipeline';
+import { checkTargets, floodBudget, parseAnnotate, parseCallgrindTotal, parseNativeOutput, type PipelineFigures } from '../../bench/pipeline';
 
 test('parseNativeOutput reads RESULT and SAMPLES lines and ignores the rest', () => {
   const out = parseNativeOutput(
@@ -41,6 +41,8 @@ test('checkTargets applies every bound, and an unmeasured instruction count fail
     middlebox_setups_per_second: 800_000,
     middlebox_setups_per_second_auth: 400_000,
     cycles_per_packet_10k_auth: 52.5,
+    cycles_per_packet_10k_flood: 55,
+    flood_cycles_per_syn: 1500,
     bytes_per_session: 128,
   };
   assert.ok(checkTargets(good).every((c) => c.ok));
@@ -54,4 +56,7 @@ test('checkTargets applies every bound, and an unmeasured instruction count fail
   assert.equal(failing({ setups_per_second_auth: 499_999 }), 1);
   assert.equal(failing({ middlebox_setups_per_second_auth: 399_999 }), 1);
   assert.equal(failing({ cycles_per_packet_10k_auth: 52.6 }), 1);
+  assert.equal(failing({ cycles_per_packet_10k_flood: 55.6 }), 1);
+  // 50 cycles unloaded, 50 under the flood, 1500 a SYN at 3 GHz: a tenth of the lcore is 200,000 SYN/s.
+  assert.equal(Math.round(floodBudget({ ...good, cycles_per_packet_10k_flood: 50 }, 3e9)), 200_000);
 });

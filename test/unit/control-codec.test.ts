@@ -46,6 +46,7 @@ const message: fc.Arbitrary<ReconfigMessage> = fc.oneof(
     .map(({ part, parts, bytes, ...rest }): StateChunk => ({ type: 'stateChunk', ...rest, part: part % parts, parts, bytes: Buffer.from(bytes) })),
   fc.record({ type: fc.constant('stateResult' as const), id, session: tuple, result: fc.constantFrom(...(Object.keys(STATE_RESULT_CODES) as (keyof typeof STATE_RESULT_CODES)[])) }),
   fc.record({ type: fc.constant('dropState' as const), id, session: tuple }),
+  fc.record({ type: fc.constant('expectState' as const), id, session: tuple, from: address }),
 );
 const trailingBytes = (m: ReconfigMessage) => (m.type === 'stateChunk' ? m.bytes.length : 0);
 
@@ -170,8 +171,8 @@ describe('control frame rejection reasons', () => {
     for (let bit = 0; bit < 8; bit++) assert.equal(reasonOf(mutate((b) => void (b[6] = 1 << bit))), 'unsupported_flags');
   });
 
-  it('unknown_type: 0, 14, 0x7f, 0x81, 0xff', () => {
-    for (const code of [0, 14, 0x7f, 0x81, 0xff]) assert.equal(reasonOf(mutate((b) => void (b[5] = code))), 'unknown_type', `type ${code}`);
+  it('unknown_type: 0, 15, 0x7f, 0x81, 0xff', () => {
+    for (const code of [0, 15, 0x7f, 0x81, 0xff]) assert.equal(reasonOf(mutate((b) => void (b[5] = code))), 'unknown_type', `type ${code}`);
   });
 
   it('bad_length: the body length field disagrees with the type, even when the bytes are there', () => {

@@ -36,7 +36,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   completedByTag: 4,
   established: 20,
   synRetransmits: 3,
-  teardowns: { fin: 7, rst: 2, idle: 1, reconfigured: 0 },
+  teardowns: { fin: 7, rst: 2, idle: 1, reconfigured: 0, reclaimed: 0 },
   tagNoSpace: 0,
   staleTags: 5,
   rstsIgnored: 0,
@@ -58,6 +58,7 @@ const PIPELINE_STATS: NativePipelineStats = {
   listsSigned: 15,
   unsignedAccepted: 0,
   replayEvictions: 0,
+  setupsReclaimed: 0,
   activeSessions: 9,
   sessionCapacity: 65536,
   tableBytes: 123456,
@@ -83,6 +84,7 @@ const SESSION_METRICS = [
   'dysco_old_path_stragglers_total',
   'dysco_address_lists_total',
   'dysco_replay_cache_evictions_total',
+  'dysco_setups_reclaimed_total',
   'dysco_control_slots_in_use',
 ];
 

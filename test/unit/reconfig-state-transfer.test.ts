@@ -15,7 +15,7 @@ describe('state transfer in a reconfiguration', () => {
     const chain = new Chain([A, M(1), B]);
     const { id, status } = chain.start(A, B, [M(2)], true);
     assert.equal(status, 'handled');
-    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'moveState'], 'in this order, on one subsession');
+    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'expectState', 'moveState'], 'in this order: the new instance hears of the move as the old one is asked for it');
     let synTooEarly = false;
     const seen = new Set<string>();
     while (chain.queue.length) {
@@ -136,7 +136,7 @@ describe('state transfer in a reconfiguration', () => {
   test('a moveState that overtook its requestLock (a datagram lost and sent again) waits for it, and the run completes', () => {
     const chain = new Chain([A, M(1), B]);
     const { id } = chain.start(A, B, [M(2)], true);
-    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'moveState']);
+    assert.deepEqual(chain.queue.map((i) => (i.kind === 'message' ? i.message.type : i.kind)), ['requestLock', 'expectState', 'moveState']);
     chain.queue.reverse();
     chain.settle();
     assert.deepEqual(chain.outcomeOf(id), completed);
@@ -160,6 +160,23 @@ describe('state transfer in a reconfiguration', () => {
     chain.settle();
     assert.equal(typesSent(chain).includes('stateChunk'), false, 'nothing exported for the request that never came');
     assert.deepEqual(chain.outcomeOf(id), completed);
+  });
+
+  test('only the neighbour on the named subsession may send a message about it: anyone else is not_on_path, nothing answered', () => {
+    const chain = new Chain([A, M(1), B]);
+    const { id } = chain.start(A, B, [M(2)], true);
+    const [request] = chain.queue.filter((i) => i.kind === 'message' && i.message.type === 'requestLock');
+    assert.ok(request?.kind === 'message');
+    const m1 = chain.agent(M(1));
+    // The same requestLock, from an agent on no path of the session: refused before any lookup or nack.
+    const forged = m1.receive(request.message, M(7));
+    assert.deepEqual(forged, { status: 'rejected', reason: 'not_on_path', outputs: [] });
+    assert.deepEqual(m1.inspect(SESSION)?.lock?.flag, 'free', 'no lock taken');
+    // A stateResult from neither instance of the move does not step the left anchor.
+    const result = chain.agent(A).receive({ type: 'stateResult', id: id!, session: SESSION, result: 'ok' }, M(7));
+    assert.equal(result.status === 'rejected' && result.reason, 'not_on_path');
+    chain.settle();
+    assert.deepEqual(chain.outcomeOf(id), completed, 'the genuine run is unaffected');
   });
 
   test('a moveState for another request than the lock holds is refused', () => {

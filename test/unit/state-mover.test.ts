@@ -9,6 +9,8 @@ import type { ImportOutcome, StateAdapter, StateBlob } from '../../src/state/sta
 
 const L = 0x0a000001;
 const NEW = 0x0a000004;
+const OLD = 0x0a000003;
+const ROGUE = 0x0a000009;
 const S: Tuple = { srcIp: L, dstIp: 0x0a000002, srcPort: 40000, dstPort: 80 };
 const id = (nonce: number) => ({ leftAnchor: L, nonce });
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -33,11 +35,16 @@ class Store implements StateAdapter {
   }
 }
 
-function mover(adapter: StateAdapter | undefined) {
+function mover(adapter: StateAdapter | undefined, clock = { ms: 0 }) {
   const sent: { to: number; message: ReconfigMessage }[] = [];
-  const m = new StateMover({ adapter, send: (to, message) => sent.push({ to, message }), now: () => 0 });
-  return { m, sent };
+  const refused: string[] = [];
+  const metrics = { refused: (type: string, reason: string) => refused.push(`${type} ${reason}`), stateMoved: () => {}, stateBatch: () => {}, stateDeleted: () => {}, finished: () => {} };
+  const m = new StateMover({ adapter, send: (to, message) => sent.push({ to, message }), now: () => clock.ms, metrics });
+  return { m, sent, refused };
 }
+
+/** The left anchor's announcement of run `nonce`'s state from OLD. */
+const announce = (m: StateMover, nonce: number, session = S) => m.expect({ type: 'expectState', id: id(nonce), session, from: OLD });
 
 const session = (port: number): Tuple => ({ ...S, srcPort: port });
 
@@ -69,7 +76,8 @@ describe('StateMover', () => {
     const blob = { tuple: S, bytes: Buffer.from(Array.from({ length: 2 * STATE_CHUNK_BYTES + 5 }, (_, i) => i & 0xff)) };
     const chunks = chunksOf({ id: id(1), session: S, tuple: S, to: NEW }, blob);
     assert.equal(chunks.length, 3);
-    for (const chunk of [chunks[2]!, chunks[0]!, chunks[0]!, chunks[1]!]) m.receiveChunk(chunk);
+    announce(m, 1);
+    for (const chunk of [chunks[2]!, chunks[0]!, chunks[0]!, chunks[1]!]) m.receiveChunk(chunk, OLD);
     await turn();
     await turn();
     assert.deepEqual(store.calls, ['import 1']);
@@ -82,8 +90,9 @@ describe('StateMover', () => {
     const store = new Store();
     const { m, sent } = mover(store);
     const chunk: StateChunk = { type: 'stateChunk', id: id(2), session: S, tuple: S, part: 0, parts: 2, bytes: Buffer.from('a') };
-    m.receiveChunk(chunk);
-    m.receiveChunk({ ...chunk, part: 1, parts: 3 });
+    announce(m, 2);
+    m.receiveChunk(chunk, OLD);
+    m.receiveChunk({ ...chunk, part: 1, parts: 3 }, OLD);
     await turn();
     assert.deepEqual(store.calls, []);
     assert.deepEqual(sent.map((s) => s.message.type === 'stateResult' && s.message.result), ['malformed']);
@@ -93,7 +102,8 @@ describe('StateMover', () => {
     const store = new Store();
     store.importAnswer = (b) => ({ tuple: b.tuple, ok: false, reason: 'not_verified' });
     const { m, sent } = mover(store);
-    for (const c of chunksOf({ id: id(3), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('x') })) m.receiveChunk(c);
+    announce(m, 3);
+    for (const c of chunksOf({ id: id(3), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('x') })) m.receiveChunk(c, OLD);
     await turn();
     await turn();
     assert.deepEqual(store.deleted, [S]);
@@ -105,7 +115,8 @@ describe('StateMover', () => {
     const store = new Store();
     const { m } = mover(store);
     const chunks = chunksOf({ id: id(4), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('y') });
-    for (const c of chunks) m.receiveChunk(c);
+    announce(m, 4);
+    for (const c of chunks) m.receiveChunk(c, OLD);
     await turn();
     await turn();
     m.drop({ type: 'dropState', id: id(4), session: S });
@@ -113,17 +124,54 @@ describe('StateMover', () => {
     assert.deepEqual(store.deleted, [S]);
     // Another run's state dropped before its chunks came: they never import.
     m.drop({ type: 'dropState', id: id(5), session: S });
-    for (const c of chunksOf({ id: id(5), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('z') })) m.receiveChunk(c);
+    for (const c of chunksOf({ id: id(5), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('z') })) m.receiveChunk(c, OLD);
     await turn();
     await turn();
     assert.deepEqual(store.calls, ['import 1']);
+  });
+
+  test('state whole before its announcement waits for it; state from a host the run did not name is refused unread', async () => {
+    const store = new Store();
+    const { m, sent, refused } = mover(store);
+    const blob = { tuple: S, bytes: Buffer.from('early') };
+    for (const c of chunksOf({ id: id(10), session: S, tuple: S, to: NEW }, blob)) m.receiveChunk(c, OLD);
+    await turn();
+    assert.deepEqual(store.calls, [], 'not imported before the left anchor announced it');
+    announce(m, 10);
+    await turn();
+    await turn();
+    assert.deepEqual(store.calls, ['import 1']);
+    assert.deepEqual(sent.map((x) => x.message.type === 'stateResult' && x.message.result), ['ok']);
+    // Announced from OLD, sent by another host: refused, nothing imported, nothing answered.
+    announce(m, 11);
+    for (const c of chunksOf({ id: id(11), session: S, tuple: S, to: NEW }, blob)) m.receiveChunk(c, ROGUE);
+    // Unannounced, the parts of one state from two hosts: the second's are refused.
+    const two = chunksOf({ id: id(12), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.alloc(2000, 1) });
+    m.receiveChunk(two[0]!, OLD);
+    m.receiveChunk(two[1]!, ROGUE);
+    await turn();
+    await turn();
+    assert.deepEqual(store.calls, ['import 1']);
+    assert.deepEqual(refused, ['stateChunk not_expected', 'stateChunk not_expected']);
+    assert.equal(sent.length, 1);
+  });
+
+  test('state no announcement ever comes for is refused when its time runs out, and nobody is answered', async () => {
+    const store = new Store();
+    const clock = { ms: 0 };
+    const { m, sent, refused } = mover(store, clock);
+    for (const c of chunksOf({ id: id(20), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('orphan') })) m.receiveChunk(c, ROGUE);
+    clock.ms = 11_000;
+    announce(m, 21); // any later call expires what is due
+    await turn();
+    assert.deepEqual([store.calls, sent, refused], [[], [], ['stateChunk not_expected']]);
   });
 
   test('without an adapter every request is answered no_adapter; an undeliverable chunk is reported once', async () => {
     const { m, sent } = mover(undefined);
     m.exportState({ id: id(6), session: S, tuple: S, to: NEW });
     const [chunk] = chunksOf({ id: id(7), session: S, tuple: S, to: NEW }, { tuple: S, bytes: Buffer.from('w') });
-    m.receiveChunk(chunk!);
+    m.receiveChunk(chunk!, OLD);
     const store = mover(new Store());
     store.m.chunkUndelivered(chunk!);
     store.m.chunkUndelivered(chunk!);
