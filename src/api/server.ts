@@ -475,8 +475,14 @@ export async function startApiServer(options: ApiServerOptions): Promise<ApiServ
       await clearStaleSocket(options.socketPath);
       const server = createServer(handler);
       servers.push(server);
-      await listen(server, { path: options.socketPath });
-      chmodSync(options.socketPath, 0o660);
+      // Root's alone (docs/security.md): created so, with no moment when others could connect.
+      const umask = process.umask(0o177);
+      try {
+        await listen(server, { path: options.socketPath });
+      } finally {
+        process.umask(umask);
+      }
+      chmodSync(options.socketPath, 0o600);
       socketPath = options.socketPath;
     }
     if (options.port !== undefined) {

@@ -524,19 +524,25 @@ describe('set-up corner cases', () => {
     assert.equal(server.agent.drops().stale_subsession, 1);
   });
 
-  it('a full table drops new SYNs with a reason while established sessions carry on', () => {
+  it('a table full of established sessions drops new SYNs with a reason; a half-open one gives way instead', () => {
     const lab = new DyscoLab();
     const client = lab.addHost('client', 1, 'endpoint', { maxSessions: 2 });
     const server = lab.addHost('server', 4, 'endpoint');
     client.agent.installPolicies(compilePolicies([{ name: 'all', match: {}, chain: [] }]));
-    for (const port of [7001, 7002, 7003]) {
-      lab.send(client, segment(client, client.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
-    }
-    assert.equal(client.agent.stats().sessionsInitiated, 2);
-    assert.equal(client.agent.drops().table_full, 1);
-    assert.equal(server.delivered.length, 2);
+    const syn = (port: number) => lab.send(client, segment(client, client.ip, server.ip, { srcPort: port, dstPort: 80, seq: 1, flags: TCP_SYN, options: LINUX_SYN_OPTIONS }));
+    syn(7001);
+    syn(7002);
     lab.send(server, segment(server, server.ip, client.ip, { srcPort: 80, dstPort: 7001, seq: 50, ack: 2, flags: TCP_SYN | TCP_ACK }));
-    assert.equal(parseFrame(client.delivered[0]!).tcp!.dstPort, 7001, 'the established session still works');
+    assert.equal(parseFrame(client.delivered[0]!).tcp!.dstPort, 7001, '7001 established');
+    // The table is full: 7002 (half-open) gives way to 7003; then with 7001 and 7003 established, 7004 finds no room.
+    syn(7003);
+    assert.deepEqual([client.agent.stats().sessionsInitiated, client.agent.stats().setupsReclaimed, client.agent.drops().table_full ?? 0], [3, 1, 0]);
+    lab.send(server, segment(server, server.ip, client.ip, { srcPort: 80, dstPort: 7003, seq: 70, ack: 2, flags: TCP_SYN | TCP_ACK }));
+    syn(7004);
+    assert.equal(client.agent.drops().table_full, 1);
+    assert.equal(client.agent.stats().sessionsInitiated, 3);
+    lab.send(server, segment(server, server.ip, client.ip, { srcPort: 80, dstPort: 7001, seq: 51, ack: 2, flags: TCP_ACK | TCP_PSH, payload: Buffer.from('still') }));
+    assert.equal(parseFrame(client.delivered[client.delivered.length - 1]!).tcp!.dstPort, 7001, 'the established session still works');
   });
 });
 

@@ -1,6 +1,6 @@
 // The control API on a temporary Unix socket, with a real PolicyStore and sessions from a plain array.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +88,12 @@ before(async () => {
 after(async () => {
   await server?.close();
   rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the API socket', () => {
+  test("is root's alone: mode 0600, no group or other bits (docs/security.md)", () => {
+    assert.equal(statSync(socketPath).mode & 0o777, 0o600);
+  });
 });
 
 describe('GET /v1/sessions', () => {

@@ -22,6 +22,8 @@ describe('dysco testbed options', () => {
       options: { persistent: true, dysco: true },
     });
     assert.throws(() => parseUpArgs({ topology: 'pair', metricsPort: 70000 }), UserError);
+    assert.deepEqual(parseUpArgs({ topology: 'chain-1', dysco: true, signedLists: true }).options, { persistent: true, dysco: true, signedLists: true });
+    assert.throws(() => parseUpArgs({ topology: 'chain-1', signedLists: true }), /--signed-lists needs --dysco/);
     assert.throws(() => parseUpArgs({ topology: 'pair', readyTimeoutMs: -1 }), /--ready-timeout-ms/);
     assert.deepEqual(parseUpArgs({ topology: 'chain-2', dysco: true, controlPort: 0 }).options, { persistent: true, dysco: true, controlPort: 0 });
     assert.throws(() => parseUpArgs({ topology: 'pair', controlPort: 70000 }), /--control-port/);

@@ -26,6 +26,7 @@ function requireRoot(): void {
 export function describeTestbed(tb: Testbed, agentsStarted: boolean): string {
   const lines: string[] = [];
   lines.push(`testbed ${tb.runId} (${tb.topology.name}) is up; remove it with: dysco testbed down ${tb.runId}`);
+  if (tb.keyFile) lines.push(`  key ring: ${tb.keyFile} (rewrite it and kill -HUP the agents to rotate)`);
   const width = Math.max(...tb.hosts.map((h) => h.name.length), 'router'.length);
   for (const h of tb.hosts) {
     lines.push(`  ${h.name.padEnd(width)}  ${h.cidr.padEnd(15)}  ip netns exec ${h.ns} bash`);

@@ -25,7 +25,11 @@ export function upOptions<T>(yargs: Argv<T>) {
     .option('metrics-port', { type: 'number', describe: 'metrics port of every agent, inside its agent namespace' })
     .option('ready-timeout-ms', { type: 'number', describe: 'how long to wait for each agent to be ready' })
     .option('log-level', { type: 'string', describe: 'agent log level' })
-    .option('control-port', { type: 'number', describe: 'Dysco mode: the agents\u2019 control port for reconfiguration (default 7777; 0: none)' });
+    .option('control-port', { type: 'number', describe: 'Dysco mode: the agents\u2019 control port for reconfiguration (default 7777; 0: none)' })
+    .option('signed-lists', {
+      type: 'boolean',
+      describe: 'Dysco mode: the agents sign and verify address lists and seal control frames with a key made for the run (docs/security.md)',
+    });
 }
 
 export interface UpArgs {
@@ -37,6 +41,7 @@ export interface UpArgs {
   readyTimeoutMs?: number;
   logLevel?: string;
   controlPort?: number;
+  signedLists?: boolean;
 }
 
 export interface UpRequest {
@@ -66,6 +71,10 @@ export function parseUpArgs(args: UpArgs): UpRequest {
       throw new UserError('--control-port must be an integer in 0..65535');
     }
     options.controlPort = args.controlPort;
+  }
+  if (args.signedLists) {
+    if (!args.dysco) throw new UserError('--signed-lists needs --dysco');
+    options.signedLists = true;
   }
   return { topology: args.topology, options };
 }
