@@ -1,4 +1,5 @@
 // The benchmark registry behind `dysco bench <name>`.
+import { runControlSeal } from './control-seal';
 import { runMigrationGoodput } from './migration-goodput';
 import { runSetupLatency } from './setup-latency';
 import { runPipeline } from './pipeline';
@@ -52,6 +53,10 @@ export const BENCHMARKS: Record<string, { describe: string; run: (options: Bench
         ...(options.connections !== undefined && { connections: options.connections }),
         ...(options.rateMbit !== undefined && { rateMbit: options.rateMbit }),
       }),
+  },
+  'control-seal': {
+    describe: 'sealed control frames (HMAC-SHA-256) against unsealed ones: microseconds a frame, encode to decode',
+    run: (options) => runControlSeal(options),
   },
   'state-transfer': {
     describe: 'conntrack state of 1 to 10K real sessions moved between two namespaces over ctnetlink, against a conntrack process per entry',

@@ -93,6 +93,8 @@ export interface PipelineFigures {
   setups_per_second_auth: number;
   middlebox_setups_per_second: number;
   middlebox_setups_per_second_auth: number;
+  /** The same 10K sessions measured round by round beside the two below (this machine's clock moves). */
+  cycles_per_packet_10k_side: number;
   cycles_per_packet_10k_auth: number;
   cycles_per_packet_10k_flood: number;
   flood_cycles_per_syn: number;
@@ -113,7 +115,7 @@ const formatRate = (perSecond: number) => Math.round(perSecond).toLocaleString('
  * at 0.9x unloaded: the flood's cycles come out of the data's, so (1 - F * c_syn / hz) * c_data / c_data_flood >= 0.9.
  */
 export function floodBudget(f: PipelineFigures, tscHz: number): number {
-  return Math.max(0, (tscHz / f.flood_cycles_per_syn) * (1 - (0.9 * f.cycles_per_packet_10k_flood) / f.cycles_per_packet_10k));
+  return Math.max(0, (tscHz / f.flood_cycles_per_syn) * (1 - (0.9 * f.cycles_per_packet_10k_flood) / f.cycles_per_packet_10k_side));
 }
 
 export function checkTargets(f: PipelineFigures): TargetCheck[] {
@@ -158,15 +160,15 @@ export function checkTargets(f: PipelineFigures): TargetCheck[] {
     },
     {
       figure: 'data cycles/packet with authentication / without, 10K',
-      measured: `${f.cycles_per_packet_10k_auth.toFixed(1)} / ${f.cycles_per_packet_10k.toFixed(1)} = ${(f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k).toFixed(2)}x`,
+      measured: `${f.cycles_per_packet_10k_auth.toFixed(1)} / ${f.cycles_per_packet_10k_side.toFixed(1)} = ${(f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k_side).toFixed(2)}x`,
       target: `<= ${t.authDataRatio}x`,
-      ok: f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k <= t.authDataRatio,
+      ok: f.cycles_per_packet_10k_auth / f.cycles_per_packet_10k_side <= t.authDataRatio,
     },
     {
       figure: 'established rate during a SYN flood / unloaded, 10K (1 signed SYN per 16 packets)',
-      measured: `${f.cycles_per_packet_10k.toFixed(1)} / ${f.cycles_per_packet_10k_flood.toFixed(1)} = ${(f.cycles_per_packet_10k / f.cycles_per_packet_10k_flood).toFixed(2)}x`,
+      measured: `${f.cycles_per_packet_10k_side.toFixed(1)} / ${f.cycles_per_packet_10k_flood.toFixed(1)} = ${(f.cycles_per_packet_10k_side / f.cycles_per_packet_10k_flood).toFixed(2)}x`,
       target: `>= ${t.floodDataRate}x`,
-      ok: f.cycles_per_packet_10k / f.cycles_per_packet_10k_flood >= t.floodDataRate,
+      ok: f.cycles_per_packet_10k_side / f.cycles_per_packet_10k_flood >= t.floodDataRate,
     },
     {
       figure: 'table bytes/session (1M live, sized for 1M)',
@@ -259,6 +261,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     setups_per_second_auth: numberOf(native, 'setups_per_second_auth'),
     middlebox_setups_per_second: numberOf(native, 'middlebox_setups_per_second'),
     middlebox_setups_per_second_auth: numberOf(native, 'middlebox_setups_per_second_auth'),
+    cycles_per_packet_10k_side: numberOf(native, 'cycles_per_packet_10k_side'),
     cycles_per_packet_10k_auth: numberOf(native, 'cycles_per_packet_10k_auth'),
     cycles_per_packet_10k_flood: numberOf(native, 'cycles_per_packet_10k_flood'),
     flood_cycles_per_syn: numberOf(native, 'flood_cycles_per_syn'),
@@ -293,7 +296,7 @@ export async function runPipeline(options: PipelineOptions): Promise<void> {
     ...figures,
     ratio_10k: round(figures.cycles_per_packet_10k / figures.baseline_cycles_per_packet, 2),
     setup_auth_ratio: round(figures.setups_per_second_auth / figures.setups_per_second, 2),
-    flood_rate_ratio: round(figures.cycles_per_packet_10k / figures.cycles_per_packet_10k_flood, 2),
+    flood_rate_ratio: round(figures.cycles_per_packet_10k_side / figures.cycles_per_packet_10k_flood, 2),
     flood_syns_per_second_at_0_9: Math.round(floodBudget(figures, numberOf(native, 'tsc_hz'))),
     middlebox_setup_auth_ratio: round(figures.middlebox_setups_per_second_auth / figures.middlebox_setups_per_second, 2),
     pass: checks.every((c) => c.ok),

@@ -642,9 +642,10 @@ struct FloodBurst {
   }
 };
 
-SteadyResult MeasureSteady(Middlebox& mb, const RunPlan& plan, uint64_t* rng, bool flood = false) {
+// `syns`: the flood to interleave with the data (nullptr: none).
+SteadyResult MeasureSteady(Middlebox& mb, const RunPlan& plan, uint64_t* rng, FloodBurst* syns = nullptr) {
   auto batch = std::make_unique<Batch>();
-  auto syns = std::make_unique<FloodBurst>();
+  const bool flood = syns != nullptr;
   const uint32_t batches = plan.steady_packets / kBatchPackets;
   SteadyResult result;
   for (uint32_t round = 0; round <= plan.steady_rounds; ++round) {  // round 0 warms up
@@ -915,31 +916,44 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "pipeline_bench: %s: pipeline %.1f, forwarder %.1f cycles/packet\n", tag,
                  Median(steady.pipeline_cycles), Median(steady.forwarder_cycles));
     if (n == 10000) {
-      // The same sessions again with authentication installed: data packets must not pay for it.
-      mb->agent.pipeline.ReplaceListAuth(BenchListAuth());
-      const SteadyResult with_auth = MeasureSteady(*mb, plan, &rng);
-      PrintSamples("pipeline_cycles_10k_auth", with_auth.pipeline_cycles);
-      std::printf("RESULT cycles_per_packet_10k_auth %.2f\n", Median(with_auth.pipeline_cycles));
-      std::fflush(stdout);
-      std::fprintf(stderr, "pipeline_bench: 10k with authentication installed: pipeline %.1f cycles/packet\n",
-                   Median(with_auth.pipeline_cycles));
-      // The flood needs room beside the established sessions: a table of 10K + the set-up pool's 16K.
+      // Side by side, a round each in turn: the same sessions without and with authentication installed (data
+      // packets must not pay for it), and a second middlebox of 10K sessions under a SYN flood (its table has room
+      // for the set-up pool's 16K half-open sessions beside them). The clock of this machine moves between rounds:
+      // only figures of the same rounds are compared.
       auto flooded = std::make_unique<Middlebox>();
       const dysco::PipelineConfig defaults;
       if (!InitMiddlebox(*flooded, n, n + defaults.max_setups)) Fail("flooded middlebox Init");
       Populate(*flooded, n);
       flooded->agent.pipeline.ReplaceListAuth(BenchListAuth());
-      const SteadyResult flood = MeasureSteady(*flooded, plan, &rng, true);
+      auto syns = std::make_unique<FloodBurst>();
+      RunPlan one = plan;
+      one.steady_rounds = 1;
+      std::vector<double> plain, with_auth, under_flood, flood_syn;
+      for (uint32_t r = 0; r < plan.steady_rounds; ++r) {
+        plain.push_back(MeasureSteady(*mb, one, &rng).pipeline_cycles[0]);
+        mb->agent.pipeline.ReplaceListAuth(BenchListAuth());
+        with_auth.push_back(MeasureSteady(*mb, one, &rng).pipeline_cycles[0]);
+        mb->agent.pipeline.ReplaceListAuth(nullptr);
+        const SteadyResult flood = MeasureSteady(*flooded, one, &rng, syns.get());
+        under_flood.push_back(flood.pipeline_cycles[0]);
+        flood_syn.push_back(flood.flood_cycles[0]);
+      }
       Check(flooded->agent.pipeline.counters().established.Read() == n && flooded->agent.pipeline.active_sessions() ==
                 n + defaults.max_setups, "the flood filled the set-up pool and pushed out no established session");
       Check(flooded->agent.pipeline.counters().setups_reclaimed.Read() > 0, "the flood's SYNs reclaimed half-open sessions");
-      PrintSamples("pipeline_cycles_10k_flood", flood.pipeline_cycles);
-      PrintSamples("flood_cycles_per_syn", flood.flood_cycles);
-      std::printf("RESULT cycles_per_packet_10k_flood %.2f\n", Median(flood.pipeline_cycles));
-      std::printf("RESULT flood_cycles_per_syn %.2f\n", Median(flood.flood_cycles));
+      PrintSamples("pipeline_cycles_10k_side", plain);
+      PrintSamples("pipeline_cycles_10k_auth", with_auth);
+      PrintSamples("pipeline_cycles_10k_flood", under_flood);
+      PrintSamples("flood_cycles_per_syn", flood_syn);
+      std::printf("RESULT cycles_per_packet_10k_side %.2f\n", Median(plain));
+      std::printf("RESULT cycles_per_packet_10k_auth %.2f\n", Median(with_auth));
+      std::printf("RESULT cycles_per_packet_10k_flood %.2f\n", Median(under_flood));
+      std::printf("RESULT flood_cycles_per_syn %.2f\n", Median(flood_syn));
       std::fflush(stdout);
-      std::fprintf(stderr, "pipeline_bench: 10k under a SYN flood: data %.1f cycles/packet, flood %.1f cycles/SYN\n",
-                   Median(flood.pipeline_cycles), Median(flood.flood_cycles));
+      std::fprintf(stderr,
+                   "pipeline_bench: 10k side by side: %.1f plain, %.1f with authentication, %.1f under a SYN flood "
+                   "(%.0f cycles a flood SYN)\n",
+                   Median(plain), Median(with_auth), Median(under_flood), Median(flood_syn));
     }
   }
 

@@ -40,6 +40,7 @@ test('checkTargets applies every bound, and an unmeasured instruction count fail
     setups_per_second_auth: 500_000,
     middlebox_setups_per_second: 800_000,
     middlebox_setups_per_second_auth: 400_000,
+    cycles_per_packet_10k_side: 50,
     cycles_per_packet_10k_auth: 52.5,
     cycles_per_packet_10k_flood: 55,
     flood_cycles_per_syn: 1500,
