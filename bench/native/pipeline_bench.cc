@@ -393,10 +393,7 @@ void Populate(Middlebox& mb, uint32_t n, const dysco::ListKeyRing* left_signer =
       if (left_signer != nullptr) {
         const FiveTuple sub = LeftSubsession(done + j);
         uint8_t carrier[dysco::kListCarrierBytes];
-        std::memcpy(carrier, &sub.src_ip, 4);
-        std::memcpy(carrier + 4, &sub.dst_ip, 4);
-        std::memcpy(carrier + 8, &sub.src_port, 2);
-        std::memcpy(carrier + 10, &sub.dst_port, 2);
+        dysco::ListCarrierOf(sub, carrier);
         list_size = dysco::SignAddressList(list, list_size, sizeof list, *left_signer, now_s, carrier);
       }
       const uint32_t length = BuildTcp(f, kMiddleboxMac, kMiddleboxGatewayMac, LeftSubsession(done + j), dysco::kTcpSyn,
@@ -629,10 +626,7 @@ struct FloodBurst {
       uint8_t list[dysco::kMaxSignedAddressListSize];
       size_t size = dysco::EncodeAddressList(session, hops, 2, list, sizeof list);
       uint8_t carrier[dysco::kListCarrierBytes];
-      std::memcpy(carrier, &sub.src_ip, 4);
-      std::memcpy(carrier + 4, &sub.dst_ip, 4);
-      std::memcpy(carrier + 8, &sub.src_port, 2);
-      std::memcpy(carrier + 10, &sub.dst_port, 2);
+      dysco::ListCarrierOf(sub, carrier);
       size = dysco::SignAddressList(list, size, sizeof list, ring, now_s, carrier);
       uint8_t* f = frames + j * kSynCapacity;
       const uint32_t length = BuildTcp(f, kMiddleboxMac, kMiddleboxGatewayMac, sub, dysco::kTcpSyn, kSynOptions,

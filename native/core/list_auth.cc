@@ -31,6 +31,13 @@ void ListCarrierOf(const uint8_t* frame, const PacketLayout& layout, uint8_t out
   std::memcpy(out + 8, frame + layout.l4_offset, 4);   // TCP source and destination port
 }
 
+void ListCarrierOf(const FiveTuple& subsession, uint8_t out[kListCarrierBytes]) {
+  std::memcpy(out, &subsession.src_ip, 4);
+  std::memcpy(out + 4, &subsession.dst_ip, 4);
+  std::memcpy(out + 8, &subsession.src_port, 2);
+  std::memcpy(out + 10, &subsession.dst_port, 2);
+}
+
 bool ListKeyRing::Add(uint16_t id, const uint8_t key[kSipHashKeyBytes]) {
   if (id == 0 || count_ == kMaxKeys || Find(id) != nullptr) return false;
   ids_[count_] = id;

@@ -48,6 +48,8 @@ inline constexpr size_t kListCarrierBytes = 12;
 // The carrier of a TCP over IPv4 frame that ParsePacket described: IPv4 source and destination, TCP source and
 // destination port, as the frame holds them.
 void ListCarrierOf(const uint8_t* frame, const PacketLayout& layout, uint8_t out[kListCarrierBytes]);
+// The same of a subsession tuple (network byte order) as the SYN that carries the list will have it.
+void ListCarrierOf(const FiveTuple& subsession, uint8_t out[kListCarrierBytes]);
 
 // The keys an agent accepts, by id, and the one it signs with. Fixed size, no allocation: the pipeline holds one.
 class ListKeyRing {

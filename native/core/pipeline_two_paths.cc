@@ -403,10 +403,12 @@ bool SessionPipeline::SendNewPathSyn(uint32_t index, uint32_t now) {
   const ListKeyRing* signer = Signer();
   if (signer != nullptr && signer->signing_id() != 0 && payload_size != 0) {
     uint8_t carrier[kListCarrierBytes];
-    std::memcpy(carrier, &config_.host_ip, 4);
-    std::memcpy(carrier + 4, &second.side.neighbour_ip, 4);
-    std::memcpy(carrier + 8, &second.side.local_port, 2);
-    std::memcpy(carrier + 10, &second.side.neighbour_port, 2);
+    FiveTuple subsession;
+    subsession.src_ip = config_.host_ip;
+    subsession.dst_ip = second.side.neighbour_ip;
+    subsession.src_port = second.side.local_port;
+    subsession.dst_port = second.side.neighbour_port;
+    ListCarrierOf(subsession, carrier);
     payload_size = SignAddressList(payload, payload_size, sizeof payload, *signer, io_->UnixSeconds(), carrier);
     if (payload_size != 0) stats_.lists_signed.Add(1);
   }

@@ -131,10 +131,7 @@ std::vector<uint8_t> ListSyn(const FiveTuple& session, uint16_t sub_port, bool s
     ring.Add(1, kKey);
     ring.SetSigning(1);
     uint8_t carrier[dysco::kListCarrierBytes];
-    std::memcpy(carrier, &sub.src_ip, 4);
-    std::memcpy(carrier + 4, &sub.dst_ip, 4);
-    std::memcpy(carrier + 8, &sub.src_port, 2);
-    std::memcpy(carrier + 10, &sub.dst_port, 2);
+    dysco::ListCarrierOf(sub, carrier);
     size = dysco::SignAddressList(list, size, sizeof list, ring, kNowS, carrier);
   }
   return Frame(kGatewayMac, kSelfMac, Tcp{sub, dysco::kTcpSyn, 5000, 0, list, static_cast<uint32_t>(size)});

@@ -98,13 +98,19 @@ export class DyscoLab {
 
   /** A frame arrives at `to` from the wire as a router would hand it over (an attacker's, a replayed copy). */
   inject(to: LabHost, frame: Buffer): { verdict: string; frame?: Buffer } {
+    const result = this.arrive(to, frame);
+    this.pump();
+    return result;
+  }
+
+  /** Hands `frame` to `to`'s agent from the wire, addressed as the router's link would. */
+  private arrive(to: LabHost, frame: Buffer): { verdict: string; frame?: Buffer } {
     const routed = Buffer.from(frame);
     macBytes(to.mac).copy(routed, 0);
     macBytes(to.gatewayMac).copy(routed, 6);
     const [result] = to.agent.fromWire([routed], this.now);
     this.routeSent(to);
     this.settle(to, result!, 'from-wire', routed);
-    this.pump();
     return result!;
   }
 
@@ -162,12 +168,7 @@ export class DyscoLab {
     const parsed = parseFrame(frame);
     const to = this.hosts.find((h) => ipv4ToNumber(h.ip) === parsed.ip.dst);
     if (!to) return;  // nowhere to go: lost, like a real router without a route
-    const routed = Buffer.from(frame);
-    macBytes(to.mac).copy(routed, 0);
-    macBytes(to.gatewayMac).copy(routed, 6);
-    const [result] = to.agent.fromWire([routed], this.now);
-    this.routeSent(to);
-    this.settle(to, result!, 'from-wire', routed);
+    this.arrive(to, frame);
   }
 
   private deliver(host: LabHost, frame: Buffer): void {
