@@ -695,6 +695,14 @@ void PrintSamples(const char* name, const std::vector<double>& v) {
   std::printf("\n");
 }
 
+// A figure's samples, then its median as `RESULT <result> <median>` (`format`: the median's printf conversion).
+void PrintFigure(const char* samples, const char* result, const std::vector<double>& v, const char* format = "%.2f") {
+  PrintSamples(samples, v);
+  std::printf("RESULT %s ", result);
+  std::printf(format, Median(v));
+  std::printf("\n");
+}
+
 // --- SYN setup at an initiator ---------------------------------------------------------------------------
 
 std::unique_ptr<Agent> MakeInitiator(uint32_t sessions, bool auth) {
@@ -935,14 +943,10 @@ int main(int argc, char** argv) {
       Check(flooded->agent.pipeline.counters().established.Read() == n && flooded->agent.pipeline.active_sessions() ==
                 n + defaults.max_setups, "the flood filled the set-up pool and pushed out no established session");
       Check(flooded->agent.pipeline.counters().setups_reclaimed.Read() > 0, "the flood's SYNs reclaimed half-open sessions");
-      PrintSamples("pipeline_cycles_10k_side", plain);
-      PrintSamples("pipeline_cycles_10k_auth", with_auth);
-      PrintSamples("pipeline_cycles_10k_flood", under_flood);
-      PrintSamples("flood_cycles_per_syn", flood_syn);
-      std::printf("RESULT cycles_per_packet_10k_side %.2f\n", Median(plain));
-      std::printf("RESULT cycles_per_packet_10k_auth %.2f\n", Median(with_auth));
-      std::printf("RESULT cycles_per_packet_10k_flood %.2f\n", Median(under_flood));
-      std::printf("RESULT flood_cycles_per_syn %.2f\n", Median(flood_syn));
+      PrintFigure("pipeline_cycles_10k_side", "cycles_per_packet_10k_side", plain);
+      PrintFigure("pipeline_cycles_10k_auth", "cycles_per_packet_10k_auth", with_auth);
+      PrintFigure("pipeline_cycles_10k_flood", "cycles_per_packet_10k_flood", under_flood);
+      PrintFigure("flood_cycles_per_syn", "flood_cycles_per_syn", flood_syn);
       std::fflush(stdout);
       std::fprintf(stderr,
                    "pipeline_bench: 10k side by side: %.1f plain, %.1f with authentication, %.1f under a SYN flood "
@@ -963,13 +967,9 @@ int main(int argc, char** argv) {
                  r + 1, rates.back(), rates_auth.back(), mb_rates.back(), mb_rates_auth.back());
   }
   std::printf("RESULT setup_sessions_per_round %u\n", plan.setup_sessions);
-  PrintSamples("setups_per_second", rates);
-  PrintSamples("setups_per_second_auth", rates_auth);
-  PrintSamples("middlebox_setups_per_second", mb_rates);
-  PrintSamples("middlebox_setups_per_second_auth", mb_rates_auth);
-  std::printf("RESULT setups_per_second %.0f\n", Median(rates));
-  std::printf("RESULT setups_per_second_auth %.0f\n", Median(rates_auth));
-  std::printf("RESULT middlebox_setups_per_second %.0f\n", Median(mb_rates));
-  std::printf("RESULT middlebox_setups_per_second_auth %.0f\n", Median(mb_rates_auth));
+  PrintFigure("setups_per_second", "setups_per_second", rates, "%.0f");
+  PrintFigure("setups_per_second_auth", "setups_per_second_auth", rates_auth, "%.0f");
+  PrintFigure("middlebox_setups_per_second", "middlebox_setups_per_second", mb_rates, "%.0f");
+  PrintFigure("middlebox_setups_per_second_auth", "middlebox_setups_per_second_auth", mb_rates_auth, "%.0f");
   return 0;
 }
