@@ -5,16 +5,53 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 
+/** One connection's ends as ss prints them and as a socket reports them: `address:port address:port`. */
+export function connectionKey(local: { address: string; port: number }, remote: { address: string; port: number }): string {
+  return `${plainAddress(local.address)}:${local.port} ${plainAddress(remote.address)}:${remote.port}`;
+}
+
+/** ss brackets IPv6 addresses and Node may report an IPv4 peer of a dual-stack socket as ::ffff:a.b.c.d. */
+function plainAddress(address: string): string {
+  const unbracketed = address.startsWith('[') && address.endsWith(']') ? address.slice(1, -1) : address;
+  return unbracketed.startsWith('::ffff:') && unbracketed.includes('.') ? unbracketed.slice(7) : unbracketed;
+}
+
+function splitEndpoint(text: string): { address: string; port: number } | undefined {
+  const colon = text.lastIndexOf(':');
+  const port = Number(text.slice(colon + 1));
+  return colon > 0 && Number.isInteger(port) ? { address: text.slice(0, colon), port } : undefined;
+}
+
 /**
- * Total retransmitted segments of the single connection `ss -Htin` printed, or undefined when it printed none (the
- * socket is gone or in TIME_WAIT, which has no tcp_info). ss leaves the field out while it is zero.
+ * Total retransmitted segments of each connection `ss -Htin` printed, by connectionKey: a socket line, then its
+ * tcp_info on an indented line. ss leaves the retrans field out while it is zero; a socket without tcp_info (TIME_WAIT)
+ * has no entry.
  */
+export function parseSsTable(text: string): Map<string, number> {
+  const table = new Map<string, number>();
+  let current: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') continue;
+    if (!/^\s/.test(line)) {
+      const fields = line.trim().split(/\s+/);
+      const local = splitEndpoint(fields[3] ?? '');
+      const remote = splitEndpoint(fields[4] ?? '');
+      current = local && remote ? connectionKey(local, remote) : undefined;
+      continue;
+    }
+    if (current === undefined) continue;
+    const m = /\bretrans:\d+\/(\d+)/.exec(line);
+    if (m) table.set(current, Number(m[1]));
+    else if (/\brto:\d/.test(line)) table.set(current, 0);
+    current = undefined;
+  }
+  return table;
+}
+
+/** The retransmissions of the single connection `ss -Htin` printed, or undefined without tcp_info. */
 export function parseSsRetransmissions(text: string): number | undefined {
-  const joined = text.split('\n').join(' ');
-  const m = /\bretrans:\d+\/(\d+)/.exec(joined);
-  if (m) return Number(m[1]);
-  // no tcp_info at all (no socket, or TIME_WAIT): nothing to tell
-  return /\brto:\d/.test(joined) ? 0 : undefined;
+  const values = [...parseSsTable(text).values()];
+  return values.length === 1 ? values[0] : undefined;
 }
 
 /** Tcp RetransSegs from the text of /proc/net/snmp. */
@@ -48,14 +85,41 @@ export async function namespaceRetransSegs(): Promise<number> {
   return parseSnmpRetransSegs(await readFile('/proc/net/snmp', 'utf8'));
 }
 
-/** The retransmissions of one connection of this namespace, by its two endpoints, from `ss -Htin`. */
-export function connectionRetransmissions(local: { address: string; port: number }, remote: { address: string; port: number }): Promise<number | undefined> {
+/**
+ * The retransmissions of this namespace's connections, from one `ss -Htin` shared by every caller: a process with
+ * hundreds of streams would otherwise run hundreds of ss a second. A snapshot serves for `maxAgeMs`; callers that come
+ * while one is being taken wait for it.
+ */
+export class ConnectionRetransmissions {
+  private snapshot: { takenAt: number; table: Map<string, number> } | undefined;
+  private pending: Promise<Map<string, number> | undefined> | undefined;
+
+  constructor(
+    private readonly maxAgeMs = 500,
+    private readonly now: () => number = () => performance.now(),
+    private readonly read: () => Promise<Map<string, number> | undefined> = readSsTable,
+  ) {}
+
+  async of(local: { address: string; port: number }, remote: { address: string; port: number }): Promise<number | undefined> {
+    const table = await this.table();
+    return table?.get(connectionKey(local, remote));
+  }
+
+  private async table(): Promise<Map<string, number> | undefined> {
+    if (this.snapshot && this.now() - this.snapshot.takenAt <= this.maxAgeMs) return this.snapshot.table;
+    this.pending ??= this.read().then((table) => {
+      this.pending = undefined;
+      if (table) this.snapshot = { takenAt: this.now(), table };
+      return table;
+    });
+    return this.pending;
+  }
+}
+
+function readSsTable(): Promise<Map<string, number> | undefined> {
   return new Promise((resolve) => {
-    execFile(
-      'ss',
-      ['-Htin', 'state', 'connected', 'src', `${local.address}:${local.port}`, 'dst', `${remote.address}:${remote.port}`],
-      { timeout: 3_000 },
-      (err, stdout) => resolve(err ? undefined : parseSsRetransmissions(stdout)),
+    execFile('ss', ['-Htin', 'state', 'connected'], { timeout: 3_000, maxBuffer: 64 << 20 }, (err, stdout) =>
+      resolve(err ? undefined : parseSsTable(stdout)),
     );
   });
 }

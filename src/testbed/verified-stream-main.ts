@@ -9,10 +9,11 @@
 // 2 on a usage error. A server without a limit sends until its peer ends.
 import { connect, createServer, type Socket } from 'node:net';
 import { parseArgs } from 'node:util';
-import { connectionRetransmissions } from './tcp-counters';
+import { ConnectionRetransmissions } from './tcp-counters';
 import { runStreamPeer, type SendLimit, type StreamPeerReport } from './verified-stream';
 
 const CONNECT_TIMEOUT_MS = 10_000;
+const retransmissions = new ConnectionRetransmissions();
 
 export class UsageError extends Error {}
 
@@ -106,7 +107,7 @@ function peer(socket: Socket, args: Parsed, role: 'client' | 'server'): Promise<
     seed: args.seed,
     limit: args.limit,
     rateMbitPerSecond: args.rateMbitPerSecond,
-    retransmissions: () => connectionRetransmissions(ends.local, ends.remote),
+    retransmissions: () => retransmissions.of(ends.local, ends.remote),
   });
 }
 

@@ -4,15 +4,19 @@ import { join } from 'node:path';
 import { stopProcess } from './middleboxes';
 import type { Testbed, Target } from './testbed';
 import { parseSnmpRetransSegs } from './tcp-counters';
-import type { StreamPeerReport } from './verified-stream';
+import { DEFAULT_SETTLE_TIMEOUT_MS, type StreamPeerReport } from './verified-stream';
 
 /** The compiled program, next to this file. */
 export const VERIFIED_STREAM_ENTRY = join(__dirname, 'verified-stream-main.js');
 const READY_TIMEOUT_MS = 10_000;
 /** Beyond a client's own length before it is killed. */
 const CLIENT_SLACK_MS = 45_000;
-/** How long the server may take to report once every client has. */
-const SERVER_EXIT_TIMEOUT_MS = 10_000;
+/**
+ * How long the server may take to report once every client has: its connections each settle within their own bound,
+ * and a client that never connected leaves the server waiting for good.
+ */
+const SERVER_REPORT_TIMEOUT_MS = DEFAULT_SETTLE_TIMEOUT_MS + 10_000;
+const SERVER_REPORT_POLL_MS = 100;
 
 export interface Endpoint {
   address: string;
@@ -169,6 +173,17 @@ export function bytesLostOneWay(sent: number, received: StreamPeerReport['receiv
   return Math.max(0, sent - received.bytesReceived);
 }
 
+/** Waits until the server has exited or reported every connection a client made, within SERVER_REPORT_TIMEOUT_MS. */
+async function serverReportsOf(server: StreamServer, clientReports: readonly StreamReport[]): Promise<void> {
+  const seeds = clientReports.filter((r) => r.local !== undefined).map((r) => r.seed);
+  let exited = false;
+  void server.exited.then(() => (exited = true));
+  const deadline = Date.now() + SERVER_REPORT_TIMEOUT_MS;
+  while (!exited && Date.now() < deadline && !seeds.every((seed) => server.reports.some((r) => r.seed === seed))) {
+    await new Promise((resolve) => setTimeout(resolve, SERVER_REPORT_POLL_MS));
+  }
+}
+
 /** `sessions` verified streams from `clientHost` to `serverHost` at once, each checked on both ends. */
 export async function runVerifiedStreams(tb: Testbed, clientHost: string, serverHost: string, opts: VerifiedStreamsOptions): Promise<VerifiedStreamsResult> {
   const count = opts.sessions ?? 1;
@@ -187,10 +202,7 @@ export async function runVerifiedStreams(tb: Testbed, clientHost: string, server
     }
     const reports = (await Promise.all(clients)).flat();
     await during;
-    // a client that never connected leaves the server waiting: its reports so far are all there is
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([server.exited, new Promise<void>((resolve) => (timer = setTimeout(resolve, SERVER_EXIT_TIMEOUT_MS)))]);
-    clearTimeout(timer);
+    await serverReportsOf(server, reports);
     const serverReports = server.reports;
     const after = await retransSegsOf(tb, clientHost);
     const sessions = reports.map((client): VerifiedSession => {

@@ -210,9 +210,11 @@ describe('migration between two iptables firewalls (mb1 → mb2) with conntrack 
     });
     const { summary } = moved!;
     t.diagnostic(JSON.stringify(summary));
-    const broken = result.sessions.filter((s) => !s.ok).map((s) => s.client.local?.port);
+    const brokenSessions = result.sessions.filter((s) => !s.ok);
+    const broken = brokenSessions.map((s) => s.client.local?.port);
+    const why = brokenSessions.slice(0, 3).map((s) => ({ port: s.client.local?.port, client: s.client.failures, server: s.server?.failures }));
     const notMoved = moved!.lines.flatMap((l) => ('result' in l && l.result.outcome !== 'completed' ? [l.result] : []));
-    assert.deepEqual(broken, [], `sessions not intact (client ports) ${JSON.stringify(broken)}; not moved ${JSON.stringify(notMoved)}`);
+    assert.deepEqual(broken, [], `sessions not intact (client ports) ${JSON.stringify(broken)}, the first: ${JSON.stringify(why)}; not moved ${JSON.stringify(notMoved)}`);
     assertIntact(result);
     assert.deepEqual([summary.sessions, summary.completed], [count, count], JSON.stringify(summary));
     const mb1Metrics = await tb.scrapeMetrics('mb1');

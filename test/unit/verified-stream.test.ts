@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { after, describe, test } from 'node:test';
-import { parseSnmpRetransSegs, parseSsRetransmissions, parseTcpExtCounter } from '../../src/testbed/tcp-counters';
+import { ConnectionRetransmissions, parseSnmpRetransSegs, parseSsRetransmissions, parseSsTable, parseTcpExtCounter } from '../../src/testbed/tcp-counters';
 import { bytesLostOneWay } from '../../src/testbed/verified-stream-run';
 import { runStreamPeer, type StreamPeerOptions, type StreamPeerReport } from '../../src/testbed/verified-stream';
 import { parseStreamArgs } from '../../src/testbed/verified-stream-main';
@@ -155,6 +155,48 @@ describe('retransmission counters', () => {
     assert.equal(parseSsRetransmissions(info.replace(' retrans:0/17', '')), 0);
     assert.equal(parseSsRetransmissions('TIME-WAIT 0 0 10.0.0.2:41000 10.0.1.2:5000\n'), undefined);
     assert.equal(parseSsRetransmissions(''), undefined);
+  });
+
+  test('ss -tin of a namespace: one entry per connection with tcp_info, by both ends', () => {
+    const text = [
+      'ESTAB 0 0 10.0.0.2:41000 10.0.1.2:5000',
+      '\t cubic rto:204 retrans:0/3',
+      'TIME-WAIT 0 0 10.0.0.2:41001 10.0.1.2:5000',
+      'ESTAB 0 0 10.0.0.2:41002 10.0.1.2:5000',
+      '\t cubic rto:204 rtt:0.5/0.2',
+      'ESTAB 0 0 [fd00::2]:41003 [fd00::1]:5000',
+      '\t cubic rto:208 retrans:1/9',
+      '',
+    ].join('\n');
+    assert.deepEqual(
+      [...parseSsTable(text)],
+      [
+        ['10.0.0.2:41000 10.0.1.2:5000', 3],
+        ['10.0.0.2:41002 10.0.1.2:5000', 0],
+        ['fd00::2:41003 fd00::1:5000', 9],
+      ],
+    );
+    assert.equal(parseSsRetransmissions(text), undefined, 'more than one connection is no single figure');
+  });
+
+  test('one ss snapshot serves every connection of a process while it is fresh', async () => {
+    let clock = 0;
+    let reads = 0;
+    const table = new Map([['10.0.0.2:41000 10.0.1.2:5000', 4]]);
+    const counters = new ConnectionRetransmissions(500, () => clock, async () => {
+      reads++;
+      return table;
+    });
+    const local = { address: '10.0.0.2', port: 41000 };
+    const remote = { address: '::ffff:10.0.1.2', port: 5000 };
+    const values = await Promise.all(Array.from({ length: 100 }, () => counters.of(local, remote)));
+    assert.deepEqual([reads, new Set(values).size, values[0]], [1, 1, 4]);
+    clock = 400;
+    assert.equal(await counters.of({ address: '10.0.0.2', port: 41001 }, remote), undefined);
+    assert.equal(reads, 1);
+    clock = 1000;
+    await counters.of(local, remote);
+    assert.equal(reads, 2, 'a stale snapshot is taken again');
   });
 
   test('/proc/net/snmp: Tcp RetransSegs', () => {
