@@ -12,6 +12,7 @@ packages=(
   iproute2 ethtool iperf3 iputils-ping curl tcpdump procps psmisc
   valgrind iptables conntrack nginx-light haproxy
   spin libnetfilter-queue-dev clang libclang-rt-14-dev
+  podman runc debootstrap etcd-server etcd-client
 )
 
 missing=()
