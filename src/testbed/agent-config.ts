@@ -32,10 +32,12 @@ export interface AgentLaunch {
 
 /** The agent's argv (without the namespace wrapper): the CLI's `agent` command on the two devices. */
 export function agentArgv(agent: AgentHandle, launch: AgentLaunch, dyscoArgs: readonly string[]): string[] {
+  return [process.execPath, ...nodeArgsFromEnvironment(), launch.entry, ...agentCommandArgs(agent, launch, dyscoArgs)];
+}
+
+/** The `dysco` command's arguments for the agent: `agent` and its options. */
+export function agentCommandArgs(agent: AgentHandle, launch: Omit<AgentLaunch, 'entry'>, dyscoArgs: readonly string[]): string[] {
   return [
-    process.execPath,
-    ...nodeArgsFromEnvironment(),
-    launch.entry,
     'agent',
     '--host-device',
     agent.hostDevice,

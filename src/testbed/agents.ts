@@ -27,6 +27,8 @@ export interface AgentStart {
   logFile: string;
   env: NodeJS.ProcessEnv;
   readyTimeoutMs: number;
+  /** the process started is not the agent (podman): the agent's pid is the one its ready line names */
+  pidFromLog?: boolean;
 }
 
 /** The agents of one testbed, by host name. `changed` runs whenever one starts or ends (to save the state). */
@@ -91,7 +93,17 @@ export class AgentProcesses {
 
     const deadline = Date.now() + start.readyTimeoutMs;
     for (;;) {
-      if (logHasReady(start.logFile, offset)) return pid;
+      const ready = readyLine(start.logFile, offset);
+      if (ready !== undefined) {
+        if (!start.pidFromLog) return pid;
+        const agentPid = pidOfLogLine(ready);
+        if (agentPid === undefined) throw new Error(`agent of ${name}: its ready line names no pid: ${ready}`);
+        running.pid = agentPid;
+        running.startTime = processStartTime(agentPid);
+        this.pidsEver.add(agentPid);
+        this.changed();
+        return agentPid;
+      }
       if (running.exit) {
         const how = running.exit.signal ? `was killed by ${running.exit.signal}` : `exited with code ${running.exit.code}`;
         this.changed();
@@ -156,10 +168,20 @@ function readFrom(file: string, offset: number): string {
   }
 }
 
-function logHasReady(file: string, offset: number): boolean {
+function readyLine(file: string, offset: number): string | undefined {
   return readFrom(file, offset)
     .split('\n')
-    .some((line) => READY_MARKER.test(line));
+    .find((line) => READY_MARKER.test(line));
+}
+
+/** The pid field of a JSON log line. */
+export function pidOfLogLine(line: string): number | undefined {
+  try {
+    const pid = (JSON.parse(line) as { pid?: unknown }).pid;
+    return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The last `lines` lines of a file ('' if missing). */

@@ -23,6 +23,7 @@ import {
   waitForExit,
   waitForExitSync,
 } from './exec';
+import { listDyscoContainers, removeContainers, removeContainersSync } from './containers';
 import { listRunDirs, readState, type TestbedState } from './state';
 import { RUN_ROOT } from './names';
 
@@ -90,6 +91,8 @@ export interface RunResources {
   agents: readonly { pid: number; startTime?: number }[];
   /** pids whose DPDK runtime dirs and default control-API sockets to remove once they are gone (default: the agents') */
   dpdkPids?: readonly number[];
+  /** agent containers of the run (`--agent-image`) */
+  containers?: readonly string[];
   runDir?: string;
 }
 
@@ -101,6 +104,7 @@ export function resourcesFromState(state: TestbedState, runDir?: string): RunRes
       h.agent?.pid !== undefined ? [{ pid: h.agent.pid, startTime: h.agent.pidStartTime }] : [],
     ),
     ...(state.agentPidsEver ? { dpdkPids: state.agentPidsEver } : {}),
+    ...(state.agentContainers ? { containers: state.agentContainers } : {}),
     runDir,
   };
 }
@@ -126,6 +130,7 @@ export async function teardownRun(
   for (const pid of left) signalQuiet(pid, 'SIGKILL');
   await waitForExit(left, KILL_WAIT_MS);
   report.killedPids.push(...agents);
+  await removeContainers(res.containers ?? []);
 
   const namespaces = allNamespacesOf(res);
   const inside = (await Promise.all(namespaces.map(namespacePids))).flat();
@@ -154,6 +159,7 @@ export function teardownRunSync(res: RunResources, opts: { agentStopTimeoutMs?: 
     const left = waitForExitSync(agents, opts.agentStopTimeoutMs ?? DEFAULT_AGENT_STOP_TIMEOUT_MS);
     for (const pid of left) signalQuiet(pid, 'SIGKILL');
     waitForExitSync(left, KILL_WAIT_MS);
+    removeContainersSync(res.containers ?? []);
     const namespaces = allNamespacesOf(res);
     const inside = namespaces.flatMap(namespacePidsSync);
     for (const pid of inside) signalQuiet(pid, 'SIGKILL');
@@ -241,6 +247,8 @@ export interface SweepReport {
   dpdkDirs: string[];
   /** control-API sockets of dead agents removed besides those of the runs */
   apiSockets: string[];
+  /** agent containers of runs that are gone */
+  containers: string[];
 }
 
 /** Whether a run may be swept: no state, or not persistent and its owner is gone. */
@@ -264,7 +272,7 @@ function runDirAgeMs(dir: string): number {
  */
 export async function sweep(opts: SweepOptions = {}): Promise<SweepReport> {
   const root = opts.runRoot ?? RUN_ROOT;
-  const report: SweepReport = { runs: [], strayNamespaces: [], dpdkDirs: [], apiSockets: [] };
+  const report: SweepReport = { runs: [], strayNamespaces: [], dpdkDirs: [], apiSockets: [], containers: [] };
   const namespaces = listDyscoNamespaces();
   const runIds = new Set<string>(listRunDirs(root));
   for (const ns of namespaces) {
@@ -294,9 +302,20 @@ export async function sweep(opts: SweepOptions = {}): Promise<SweepReport> {
       await run('ip', ['netns', 'del', ns], { allowFailure: true });
     }
   }
+  report.containers = await removeStaleContainers(root, opts.all ?? false);
   report.dpdkDirs = removeExisting(staleDpdkDirs());
   report.apiSockets = removeExisting(staleApiSockets(opts.apiDir));
   return report;
+}
+
+/** Agent containers whose run is gone (its state and namespaces removed), or all of ours with `all`. */
+async function removeStaleContainers(root: string, all: boolean): Promise<string[]> {
+  const live = new Set(listDyscoNamespaces().map(runIdOfNamespace));
+  const stale = [...(await listDyscoContainers())].flatMap(([runId, names]) =>
+    all || (!live.has(runId) && readState(runDirectory(runId, root)) === undefined) ? names : [],
+  );
+  await removeContainers(stale);
+  return stale;
 }
 
 /** Remove every `dysco-` namespace and run, regardless of owner or persistence. */

@@ -59,6 +59,9 @@ export interface TestbedState {
   hosts: HostState[];
   /** every agent pid the run started, running or not: whose DPDK runtime dirs and API sockets teardown removes */
   agentPidsEver?: number[];
+  /** the image the agents run from, and their containers (teardown removes them) */
+  agentImage?: string;
+  agentContainers?: string[];
 }
 
 export function stateFile(runDir: string): string {

@@ -10,6 +10,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   agentArgv,
+  agentCommandArgs,
   DEFAULT_AGENT_ENTRY,
   DEFAULT_AGENT_LOG_LEVEL,
   DEFAULT_DEVICE_KIND,
@@ -20,6 +21,8 @@ import {
 } from './agent-config';
 import { AgentProcesses, DEFAULT_READY_TIMEOUT_MS, LOG_TAIL_LINES, tailFile } from './agents';
 import { listNamespaces, teardownRun, teardownRunSync, sweep, type RunResources, type TeardownReport } from './cleanup';
+import { DEFAULT_API_DIR } from '../api/socket-path';
+import { agentContainerName, containerAgentArgv } from './containers';
 import { inNamespace, processStartTime, runInNamespace, signalQuiet, type RunResult } from './exec';
 import type { AgentExit, AgentHandle, ExecOptions, HostHandle, Target } from './handles';
 import { registerLive, unregisterLive, type LiveTestbed } from './hooks';
@@ -92,6 +95,9 @@ export interface TestbedOptions {
   /** Dysco mode: the agents of forwarding hosts (the middleboxes) keep their host stack's connection tracking
    * as its session state (config `state`: conntrack in the host's namespace). */
   middleboxState?: 'conntrack';
+  /** run every agent from this container image under podman (docker/Dockerfile, `npm run image`) in place of a Node
+   * process; each container joins its host's agent namespace */
+  agentImage?: string;
   /** Dysco mode: every agent signs and verifies address lists with one key the testbed makes for the run
    * (`keyFile`, mode 0600; rewrite it and send the agents SIGHUP to rotate). */
   signedLists?: boolean;
@@ -181,6 +187,7 @@ export class Testbed implements LiveTestbed {
       routerNs: this.routerNs,
       namespaces: [...this.namespaces],
       agentPidsEver: [...this.agents.pidsEver],
+      ...(this.opts.agentImage !== undefined && { agentImage: this.opts.agentImage, agentContainers: this.agentContainers() }),
       hosts: this.hosts.map((h): HostState => {
         const running = this.agents.live(h.name);
         return {
@@ -266,7 +273,21 @@ export class Testbed implements LiveTestbed {
       logLevel: this.opts.logLevel ?? DEFAULT_AGENT_LOG_LEVEL,
       extraArgs: this.opts.agentArgs ?? [],
     };
-    return inNamespace(ag.ns, agentArgv(ag, launch, this.dyscoArgs(host)));
+    const image = this.opts.agentImage;
+    if (image === undefined) return inNamespace(ag.ns, agentArgv(ag, launch, this.dyscoArgs(host)));
+    return containerAgentArgv({
+      name: agentContainerName(this.runId, this.agentHostName(host)),
+      image,
+      agentNs: ag.ns,
+      sharedDirs: [this.runDir, DEFAULT_API_DIR],
+      args: agentCommandArgs(ag, launch, this.dyscoArgs(host)),
+    });
+  }
+
+  /** The agent containers of the run (with `agentImage`), by name. */
+  private agentContainers(): string[] {
+    if (this.opts.agentImage === undefined) return [];
+    return this.hosts.filter((h) => h.agent).map((h) => agentContainerName(this.runId, h.name));
   }
 
   /** Whether the agents run in Dysco mode. */
@@ -316,12 +337,15 @@ export class Testbed implements LiveTestbed {
     const name = this.agentHostName(host);
     const ag = this.agentOf(name);
     const entry = this.opts.agentEntry ?? DEFAULT_AGENT_ENTRY;
-    if (!existsSync(entry)) throw new Error(`agent entry ${entry} not found (build with npm run build:ts)`);
+    const fromImage = this.opts.agentImage !== undefined;
+    if (!fromImage && !existsSync(entry)) throw new Error(`agent entry ${entry} not found (build with npm run build:ts)`);
     return this.agents.start(name, {
       argv: this.agentCommand(name),
       logFile: ag.logFile,
       env: this.opts.agentEnv ?? process.env,
       readyTimeoutMs: this.opts.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS,
+      // podman's pid is not the agent's: the agent names its own in its log
+      pidFromLog: fromImage,
     });
   }
 
@@ -354,6 +378,7 @@ export class Testbed implements LiveTestbed {
       namespaces: this.namespaces,
       agents: this.agents.running(),
       dpdkPids: [...this.agents.pidsEver],
+      containers: this.agentContainers(),
       runDir: this.runDir,
     };
   }

@@ -90,6 +90,7 @@ describe('dysco testbed down reports', () => {
       strayNamespaces: ['dysco-stray'],
       dpdkDirs: ['/var/run/dpdk/dysco-9'],
       apiSockets: [],
+      containers: [],
     });
     assert.match(text, /^removed 2 testbed run\(s\): 3 namespaces, 3 DPDK runtime dirs, 2 control-API sockets\n/);
     for (const path of ['/var/run/dpdk/dysco-7', '/var/run/dpdk/dysco-8', '/var/run/dpdk/dysco-9', '/run/dysco/agent-7.sock', '/run/dysco/agent-8.sock']) {

@@ -77,11 +77,12 @@ export async function runDown(args: DownArgs, write: Write = stdout): Promise<vo
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
-/** What was removed beyond namespaces: each DPDK runtime dir and control-API socket by path. */
-function leftovers(dpdkDirs: readonly string[], apiSockets: readonly string[]): string {
+/** What was removed beyond namespaces: each DPDK runtime dir, control-API socket and agent container by name. */
+function leftovers(dpdkDirs: readonly string[], apiSockets: readonly string[], containers: readonly string[] = []): string {
   const lines = [
     ...dpdkDirs.map((dir) => `  removed DPDK runtime dir ${dir}\n`),
     ...apiSockets.map((socket) => `  removed control-API socket ${socket}\n`),
+    ...containers.map((name) => `  removed agent container ${name}\n`),
   ];
   return lines.join('');
 }
@@ -103,8 +104,9 @@ export function formatSweepDown(report: SweepReport): string {
   const apiSockets = [...report.runs.flatMap((r) => r.apiSockets), ...report.apiSockets];
   return (
     `removed ${report.runs.length} testbed run(s): ${plural(namespaces, 'namespace')}, ` +
-    `${plural(dpdkDirs.length, 'DPDK runtime dir')}, ${plural(apiSockets.length, 'control-API socket')}\n` +
-    leftovers(dpdkDirs, apiSockets)
+    `${plural(dpdkDirs.length, 'DPDK runtime dir')}, ${plural(apiSockets.length, 'control-API socket')}` +
+    `${report.containers.length ? `, ${plural(report.containers.length, 'stale agent container')}` : ''}\n` +
+    leftovers(dpdkDirs, apiSockets, report.containers)
   );
 }
 

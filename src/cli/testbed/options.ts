@@ -26,6 +26,10 @@ export function upOptions<T>(yargs: Argv<T>) {
     .option('ready-timeout-ms', { type: 'number', describe: 'how long to wait for each agent to be ready' })
     .option('log-level', { type: 'string', describe: 'agent log level' })
     .option('control-port', { type: 'number', describe: 'Dysco mode: the agents\u2019 control port for reconfiguration (default 7777; 0: none)' })
+    .option('agent-image', {
+      type: 'string',
+      describe: 'run each agent from this container image under podman, inside its agent namespace (npm run image builds dysco:latest)',
+    })
     .option('signed-lists', {
       type: 'boolean',
       describe: 'Dysco mode: the agents sign and verify address lists and seal control frames with a key made for the run (docs/security.md)',
@@ -42,7 +46,11 @@ export interface UpArgs {
   logLevel?: string;
   controlPort?: number;
   signedLists?: boolean;
+  agentImage?: string;
 }
+
+/** An image reference as podman and docker take it: [registry[:port]/]name[:tag][@digest], lower-case name. */
+const IMAGE_REFERENCE = /^(?:[a-zA-Z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[0-9a-f]{64})?$/;
 
 export interface UpRequest {
   topology: string;
@@ -75,6 +83,10 @@ export function parseUpArgs(args: UpArgs): UpRequest {
   if (args.signedLists) {
     if (!args.dysco) throw new UserError('--signed-lists needs --dysco');
     options.signedLists = true;
+  }
+  if (args.agentImage !== undefined) {
+    if (!IMAGE_REFERENCE.test(args.agentImage)) throw new UserError(`--agent-image: not an image reference: ${JSON.stringify(args.agentImage)}`);
+    options.agentImage = args.agentImage;
   }
   return { topology: args.topology, options };
 }
