@@ -27,6 +27,10 @@ describe('dysco testbed options', () => {
     assert.throws(() => parseUpArgs({ topology: 'pair', readyTimeoutMs: -1 }), /--ready-timeout-ms/);
     assert.deepEqual(parseUpArgs({ topology: 'chain-2', dysco: true, controlPort: 0 }).options, { persistent: true, dysco: true, controlPort: 0 });
     assert.throws(() => parseUpArgs({ topology: 'pair', controlPort: 70000 }), /--control-port/);
+    assert.deepEqual(parseUpArgs({ topology: 'chain-2', dysco: true, agentImage: 'localhost/dysco:0.1.0' }).options, { persistent: true, dysco: true, agentImage: 'localhost/dysco:0.1.0' });
+    const pinned = `registry.example:5000/net/dysco@sha256:${'a'.repeat(64)}`;
+    assert.equal(parseUpArgs({ topology: 'pair', agentImage: pinned }).options.agentImage, pinned);
+    for (const bad of ['', 'Dysco', 'dysco:', 'dysco latest', '-v /:/host']) assert.throws(() => parseUpArgs({ topology: 'pair', agentImage: bad }), /--agent-image: not an image reference/, bad);
   });
   test('down: a run id or all', () => {
     assert.deepEqual(parseDownArgs({}), {});
