@@ -14,7 +14,8 @@ import { agentImageUnavailableReason, listDyscoContainers } from '../../src/test
 import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
 import { metricSum } from '../../src/testbed/exposition';
 import { conntrackEntries, installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
-import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
+import { runVerifiedStreams } from '../../src/testbed/verified-stream-run';
+import { assertIntact } from '../support/intact';
 import { hasCommand, netnsUnavailableReason } from '../support/netns';
 
 const CONTROL_PORT = 7777;
@@ -30,13 +31,6 @@ function agentImage(): string {
   return build.stdout.trim().split('\n').pop()!;
 }
 
-function assertIntact(result: VerifiedStreamsResult, minBytesEachWay: number): void {
-  for (const s of result.sessions) {
-    assert.equal(s.ok, true, JSON.stringify({ client: s.client.failures, server: s.server?.failures }));
-    assert.equal(s.bytesLost, 0);
-    assert.ok(s.client.sent.bytes >= minBytesEachWay && (s.server?.sent.bytes ?? 0) >= minBytesEachWay, 'traffic both ways');
-  }
-}
 
 describe('agents from the container image', { skip, timeout: 1_500_000 }, () => {
   let tb: Testbed | undefined;

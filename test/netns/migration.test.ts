@@ -11,7 +11,8 @@ import { createTestbed, type Testbed } from '../../src/testbed';
 import { withAgentDiagnosis } from '../../src/testbed/diagnosis';
 import { metricSum } from '../../src/testbed/exposition';
 import { conntrackEntries, installFirewall, ruleCounters } from '../../src/testbed/middleboxes';
-import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
+import { runVerifiedStreams } from '../../src/testbed/verified-stream-run';
+import { assertIntact } from '../support/intact';
 import { netnsUnavailableReason } from '../support/netns';
 
 const CONTROL_PORT = 7777;
@@ -19,13 +20,6 @@ const CONTROL_PORT = 7777;
 const NAT_POOL = '10.77.99.1';
 const skip = netnsUnavailableReason(['ip', 'ethtool', 'ss', 'iptables', 'conntrack']);
 
-function assertIntact(result: VerifiedStreamsResult, minBytesEachWay = 1): void {
-  for (const s of result.sessions) {
-    assert.equal(s.ok, true, JSON.stringify({ client: s.client.failures, server: s.server?.failures }));
-    assert.equal(s.bytesLost, 0);
-    assert.ok(s.client.sent.bytes >= minBytesEachWay && (s.server?.sent.bytes ?? 0) >= minBytesEachWay, 'traffic both ways');
-  }
-}
 
 describe('migration between two iptables firewalls (mb1 → mb2) with conntrack state', { skip, timeout: 600_000 }, () => {
   let tb: Testbed;
@@ -215,7 +209,7 @@ describe('migration between two iptables firewalls (mb1 → mb2) with conntrack 
     const why = brokenSessions.slice(0, 3).map((s) => ({ port: s.client.local?.port, client: s.client.failures, server: s.server?.failures }));
     const notMoved = moved!.lines.flatMap((l) => ('result' in l && l.result.outcome !== 'completed' ? [l.result] : []));
     assert.deepEqual(broken, [], `sessions not intact (client ports) ${JSON.stringify(broken)}, the first: ${JSON.stringify(why)}; not moved ${JSON.stringify(notMoved)}`);
-    assertIntact(result);
+    assertIntact(result, 1);
     assert.deepEqual([summary.sessions, summary.completed], [count, count], JSON.stringify(summary));
     const mb1Metrics = await tb.scrapeMetrics('mb1');
     const exportBatches = metricSum(mb1Metrics, 'dysco_state_transfer_batch_sessions_count{side="export"}');

@@ -12,18 +12,12 @@ import { conntrackEntries, installFirewall, ruleCounters } from '../../src/testb
 import { addRandomLoss, randomLossDrops, removeRandomLoss } from '../../src/testbed/random-loss';
 import { startReordering } from '../../src/testbed/reordering';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
+import { assertIntact } from '../support/intact';
 import { netnsUnavailableReason } from '../support/netns';
 
 const CONTROL_PORT = 7777;
 const skip = netnsUnavailableReason(['ip', 'ethtool', 'ss', 'iptables', 'conntrack']);
 
-function assertIntact(result: VerifiedStreamsResult, minBytesEachWay = 10_000): void {
-  for (const s of result.sessions) {
-    assert.equal(s.ok, true, JSON.stringify({ client: s.client.failures, server: s.server?.failures }));
-    assert.equal(s.bytesLost, 0);
-    assert.ok(s.client.sent.bytes >= minBytesEachWay && (s.server?.sent.bytes ?? 0) >= minBytesEachWay, 'traffic both ways');
-  }
-}
 
 describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 and mb2)', { skip, timeout: 600_000 }, () => {
   let tb: Testbed;
@@ -90,7 +84,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         response = await reconfigure(7301, ['mb1']);
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_000);
     completed(response!);
     const fwAfter = await ruleCounters(tb, 'mb1');
     const admitted = newSyns(fwAfter) - newSyns(fwBefore);
@@ -113,7 +107,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         responses.push(await reconfigure(7311, []));
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_000);
     for (const response of responses) completed(response);
     // Each firewall the session left forgot it: its agent deleted the entry when the teardown retired the session
     // (without that, an entry stays ESTABLISHED for days: the old path's boxes never see the FIN).
@@ -139,7 +133,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         for (let i = 0; i < 20; i++) responses.push(await reconfigure(7302, plan[i % plan.length]!));
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_000);
     assert.equal(responses.length, 20);
     for (const response of responses) completed(response);
   });
@@ -175,7 +169,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         response = await reconfigure(7321, [], agentApi('mb1'));
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_000);
     completed(response!);
   });
 
@@ -211,7 +205,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     // A packet between client and server is the client link's to reorder (the first rule that queues it decides),
     // so the server link's queue sees only what goes through a middlebox to the server.
     assert.ok(reordered[0]! > 100 && reordered[1]! > 0, `packets reordered on the client and server links: ${reordered.join(', ')}`);
-    assertIntact(result);
+    assertIntact(result, 10_000);
     for (const response of responses) completed(response);
   });
 
@@ -231,7 +225,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
     } finally {
       await tb.startAgent('mb2');
     }
-    assertIntact(result);
+    assertIntact(result, 10_000);
     const [r] = response!.results;
     assert.equal(r!.outcome, 'failed');
     assert.equal(r!.reason, 'setup_timeout');
@@ -268,7 +262,7 @@ describe('live reconfiguration on chain-2 (iptables conntrack firewalls on mb1 a
         outcomes.push(...[a, b].map((x) => `${x.results[0]?.outcome}:${x.results[0]?.reason ?? ''}`));
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_000);
     assert.ok(blackedOut > 0, 'the blackout dropped control messages');
     assert.equal(outcomes.filter((o) => o.startsWith('completed')).length, 1, outcomes.join(' '));
     assert.equal(outcomes.filter((o) => /^failed:(locked|contention)$/.test(o)).length, 1, outcomes.join(' '));

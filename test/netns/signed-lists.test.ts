@@ -21,6 +21,7 @@ import { encodeAddressList } from '../../src/protocol/address-list';
 import { runVerifiedStreams, type VerifiedStreamsResult } from '../../src/testbed/verified-stream-run';
 import { coreTestAddon } from '../support/core-addon';
 import { installFirewall, startCapture } from '../support/middleboxes';
+import { assertIntact } from '../support/intact';
 import { netnsUnavailableReason } from '../support/netns';
 import { buildTcpFrame, ipv4ToNumber, TCP_ACK, TCP_SYN } from '../support/packet-builder';
 import { readPcap } from '../support/pcap';
@@ -47,13 +48,6 @@ for packet in sys.argv[1:]:
     s.sendto(data, (socket.inet_ntoa(data[16:20]), 0))
 `;
 
-function assertIntact(result: VerifiedStreamsResult): void {
-  for (const s of result.sessions) {
-    assert.equal(s.ok, true, JSON.stringify({ client: s.client.failures, server: s.server?.failures }));
-    assert.equal(s.bytesLost, 0);
-    assert.ok(s.client.sent.bytes > 10_000 && (s.server?.sent.bytes ?? 0) > 10_000, 'traffic both ways');
-  }
-}
 
 describe('signed address lists and sealed control frames between real agents through iptables firewalls', { skip, timeout: 300_000 }, () => {
   let tb: Testbed;
@@ -109,7 +103,7 @@ describe('signed address lists and sealed control frames between real agents thr
     } finally {
       await capture.stop();
     }
-    assertIntact(first);
+    assertIntact(first, 10_001);
     const realSyn = readPcap(capture.file)
       .filter((f) => f.readUInt16BE(12) === 0x0800 && f[14 + 9] === 6)
       .map((f) => f.subarray(14))
@@ -144,7 +138,7 @@ describe('signed address lists and sealed control frames between real agents thr
         await sendRaw([realSyn, synTo(50001, forgedTag)]);
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_001);
     assert.equal((await drops('mb1', 'list_bad_mac')) - before.badMac, 2, 'forged tags');
     assert.equal((await drops('mb1', 'list_unknown_key')) - before.unknownKey, 1, 'an unknown key id');
     assert.equal((await drops('mb1', 'list_unsigned')) - before.unsigned, 1, 'an unsigned list');
@@ -200,7 +194,7 @@ describe('signed address lists and sealed control frames between real agents thr
         summary = await mb1.migrate({ from: address('mb1'), to: address('mb2'), filter: { dstPort: 7337 }, timeoutMs: 30_000 }, () => undefined);
       },
     });
-    assertIntact(result);
+    assertIntact(result, 10_001);
     assert.deepEqual([summary?.sessions, summary?.completed], [2, 2], JSON.stringify(summary));
     assert.equal((await metric('mb1', notOnPath)) - before.notOnPath, 1, 'the off-path lock refused');
     assert.equal((await metric('mb1', rejected('bad_mac'))) - before.badMac, 1);
@@ -248,8 +242,8 @@ describe('signed address lists and sealed control frames between real agents thr
         short.push(await runVerifiedStreams(tb, 'client', 'server', { port: 7335, seed: 51, durationMs: 400, rateMbitPerSecond: 5 }));
       },
     });
-    assertIntact(result);
-    for (const s of short) assertIntact(s);
+    assertIntact(result, 10_001);
+    for (const s of short) assertIntact(s, 10_001);
     assert.equal((await drops('mb1', 'list_unknown_key')) - unknownBefore, 0, 'no list refused during the rotation');
     assert.ok((await lists('mb1', 'verified')) - verifiedBefore >= 3, 'the new sessions were verified at mb1');
     // A bad key file keeps the ring in use.
@@ -260,6 +254,6 @@ describe('signed address lists and sealed control frames between real agents thr
       if (Date.now() > deadline) assert.fail('mb1 did not report the bad key file');
     }
     assert.equal(reloads('mb1'), before);
-    assertIntact(await runVerifiedStreams(tb, 'client', 'server', { port: 7336, seed: 61, durationMs: 400, rateMbitPerSecond: 5 }));
+    assertIntact(await runVerifiedStreams(tb, 'client', 'server', { port: 7336, seed: 61, durationMs: 400, rateMbitPerSecond: 5 }), 10_001);
   });
 });
