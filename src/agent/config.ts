@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { defaultFilePrefix, EAL_FILE_PREFIX } from '../datapath/eal';
 import { validateDevice } from '../datapath/datapath';
 import { parseIpv4, parsePrefix } from '../net/ipv4';
+import { checkEtcdPrefix, DEFAULT_ETCD_PREFIX, ETCD_ENDPOINT_FORM, isEtcdEndpoint } from '../policy/etcd-layout';
 import { policyListSchema } from '../policy/validate';
 import { securityConfigSchema } from '../security/list-auth';
 
@@ -179,6 +180,23 @@ export const agentConfigSchema = z
       })
       .strict()
       .optional(),
+    // Fleet policies from etcd (docs/deployment.md has the key layout). Exclusive with policyService.url.
+    policyEtcd: z
+      .object({
+        endpoints: z.array(z.string().refine(isEtcdEndpoint, ETCD_ENDPOINT_FORM)).min(1),
+        prefix: z
+          .string()
+          .default(DEFAULT_ETCD_PREFIX)
+          .superRefine((prefix, ctx) => {
+            const problem = checkEtcdPrefix(prefix);
+            if (problem) ctx.addIssue({ code: z.ZodIssueCode.custom, message: problem });
+          }),
+        timeoutMs: z.number().int().min(50).max(60_000).default(2000),
+        reconnectMaxMs: z.number().int().min(50).max(60_000).default(1000),
+        cachePath: z.string().min(1).default('/var/lib/dysco/policy-cache.json'),
+      })
+      .strict()
+      .optional(),
     // Control API. `socket` undefined: the agent uses /run/dysco/agent-<pid>.sock. TCP only if `port` is set.
     api: z
       .object({
@@ -189,7 +207,11 @@ export const agentConfigSchema = z
       .strict()
       .default({}),
   })
-  .strict();
+  .strict()
+  .refine((config) => !(config.policyEtcd && config.policyService?.url), {
+    message: 'set policyService.url or policyEtcd, not both: an agent takes its fleet policies from one source',
+    path: ['policyEtcd'],
+  });
 
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 export type AgentConfig = z.output<typeof agentConfigSchema> & { eal: { filePrefix: string } };

@@ -1,11 +1,12 @@
-// The agent's policy control plane as one composable piece: the policy store (config + API + service
-// policies, installed into the datapath through a PolicySink), the policy-service client, and the control
-// API server. The agent calls start() once its datapath runs and stop() first on shutdown.
+// The agent's policy control plane as one composable piece: the policy store (config + API + fleet
+// policies, installed into the datapath through a PolicySink), the fleet's policy source (the HTTP policy
+// service or etcd), and the control API server. The agent calls start() once its datapath runs and stop() first on shutdown.
 import type { Registry } from 'prom-client';
 import type { AgentConfig } from '../agent/config';
 import type { Logger } from '../log/logger';
 import { registerPolicyMetrics } from '../policy/metrics';
 import type { Policy } from '../policy/model';
+import { EtcdPolicySource, type EtcdPolicySourceStatus } from '../policy/etcd-source';
 import { PolicyServiceClient, type PolicyServiceStatus, type PolicySetSource } from '../policy/service-client';
 import { PolicyStore, type PolicySink, type PolicyStoreStatus } from '../policy/store';
 import { defaultApiSocket } from './socket-path';
@@ -15,6 +16,7 @@ import type { Reconfigurer, SessionSource } from './types';
 export interface ControlPlaneConfig {
   policies: AgentConfig['policies'];
   policyService?: AgentConfig['policyService'];
+  policyEtcd?: AgentConfig['policyEtcd'];
   api: AgentConfig['api'];
 }
 
@@ -30,6 +32,7 @@ export interface ControlPlaneStartOptions {
 export class AgentControlPlane {
   private storeRef: PolicyStore | undefined;
   private client: PolicyServiceClient | undefined;
+  private etcd: EtcdPolicySource | undefined;
   private api: ApiServer | undefined;
   private log: Logger | undefined;
   private stopping: Promise<void> | undefined;
@@ -48,18 +51,22 @@ export class AgentControlPlane {
     return this.api?.url;
   }
 
-  status(): { store: PolicyStoreStatus | undefined; service: PolicyServiceStatus | undefined } {
-    return { store: this.storeRef?.status(), service: this.client?.status() };
+  status(): { store: PolicyStoreStatus | undefined; service: PolicyServiceStatus | undefined; etcd: EtcdPolicySourceStatus | undefined } {
+    return { store: this.storeRef?.status(), service: this.client?.status(), etcd: this.etcd?.status() };
   }
 
   /** Adds the policy metrics to the agent's registry (read at scrape time). */
   registerMetrics(registry: Registry): void {
-    registerPolicyMetrics(registry, { store: () => this.storeRef?.status(), service: () => this.client?.status() });
+    registerPolicyMetrics(registry, {
+      store: () => this.storeRef?.status(),
+      service: () => this.client?.status(),
+      etcd: () => this.etcd?.status(),
+    });
   }
 
   /**
-   * Installs the config policies, starts the policy-service client (its first poll is bounded by
-   * timeoutMs; if the service is down the cached set is used) and the control API. On failure everything
+   * Installs the config policies, starts the fleet's policy source (its first read is bounded by
+   * timeoutMs; if the source is down the cached set is used) and the control API. On failure everything
    * started is stopped again and the error is rethrown.
    */
   async start({ config, sink, sessions, log, reconfigurer }: ControlPlaneStartOptions): Promise<void> {
@@ -85,6 +92,17 @@ export class AgentControlPlane {
         this.client = client;
         await client.start();
       }
+      const etcd = config.policyEtcd;
+      if (etcd) {
+        const source = new EtcdPolicySource({ ...etcd, log: this.log });
+        source.on('update', (policies: Policy[], from: string, version: string) => {
+          store.setServicePolicies(policies, version).catch((error: Error) => {
+            this.log?.error({ err: error.message, source: from, version }, 'etcd policies not applied');
+          });
+        });
+        this.etcd = source;
+        await source.start();
+      }
       this.api = await startApiServer({
         store,
         sessions,
@@ -100,11 +118,12 @@ export class AgentControlPlane {
     }
   }
 
-  /** Stops the API server and the service client, then waits for a running install. Idempotent. */
+  /** Stops the API server and the policy source, then waits for a running install. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       await this.api?.close();
       await this.client?.stop();
+      await this.etcd?.stop();
       await this.storeRef?.whenIdle().catch(() => undefined);
     })();
     return this.stopping;

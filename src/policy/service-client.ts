@@ -3,10 +3,9 @@
 //
 // Events: 'update' (policies, source: 'service' | 'cache', version) whenever the set in use changes.
 import { EventEmitter } from 'node:events';
-import { mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../log/logger';
+import { PolicyCacheFile } from './cache-file';
 import type { Policy } from './model';
 import { validatePolicies } from './validate';
 
@@ -40,7 +39,6 @@ export interface PolicyServiceStatus {
 export type PollOutcome = 'updated' | 'unchanged' | 'not-modified' | 'failed' | 'bad-response';
 
 const responseSchema = z.object({ version: z.string().min(1).max(256), policies: z.unknown() }).passthrough();
-const cacheSchema = z.object({ format: z.literal('dysco-policy-cache/1'), version: z.string().min(1), url: z.string(), savedAt: z.string(), policies: z.unknown() });
 
 const MAX_RESPONSE_BYTES = 16 << 20;
 
@@ -50,6 +48,7 @@ export class PolicyServiceClient extends EventEmitter {
   private inFlight: Promise<PollOutcome> | undefined;
   private controller: AbortController | undefined;
   private current: { version: string; policies: Policy[]; source: PolicySetSource } | undefined;
+  private readonly cache: PolicyCacheFile | undefined;
   private readonly state: Omit<PolicyServiceStatus, 'url' | 'version' | 'source' | 'policies'> = {
     lastSuccessAt: undefined,
     lastAttemptAt: undefined,
@@ -63,6 +62,7 @@ export class PolicyServiceClient extends EventEmitter {
     super();
     const url = new URL(options.url);
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`policy service URL must be http or https: ${options.url}`);
+    if (options.cachePath) this.cache = new PolicyCacheFile(options.cachePath, options.url);
   }
 
   status(): PolicyServiceStatus {
@@ -190,41 +190,26 @@ export class PolicyServiceClient extends EventEmitter {
   }
 
   private writeCache(version: string, policies: Policy[]): void {
-    const path = this.options.cachePath;
-    if (!path) return;
-    const tmp = `${path}.${process.pid}.tmp`;
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      const content = { format: 'dysco-policy-cache/1', version, url: this.options.url, savedAt: new Date().toISOString(), policies };
-      writeFileSync(tmp, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o644 });
-      renameSync(tmp, path);
+      this.cache?.write(version, policies);
     } catch (error) {
       this.state.cacheWriteErrors += 1;
-      rmSync(tmp, { force: true });
-      this.options.log?.error({ path, err: (error as Error).message }, 'cannot write the policy cache');
+      this.options.log?.error({ path: this.cache?.path, err: (error as Error).message }, 'cannot write the policy cache');
     }
   }
 
   private loadCache(): void {
-    const path = this.options.cachePath;
+    if (!this.cache) return;
     const log = this.options.log;
-    if (!path) return;
-    let data: unknown;
-    try {
-      data = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (error) {
-      log?.warn({ path, err: (error as Error).message }, 'policy service down and no usable policy cache');
+    const result = this.cache.read();
+    if (!result.ok) {
+      log?.warn({ path: this.cache.path, err: result.reason }, 'policy service down and no usable policy cache');
       return;
     }
-    const shape = cacheSchema.safeParse(data);
-    const validated = shape.success ? validatePolicies(shape.data.policies, 'policies') : undefined;
-    if (!shape.success || !validated?.ok) {
-      log?.error({ path }, 'policy cache is invalid; ignored');
-      return;
-    }
-    this.current = { version: shape.data.version, policies: validated.value, source: 'cache' };
-    log?.warn({ path, version: shape.data.version, savedAt: shape.data.savedAt, policies: validated.value.length }, 'policy service down: using the cached policies');
-    this.emit('update', validated.value, 'cache', shape.data.version);
+    const { version, savedAt, policies } = result.set;
+    this.current = { version, policies, source: 'cache' };
+    log?.warn({ path: this.cache.path, version, savedAt, policies: policies.length }, 'policy service down: using the cached policies');
+    this.emit('update', policies, 'cache', version);
   }
 }
 
