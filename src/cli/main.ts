@@ -8,6 +8,7 @@ import { agentCommand } from './agent';
 import { benchCommand } from './bench';
 import { ctlCommand } from './ctl';
 import { demoCommand } from './demo';
+import { policyCommand } from './policy';
 import { policyServerCommand } from './policy-server';
 import { testbedCommand } from './testbed';
 import { UserError } from './shared/user-error';
@@ -20,6 +21,7 @@ export function buildCli(argv: string[]) {
     .command(demoCommand)
     .command(benchCommand)
     .command(ctlCommand)
+    .command(policyCommand)
     .command(policyServerCommand)
     .demandCommand(1, 'name a command; see --help')
     .strict()

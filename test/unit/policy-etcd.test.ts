@@ -1,5 +1,6 @@
 // The etcd policy store: the key layout, and the source, push and list against a real etcd member.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -96,6 +97,9 @@ describe('etcd key layout', () => {
 });
 
 const unavailable = etcdUnavailable();
+
+const CLI = join(__dirname, '..', '..', 'src', 'cli', 'main.js');
+const dysco = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
 
 describe('etcd policy store against a real etcd', { skip: unavailable }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'dysco-etcd-'));
@@ -243,6 +247,44 @@ describe('etcd policy store against a real etcd', { skip: unavailable }, () => {
     } finally {
       await running.stop();
       await late?.stop();
+    }
+  });
+
+  test('dysco policy push / list, and their errors', () => {
+    const file = join(dir, 'fleet.yaml');
+    writeFileSync(file, ['- name: web', '  match: { dstPrefix: 10.0.1.0/24, dstPorts: 80 }', '  chain: [10.0.2.1]', '- name: all', '  match: {}', '  chain: []', ''].join('\n'));
+    const push = dysco('policy', 'push', '--endpoints', etcd.endpoint, '--prefix', '/cli/', '--file', file);
+    assert.equal(push.status, 0, push.stderr);
+    assert.match(push.stdout, /^2 policies at \/cli\/, revision \d+\n  written: web, all\n  deleted: -\n  unchanged: -$/m);
+    const list = dysco('policy', 'list', '--endpoints', etcd.endpoint, '--prefix', '/cli/');
+    assert.equal(list.status, 0, list.stderr);
+    assert.match(list.stdout, /^ORDER  NAME  SRC  DST +SRC_PORTS  DST_PORTS  CHAIN$/m);
+    assert.match(list.stdout, /^   10  web   \*    10\.0\.1\.0\/24  \*          80         10\.0\.2\.1$/m);
+    const json = JSON.parse(dysco('policy', 'list', '--endpoints', etcd.endpoint, '--prefix', '/cli/', '--json').stdout);
+    assert.deepEqual(json.policies.map((p: { order: number; name: string }) => [p.order, p.name]), [[10, 'web'], [20, 'all']]);
+
+    // The endpoints from an agent config's policyEtcd section.
+    const config = join(dir, 'agent.yaml');
+    writeFileSync(config, JSON.stringify({ ...minimal, policyEtcd: { endpoints: [etcd.endpoint], prefix: '/cli/' } }));
+    assert.match(dysco('policy', 'list', '--config', config).stdout, /^2 policies at \/cli\//m);
+
+    etcd.ctl('put', '/cli/bad', '{');
+    const invalid = dysco('policy', 'list', '--endpoints', etcd.endpoint, '--prefix', '/cli/');
+    assert.equal(invalid.status, 1);
+    assert.match(invalid.stdout, /is invalid; agents keep their last good set:\n  \/cli\/bad: not JSON/);
+
+    const errors: [string[], RegExp][] = [
+      [['policy', 'list'], /name the etcd store with --endpoints or --config/],
+      [['policy', 'list', '--endpoints', '10.0.0.5:2379'], /--endpoints 10\.0\.0\.5:2379: must be an http/],
+      [['policy', 'list', '--endpoints', etcd.endpoint, '--prefix', 'x'], /--prefix: etcd prefix must start and end with/],
+      [['policy', 'push', '--endpoints', etcd.endpoint, '--file', join(dir, 'missing.yaml')], /cannot read .*missing\.yaml/],
+      [['policy', 'list', '--endpoints', `unix:${join(dir, 'nobody.sock')}`, '--timeout-ms', '300'], /^dysco: etcd unix:.*nobody\.sock: .*UNAVAILABLE/],
+    ];
+    for (const [args, pattern] of errors) {
+      const result = dysco(...args);
+      assert.equal(result.status, 1, args.join(' '));
+      assert.match(result.stderr, pattern, args.join(' '));
+      assert.doesNotMatch(result.stderr, /\n    at /, 'a user error, not a stack');
     }
   });
 

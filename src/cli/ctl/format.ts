@@ -1,5 +1,6 @@
 // Tables for `dysco ctl`.
 import type { MigrationSessionResult, MigrationSummary, ReconfigureSessionResult, SessionRecord, Tuple } from '../../api/types';
+import type { Policy } from '../../policy/model';
 import type { EffectivePolicy } from '../../policy/store';
 
 export function formatTuple(t: Tuple): string {
@@ -43,19 +44,23 @@ export function formatSessions(sessions: readonly SessionRecord[]): string {
   return formatTable(['ID', 'STATE', 'ROLE', 'SESSION', 'SUBSESSIONS', 'CHAIN', 'PACKETS', 'BYTES', 'IDLE_S'], sessions.map(sessionRow), new Set([0, 6, 7, 8]));
 }
 
+/** SRC, DST, SRC_PORTS, DST_PORTS and CHAIN cells of a policy. */
+export const POLICY_COLUMNS = ['SRC', 'DST', 'SRC_PORTS', 'DST_PORTS', 'CHAIN'];
+
+export function policyCells(p: Policy): string[] {
+  return [
+    p.match.srcPrefix ?? '*',
+    p.match.dstPrefix ?? '*',
+    p.match.srcPorts === undefined ? '*' : String(p.match.srcPorts),
+    p.match.dstPorts === undefined ? '*' : String(p.match.dstPorts),
+    p.chain.length ? p.chain.join(',') : '(direct)',
+  ];
+}
+
 export function formatPolicies(policies: readonly EffectivePolicy[]): string {
   return formatTable(
-    ['#', 'NAME', 'SOURCE', 'SRC', 'DST', 'SRC_PORTS', 'DST_PORTS', 'CHAIN'],
-    policies.map((p, i) => [
-      String(i),
-      p.name,
-      p.source,
-      p.match.srcPrefix ?? '*',
-      p.match.dstPrefix ?? '*',
-      p.match.srcPorts === undefined ? '*' : String(p.match.srcPorts),
-      p.match.dstPorts === undefined ? '*' : String(p.match.dstPorts),
-      p.chain.length ? p.chain.join(',') : '(direct)',
-    ]),
+    ['#', 'NAME', 'SOURCE', ...POLICY_COLUMNS],
+    policies.map((p, i) => [String(i), p.name, p.source, ...policyCells(p)]),
     new Set([0]),
   );
 }
