@@ -101,6 +101,9 @@ export interface TestbedOptions {
   /** Dysco mode: every agent signs and verifies address lists with one key the testbed makes for the run
    * (`keyFile`, mode 0600; rewrite it and send the agents SIGHUP to rotate). */
   signedLists?: boolean;
+  /** Dysco mode: every agent watches this etcd store for the fleet's policies (config `policyEtcd`), each with
+   * its own cache file in the run directory. */
+  policyEtcd?: { endpoints: readonly string[]; prefix?: string; reconnectMaxMs?: number };
 }
 
 export const DEFAULT_TESTBED_CONTROL_PORT = 7777;
@@ -318,6 +321,7 @@ export class Testbed implements LiveTestbed {
         ...this.agentConfigWithControlPort(),
         ...(this.opts.middleboxState && h.forwarding && { state: { adapter: this.opts.middleboxState, netns: `/var/run/netns/${h.ns}` } }),
         ...(this.opts.signedLists && { security: { keyFile: this.keyFile, ...((this.opts.agentConfig?.security as object) ?? {}) } }),
+        ...(this.opts.policyEtcd && { policyEtcd: { ...this.opts.policyEtcd, cachePath: join(this.runDir, `policy-cache-${h.name}.json`) } }),
       },
     });
   }
