@@ -117,6 +117,24 @@ describe('resolveAgentConfig', () => {
     assert.equal(config.log.level, 'warn');
   });
 
+  test('several config files: each later one merged onto the ones before, flags on top', async () => {
+    const node = join(dir, 'node.yaml');
+    writeFileSync(node, 'dysco: { address: 10.0.1.2/24, gateway: 10.0.1.1 }\nmetrics: { port: 9300 }\n');
+    const args = await parsedAgentArgs(['agent', '--config', configFile, '--config', node, '--metrics-host', '127.0.0.1']);
+    assert.deepEqual(args.config, [configFile, node]);
+    const config = resolveAgentConfig(args);
+    assert.equal(config.poll.mode, 'busy');
+    assert.deepEqual(config.metrics, { enabled: true, host: '127.0.0.1', port: 9300 });
+    assert.equal(config.dysco?.address, '10.0.1.2/24');
+    const list = join(dir, 'list.yaml');
+    writeFileSync(list, '- 1\n');
+    assert.throws(() => resolveAgentConfig({ config: [configFile, list] }), /config file .*list\.yaml must hold a mapping of keys/);
+    assert.throws(
+      () => resolveAgentConfig({ config: [configFile, node], metricsPort: 70000 }),
+      (error: unknown) => error instanceof ConfigError && error.message.includes(`(${configFile} + ${node} + flags)`),
+    );
+  });
+
   test('errors name the field and the source', () => {
     assert.throws(
       () => resolveAgentConfig({ hostDevice: 'eth0', wireDevice: WIRE }),

@@ -1,10 +1,14 @@
 // `dysco agent` flags. Flags only override the config file; defaults live in src/agent/config.ts.
 import type { Argv } from 'yargs';
-import { mergeConfig, parseAgentConfig, readConfigFile, type AgentConfig } from '../../agent/config';
+import { ConfigError, mergeConfig, parseAgentConfig, readConfigFile, type AgentConfig } from '../../agent/config';
 
 export function agentOptions<T>(yargs: Argv<T>) {
   return yargs
-    .option('config', { type: 'string', describe: 'agent config file (YAML or JSON)' })
+    .option('config', {
+      type: 'string',
+      array: true,
+      describe: 'agent config file (YAML or JSON); given again, each later file is merged onto the ones before (e.g. a fleet file, then the node\'s own)',
+    })
     .option('host-device', { type: 'string', describe: 'device string of the port toward the host stack, e.g. net_af_packet0,iface=veth0' })
     .option('wire-device', { type: 'string', describe: 'device string of the port toward the network, e.g. net_af_xdp0,iface=eth1' })
     .option('poll-mode', { choices: ['adaptive', 'busy'] as const, describe: 'adaptive idle back-off or pure busy polling' })
@@ -21,7 +25,7 @@ export function agentOptions<T>(yargs: Argv<T>) {
 }
 
 export interface AgentArgs {
-  config?: string;
+  config?: string | string[];
   hostDevice?: string;
   wireDevice?: string;
   pollMode?: 'adaptive' | 'busy';
@@ -37,9 +41,10 @@ export interface AgentArgs {
   gateway?: string;
 }
 
-/** Config file, then flags on top, validated as one object (errors name the field). */
+/** Config files, each merged onto the ones before, then flags on top, validated as one object (errors name the field). */
 export function resolveAgentConfig(args: AgentArgs): AgentConfig {
-  const fromFile = args.config ? readConfigFile(args.config) : {};
+  const files = [args.config ?? []].flat();
+  const fromFile = files.length === 1 ? readConfigFile(files[0]!) : files.reduce<Record<string, unknown>>((merged, file) => mergeConfig(merged, configObject(file)), {});
   const overlay = {
     host: { device: args.hostDevice },
     wire: { device: args.wireDevice },
@@ -49,5 +54,11 @@ export function resolveAgentConfig(args: AgentArgs): AgentConfig {
     log: { level: args.logLevel },
     dysco: { address: args.address, gateway: args.gateway },
   };
-  return parseAgentConfig(mergeConfig(fromFile, overlay), args.config ? `${args.config} + flags` : 'flags');
+  return parseAgentConfig(mergeConfig(fromFile, overlay), files.length ? `${files.join(' + ')} + flags` : 'flags');
+}
+
+function configObject(file: string): Record<string, unknown> {
+  const data = readConfigFile(file);
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
+  return data as Record<string, unknown>;
 }
