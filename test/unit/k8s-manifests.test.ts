@@ -11,7 +11,7 @@ import { before, describe, test } from 'node:test';
 import ts from 'typescript';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { agentConfigSchema } from '../../src/agent/config';
+import { agentConfigSchema, mergeConfig } from '../../src/agent/config';
 import { DEFAULT_API_DIR } from '../../src/api/socket-path';
 import { REPO_ROOT, VERSION } from '../../src/version';
 
@@ -200,7 +200,10 @@ describe('docker/k8s manifests', () => {
     return containers[0]!;
   };
   const configMap = () => one('ConfigMap');
-  const agentConfig = () => agentConfigSchema.parse(parseYaml(configMap().data['agent.yaml']));
+  const fleetConfig = () => parseYaml(configMap().data['agent.yaml']) as Json;
+  const nodeConfig = () => parseYaml(readFileSync(join(K8S_DIR, 'node', 'node.yaml'), 'utf8')) as Json;
+  /** What an agent runs with: the ConfigMap's file, and the example node file merged onto it, as the DaemonSet does. */
+  const agentConfig = () => agentConfigSchema.parse(mergeConfig(fleetConfig(), nodeConfig()));
 
   before(() => {
     manifests = loadManifests();
@@ -280,6 +283,16 @@ describe('docker/k8s manifests', () => {
       assert.ok(config.metrics.port > 0);
     });
 
+    test('Dysco mode with fleet policies from etcd; the node\'s own address comes from the node\'s file alone', () => {
+      const config = agentConfig();
+      assert.equal(config.dysco?.address, '10.0.1.2/24');
+      assert.ok((config.dysco?.controlPort ?? 0) > 0, 'the control channel is on');
+      assert.ok(config.policyEtcd && config.policyEtcd.endpoints.length > 0);
+      assert.equal(fleetConfig().dysco.address, undefined, 'no node address in the file all nodes share');
+      assert.equal(agentConfigSchema.safeParse(fleetConfig()).success, false, 'the shared file alone is not a whole config');
+      assert.deepEqual(Object.keys(nodeConfig()), ['dysco'], 'the node file holds only what differs between nodes');
+    });
+
     test('sets the shutdown timeout itself, and a typo in it would stop the agent', () => {
       const raw = parseYaml(configMap().data['agent.yaml']) as Json;
       assert.equal(typeof raw.shutdown?.timeoutMs, 'number');
@@ -313,7 +326,8 @@ describe('docker/k8s manifests', () => {
     test('the agent runs the image\'s command on the ConfigMap\'s agent.yaml', () => {
       const container = agentContainer();
       assert.equal(container.command, undefined, 'the image\'s ENTRYPOINT (tini) stays');
-      assert.deepEqual(container.args, dockerfileCmd());
+      const cmd = dockerfileCmd();
+      assert.deepEqual(container.args.slice(0, cmd.length), cmd);
       const configPath = flagValue(container.args, '--config')!;
       const mount = (container.volumeMounts as Json[]).find((m) => configPath.startsWith(`${m.mountPath}/`));
       assert.ok(mount, `a volume is mounted where ${configPath} is`);
@@ -321,6 +335,18 @@ describe('docker/k8s manifests', () => {
       assert.equal(volume.configMap?.name, configMap().metadata.name, 'the volume is the ConfigMap that exists');
       const item = (volume.configMap.items as Json[]).find((i) => `${mount.mountPath}/${i.path}` === configPath);
       assert.ok(item && item.key in configMap().data, `the ConfigMap has the key for ${configPath}`);
+    });
+
+    test('the node\'s own file comes second, from a hostPath that must exist', () => {
+      const container = agentContainer();
+      const cmd = dockerfileCmd();
+      const [flag, nodePath, ...rest] = container.args.slice(cmd.length);
+      assert.deepEqual([flag, rest], ['--config', []]);
+      const mount = (container.volumeMounts as Json[]).find((m) => m.mountPath === nodePath)!;
+      assert.ok(mount?.readOnly, `${nodePath} is mounted read-only`);
+      const volume = (pod().volumes as Json[]).find((v) => v.name === mount.name)!;
+      assert.equal(volume.hostPath?.type, 'File', 'a node without the file does not start the agent half-configured');
+      assert.ok(!(container.volumeMounts as Json[]).some((m) => m !== mount && nodePath.startsWith(`${m.mountPath}/`)), 'not inside the ConfigMap\'s read-only mount');
     });
 
     test('the control API\'s socket lies in a hostPath /run/dysco', () => {
