@@ -61,7 +61,8 @@ export class EtcdPolicySource extends EventEmitter {
   /** Revision the entries reflect; watch events at or below it are already in them. */
   private revision = 0;
   private reading: Promise<boolean> | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private catchUpTimer: NodeJS.Timeout | undefined;
+  private rewatchTimer: NodeJS.Timeout | undefined;
   private current: { version: string; policies: Policy[]; source: EtcdPolicySetSource; text: string } | undefined;
   private readonly cache: PolicyCacheFile | undefined;
   private readonly origin: string;
@@ -112,7 +113,8 @@ export class EtcdPolicySource extends EventEmitter {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.retryTimer);
+    clearTimeout(this.catchUpTimer);
+    clearTimeout(this.rewatchTimer);
     const watcher = this.watcher;
     this.watcher = undefined;
     // cancel() waits for etcd to confirm while connected; when it is not, there is nothing to wait for.
@@ -182,8 +184,8 @@ export class EtcdPolicySource extends EventEmitter {
       this.noteError(`watch: ${error.message}`);
       this.options.log?.warn({ err: error.message }, 'etcd policy watch ended; watching again');
       this.watcher = undefined;
-      this.retryTimer = setTimeout(() => this.watch(), this.options.reconnectMaxMs);
-      this.retryTimer.unref();
+      this.rewatchTimer = setTimeout(() => this.watch(), this.options.reconnectMaxMs);
+      this.rewatchTimer.unref();
     });
   }
 
@@ -191,9 +193,9 @@ export class EtcdPolicySource extends EventEmitter {
   private async catchUp(): Promise<void> {
     if (await this.resync()) return;
     if (this.stopped || !this.state.connected) return;
-    clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void this.catchUp(), this.options.reconnectMaxMs);
-    this.retryTimer.unref();
+    clearTimeout(this.catchUpTimer);
+    this.catchUpTimer = setTimeout(() => void this.catchUp(), this.options.reconnectMaxMs);
+    this.catchUpTimer.unref();
   }
 
   private onEvents(response: IWatchResponse): void {
