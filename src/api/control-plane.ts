@@ -7,7 +7,7 @@ import type { Logger } from '../log/logger';
 import { registerPolicyMetrics } from '../policy/metrics';
 import type { Policy } from '../policy/model';
 import { EtcdPolicySource, type EtcdPolicySourceStatus } from '../policy/etcd-source';
-import { PolicyServiceClient, type PolicyServiceStatus, type PolicySetSource } from '../policy/service-client';
+import { PolicyServiceClient, type PolicyServiceStatus } from '../policy/service-client';
 import { PolicyStore, type PolicySink, type PolicyStoreStatus } from '../policy/store';
 import { defaultApiSocket } from './socket-path';
 import { startApiServer, type ApiServer } from './server';
@@ -73,6 +73,12 @@ export class AgentControlPlane {
     this.log = log.child({ component: 'control-plane' });
     const store = new PolicyStore({ sink, config: config.policies, log: this.log });
     this.storeRef = store;
+    // Both fleet sources emit 'update' (policies, source, version); the store takes either the same way.
+    const installFleet = (what: string) => (policies: Policy[], source: string, version: string) => {
+      store.setServicePolicies(policies, version).catch((error: Error) => {
+        this.log?.error({ err: error.message, source, version }, `${what} policies not applied`);
+      });
+    };
     try {
       await store.sync();
       const service = config.policyService;
@@ -84,22 +90,14 @@ export class AgentControlPlane {
           cachePath: service.cachePath,
           log: this.log,
         });
-        client.on('update', (policies: Policy[], source: PolicySetSource, version: string) => {
-          store.setServicePolicies(policies, version).catch((error: Error) => {
-            this.log?.error({ err: error.message, source, version }, 'service policies not applied');
-          });
-        });
+        client.on('update', installFleet('service'));
         this.client = client;
         await client.start();
       }
       const etcd = config.policyEtcd;
       if (etcd) {
         const source = new EtcdPolicySource({ ...etcd, log: this.log });
-        source.on('update', (policies: Policy[], from: string, version: string) => {
-          store.setServicePolicies(policies, version).catch((error: Error) => {
-            this.log?.error({ err: error.message, source: from, version }, 'etcd policies not applied');
-          });
-        });
+        source.on('update', installFleet('etcd'));
         this.etcd = source;
         await source.start();
       }

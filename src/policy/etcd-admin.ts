@@ -36,7 +36,7 @@ export async function pushPolicySet(client: Etcd3, prefix: string, policies: rea
     const existing = new Map(current.kvs.map((kv) => [kv.key.toString(), { value: kv.value.toString(), modRevision: kv.mod_revision }]));
     const written = [...wanted].filter(([key, value]) => existing.get(key)?.value !== value).map(([key]) => key);
     const deleted = [...existing.keys()].filter((key) => !wanted.has(key));
-    const unchanged = [...wanted.keys()].filter((key) => !written.includes(key));
+    const unchanged = [...wanted].filter(([key, value]) => existing.get(key)?.value === value).map(([key]) => key);
     if (written.length === 0 && deleted.length === 0) return { revision: Number(current.header.revision), written, deleted, unchanged };
     // Every key read must be as read, and every key to create must still be absent.
     const guards: [string, 'Mod' | 'Create', string | number][] = [
